@@ -1,0 +1,228 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Silk.NET.Vulkan;
+
+namespace Hunyuan.Vk.Vulkan;
+
+/// <summary>
+/// One command buffer and its fence: record dispatches, barriers, copies and timestamps, then submit. A recording
+/// can be submitted again without re-recording (the decode step does that). Recording allocates nothing.
+/// </summary>
+public sealed unsafe class CommandRecorder : IDisposable
+{
+    private readonly GpuContext _context;
+    private readonly CommandBuffer _commands;
+    private readonly Fence _fence;
+    private Pipeline _boundPipeline;
+    private bool _recording;
+    private bool _pending;
+    private bool _disposed;
+
+    internal CommandRecorder(GpuContext context)
+    {
+        _context = context;
+        VkApi vk = context.Api;
+        var alloc = new CommandBufferAllocateInfo
+        {
+            SType = StructureType.CommandBufferAllocateInfo,
+            CommandPool = context.CommandPool,
+            Level = CommandBufferLevel.Primary,
+            CommandBufferCount = 1,
+        };
+        CommandBuffer commands;
+        VulkanException.Check(vk.AllocateCommandBuffers(context.Device, &alloc, &commands), "vkAllocateCommandBuffers");
+        _commands = commands;
+        var fenceInfo = new FenceCreateInfo { SType = StructureType.FenceCreateInfo };
+        Fence fence;
+        VulkanException.Check(vk.CreateFence(context.Device, &fenceInfo, null, &fence), "vkCreateFence");
+        _fence = fence;
+    }
+
+    /// <summary>Dispatches recorded since <see cref="Begin"/>.</summary>
+    public int DispatchCount { get; private set; }
+
+    public void Begin()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Wait();
+        var info = new CommandBufferBeginInfo { SType = StructureType.CommandBufferBeginInfo };
+        VulkanException.Check(_context.Api.ResetCommandBuffer(_commands, 0), "vkResetCommandBuffer");
+        VulkanException.Check(_context.Api.BeginCommandBuffer(_commands, &info), "vkBeginCommandBuffer");
+        _boundPipeline = default;
+        DispatchCount = 0;
+        _recording = true;
+    }
+
+    /// <summary>Records a dispatch of <paramref name="groupsX"/> x <paramref name="groupsY"/> x <paramref name="groupsZ"/> workgroups.</summary>
+    public void Dispatch<TPush>(DescriptorBinding binding, in TPush push, uint groupsX, uint groupsY = 1, uint groupsZ = 1)
+        where TPush : unmanaged
+    {
+        ReadOnlySpan<byte> bytes = MemoryMarshal.AsBytes(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.AsRef(in push), 1));
+        Dispatch(binding, bytes, groupsX, groupsY, groupsZ);
+    }
+
+    public void Dispatch(DescriptorBinding binding, ReadOnlySpan<byte> push, uint groupsX, uint groupsY = 1, uint groupsZ = 1)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        EnsureRecording();
+        ComputePipeline pipeline = binding.Pipeline;
+        if (push.Length != pipeline.Description.PushConstantBytes)
+        {
+            throw new ArgumentException($"Pipeline '{pipeline.Name}' takes {pipeline.Description.PushConstantBytes} bytes of push constants; {push.Length} were given");
+        }
+
+        IReadOnlyList<uint> max = _context.Info.Limits.MaxComputeWorkGroupCount;
+        if (groupsX == 0 || groupsY == 0 || groupsZ == 0 || groupsX > max[0] || groupsY > max[1] || groupsZ > max[2])
+        {
+            throw new ArgumentOutOfRangeException(nameof(groupsX),
+                $"Pipeline '{pipeline.Name}': grid {groupsX}x{groupsY}x{groupsZ} is empty or above the device's limit {max[0]}x{max[1]}x{max[2]}");
+        }
+
+        VkApi vk = _context.Api;
+        if (_boundPipeline.Handle != pipeline.Handle.Handle)
+        {
+            vk.CmdBindPipeline(_commands, PipelineBindPoint.Compute, pipeline.Handle);
+            _boundPipeline = pipeline.Handle;
+        }
+
+        DescriptorSet set = binding.Set;
+        vk.CmdBindDescriptorSets(_commands, PipelineBindPoint.Compute, pipeline.Layout, 0, 1, &set, 0, null);
+        if (push.Length > 0)
+        {
+            fixed (byte* p = push)
+            {
+                vk.CmdPushConstants(_commands, pipeline.Layout, ShaderStageFlags.ComputeBit, 0, (uint)push.Length, p);
+            }
+        }
+
+        vk.CmdDispatch(_commands, groupsX, groupsY, groupsZ);
+        DispatchCount++;
+    }
+
+    /// <summary>Makes every earlier shader or transfer write visible to every later shader or transfer access.</summary>
+    public void Barrier()
+    {
+        EnsureRecording();
+        const PipelineStageFlags Stages = PipelineStageFlags.ComputeShaderBit | PipelineStageFlags.TransferBit;
+        var barrier = new MemoryBarrier
+        {
+            SType = StructureType.MemoryBarrier,
+            SrcAccessMask = AccessFlags.ShaderWriteBit | AccessFlags.TransferWriteBit,
+            DstAccessMask = AccessFlags.ShaderReadBit | AccessFlags.ShaderWriteBit | AccessFlags.TransferReadBit | AccessFlags.TransferWriteBit
+                | AccessFlags.UniformReadBit,
+        };
+        _context.Api.CmdPipelineBarrier(_commands, Stages, Stages, 0, 1, &barrier, 0, null, 0, null);
+    }
+
+    public void Copy(GpuBuffer source, ulong sourceOffset, GpuBuffer destination, ulong destinationOffset, ulong bytes)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(destination);
+        EnsureRecording();
+        var region = new BufferCopy { SrcOffset = sourceOffset, DstOffset = destinationOffset, Size = bytes };
+        _context.Api.CmdCopyBuffer(_commands, source.Handle, destination.Handle, 1, &region);
+    }
+
+    /// <summary>Fills <paramref name="bytes"/> (a multiple of 4) at <paramref name="offset"/> with the 32-bit <paramref name="value"/>.</summary>
+    public void Fill(GpuBuffer buffer, ulong offset, ulong bytes, uint value)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        EnsureRecording();
+        _context.Api.CmdFillBuffer(_commands, buffer.Handle, offset, bytes, value);
+    }
+
+    public void ResetTimestamps(TimestampPool pool)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        EnsureRecording();
+        _context.Api.CmdResetQueryPool(_commands, pool.Handle, 0, pool.Count);
+    }
+
+    /// <summary>Writes a timestamp once all earlier commands have finished.</summary>
+    public void WriteTimestamp(TimestampPool pool, uint index)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        EnsureRecording();
+        _context.Api.CmdWriteTimestamp(_commands, PipelineStageFlags.BottomOfPipeBit, pool.Handle, index);
+    }
+
+    /// <summary>Ends the recording; device writes are made visible to host reads after the fence.</summary>
+    public void End()
+    {
+        EnsureRecording();
+        var barrier = new MemoryBarrier
+        {
+            SType = StructureType.MemoryBarrier,
+            SrcAccessMask = AccessFlags.ShaderWriteBit | AccessFlags.TransferWriteBit,
+            DstAccessMask = AccessFlags.HostReadBit,
+        };
+        _context.Api.CmdPipelineBarrier(_commands, PipelineStageFlags.ComputeShaderBit | PipelineStageFlags.TransferBit,
+            PipelineStageFlags.HostBit, 0, 1, &barrier, 0, null, 0, null);
+        VulkanException.Check(_context.Api.EndCommandBuffer(_commands), "vkEndCommandBuffer");
+        _recording = false;
+    }
+
+    /// <summary>Submits the recording without waiting; <see cref="Wait"/> waits.</summary>
+    public void Submit()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_recording)
+        {
+            throw new InvalidOperationException("Submit before End: the command buffer is still recording");
+        }
+
+        Wait();
+        Fence fence = _fence;
+        VulkanException.Check(_context.Api.ResetFences(_context.Device, 1, &fence), "vkResetFences");
+        CommandBuffer commands = _commands;
+        var submit = new SubmitInfo { SType = StructureType.SubmitInfo, CommandBufferCount = 1, PCommandBuffers = &commands };
+        VulkanException.Check(_context.Api.QueueSubmit(_context.Queue, 1, &submit, _fence), "vkQueueSubmit");
+        _pending = true;
+    }
+
+    public void Wait()
+    {
+        if (!_pending)
+        {
+            return;
+        }
+
+        Fence fence = _fence;
+        VulkanException.Check(_context.Api.WaitForFences(_context.Device, 1, &fence, true, ulong.MaxValue), "vkWaitForFences");
+        _pending = false;
+    }
+
+    public void SubmitAndWait()
+    {
+        Submit();
+        Wait();
+    }
+
+    private void EnsureRecording()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_recording)
+        {
+            throw new InvalidOperationException("The command recorder is not recording: call Begin first");
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        if (_pending)
+        {
+            Wait();
+        }
+
+        _disposed = true;
+        VkApi vk = _context.Api;
+        vk.DestroyFence(_context.Device, _fence, null);
+        CommandBuffer commands = _commands;
+        vk.FreeCommandBuffers(_context.Device, _context.CommandPool, 1, &commands);
+    }
+}

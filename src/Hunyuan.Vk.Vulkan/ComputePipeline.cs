@@ -1,0 +1,320 @@
+using Silk.NET.Core.Native;
+using Silk.NET.Vulkan;
+
+namespace Hunyuan.Vk.Vulkan;
+
+/// <summary>
+/// A compute pipeline with its descriptor set layout (set 0), push-constant range and specialization baked in.
+/// Descriptor sets for a given list of buffer ranges are made once and cached (<see cref="Bind"/>); a set is freed
+/// when any buffer it names is disposed.
+/// </summary>
+public sealed unsafe class ComputePipeline : IDisposable
+{
+    private readonly GpuContext _context;
+    private readonly Dictionary<BindingKey, DescriptorBinding> _sets = [];
+    private bool _disposed;
+
+    internal Pipeline Handle { get; }
+    internal PipelineLayout Layout { get; }
+    internal DescriptorSetLayout SetLayout { get; }
+
+    public PipelineDescription Description { get; }
+    public string Name => Description.Name;
+
+    internal ComputePipeline(GpuContext context, PipelineDescription description)
+    {
+        _context = context;
+        Description = description;
+        VkApi vk = context.Api;
+        DeviceInfo info = context.Info;
+        if (description.PushConstantBytes > info.Limits.MaxPushConstantsSize)
+        {
+            throw new VulkanException(
+                $"Pipeline '{description.Name}' needs {description.PushConstantBytes} bytes of push constants; the device allows {info.Limits.MaxPushConstantsSize}");
+        }
+
+        SetLayout = CreateSetLayout(vk, description);
+        Layout = CreateLayout(vk, description, SetLayout);
+        Handle = CreatePipeline(vk, description, Layout);
+    }
+
+    /// <summary>The cached descriptor set that binds <paramref name="ranges"/> to bindings 0..n-1, made on first use.</summary>
+    public DescriptorBinding Bind(params BufferRange[] ranges)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(ranges);
+        var key = new BindingKey(ranges);
+        if (_sets.TryGetValue(key, out DescriptorBinding? cached))
+        {
+            return cached;
+        }
+
+        CheckRanges(ranges);
+        (DescriptorSet set, DescriptorPool pool) = _context.Descriptors.Allocate(SetLayout);
+        WriteSet(set, ranges);
+        var binding = new DescriptorBinding(this, set, pool, key);
+        _sets.Add(key, binding);
+        foreach (BufferRange r in ranges)
+        {
+            r.Buffer.AddDependent(binding);
+        }
+
+        return binding;
+    }
+
+    internal void Forget(DescriptorBinding binding)
+    {
+        if (!_disposed && _sets.Remove(binding.Key))
+        {
+            _context.Descriptors.Free(binding.Pool, binding.Set);
+        }
+    }
+
+    private void CheckRanges(BufferRange[] ranges)
+    {
+        IReadOnlyList<BindingKind> kinds = Description.Bindings;
+        if (ranges.Length != kinds.Count)
+        {
+            throw new ArgumentException($"Pipeline '{Name}' has {kinds.Count} bindings; {ranges.Length} buffers were given");
+        }
+
+        DeviceLimits limits = _context.Info.Limits;
+        for (int i = 0; i < ranges.Length; i++)
+        {
+            BufferRange r = ranges[i];
+            (ulong maxRange, ulong alignment) = kinds[i] == BindingKind.Uniform
+                ? (limits.MaxUniformBufferRange, limits.MinUniformBufferOffsetAlignment)
+                : (limits.MaxStorageBufferRange, limits.MinStorageBufferOffsetAlignment);
+            if (r.Size == 0 || r.Size > maxRange)
+            {
+                throw new ArgumentException(
+                    $"Pipeline '{Name}' binding {i} ({kinds[i]}): {r.Size} bytes of buffer '{r.Buffer.Name}' exceed the device's range limit of {maxRange} bytes");
+            }
+
+            if (r.Offset % alignment != 0)
+            {
+                throw new ArgumentException(
+                    $"Pipeline '{Name}' binding {i}: offset {r.Offset} into '{r.Buffer.Name}' is not a multiple of the device's alignment {alignment}");
+            }
+        }
+    }
+
+    private void WriteSet(DescriptorSet set, BufferRange[] ranges)
+    {
+        int n = ranges.Length;
+        var infos = new DescriptorBufferInfo[n];
+        var writes = new WriteDescriptorSet[n];
+        fixed (DescriptorBufferInfo* pInfos = infos)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                pInfos[i] = new DescriptorBufferInfo { Buffer = ranges[i].Buffer.Handle, Offset = ranges[i].Offset, Range = ranges[i].Size };
+                writes[i] = new WriteDescriptorSet
+                {
+                    SType = StructureType.WriteDescriptorSet,
+                    DstSet = set,
+                    DstBinding = (uint)i,
+                    DescriptorCount = 1,
+                    DescriptorType = ToVk(Description.Bindings[i]),
+                    PBufferInfo = pInfos + i,
+                };
+            }
+
+            fixed (WriteDescriptorSet* pWrites = writes)
+            {
+                _context.Api.UpdateDescriptorSets(_context.Device, (uint)n, pWrites, 0, null);
+            }
+        }
+    }
+
+    private static DescriptorType ToVk(BindingKind kind) =>
+        kind == BindingKind.Uniform ? DescriptorType.UniformBuffer : DescriptorType.StorageBuffer;
+
+    private DescriptorSetLayout CreateSetLayout(VkApi vk, PipelineDescription d)
+    {
+        var bindings = new DescriptorSetLayoutBinding[d.Bindings.Count];
+        for (int i = 0; i < bindings.Length; i++)
+        {
+            bindings[i] = new DescriptorSetLayoutBinding
+            {
+                Binding = (uint)i,
+                DescriptorType = ToVk(d.Bindings[i]),
+                DescriptorCount = 1,
+                StageFlags = ShaderStageFlags.ComputeBit,
+            };
+        }
+
+        fixed (DescriptorSetLayoutBinding* p = bindings)
+        {
+            var info = new DescriptorSetLayoutCreateInfo
+            {
+                SType = StructureType.DescriptorSetLayoutCreateInfo,
+                BindingCount = (uint)bindings.Length,
+                PBindings = p,
+            };
+            DescriptorSetLayout layout;
+            VulkanException.Check(vk.CreateDescriptorSetLayout(_context.Device, &info, null, &layout), $"vkCreateDescriptorSetLayout ({d.Name})");
+            return layout;
+        }
+    }
+
+    private PipelineLayout CreateLayout(VkApi vk, PipelineDescription d, DescriptorSetLayout setLayout)
+    {
+        var push = new PushConstantRange { StageFlags = ShaderStageFlags.ComputeBit, Offset = 0, Size = d.PushConstantBytes };
+        var info = new PipelineLayoutCreateInfo
+        {
+            SType = StructureType.PipelineLayoutCreateInfo,
+            SetLayoutCount = 1,
+            PSetLayouts = &setLayout,
+            PushConstantRangeCount = d.PushConstantBytes > 0 ? 1u : 0u,
+            PPushConstantRanges = &push,
+        };
+        PipelineLayout layout;
+        VulkanException.Check(vk.CreatePipelineLayout(_context.Device, &info, null, &layout), $"vkCreatePipelineLayout ({d.Name})");
+        return layout;
+    }
+
+    private Pipeline CreatePipeline(VkApi vk, PipelineDescription d, PipelineLayout layout)
+    {
+        if (d.Spirv.Length == 0 || d.Spirv.Length % 4 != 0)
+        {
+            throw new VulkanException($"Pipeline '{d.Name}': SPIR-V of {d.Spirv.Length} bytes is not a whole number of words");
+        }
+
+        ShaderModule module;
+        fixed (byte* code = d.Spirv.Span)
+        {
+            var moduleInfo = new ShaderModuleCreateInfo
+            {
+                SType = StructureType.ShaderModuleCreateInfo,
+                CodeSize = (nuint)d.Spirv.Length,
+                PCode = (uint*)code,
+            };
+            VulkanException.Check(vk.CreateShaderModule(_context.Device, &moduleInfo, null, &module), $"vkCreateShaderModule ({d.Name})");
+        }
+
+        int specCount = d.SpecConstants.Count;
+        var entries = new SpecializationMapEntry[specCount];
+        var data = new uint[Math.Max(specCount, 1)];
+        for (int i = 0; i < specCount; i++)
+        {
+            entries[i] = new SpecializationMapEntry { ConstantID = d.SpecConstants[i].Id, Offset = (uint)(i * 4), Size = 4 };
+            data[i] = d.SpecConstants[i].Bits;
+        }
+
+        nint entryName = SilkMarshal.StringToPtr("main");
+        try
+        {
+            fixed (SpecializationMapEntry* pEntries = entries)
+            fixed (uint* pData = data)
+            {
+                var spec = new SpecializationInfo
+                {
+                    MapEntryCount = (uint)specCount,
+                    PMapEntries = pEntries,
+                    DataSize = (nuint)(specCount * 4),
+                    PData = pData,
+                };
+                var subgroup = new PipelineShaderStageRequiredSubgroupSizeCreateInfo
+                {
+                    SType = StructureType.PipelineShaderStageRequiredSubgroupSizeCreateInfo,
+                    RequiredSubgroupSize = d.RequiredSubgroupSize,
+                };
+                bool requireSize = d.RequiredSubgroupSize != 0;
+                if (requireSize && !_context.Info.Features.SubgroupSizeControl)
+                {
+                    throw new VulkanException($"Pipeline '{d.Name}' requires subgroup size {d.RequiredSubgroupSize}; the device has no subgroup size control");
+                }
+
+                var info = new ComputePipelineCreateInfo
+                {
+                    SType = StructureType.ComputePipelineCreateInfo,
+                    Layout = layout,
+                    Stage = new PipelineShaderStageCreateInfo
+                    {
+                        SType = StructureType.PipelineShaderStageCreateInfo,
+                        Stage = ShaderStageFlags.ComputeBit,
+                        Module = module,
+                        PName = (byte*)entryName,
+                        PSpecializationInfo = specCount > 0 ? &spec : null,
+                        PNext = requireSize ? &subgroup : null,
+                    },
+                };
+                Pipeline pipeline;
+                VulkanException.Check(
+                    vk.CreateComputePipelines(_context.Device, default, 1, &info, null, &pipeline), $"vkCreateComputePipelines ({d.Name})");
+                return pipeline;
+            }
+        }
+        finally
+        {
+            SilkMarshal.Free(entryName);
+            vk.DestroyShaderModule(_context.Device, module, null);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        VkApi vk = _context.Api;
+        foreach (DescriptorBinding b in _sets.Values)
+        {
+            _context.Descriptors.Free(b.Pool, b.Set);
+        }
+
+        _sets.Clear();
+        _disposed = true;
+        vk.DestroyPipeline(_context.Device, Handle, null);
+        vk.DestroyPipelineLayout(_context.Device, Layout, null);
+        vk.DestroyDescriptorSetLayout(_context.Device, SetLayout, null);
+    }
+
+    public override string ToString() => Name;
+
+    /// <summary>Identity of a list of ranges: buffers by their unique id (never reused), offsets and sizes.</summary>
+    internal readonly struct BindingKey : IEquatable<BindingKey>
+    {
+        private readonly (long Id, ulong Offset, ulong Size)[] _items;
+        private readonly int _hash;
+
+        public BindingKey(BufferRange[] ranges)
+        {
+            _items = new (long, ulong, ulong)[ranges.Length];
+            var hash = new HashCode();
+            for (int i = 0; i < ranges.Length; i++)
+            {
+                _items[i] = (ranges[i].Buffer.Id, ranges[i].Offset, ranges[i].Size);
+                hash.Add(_items[i]);
+            }
+
+            _hash = hash.ToHashCode();
+        }
+
+        public bool Equals(BindingKey other) => _items.AsSpan().SequenceEqual(other._items);
+
+        public override bool Equals(object? obj) => obj is BindingKey k && Equals(k);
+
+        public override int GetHashCode() => _hash;
+    }
+}
+
+/// <summary>A descriptor set of one pipeline, bound to fixed buffer ranges. Owned by the pipeline's cache.</summary>
+public sealed class DescriptorBinding
+{
+    internal DescriptorBinding(ComputePipeline pipeline, DescriptorSet set, DescriptorPool pool, ComputePipeline.BindingKey key)
+    {
+        Pipeline = pipeline;
+        Set = set;
+        Pool = pool;
+        Key = key;
+    }
+
+    public ComputePipeline Pipeline { get; }
+    internal DescriptorSet Set { get; }
+    internal DescriptorPool Pool { get; }
+    internal ComputePipeline.BindingKey Key { get; }
+}

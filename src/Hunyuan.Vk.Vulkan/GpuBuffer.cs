@@ -1,0 +1,163 @@
+using System.Runtime.InteropServices;
+using Silk.NET.Vulkan;
+using VkBuffer = Silk.NET.Vulkan.Buffer;
+
+namespace Hunyuan.Vk.Vulkan;
+
+/// <summary>
+/// A Vulkan buffer with its own memory. Device buffers live in device-local memory; when that memory is also
+/// host-visible (lavapipe, integrated GPUs) they are mapped and written directly, otherwise reads and writes go
+/// through a staging buffer and a copy on the queue.
+/// </summary>
+public sealed unsafe class GpuBuffer : IDisposable
+{
+    private const BufferUsageFlags Usage = BufferUsageFlags.StorageBufferBit | BufferUsageFlags.UniformBufferBit
+        | BufferUsageFlags.TransferSrcBit | BufferUsageFlags.TransferDstBit
+        | BufferUsageFlags.UniformTexelBufferBit | BufferUsageFlags.StorageTexelBufferBit;
+
+    private readonly GpuContext _context;
+    private readonly DeviceMemory _memory;
+    private readonly byte* _mapped;
+    private readonly List<DescriptorBinding> _dependents = [];
+    private static long s_nextId;
+    private bool _disposed;
+
+    /// <summary>Unique for the process lifetime, so cached descriptor sets never confuse a new buffer with a freed one.</summary>
+    internal long Id { get; } = Interlocked.Increment(ref s_nextId);
+
+    internal VkBuffer Handle { get; }
+
+    public string Name { get; }
+    public ulong Size { get; }
+
+    /// <summary>True when the host reads and writes this buffer's memory directly.</summary>
+    public bool IsMapped => _mapped != null;
+
+    internal GpuBuffer(GpuContext context, ulong bytes, string name, bool hostVisible)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(bytes);
+        _context = context;
+        Name = name;
+        Size = bytes;
+        DeviceLimits limits = context.Info.Limits;
+        if (bytes > limits.MaxBufferSize)
+        {
+            throw new VulkanException($"Buffer '{name}' needs {bytes} bytes, above the device's maxBufferSize of {limits.MaxBufferSize}");
+        }
+
+        VkApi vk = context.Api;
+        Handle = context.CreateRawBuffer(bytes, Usage);
+        MemoryRequirements req;
+        vk.GetBufferMemoryRequirements(context.Device, Handle, &req);
+        uint type = context.FindMemoryType(req.MemoryTypeBits, hostVisible, out MemoryPropertyFlags flags);
+        var alloc = new MemoryAllocateInfo
+        {
+            SType = StructureType.MemoryAllocateInfo,
+            AllocationSize = req.Size,
+            MemoryTypeIndex = type,
+        };
+        DeviceMemory memory;
+        Result result = vk.AllocateMemory(context.Device, &alloc, null, &memory);
+        if (result != Result.Success)
+        {
+            vk.DestroyBuffer(context.Device, Handle, null);
+            VulkanException.Check(result, $"vkAllocateMemory for buffer '{name}' ({bytes} bytes)");
+        }
+
+        _memory = memory;
+        VulkanException.Check(vk.BindBufferMemory(context.Device, Handle, _memory, 0), $"vkBindBufferMemory ('{name}')");
+        const MemoryPropertyFlags Direct = MemoryPropertyFlags.HostVisibleBit | MemoryPropertyFlags.HostCoherentBit;
+        if ((flags & Direct) == Direct)
+        {
+            void* p;
+            VulkanException.Check(vk.MapMemory(context.Device, _memory, 0, VkApi.WholeSize, 0, &p), $"vkMapMemory ('{name}')");
+            _mapped = (byte*)p;
+        }
+    }
+
+    /// <summary>Writes <paramref name="data"/> at <paramref name="byteOffset"/>; waits for the copy when staging is needed.</summary>
+    public void Write<T>(ReadOnlySpan<T> data, ulong byteOffset = 0)
+        where T : unmanaged
+    {
+        ReadOnlySpan<byte> bytes = MemoryMarshal.AsBytes(data);
+        CheckRange(byteOffset, (ulong)bytes.Length);
+        if (_mapped != null)
+        {
+            bytes.CopyTo(new Span<byte>(_mapped + byteOffset, bytes.Length));
+            return;
+        }
+
+        using GpuBuffer staging = _context.CreateHostBuffer((ulong)Math.Max(bytes.Length, 4), $"{Name} (upload)");
+        staging.Write(data);
+        ulong length = (ulong)bytes.Length;
+        _context.Run(r => r.Copy(staging, 0, this, byteOffset, length));
+    }
+
+    /// <summary>Reads into <paramref name="destination"/> from <paramref name="byteOffset"/>. The device must be idle for this buffer.</summary>
+    public void Read<T>(Span<T> destination, ulong byteOffset = 0)
+        where T : unmanaged
+    {
+        Span<byte> bytes = MemoryMarshal.AsBytes(destination);
+        CheckRange(byteOffset, (ulong)bytes.Length);
+        if (_mapped != null)
+        {
+            new ReadOnlySpan<byte>(_mapped + byteOffset, bytes.Length).CopyTo(bytes);
+            return;
+        }
+
+        using GpuBuffer staging = _context.CreateHostBuffer((ulong)Math.Max(bytes.Length, 4), $"{Name} (read-back)");
+        ulong length = (ulong)bytes.Length;
+        _context.Run(r => r.Copy(this, byteOffset, staging, 0, length));
+        staging.Read(destination);
+    }
+
+    /// <summary>The whole buffer as a binding range.</summary>
+    public BufferRange All => new(this, 0, Size);
+
+    /// <summary>Part of the buffer as a binding range, in bytes.</summary>
+    public BufferRange Slice(ulong byteOffset, ulong bytes)
+    {
+        CheckRange(byteOffset, bytes);
+        return new BufferRange(this, byteOffset, bytes);
+    }
+
+    internal void AddDependent(DescriptorBinding binding) => _dependents.Add(binding);
+
+    private void CheckRange(ulong offset, ulong length)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (offset > Size || length > Size - offset)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), $"Bytes {offset}..{offset + length} are outside buffer '{Name}' of {Size} bytes");
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        foreach (DescriptorBinding binding in _dependents)
+        {
+            binding.Pipeline.Forget(binding);
+        }
+
+        _dependents.Clear();
+        VkApi vk = _context.Api;
+        if (_mapped != null)
+        {
+            vk.UnmapMemory(_context.Device, _memory);
+        }
+
+        vk.DestroyBuffer(_context.Device, Handle, null);
+        vk.FreeMemory(_context.Device, _memory, null);
+    }
+
+    public override string ToString() => $"{Name} ({Size} bytes)";
+}
+
+/// <summary>A byte range of a buffer, as bound to a shader.</summary>
+public readonly record struct BufferRange(GpuBuffer Buffer, ulong Offset, ulong Size);

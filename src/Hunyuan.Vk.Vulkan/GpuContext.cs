@@ -1,0 +1,164 @@
+using Silk.NET.Vulkan;
+using VkBuffer = Silk.NET.Vulkan.Buffer;
+
+namespace Hunyuan.Vk.Vulkan;
+
+/// <summary>
+/// One open device: its compute queue, command pool, descriptor pools and memory types. Owns every buffer, pipeline
+/// and recorder made from it only in the sense that they must be disposed before it; each of those has its own owner.
+/// Not thread-safe: one thread records and submits.
+/// </summary>
+public sealed unsafe class GpuContext : IDisposable
+{
+    private readonly PhysicalDeviceMemoryProperties _memory;
+    private readonly DescriptorAllocator _descriptors;
+    private CommandRecorder? _oneShot;
+    private bool _disposed;
+
+    internal VkApi Api { get; }
+    internal Device Device { get; }
+    internal Queue Queue { get; }
+    internal uint QueueFamily { get; }
+    internal CommandPool CommandPool { get; }
+    internal DescriptorAllocator Descriptors => _descriptors;
+
+    public VulkanInstance Instance { get; }
+    public DeviceInfo Info { get; }
+
+    internal GpuContext(VulkanInstance instance, PhysicalDevice physical, DeviceInfo info)
+    {
+        Instance = instance;
+        Api = instance.Api;
+        Info = info;
+        PhysicalDeviceMemoryProperties memory;
+        Api.GetPhysicalDeviceMemoryProperties(physical, &memory);
+        _memory = memory;
+
+        int family = DeviceProbe.ComputeQueueFamily(Api, physical, out _);
+        QueueFamily = (uint)family;
+        Device = CreateDevice(physical, info);
+        Queue queue;
+        Api.GetDeviceQueue(Device, QueueFamily, 0, &queue);
+        Queue = queue;
+
+        var poolInfo = new CommandPoolCreateInfo
+        {
+            SType = StructureType.CommandPoolCreateInfo,
+            QueueFamilyIndex = QueueFamily,
+            Flags = CommandPoolCreateFlags.ResetCommandBufferBit,
+        };
+        CommandPool pool;
+        VulkanException.Check(Api.CreateCommandPool(Device, &poolInfo, null, &pool), "vkCreateCommandPool");
+        CommandPool = pool;
+        _descriptors = new DescriptorAllocator(this);
+    }
+
+    private Device CreateDevice(PhysicalDevice physical, DeviceInfo info)
+    {
+        bool v13 = Version.Parse(info.ApiVersion) >= new Version(1, 3);
+        FeatureChain wanted = FeatureChain.Query(Api, physical, v12: true, v13).Wanted();
+        wanted.Link();
+        float priority = 1f;
+        var queueInfo = new DeviceQueueCreateInfo
+        {
+            SType = StructureType.DeviceQueueCreateInfo,
+            QueueFamilyIndex = QueueFamily,
+            QueueCount = 1,
+            PQueuePriorities = &priority,
+        };
+        var create = new DeviceCreateInfo
+        {
+            SType = StructureType.DeviceCreateInfo,
+            QueueCreateInfoCount = 1,
+            PQueueCreateInfos = &queueInfo,
+            PNext = &wanted.Core,
+        };
+        Device device;
+        VulkanException.Check(Api.CreateDevice(physical, &create, null, &device), $"vkCreateDevice ({info.Name})");
+        return device;
+    }
+
+    /// <summary>A buffer in device-local memory, mapped directly when that memory is host-visible.</summary>
+    public GpuBuffer CreateBuffer(ulong bytes, string name) => new(this, bytes, name, hostVisible: false);
+
+    /// <summary>A host-visible buffer for staging uploads and read-backs.</summary>
+    public GpuBuffer CreateHostBuffer(ulong bytes, string name) => new(this, bytes, name, hostVisible: true);
+
+    public ComputePipeline CreatePipeline(PipelineDescription description) => new(this, description);
+
+    public CommandRecorder CreateRecorder() => new(this);
+
+    public TimestampPool CreateTimestamps(uint count) => new(this, count);
+
+    /// <summary>Submits a recorded command buffer and waits for it to finish.</summary>
+    public void SubmitAndWait(CommandRecorder recorder)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        recorder.SubmitAndWait();
+    }
+
+    /// <summary>Records with <paramref name="record"/> into a reusable one-shot command buffer, submits and waits.</summary>
+    public void Run(Action<CommandRecorder> record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        _oneShot ??= CreateRecorder();
+        _oneShot.Begin();
+        record(_oneShot);
+        _oneShot.End();
+        _oneShot.SubmitAndWait();
+    }
+
+    internal uint FindMemoryType(uint allowedTypes, bool hostVisible, out MemoryPropertyFlags flags)
+    {
+        // Device buffers: the first device-local type. Host buffers: host-visible + coherent, cached preferred (read-backs).
+        MemoryPropertyFlags[] preferences = hostVisible
+            ? [MemoryPropertyFlags.HostVisibleBit | MemoryPropertyFlags.HostCoherentBit | MemoryPropertyFlags.HostCachedBit,
+               MemoryPropertyFlags.HostVisibleBit | MemoryPropertyFlags.HostCoherentBit]
+            : [MemoryPropertyFlags.DeviceLocalBit, MemoryPropertyFlags.None];
+        foreach (MemoryPropertyFlags wanted in preferences)
+        {
+            for (uint i = 0; i < _memory.MemoryTypeCount; i++)
+            {
+                MemoryPropertyFlags f = _memory.MemoryTypes[(int)i].PropertyFlags;
+                if ((allowedTypes & (1u << (int)i)) != 0 && (f & wanted) == wanted)
+                {
+                    flags = f;
+                    return i;
+                }
+            }
+        }
+
+        throw new VulkanException($"No memory type fits (allowed 0x{allowedTypes:X}, host-visible {hostVisible}) on {Info.Name}");
+    }
+
+    internal VkBuffer CreateRawBuffer(ulong bytes, BufferUsageFlags usage)
+    {
+        var info = new BufferCreateInfo
+        {
+            SType = StructureType.BufferCreateInfo,
+            Size = bytes,
+            Usage = usage,
+            SharingMode = SharingMode.Exclusive,
+        };
+        VkBuffer buffer;
+        VulkanException.Check(Api.CreateBuffer(Device, &info, null, &buffer), $"vkCreateBuffer ({bytes} bytes)");
+        return buffer;
+    }
+
+    public void WaitIdle() => VulkanException.Check(Api.DeviceWaitIdle(Device), "vkDeviceWaitIdle");
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _ = Api.DeviceWaitIdle(Device);
+        _oneShot?.Dispose();
+        _descriptors.Dispose();
+        Api.DestroyCommandPool(Device, CommandPool, null);
+        Api.DestroyDevice(Device, null);
+    }
+}

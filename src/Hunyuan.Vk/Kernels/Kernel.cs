@@ -1,0 +1,74 @@
+using System.Runtime.CompilerServices;
+using Hunyuan.Vk.Vulkan;
+
+namespace Hunyuan.Vk.Kernels;
+
+/// <summary>
+/// Base of the typed kernel wrappers: one shader, its bindings, its push-constant struct <typeparamref name="TPush"/>
+/// and its specialization. Checks at construction that the C# side agrees with the SPIR-V (binding kinds and
+/// push-constant size), so a shader edit that the wrapper did not follow fails loudly, not silently.
+/// </summary>
+public abstract class Kernel<TPush> : IDisposable
+    where TPush : unmanaged
+{
+    private readonly ComputePipeline _pipeline;
+
+    protected Kernel(GpuContext context, ShaderId shader, BindingKind[] bindings, params SpecConstant[] specialization)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(bindings);
+        Context = context;
+        Shader = shader;
+        ReadOnlyMemory<byte> spirv = ShaderLibrary.Spirv(shader);
+        CheckAgainstSpirv(shader, spirv, bindings);
+        _pipeline = context.CreatePipeline(new PipelineDescription(
+            ShaderLibrary.FileName(shader), spirv, bindings, (uint)Unsafe.SizeOf<TPush>(), specialization));
+    }
+
+    public GpuContext Context { get; }
+    public ShaderId Shader { get; }
+
+    /// <summary>The cached descriptor set for these ranges (made on first use).</summary>
+    public DescriptorBinding Bind(params BufferRange[] ranges) => _pipeline.Bind(ranges);
+
+    protected static void Dispatch(CommandRecorder recorder, DescriptorBinding binding, in TPush push, uint groupsX, uint groupsY = 1)
+    {
+        ArgumentNullException.ThrowIfNull(recorder);
+        recorder.Dispatch(binding, in push, groupsX, groupsY);
+    }
+
+    /// <summary>Throws unless <paramref name="range"/> holds at least <paramref name="elements"/> elements of <paramref name="elementBytes"/>.</summary>
+    protected void Require(BufferRange range, ulong elements, ulong elementBytes, string what)
+    {
+        if (range.Size < elements * elementBytes)
+        {
+            throw new ArgumentException(
+                $"{ShaderLibrary.FileName(Shader)}: {what} needs {elements} elements ({elements * elementBytes} bytes); '{range.Buffer.Name}' range has {range.Size}");
+        }
+    }
+
+    private static void CheckAgainstSpirv(ShaderId shader, ReadOnlyMemory<byte> spirv, BindingKind[] bindings)
+    {
+        SpirvReflection r = SpirvReflection.Parse(spirv.Span);
+        for (uint i = 0; i < bindings.Length; i++)
+        {
+            if (!r.StorageBindings.TryGetValue(i, out bool storage) || storage != (bindings[i] == BindingKind.Storage))
+            {
+                throw new InvalidOperationException($"{ShaderLibrary.FileName(shader)}: binding {i} is not a {bindings[i]} buffer in the shader");
+            }
+        }
+
+        if (r.StorageBindings.Count != bindings.Length)
+        {
+            throw new InvalidOperationException($"{ShaderLibrary.FileName(shader)}: the shader has {r.StorageBindings.Count} bindings, the wrapper {bindings.Length}");
+        }
+    }
+
+    protected static uint DivideUp(ulong n, uint by) => (uint)((n + by - 1) / by);
+
+    public void Dispose()
+    {
+        _pipeline.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

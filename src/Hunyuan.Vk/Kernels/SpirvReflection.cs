@@ -1,0 +1,98 @@
+using System.Buffers.Binary;
+
+namespace Hunyuan.Vk.Kernels;
+
+/// <summary>
+/// Reads from SPIR-V what the host must agree with: the descriptor bindings of set 0 (storage or uniform) and the
+/// push-constant block's member offsets and size. Used to check each kernel's C# mirror of its shader.
+/// </summary>
+public sealed class SpirvReflection
+{
+    private const uint Magic = 0x07230203;
+
+    /// <summary>Binding number -> true for a storage buffer, false for a uniform buffer.</summary>
+    public IReadOnlyDictionary<uint, bool> StorageBindings { get; }
+
+    /// <summary>Byte offsets of the push-constant block's members, in member order; empty when there is none.</summary>
+    public IReadOnlyList<uint> PushConstantOffsets { get; }
+
+    private SpirvReflection(IReadOnlyDictionary<uint, bool> bindings, IReadOnlyList<uint> pushOffsets)
+    {
+        StorageBindings = bindings;
+        PushConstantOffsets = pushOffsets;
+    }
+
+    public static SpirvReflection Parse(ReadOnlySpan<byte> spirv)
+    {
+        if (spirv.Length < 20 || spirv.Length % 4 != 0 || BinaryPrimitives.ReadUInt32LittleEndian(spirv) != Magic)
+        {
+            throw new InvalidDataException("Not a little-endian SPIR-V module");
+        }
+
+        var binding = new Dictionary<uint, uint>();          // variable id -> binding
+        var bufferBlock = new HashSet<uint>();               // struct ids decorated BufferBlock (old-style SSBO)
+        var pointerTarget = new Dictionary<uint, (uint Class, uint Type)>();
+        var variables = new List<(uint Id, uint PointerType, uint Class)>();
+        var memberOffsets = new Dictionary<uint, SortedDictionary<uint, uint>>();
+
+        for (int at = 20; at < spirv.Length;)
+        {
+            uint first = Word(spirv, at);
+            int count = (int)(first >> 16);
+            uint op = first & 0xFFFF;
+            if (count == 0)
+            {
+                throw new InvalidDataException($"SPIR-V instruction of length 0 at byte {at}");
+            }
+
+            switch (op)
+            {
+                case 71 when Word(spirv, at + 8) == 33:            // OpDecorate id Binding n
+                    binding[Word(spirv, at + 4)] = Word(spirv, at + 12);
+                    break;
+                case 71 when Word(spirv, at + 8) == 3:             // OpDecorate id BufferBlock
+                    bufferBlock.Add(Word(spirv, at + 4));
+                    break;
+                case 72 when Word(spirv, at + 12) == 35:           // OpMemberDecorate struct member Offset n
+                    uint type = Word(spirv, at + 4);
+                    if (!memberOffsets.TryGetValue(type, out SortedDictionary<uint, uint>? members))
+                    {
+                        memberOffsets[type] = members = [];
+                    }
+
+                    members[Word(spirv, at + 8)] = Word(spirv, at + 16);
+                    break;
+                case 32:                                           // OpTypePointer result class type
+                    pointerTarget[Word(spirv, at + 4)] = (Word(spirv, at + 8), Word(spirv, at + 12));
+                    break;
+                case 59:                                           // OpVariable type result class
+                    variables.Add((Word(spirv, at + 8), Word(spirv, at + 4), Word(spirv, at + 12)));
+                    break;
+                default:
+                    break;
+            }
+
+            at += count * 4;
+        }
+
+        const uint Uniform = 2, PushConstant = 9, StorageBuffer = 12;
+        var bindings = new Dictionary<uint, bool>();
+        IReadOnlyList<uint> push = [];
+        foreach ((uint id, uint pointer, uint storageClass) in variables)
+        {
+            uint block = pointerTarget.TryGetValue(pointer, out var target) ? target.Type : 0;
+            if (storageClass == PushConstant)
+            {
+                push = memberOffsets.TryGetValue(block, out var m) ? [.. m.Values] : [];
+            }
+            else if (binding.TryGetValue(id, out uint b) && storageClass is Uniform or StorageBuffer)
+            {
+                bindings[b] = storageClass == StorageBuffer || bufferBlock.Contains(block);
+            }
+        }
+
+        return new SpirvReflection(bindings, push);
+    }
+
+    private static uint Word(ReadOnlySpan<byte> s, int at) => BinaryPrimitives.ReadUInt32LittleEndian(s[at..]);
+}
