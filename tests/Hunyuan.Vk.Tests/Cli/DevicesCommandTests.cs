@@ -1,0 +1,61 @@
+using System.Text.Json;
+
+namespace Hunyuan.Vk.Tests.Cli;
+
+[Category("Vulkan")]
+public sealed class DevicesCommandTests
+{
+    private static (int Exit, string Out) Run(params string[] args)
+    {
+        TextWriter saved = Console.Out;
+        using var output = new StringWriter();
+        Console.SetOut(output);
+        try
+        {
+            return (Hunyuan.Vk.Cli.Program.Main(args), output.ToString());
+        }
+        finally
+        {
+            Console.SetOut(saved);
+        }
+    }
+
+    [Test]
+    public void Json_lists_lavapipe_with_its_subgroup_size_and_features()
+    {
+        (int exit, string json) = Run("devices", "--json");
+        Assert.That(exit, Is.Zero);
+        using JsonDocument doc = JsonDocument.Parse(json);
+        JsonElement devices = doc.RootElement.GetProperty("devices");
+        Assert.That(devices.GetArrayLength(), Is.GreaterThan(0));
+        JsonElement lavapipe = devices.EnumerateArray().FirstOrDefault(d => d.GetProperty("driver").GetString() == "llvmpipe");
+        Assert.That(lavapipe.ValueKind, Is.EqualTo(JsonValueKind.Object), "the setup installs mesa-vulkan-drivers, so lavapipe is always listed");
+        Assert.That(lavapipe.GetProperty("type").GetString(), Is.EqualTo("cpu"));
+        Assert.That(lavapipe.GetProperty("subgroupSize").GetUInt32(), Is.GreaterThan(0u));
+        Assert.That(lavapipe.GetProperty("features").GetProperty("storage16Bit").GetBoolean(), Is.True);
+        Assert.That(doc.RootElement.GetProperty("selected").GetInt32(), Is.GreaterThanOrEqualTo(0));
+    }
+
+    [Test]
+    public void Text_names_every_device_and_marks_the_selected_one()
+    {
+        (int exit, string text) = Run("devices");
+        Assert.That(exit, Is.Zero);
+        Assert.That(text, Does.Contain("llvmpipe").And.Contain("<- selected").And.Contain("subgroup"));
+    }
+
+    [Test]
+    public void Unknown_options_fail_with_a_non_zero_exit()
+    {
+        TextWriter savedError = Console.Error;
+        Console.SetError(TextWriter.Null);
+        try
+        {
+            Assert.That(Run("devices", "--no-such-option").Exit, Is.Not.Zero);
+        }
+        finally
+        {
+            Console.SetError(savedError);
+        }
+    }
+}

@@ -1,0 +1,63 @@
+using Hunyuan.Vk.Kernels;
+using Hunyuan.Vk.Vulkan;
+
+namespace Hunyuan.Vk.Tests.Harness;
+
+/// <summary>
+/// The one Vulkan instance and device of a test run, opened on first use and closed by <see cref="GpuSetUp"/>.
+/// HYVK_VALIDATION=1 turns the validation layer on; HYVK_DEVICE picks the device.
+/// </summary>
+public static class Gpu
+{
+    private static readonly Lazy<(VulkanInstance Instance, GpuContext Context)> s_gpu = new(Open);
+    private static readonly Dictionary<Type, object> s_kernels = [];
+
+    public static VulkanInstance Instance => s_gpu.Value.Instance;
+    public static GpuContext Context => s_gpu.Value.Context;
+    public static DeviceTuning Tuning => DeviceTuning.For(Context.Info);
+
+    internal static bool IsOpen => s_gpu.IsValueCreated;
+
+    /// <summary>One kernel of each kind per run, so pipelines are compiled once (about 0.1 s each on lavapipe).</summary>
+    public static T Kernel<T>(Func<GpuContext, DeviceTuning, T> create)
+        where T : class, IDisposable
+    {
+        ArgumentNullException.ThrowIfNull(create);
+        lock (s_kernels)
+        {
+            if (!s_kernels.TryGetValue(typeof(T), out object? kernel))
+            {
+                s_kernels[typeof(T)] = kernel = create(Context, Tuning);
+            }
+
+            return (T)kernel;
+        }
+    }
+
+    internal static void Close()
+    {
+        if (!s_gpu.IsValueCreated)
+        {
+            return;
+        }
+
+        foreach (IDisposable k in s_kernels.Values.Cast<IDisposable>())
+        {
+            k.Dispose();
+        }
+
+        s_kernels.Clear();
+        s_gpu.Value.Context.Dispose();
+        s_gpu.Value.Instance.Dispose();
+    }
+
+    private static (VulkanInstance, GpuContext) Open()
+    {
+        var instance = new VulkanInstance();
+        TestContext.Progress.WriteLine(
+            $"Vulkan tests on {instance.Devices.Count} device(s); validation layer {(instance.ValidationEnabled ? "ON" : "off")}");
+        GpuContext context = instance.CreateContext();
+        TestContext.Progress.WriteLine($"Device: [{context.Info.Index}] {context.Info.Name} ({context.Info.Driver})");
+        return (instance, context);
+    }
+}

@@ -1,0 +1,21 @@
+using Hunyuan.Vk.Vulkan;
+
+namespace Hunyuan.Vk.Tests.Harness;
+
+/// <summary>Closes the shared device after the last test, and fails the run on validation messages nobody checked.</summary>
+[SetUpFixture]
+public sealed class GpuSetUp
+{
+    [OneTimeTearDown]
+    public void CloseDevice()
+    {
+        if (!Gpu.IsOpen)
+        {
+            return;
+        }
+
+        IReadOnlyList<ValidationMessage> late = Gpu.Instance.DrainValidationMessages();
+        Gpu.Close();
+        Assert.That(late, Is.Empty, () => "Validation messages outside any test:\n" + string.Join('\n', late));
+    }
+}

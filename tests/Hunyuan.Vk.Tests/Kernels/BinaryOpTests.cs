@@ -1,0 +1,90 @@
+using Hunyuan.Vk.Kernels;
+using Hunyuan.Vk.Tests.Harness;
+using Hunyuan.Vk.Vulkan;
+
+namespace Hunyuan.Vk.Tests.Kernels;
+
+public sealed class BinaryOpTests : VulkanTest
+{
+    // Elementwise f32: the GPU computes the same single rounding as C#, so the design's 1e-7 limit has wide margin.
+    private const double Limit = 1e-7;
+
+    private static BinaryOpKernel Kernel(BinaryOp op) => op == BinaryOp.Add
+        ? Gpu.Kernel((c, t) => new AddKernelHolder(c, t)).Kernel
+        : Gpu.Kernel((c, t) => new MultiplyKernelHolder(c, t)).Kernel;
+
+    [TestCase(BinaryOp.Add, 1)]
+    [TestCase(BinaryOp.Add, 63)]
+    [TestCase(BinaryOp.Add, 1000)]
+    [TestCase(BinaryOp.Multiply, 7)]
+    [TestCase(BinaryOp.Multiply, 100_003)]
+    // More elements than the grid's maximum x groups cover at once: exercises the grid-stride loop.
+    [TestCase(BinaryOp.Add, 4_200_017)]
+    public void Matches_reference(BinaryOp op, int n)
+    {
+        float[] a = TestData.Uniform(seed: 1 + n, n);
+        float[] b = TestData.Uniform(seed: 2 + n, n);
+        var expected = new float[n];
+        if (op == BinaryOp.Add)
+        {
+            Reference.Ops.Add(a, b, expected);
+        }
+        else
+        {
+            Reference.Ops.Multiply(a, b, expected);
+        }
+
+        using GpuBuffer ga = Upload(a, "a"), gb = Upload(b, "b");
+        using var c = new GuardedOutput(Context, n, "c");
+        BinaryOpKernel kernel = Kernel(op);
+        Context.Run(r => kernel.Record(r, ga.All, gb.All, c.Range, (uint)n));
+
+        Nmse.AssertClose(expected, c.Read(), Limit, $"{op} n={n}");
+    }
+
+    [Test]
+    public void Chained_ops_see_each_others_writes_after_a_barrier()
+    {
+        const int N = 5000;
+        float[] a = TestData.Uniform(10, N), b = TestData.Uniform(11, N);
+        var sum = new float[N];
+        var expected = new float[N];
+        Reference.Ops.Add(a, b, sum);
+        Reference.Ops.Multiply(sum, b, expected);
+
+        using GpuBuffer ga = Upload(a, "a"), gb = Upload(b, "b"), tmp = Context.CreateBuffer(N * 4, "a+b");
+        using var c = new GuardedOutput(Context, N, "(a+b)*b");
+        Context.Run(r =>
+        {
+            Kernel(BinaryOp.Add).Record(r, ga.All, gb.All, tmp.All, N);
+            r.Barrier();
+            Kernel(BinaryOp.Multiply).Record(r, tmp.All, gb.All, c.Range, N);
+        });
+
+        Nmse.AssertClose(expected, c.Read(), Limit, "(a+b)*b");
+    }
+
+    [Test]
+    public void Too_small_a_buffer_is_refused_with_its_name()
+    {
+        using GpuBuffer small = Context.CreateBuffer(16, "small");
+        using GpuBuffer big = Context.CreateBuffer(64, "big");
+        var e = Assert.Throws<ArgumentException>(() => Context.Run(r => Kernel(BinaryOp.Add).Record(r, small.All, big.All, big.All, 16)));
+        Assert.That(e!.Message, Does.Contain("'small'").And.Contain("binary_op"));
+    }
+
+    // Distinct holder types so the per-run kernel cache keeps one add and one multiply pipeline.
+    private sealed class AddKernelHolder(GpuContext c, DeviceTuning t) : IDisposable
+    {
+        public BinaryOpKernel Kernel { get; } = new(c, t, BinaryOp.Add);
+
+        public void Dispose() => Kernel.Dispose();
+    }
+
+    private sealed class MultiplyKernelHolder(GpuContext c, DeviceTuning t) : IDisposable
+    {
+        public BinaryOpKernel Kernel { get; } = new(c, t, BinaryOp.Multiply);
+
+        public void Dispose() => Kernel.Dispose();
+    }
+}

@@ -1,0 +1,47 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using Hunyuan.Vk.Kernels;
+
+namespace Hunyuan.Vk.Tests.Kernels;
+
+/// <summary>Every shader is embedded, and every push-constant struct mirrors its GLSL block byte for byte.</summary>
+public sealed class ShaderContractTests
+{
+    [Test]
+    public void Every_shader_is_embedded_as_valid_spirv([Values] ShaderId id)
+    {
+        ReadOnlyMemory<byte> spirv = ShaderLibrary.Spirv(id);
+        Assert.That(spirv.Length, Is.GreaterThan(20).And.Matches<int>(n => n % 4 == 0));
+        Assert.DoesNotThrow(() => SpirvReflection.Parse(spirv.Span));
+    }
+
+    [TestCase(ShaderId.BinaryOp, typeof(BinaryOpPush))]
+    [TestCase(ShaderId.RmsNorm, typeof(RmsNormPush))]
+    [TestCase(ShaderId.MatvecF16, typeof(MatVecPush))]
+    public void Push_constants_match_the_shader(ShaderId id, Type push)
+    {
+        IReadOnlyList<uint> shaderOffsets = SpirvReflection.Parse(ShaderLibrary.Spirv(id).Span).PushConstantOffsets;
+        uint[] hostOffsets = push.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic)
+            .Select(f => (uint)Marshal.OffsetOf(push, f.Name))
+            .Order()
+            .ToArray();
+
+        Assert.That(hostOffsets, Is.EqualTo(shaderOffsets), $"{push.Name} vs {ShaderLibrary.FileName(id)}.comp push-constant member offsets");
+        Assert.That(Marshal.SizeOf(push), Is.EqualTo(shaderOffsets.Count * 4), "size (all members are 32-bit)");
+    }
+
+    [Test]
+    public void Reflection_reads_bindings_and_push_constants()
+    {
+        SpirvReflection r = SpirvReflection.Parse(ShaderLibrary.Spirv(ShaderId.RmsNorm).Span);
+        Assert.That(r.StorageBindings.Keys, Is.EquivalentTo(new uint[] { 0, 1, 2 }));
+        Assert.That(r.StorageBindings.Values, Is.All.True);
+        Assert.That(r.PushConstantOffsets, Is.EqualTo(new uint[] { 0, 4 }));
+    }
+
+    [Test]
+    public void Reflection_rejects_what_is_not_spirv()
+    {
+        Assert.Throws<InvalidDataException>(() => SpirvReflection.Parse(new byte[64]));
+    }
+}
