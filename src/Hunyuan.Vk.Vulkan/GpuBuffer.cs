@@ -67,7 +67,7 @@ public sealed unsafe class GpuBuffer : IDisposable
         _memory = memory;
         VulkanException.Check(vk.BindBufferMemory(context.Device, Handle, _memory, 0), $"vkBindBufferMemory ('{name}')");
         const MemoryPropertyFlags Direct = MemoryPropertyFlags.HostVisibleBit | MemoryPropertyFlags.HostCoherentBit;
-        if ((flags & Direct) == Direct)
+        if ((flags & Direct) == Direct && (hostVisible || !context.ForceStaging))
         {
             void* p;
             VulkanException.Check(vk.MapMemory(context.Device, _memory, 0, VkApi.WholeSize, 0, &p), $"vkMapMemory ('{name}')");

@@ -23,10 +23,14 @@ public sealed unsafe class GpuContext : IDisposable
     internal DescriptorAllocator Descriptors => _descriptors;
 
     public VulkanInstance Instance { get; }
+
+    /// <summary>True when device buffers are never mapped (uploads and read-backs always go through staging copies).</summary>
+    public bool ForceStaging { get; }
     public DeviceInfo Info { get; }
 
-    internal GpuContext(VulkanInstance instance, PhysicalDevice physical, DeviceInfo info)
+    internal GpuContext(VulkanInstance instance, PhysicalDevice physical, DeviceInfo info, bool forceStaging)
     {
+        ForceStaging = forceStaging;
         Instance = instance;
         Api = instance.Api;
         Info = info;

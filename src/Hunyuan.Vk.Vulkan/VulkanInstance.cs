@@ -65,11 +65,14 @@ public sealed unsafe partial class VulkanInstance : IDisposable
     }
 
     /// <summary>Opens a device: <paramref name="deviceIndex"/>, else <c>HYVK_DEVICE</c>, else the best one (discrete first).</summary>
-    public GpuContext CreateContext(int? deviceIndex = null)
+    /// <param name="deviceIndex">Index from <see cref="Devices"/>, or null to choose.</param>
+    /// <param name="forceStaging">Never map device memory, even where it is host-visible: every upload and read-back then takes
+    /// the staging path that discrete GPUs need (used by tests on unified-memory devices).</param>
+    public GpuContext CreateContext(int? deviceIndex = null, bool forceStaging = false)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         DeviceInfo info = DeviceSelector.Select(_devices, deviceIndex);
-        return new GpuContext(this, _physical[info.Index], info);
+        return new GpuContext(this, _physical[info.Index], info, forceStaging);
     }
 
     /// <summary>Removes and returns the messages collected so far.</summary>

@@ -13,17 +13,22 @@ internal static class DevicesCommand
     public static Command Create()
     {
         Option<bool> json = CliOptions.Json();
+        Option<int?> device = CliOptions.Device();
         var command = new Command("devices", "List the Vulkan devices: name, vendor, type, driver, memory, subgroup size, features and limits");
         command.Options.Add(json);
-        command.SetAction(parse => CliErrors.Run(() => Run(parse.GetValue(json), Console.Out)));
+        command.Options.Add(device);
+        command.SetAction(parse => CliErrors.Run(() => Run(parse.GetValue(json), parse.GetValue(device), Console.Out)));
         return command;
     }
 
-    public static int Run(bool json, TextWriter output)
+    /// <param name="json">JSON instead of text.</param>
+    /// <param name="device">The device to mark as selected (checked like <c>--device</c> of the model commands).</param>
+    /// <param name="output">Where to write.</param>
+    public static int Run(bool json, int? device, TextWriter output)
     {
         using var instance = new VulkanInstance();
         IReadOnlyList<DeviceInfo> devices = instance.Devices;
-        DeviceInfo? chosen = devices.Count == 0 ? null : DeviceSelector.Select(devices, null);
+        DeviceInfo? chosen = devices.Count == 0 ? null : DeviceSelector.Select(devices, device);
         if (json)
         {
             output.WriteLine(JsonSerializer.Serialize(new { selected = chosen?.Index, devices }, s_json));

@@ -45,6 +45,23 @@ public sealed class DevicesCommandTests
     }
 
     [Test]
+    public void A_device_that_does_not_exist_is_an_error()
+    {
+        TextWriter savedError = Console.Error;
+        using var error = new StringWriter();
+        Console.SetError(error);
+        try
+        {
+            Assert.That(Run("devices", "--device", "99").Exit, Is.EqualTo(1));
+            Assert.That(error.ToString(), Does.Contain("Device 99 does not exist"));
+        }
+        finally
+        {
+            Console.SetError(savedError);
+        }
+    }
+
+    [Test]
     public void Unknown_options_fail_with_a_non_zero_exit()
     {
         TextWriter savedError = Console.Error;

@@ -51,6 +51,26 @@ public sealed class VulkanLayerTests : VulkanTest
     }
 
     [Test]
+    public void The_staging_path_of_discrete_gpus_uploads_computes_and_reads_back()
+    {
+        // A second context on the same device that never maps device memory, as on a GPU without host-visible VRAM.
+        using GpuContext staged = Gpu.Instance.CreateContext(Context.Info.Index, forceStaging: true);
+        using var kernel = new BinaryOpKernel(staged, DeviceTuning.For(staged.Info), BinaryOp.Add);
+        const int N = 1000;
+        float[] a = TestData.Uniform(7, N), b = TestData.Uniform(8, N);
+        var expected = new float[N];
+        Reference.Ops.Add(a, b, expected);
+        using GpuBuffer ga = staged.CreateBuffer(N * 4, "a"), gb = staged.CreateBuffer(N * 4, "b"), gc = staged.CreateBuffer(N * 4, "c");
+        Assert.That(ga.IsMapped, Is.False);
+        ga.Write<float>(a);
+        gb.Write<float>(b);
+        staged.Run(r => kernel.Record(r, ga.All, gb.All, gc.All, N));
+        var actual = new float[N];
+        gc.Read<float>(actual);
+        Nmse.AssertClose(expected, actual, 1e-7, "add through staging");
+    }
+
+    [Test]
     public void Descriptor_sets_are_cached_and_dropped_with_their_buffers()
     {
         RmsNormKernel kernel = Gpu.Kernel((c, t) => new RmsNormKernel(c, t));
