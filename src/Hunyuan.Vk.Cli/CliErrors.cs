@@ -13,7 +13,8 @@ internal static class CliErrors
         {
             return action();
         }
-        catch (Exception e) when (e is VulkanException or IOException or InvalidDataException or NotSupportedException or ArgumentException)
+        catch (Exception e) when (e is VulkanException or IOException or InvalidDataException or NotSupportedException or ArgumentException
+            or Model.ModelFormatException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine($"hyvk: error: {e.Message}");
             return Failure;

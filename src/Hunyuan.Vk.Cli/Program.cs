@@ -12,6 +12,8 @@ public static class Program
     {
         var root = new RootCommand("hyvk: run Tencent's Hunyuan-A13B on any Vulkan GPU (NVIDIA, AMD, Intel) or on Mesa lavapipe.");
         root.Subcommands.Add(DevicesCommand.Create());
+        root.Subcommands.Add(MakeModelCommand.Create());
+        root.Subcommands.Add(TokenizeCommand.Create());
         return root;
     }
 }

@@ -1,0 +1,54 @@
+using System.CommandLine;
+using Hunyuan.Vk.Model;
+using Hunyuan.Vk.Model.Generation;
+using Hunyuan.Vk.Model.Safetensors;
+
+namespace Hunyuan.Vk.Cli.Commands;
+
+/// <summary><c>hyvk make-model</c>: a random checkpoint in the real Hugging Face layout.</summary>
+internal static class MakeModelCommand
+{
+    public static Command Create()
+    {
+        var output = new Option<string>("--out") { Description = "Directory to create (must not exist or be empty)", Required = true };
+        var preset = new Option<string>("--preset") { Description = "Shape: tiny, small, or a13b (the real dimensions)", DefaultValueFactory = _ => "tiny" };
+        preset.AcceptOnlyFromAmong("tiny", "small", "a13b");
+        var layers = new Option<int?>("--layers") { Description = "Number of layers (default: the preset's; use few with a13b to fit memory)" };
+        var seed = new Option<ulong>("--seed") { Description = "Random seed: the same seed writes the same weights", DefaultValueFactory = _ => 1UL };
+        var dtype = new Option<string>("--dtype") { Description = "Stored float type: bf16, f16 or f32", DefaultValueFactory = _ => "bf16" };
+        dtype.AcceptOnlyFromAmong("bf16", "f16", "f32");
+        var format = new Option<string>("--format") { Description = "Linear weights: dense, gptq-int4 (AutoGPTQ v1, group 128) or fp8 (E4M3, per-tensor scale)", DefaultValueFactory = _ => "dense" };
+        format.AcceptOnlyFromAmong("dense", "gptq-int4", "fp8");
+        var shards = new Option<int>("--shards") { Description = "Number of safetensors files (more than one writes model.safetensors.index.json)", DefaultValueFactory = _ => 1 };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "A hy.tiktoken rank file to ship (default: cl100k_base with Hunyuan's special tokens)" };
+
+        var command = new Command("make-model", "Write a random Hunyuan-A13B-style checkpoint (config, tokenizer, safetensors) for tests and demos");
+        foreach (Option o in new Option[] { output, preset, layers, seed, dtype, format, shards, tokenizer })
+        {
+            command.Options.Add(o);
+        }
+
+        command.SetAction(parse => CliErrors.Run(() =>
+        {
+            var options = new GeneratorOptions
+            {
+                Preset = parse.GetValue(preset) switch { "small" => ModelPreset.Small, "a13b" => ModelPreset.A13b, _ => ModelPreset.Tiny },
+                Layers = parse.GetValue(layers),
+                Seed = parse.GetValue(seed),
+                FloatType = parse.GetValue(dtype) switch { "f16" => DType.F16, "f32" => DType.F32, _ => DType.BF16 },
+                Format = parse.GetValue(format) switch { "gptq-int4" => CheckpointFormat.GptqInt4, "fp8" => CheckpointFormat.Fp8, _ => CheckpointFormat.Dense },
+                Shards = parse.GetValue(shards),
+                TokenizerPath = parse.GetValue(tokenizer),
+            };
+            string directory = parse.GetValue(output)!;
+            var generator = new CheckpointGenerator(options);
+            HunyuanConfig c = generator.Config;
+            Console.Error.WriteLine(FormattableString.Invariant(
+                $"make-model: {options.Preset} ({c.Layers} layers, hidden {c.HiddenSize}, {c.Experts} experts top-{c.TopK}), {options.Format}, seed {options.Seed} -> {directory}"));
+            generator.Write(directory, message => Console.Error.WriteLine("make-model: " + message));
+            Console.Error.WriteLine("make-model: done");
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,159 @@
+using System.Text;
+using Microsoft.ML.Tokenizers;
+
+namespace Hunyuan.Vk.Text;
+
+/// <summary>
+/// Hunyuan's tokenizer (spec section 5): tiktoken byte-level BPE over the rank file <c>hy.tiktoken</c> with whole-piece
+/// lookup before merges (Microsoft.ML.Tokenizers' Tiktoken), the pre-tokenizer pattern walked by code point
+/// (<see cref="HunyuanPreTokenizer"/>), NFC normalisation, and the 210 special tokens from id 127957. Special tokens are
+/// recognised in text only when the caller allows it (chat templates do; user text does not). Decoding works on the raw
+/// token bytes, so a character split across tokens is never garbled (see <see cref="TokenDecoder"/>).
+/// </summary>
+public sealed class HunyuanTokenizer
+{
+    public const string RankFileName = "hy.tiktoken";
+    private readonly TiktokenTokenizer _bpe;
+    private readonly byte[][] _bytes;
+
+    private HunyuanTokenizer(TiktokenTokenizer bpe, byte[][] bytes)
+    {
+        _bpe = bpe;
+        _bytes = bytes;
+    }
+
+    /// <summary>BPE ranks in the rank file; special tokens follow at <see cref="SpecialTokens.First"/>.</summary>
+    public int RankCount => _bytes.Length;
+
+    public const int VocabSize = SpecialTokens.First + SpecialTokens.Count;
+
+    /// <summary>Loads <c>hy.tiktoken</c> from a model directory.</summary>
+    public static HunyuanTokenizer FromModelDirectory(string directory) => FromRankFile(Path.Combine(directory, RankFileName));
+
+    public static HunyuanTokenizer FromRankFile(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"{path}: the tokenizer's rank file is missing (a model directory ships {RankFileName})", path);
+        }
+
+        byte[][] bytes = ReadRanks(path);
+        using FileStream stream = File.OpenRead(path);
+        TiktokenTokenizer bpe = TiktokenTokenizer.Create(stream, HunyuanPreTokenizer.Instance, normalizer: null,
+            specialTokens: SpecialTokens.ById, cacheSize: 8192);
+        return new HunyuanTokenizer(bpe, bytes);
+    }
+
+    /// <summary>Token ids of <paramref name="text"/>. With <paramref name="allowSpecial"/>, <c>&lt;|...|&gt;</c> strings of
+    /// special tokens become their ids; otherwise they are encoded as ordinary text.</summary>
+    public List<int> Encode(string text, bool allowSpecial = false)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        string nfc = text.Normalize(NormalizationForm.FormC);
+        var ids = new List<int>(nfc.Length / 3 + 4);
+        int gapStart = 0;
+        if (allowSpecial)
+        {
+            for (int at = nfc.IndexOf("<|", StringComparison.Ordinal); at >= 0; at = nfc.IndexOf("<|", at + 1, StringComparison.Ordinal))
+            {
+                int close = nfc.IndexOf("|>", at + 2, StringComparison.Ordinal);
+                if (close < 0)
+                {
+                    break;
+                }
+
+                if (SpecialTokens.ById.TryGetValue(nfc[at..(close + 2)], out int id))
+                {
+                    EncodeOrdinary(nfc, gapStart, at, ids);
+                    ids.Add(id);
+                    gapStart = close + 2;
+                    at = close + 1;
+                }
+            }
+        }
+
+        EncodeOrdinary(nfc, gapStart, nfc.Length, ids);
+        return ids;
+    }
+
+    private void EncodeOrdinary(string text, int start, int end, List<int> ids)
+    {
+        if (end > start)
+        {
+            ids.AddRange(_bpe.EncodeToIds(text.AsSpan(start, end - start), considerPreTokenization: true, considerNormalization: false));
+        }
+    }
+
+    /// <summary>The raw bytes of a token (the UTF-8 of the text for special tokens). Unknown ids throw.</summary>
+    public ReadOnlySpan<byte> TokenBytes(int id)
+    {
+        if (id >= 0 && id < _bytes.Length)
+        {
+            return _bytes[id];
+        }
+
+        if (id >= SpecialTokens.First && id < SpecialTokens.First + SpecialTokens.Count)
+        {
+            return Encoding.UTF8.GetBytes(SpecialTokens.Text(id));
+        }
+
+        throw new ArgumentOutOfRangeException(nameof(id), $"Token id {id} is outside the vocabulary (0..{VocabSize - 1}) or has no rank in {RankFileName}");
+    }
+
+    public static bool IsSpecial(int id) => id >= SpecialTokens.First && id < SpecialTokens.First + SpecialTokens.Count;
+
+    /// <summary>Text of the ids: their bytes concatenated, decoded as UTF-8 with U+FFFD for invalid sequences.</summary>
+    public string Decode(IEnumerable<int> ids, bool skipSpecial = false)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var bytes = new List<byte>();
+        foreach (int id in ids)
+        {
+            if (!(skipSpecial && IsSpecial(id)))
+            {
+                bytes.AddRange(TokenBytes(id).ToArray());
+            }
+        }
+
+        return Encoding.UTF8.GetString(bytes.ToArray());
+    }
+
+    /// <summary>A decoder for streaming: text as tokens arrive, holding back a character until all its bytes are there.</summary>
+    public TokenDecoder CreateDecoder(bool skipSpecial = false) => new(this, skipSpecial);
+
+    private static byte[][] ReadRanks(string path)
+    {
+        var tokens = new List<byte[]>(128_000);
+        int lineNumber = 0;
+        foreach (string line in File.ReadLines(path))
+        {
+            lineNumber++;
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            int space = line.IndexOf(' ', StringComparison.Ordinal);
+            if (space <= 0 || !int.TryParse(line.AsSpan(space + 1), out int rank) || rank != tokens.Count)
+            {
+                throw new InvalidDataException($"{path}:{lineNumber}: expected 'base64 rank' with rank {tokens.Count}");
+            }
+
+            try
+            {
+                tokens.Add(Convert.FromBase64String(line[..space]));
+            }
+            catch (FormatException e)
+            {
+                throw new InvalidDataException($"{path}:{lineNumber}: the token is not base64", e);
+            }
+        }
+
+        if (tokens.Count == 0 || tokens.Count > SpecialTokens.First)
+        {
+            throw new InvalidDataException($"{path}: {tokens.Count} ranks; Hunyuan's tokenizer has at most {SpecialTokens.First} before its special tokens");
+        }
+
+        return [.. tokens];
+    }
+}
