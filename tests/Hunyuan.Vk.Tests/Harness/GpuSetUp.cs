@@ -2,13 +2,14 @@ using Hunyuan.Vk.Vulkan;
 
 namespace Hunyuan.Vk.Tests.Harness;
 
-/// <summary>Closes the shared device after the last test, and fails the run on validation messages nobody checked.</summary>
+/// <summary>After the last test: deletes generated models, closes the shared device, and fails the run on validation messages nobody checked.</summary>
 [SetUpFixture]
 public sealed class GpuSetUp
 {
     [OneTimeTearDown]
     public void CloseDevice()
     {
+        TestModels.DeleteAll();
         if (!Gpu.IsOpen)
         {
             return;

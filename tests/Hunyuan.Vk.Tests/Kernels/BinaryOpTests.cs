@@ -1,4 +1,5 @@
 using Hunyuan.Vk.Kernels;
+using Hunyuan.Vk.Reference;
 using Hunyuan.Vk.Tests.Harness;
 using Hunyuan.Vk.Vulkan;
 
@@ -27,11 +28,11 @@ public sealed class BinaryOpTests : VulkanTest
         var expected = new float[n];
         if (op == BinaryOp.Add)
         {
-            Reference.Ops.Add(a, b, expected);
+            Ops.Add(a, b, expected);
         }
         else
         {
-            Reference.Ops.Multiply(a, b, expected);
+            Ops.Multiply(a, b, expected);
         }
 
         using GpuBuffer ga = Upload(a, "a"), gb = Upload(b, "b");
@@ -49,8 +50,8 @@ public sealed class BinaryOpTests : VulkanTest
         float[] a = TestData.Uniform(10, N), b = TestData.Uniform(11, N);
         var sum = new float[N];
         var expected = new float[N];
-        Reference.Ops.Add(a, b, sum);
-        Reference.Ops.Multiply(sum, b, expected);
+        Ops.Add(a, b, sum);
+        Ops.Multiply(sum, b, expected);
 
         using GpuBuffer ga = Upload(a, "a"), gb = Upload(b, "b"), tmp = Context.CreateBuffer(N * 4, "a+b");
         using var c = new GuardedOutput(Context, N, "(a+b)*b");

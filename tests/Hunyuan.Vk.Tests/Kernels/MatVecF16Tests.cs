@@ -1,4 +1,5 @@
 using Hunyuan.Vk.Kernels;
+using Hunyuan.Vk.Reference;
 using Hunyuan.Vk.Tests.Harness;
 using Hunyuan.Vk.Vulkan;
 
@@ -21,7 +22,7 @@ public sealed class MatVecF16Tests : VulkanTest
         (Half[] w, float[] wf) = TestData.UniformHalf(300 + rows, rows * cols);
         float[] x = TestData.Uniform(400 + cols, cols);
         var expected = new float[rows];
-        Reference.Ops.MatVec(wf, x, expected);
+        Ops.MatVec(wf, x, expected);
 
         using GpuBuffer gw = Upload(w, "W"), gx = Upload(x, "x");
         using var y = new GuardedOutput(Context, rows, "y");

@@ -1,4 +1,5 @@
 using Hunyuan.Vk.Kernels;
+using Hunyuan.Vk.Reference;
 using Hunyuan.Vk.Tests.Harness;
 using Hunyuan.Vk.Vulkan;
 
@@ -21,7 +22,7 @@ public sealed class RmsNormTests : VulkanTest
         float[] x = TestData.Uniform(100 + n, rows * n, scale: 3f);
         float[] w = TestData.Uniform(200 + n, n);
         var expected = new float[rows * n];
-        Reference.Ops.RmsNorm(x, w, expected, Eps);
+        Ops.RmsNorm(x, w, expected, Eps);
 
         using GpuBuffer gx = Upload(x, "x"), gw = Upload(w, "w");
         using var y = new GuardedOutput(Context, rows * n, "y");
@@ -40,7 +41,7 @@ public sealed class RmsNormTests : VulkanTest
         float[] x = TestData.Uniform(5, N, scale: 1e-3f);
         float[] w = TestData.Uniform(6, N);
         var expected = new float[N];
-        Reference.Ops.RmsNorm(x, w, expected, Eps);
+        Ops.RmsNorm(x, w, expected, Eps);
 
         using GpuBuffer gx = Upload(x, "x"), gw = Upload(w, "w");
         using var y = new GuardedOutput(Context, N, "y");

@@ -1,4 +1,5 @@
 using Hunyuan.Vk.Kernels;
+using Hunyuan.Vk.Reference;
 using Hunyuan.Vk.Tests.Harness;
 using Hunyuan.Vk.Vulkan;
 
@@ -59,7 +60,7 @@ public sealed class VulkanLayerTests : VulkanTest
         const int N = 1000;
         float[] a = TestData.Uniform(7, N), b = TestData.Uniform(8, N);
         var expected = new float[N];
-        Reference.Ops.Add(a, b, expected);
+        Ops.Add(a, b, expected);
         using GpuBuffer ga = staged.CreateBuffer(N * 4, "a"), gb = staged.CreateBuffer(N * 4, "b"), gc = staged.CreateBuffer(N * 4, "c");
         Assert.That(ga.IsMapped, Is.False);
         ga.Write<float>(a);

@@ -1,0 +1,207 @@
+using Hunyuan.Vk.Model;
+using Hunyuan.Vk.Model.Generation;
+using Hunyuan.Vk.Model.Safetensors;
+using Hunyuan.Vk.Tests.Harness;
+
+namespace Hunyuan.Vk.Tests.Model;
+
+/// <summary>Loading checkpoints: every format reads back what the generator wrote, and every kind of damage gets one clear error.</summary>
+public sealed class CheckpointTests
+{
+    private string _scratch = string.Empty;
+
+    [SetUp]
+    public void Scratch() => _scratch = Directory.CreateTempSubdirectory("hyvk-ckpt-").FullName;
+
+    [TearDown]
+    public void RemoveScratch() => Directory.Delete(_scratch, recursive: true);
+
+    private static readonly object[] s_formats =
+    [
+        new object[] { CheckpointFormat.Dense, DType.BF16, 1 },
+        new object[] { CheckpointFormat.Dense, DType.F16, 2 },
+        new object[] { CheckpointFormat.Dense, DType.F32, 3 },
+        new object[] { CheckpointFormat.GptqInt4, DType.BF16, 1 },
+        new object[] { CheckpointFormat.GptqInt4, DType.F16, 3 },
+        new object[] { CheckpointFormat.Fp8, DType.BF16, 2 },
+    ];
+
+    [TestCaseSource(nameof(s_formats))]
+    public void Every_tensor_reads_back_exactly_what_the_generator_wrote(CheckpointFormat format, DType type, int shards)
+    {
+        GeneratorOptions options = TestModels.Tiny(format, type, shards);
+        using ModelWeights weights = ModelWeights.Open(TestModels.Directory(options));
+        var generator = new CheckpointGenerator(options);
+        Assert.That(weights.Checkpoint.Files, Has.Count.EqualTo(shards));
+        foreach (TensorSpec spec in ModelLayout.Tensors(weights.Config))
+        {
+            float[] expected = generator.ExpectedValues(spec);
+            float[] actual = weights[spec.Name].ReadF32();
+            int bad = Enumerable.Range(0, expected.Length).FirstOrDefault(i => BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]), -1);
+            Assert.That(bad, Is.EqualTo(-1), () => $"{spec.Name}[{bad}]: expected {expected[bad]}, read {actual[bad]} ({weights[spec.Name].Source})");
+        }
+    }
+
+    [TestCase(CheckpointFormat.GptqInt4)]
+    [TestCase(CheckpointFormat.Fp8)]
+    public void Quantized_linears_stay_close_to_the_values_they_encode(CheckpointFormat format)
+    {
+        GeneratorOptions options = TestModels.Tiny(format, DType.F32);
+        using ModelWeights weights = ModelWeights.Open(TestModels.Directory(options));
+        var generator = new CheckpointGenerator(options);
+        TensorSpec spec = ModelLayout.LayerTensors(weights.Config, 1).First(s => s.Name.EndsWith("experts.3.down_proj", StringComparison.Ordinal));
+        StoredTensor stored = weights[spec.Name];
+        Assert.That(stored, format == CheckpointFormat.GptqInt4 ? Is.TypeOf<GptqTensor>() : Is.TypeOf<Fp8Tensor>());
+        float[] raw = generator.RawValues(spec), read = stored.ReadF32();
+        // Int4 with 16 levels over [-max, max] of each group; E4M3 has 3 mantissa bits (relative error <= 1/16).
+        double limit = format == CheckpointFormat.GptqInt4 ? 1e-2 : 2e-3;
+        Nmse.AssertClose(raw, read, limit, $"{format} {spec.Name} vs its unquantized values");
+    }
+
+    [Test]
+    public void Lm_head_is_the_embedding_when_tied()
+    {
+        using ModelWeights weights = ModelWeights.Open(TestModels.Directory(TestModels.Tiny()));
+        Assert.That(weights.Checkpoint.Contains(ModelLayout.LmHead), Is.False);
+        Assert.That(weights.LmHead, Is.SameAs(weights[ModelLayout.Embedding]));
+    }
+
+    [Test]
+    public void A_truncated_file_is_named()
+    {
+        string dir = Copy(TestModels.Tiny());
+        string file = Path.Combine(dir, Checkpoint.SingleFile);
+        using (var s = new FileStream(file, FileMode.Open))
+        {
+            s.SetLength(s.Length - 1000);
+        }
+
+        Assert.That(() => ModelWeights.Open(dir), Throws.TypeOf<ModelFormatException>()
+            .With.Message.Contains("model.safetensors: tensor '").And.Message.Contains("truncated file"));
+    }
+
+    [Test]
+    public void A_corrupt_header_is_named()
+    {
+        string dir = Copy(TestModels.Tiny());
+        string file = Path.Combine(dir, Checkpoint.SingleFile);
+        using (var s = new FileStream(file, FileMode.Open))
+        {
+            s.Position = 9;
+            s.Write("\u0001\u0002garbage"u8);
+        }
+
+        Assert.That(() => ModelWeights.Open(dir), Throws.TypeOf<ModelFormatException>()
+            .With.Message.Contains("model.safetensors: the header is not valid JSON"));
+    }
+
+    [Test]
+    public void A_file_that_is_not_safetensors_is_named()
+    {
+        string dir = Copy(TestModels.Tiny());
+        File.WriteAllText(Path.Combine(dir, Checkpoint.SingleFile), "this is not a safetensors file at all");
+        Assert.That(() => ModelWeights.Open(dir), Throws.TypeOf<ModelFormatException>()
+            .With.Message.Contains("model.safetensors: header length"));
+    }
+
+    [Test]
+    public void A_missing_tensor_is_named()
+    {
+        string dir = Copy(TestModels.Tiny());
+        Rewrite(dir, t => t.Name == "model.layers.1.mlp.experts.5.up_proj.weight" ? null : (t.Name, t.Type, t.Shape));
+        Assert.That(() => ModelWeights.Open(dir), Throws.TypeOf<ModelFormatException>()
+            .With.Message.Contains("tensor 'model.layers.1.mlp.experts.5.up_proj.weight' is missing"));
+    }
+
+    [Test]
+    public void A_wrong_shape_is_named_with_the_expected_one()
+    {
+        string dir = Copy(TestModels.Tiny());
+        Rewrite(dir, t => t.Name == "model.layers.0.input_layernorm.weight" ? (t.Name, t.Type, [2, 64]) : (t.Name, t.Type, t.Shape));
+        Assert.That(() => ModelWeights.Open(dir), Throws.TypeOf<ModelFormatException>()
+            .With.Message.Contains("'model.layers.0.input_layernorm.weight' has shape [2, 64], but config.json implies [128]"));
+    }
+
+    [Test]
+    public void A_wrong_dtype_is_named()
+    {
+        string dir = Copy(TestModels.Tiny());
+        Rewrite(dir, t => t.Name == "model.norm.weight" ? (t.Name, DType.I32, [64]) : (t.Name, t.Type, t.Shape));
+        Assert.That(() => ModelWeights.Open(dir), Throws.TypeOf<ModelFormatException>()
+            .With.Message.Contains("'model.norm.weight' has dtype I32"));
+    }
+
+    [Test]
+    public void A_shard_missing_from_the_index_or_the_disk_is_named()
+    {
+        string dir = Copy(TestModels.Tiny(shards: 2));
+        File.Delete(Path.Combine(dir, "model-00002-of-00002.safetensors"));
+        Assert.That(() => ModelWeights.Open(dir), Throws.TypeOf<ModelFormatException>()
+            .With.Message.Contains("model-00002-of-00002.safetensors: not found"));
+    }
+
+    [Test]
+    public void A_missing_config_or_directory_is_named()
+    {
+        Assert.That(() => ModelWeights.Open(Path.Combine(_scratch, "nope")), Throws.TypeOf<ModelFormatException>().With.Message.Contains("not found"));
+        string dir = Copy(TestModels.Tiny());
+        File.Delete(Path.Combine(dir, "config.json"));
+        Assert.That(() => ModelWeights.Open(dir), Throws.TypeOf<ModelFormatException>().With.Message.Contains("config.json: not found"));
+    }
+
+    [Test]
+    public void An_unsupported_config_is_refused_before_any_tensor_is_read()
+    {
+        string dir = Copy(TestModels.Tiny());
+        string path = Path.Combine(dir, "config.json");
+        File.WriteAllText(path, File.ReadAllText(path).Replace("\"use_cla\": false", "\"use_cla\": true", StringComparison.Ordinal));
+        Assert.That(() => ModelWeights.Open(dir), Throws.TypeOf<ModelFormatException>().With.Message.Contains("use_cla"));
+    }
+
+    [Test]
+    public void The_generator_refuses_a_non_empty_directory_and_leaves_nothing_half_written()
+    {
+        string target = Path.Combine(_scratch, "taken");
+        Directory.CreateDirectory(target);
+        File.WriteAllText(Path.Combine(target, "keep.txt"), "mine");
+        Assert.That(() => new CheckpointGenerator(TestModels.Tiny()).Write(target), Throws.TypeOf<IOException>().With.Message.Contains("not empty"));
+        Assert.That(Directory.GetFileSystemEntries(_scratch), Is.EquivalentTo(new[] { target }));
+
+        Assert.That(() => new CheckpointGenerator(TestModels.Tiny() with { TokenizerPath = "/no/such/hy.tiktoken" }).Write(Path.Combine(_scratch, "new")),
+            Throws.TypeOf<FileNotFoundException>());
+        Assert.That(Directory.GetFileSystemEntries(_scratch), Is.EquivalentTo(new[] { target }), "no partial directory left behind");
+    }
+
+    private string Copy(GeneratorOptions options)
+    {
+        string source = TestModels.Directory(options);
+        string target = Path.Combine(_scratch, "model");
+        Directory.CreateDirectory(target);
+        foreach (string f in Directory.GetFiles(source))
+        {
+            File.Copy(f, Path.Combine(target, Path.GetFileName(f)));
+        }
+
+        return target;
+    }
+
+    /// <summary>Rewrites model.safetensors keeping each tensor's bytes but with the name/dtype/shape <paramref name="change"/> gives (null drops it).</summary>
+    private static void Rewrite(string dir, Func<TensorInfo, (string Name, DType Type, long[] Shape)?> change)
+    {
+        string file = Path.Combine(dir, Checkpoint.SingleFile);
+        var entries = new List<SafetensorsWriter.Entry>();
+        using (SafetensorsFile st = SafetensorsFile.Open(file))
+        {
+            foreach (TensorInfo t in st.Tensors.Values.OrderBy(t => t.Offset))
+            {
+                if (change(t) is (string name, DType type, long[] shape))
+                {
+                    byte[] bytes = t.ReadAllBytes();
+                    entries.Add(new SafetensorsWriter.Entry(name, type, shape, s => s.Write(bytes)));
+                }
+            }
+        }
+
+        SafetensorsWriter.Write(file, entries);
+    }
+}
