@@ -1,0 +1,91 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+
+namespace Hunyuan.Vk.Model.Formats;
+
+/// <summary>
+/// A matrix [rows, cols] in a device format, as the kernels read it (struct of arrays, so each array can be read with
+/// wide, aligned loads):
+/// <list type="bullet">
+/// <item><see cref="Quants"/>: F32/F16 values; Q8 one sbyte per value; Q4/Q4Z 4-bit values packed 8 per little-endian
+/// uint32, value k of a row at bits 4*(k%8) of word k/8 (the same packing as GPTQ's qweight along its input).</item>
+/// <item><see cref="Scales"/>: f16 per group [rows, cols/group] (quantized formats).</item>
+/// <item><see cref="Zeros"/>: Q4Z's zero point per group [rows, cols/128], one byte each (the real zero, 0..16).</item>
+/// </list>
+/// </summary>
+public sealed class QuantizedMatrix
+{
+    public QuantizedMatrix(WeightFormat format, int rows, int cols, byte[] quants, Half[]? scales = null, byte[]? zeros = null)
+    {
+        ArgumentNullException.ThrowIfNull(quants);
+        if (format is not (WeightFormat.F32 or WeightFormat.F16) && cols % format.GroupSize() != 0)
+        {
+            throw new ArgumentException($"{format} needs cols ({cols}) to be a multiple of {format.GroupSize()}");
+        }
+
+        Format = format;
+        Rows = rows;
+        Cols = cols;
+        Quants = quants;
+        Scales = scales ?? [];
+        Zeros = zeros ?? [];
+        long expected = format switch
+        {
+            WeightFormat.F32 => 4L * rows * cols,
+            WeightFormat.F16 => 2L * rows * cols,
+            WeightFormat.Q8 => (long)rows * cols,
+            _ => (long)rows * cols / 2,
+        };
+        if (quants.Length != expected || (format.GroupSize() > 1 && Scales.Length != (long)rows * cols / format.GroupSize())
+            || (format == WeightFormat.Q4Z && Zeros.Length != Scales.Length))
+        {
+            throw new ArgumentException($"{format} [{rows}, {cols}]: array sizes do not match the shape");
+        }
+    }
+
+    public WeightFormat Format { get; }
+    public int Rows { get; }
+    public int Cols { get; }
+    public byte[] Quants { get; }
+    public Half[] Scales { get; }
+    public byte[] Zeros { get; }
+
+    public int GroupsPerRow => Cols / Format.GroupSize();
+
+    /// <summary>Bytes the device stores (and a matrix-vector product reads).</summary>
+    public long DeviceBytes => Quants.Length + Scales.Length * 2L + Zeros.Length;
+
+    /// <summary>The values this matrix stands for, row-major: what the CPU reference runs on to judge a kernel.</summary>
+    public float[] Dequantize()
+    {
+        var w = new float[(long)Rows * Cols];
+        int group = Format.GroupSize();
+        for (int r = 0; r < Rows; r++)
+        {
+            for (int k = 0; k < Cols; k++)
+            {
+                long i = (long)r * Cols + k;
+                int g = r * GroupsPerRow + k / group;
+                w[i] = Format switch
+                {
+                    WeightFormat.F32 => BinaryPrimitives.ReadSingleLittleEndian(Quants.AsSpan((int)(i * 4))),
+                    WeightFormat.F16 => (float)BinaryPrimitives.ReadHalfLittleEndian(Quants.AsSpan((int)(i * 2))),
+                    WeightFormat.Q8 => (sbyte)Quants[i] * (float)Scales[g],
+                    WeightFormat.Q4 => (Nibble(i) - 8) * (float)Scales[g],
+                    _ => (Nibble(i) - Zeros[g]) * (float)Scales[g],
+                };
+            }
+        }
+
+        return w;
+    }
+
+    private int Nibble(long i)
+    {
+        uint word = BinaryPrimitives.ReadUInt32LittleEndian(Quants.AsSpan((int)(i / 8 * 4)));
+        return (int)((word >> (int)(4 * (i % 8))) & 0xF);
+    }
+
+    /// <summary>The quants viewed as 32-bit words (Q4, Q4Z).</summary>
+    public ReadOnlySpan<uint> Words => MemoryMarshal.Cast<byte, uint>(Quants);
+}
