@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Hunyuan.Vk.Tests.Harness;
 
 namespace Hunyuan.Vk.Tests.Cli;
 
@@ -7,17 +8,8 @@ public sealed class DevicesCommandTests
 {
     private static (int Exit, string Out) Run(params string[] args)
     {
-        TextWriter saved = Console.Out;
-        using var output = new StringWriter();
-        Console.SetOut(output);
-        try
-        {
-            return (Hunyuan.Vk.Cli.Program.Main(args), output.ToString());
-        }
-        finally
-        {
-            Console.SetOut(saved);
-        }
+        (int exit, string output, _) = Hyvk.Run(args);
+        return (exit, output);
     }
 
     [Test]
@@ -47,32 +39,12 @@ public sealed class DevicesCommandTests
     [Test]
     public void A_device_that_does_not_exist_is_an_error()
     {
-        TextWriter savedError = Console.Error;
-        using var error = new StringWriter();
-        Console.SetError(error);
-        try
-        {
-            Assert.That(Run("devices", "--device", "99").Exit, Is.EqualTo(1));
-            Assert.That(error.ToString(), Does.Contain("Device 99 does not exist"));
-        }
-        finally
-        {
-            Console.SetError(savedError);
-        }
+        (int exit, _, string error) = Hyvk.Run("devices", "--device", "99");
+        Assert.That(exit, Is.EqualTo(1));
+        Assert.That(error, Does.Contain("Device 99 does not exist"));
     }
 
     [Test]
-    public void Unknown_options_fail_with_a_non_zero_exit()
-    {
-        TextWriter savedError = Console.Error;
-        Console.SetError(TextWriter.Null);
-        try
-        {
-            Assert.That(Run("devices", "--no-such-option").Exit, Is.Not.Zero);
-        }
-        finally
-        {
-            Console.SetError(savedError);
-        }
-    }
+    public void Unknown_options_fail_with_a_non_zero_exit() =>
+        Assert.That(Hyvk.Run("devices", "--no-such-option").Exit, Is.Not.Zero);
 }

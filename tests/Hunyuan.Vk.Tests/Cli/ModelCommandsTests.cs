@@ -1,0 +1,80 @@
+using Hunyuan.Vk.Model;
+using Hunyuan.Vk.Tests.Harness;
+
+namespace Hunyuan.Vk.Tests.Cli;
+
+/// <summary><c>hyvk make-model</c> and <c>hyvk tokenize</c> as a user runs them.</summary>
+public sealed class ModelCommandsTests
+{
+    private string _scratch = string.Empty;
+
+    [SetUp]
+    public void Scratch() => _scratch = Directory.CreateTempSubdirectory("hyvk-cli-").FullName;
+
+    [TearDown]
+    public void RemoveScratch() => Directory.Delete(_scratch, recursive: true);
+
+    [Test]
+    public void Make_model_writes_a_sharded_gptq_checkpoint_that_loads()
+    {
+        string dir = Path.Combine(_scratch, "gptq");
+        (int exit, _, string error) = Hyvk.Run("make-model", "--out", dir, "--format", "gptq-int4", "--shards", "2", "--seed", "3", "--layers", "1");
+        Assert.That(exit, Is.Zero, error);
+        Assert.That(error, Does.Contain("done"));
+        Assert.That(Directory.GetFiles(dir).Select(Path.GetFileName), Is.SupersetOf(new[]
+        {
+            "config.json", "generation_config.json", "hy.tiktoken", "tokenizer_config.json",
+            "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "model.safetensors.index.json",
+        }));
+        using ModelWeights weights = ModelWeights.Open(dir);
+        Assert.That(weights.Config.Layers, Is.EqualTo(1));
+        Assert.That(weights.Config.Quantization.Format, Is.EqualTo(CheckpointFormat.GptqInt4));
+    }
+
+    [Test]
+    public void Make_model_refuses_bad_options_with_a_non_zero_exit()
+    {
+        Assert.That(Hyvk.Run("make-model", "--out", Path.Combine(_scratch, "x"), "--preset", "huge").Exit, Is.Not.Zero);
+        Assert.That(Hyvk.Run("make-model").Exit, Is.Not.Zero, "--out is required");
+        File.WriteAllText(Path.Combine(_scratch, "mine.txt"), "keep");
+        (int exit, _, string error) = Hyvk.Run("make-model", "--out", _scratch);
+        Assert.That(exit, Is.EqualTo(1));
+        Assert.That(error, Does.Contain("not empty"));
+        Assert.That(Directory.GetFileSystemEntries(_scratch), Has.Length.EqualTo(1), "nothing written beside the user's file");
+    }
+
+    [Test]
+    public void Tokenize_text_file_lines_and_decode()
+    {
+        string model = TestModels.Directory(TestModels.Tiny());
+        Assert.That(Hyvk.Run("tokenize", "--model", model, "--text", "Hello world").Out.Trim(), Is.EqualTo("[9906,1917]"));
+
+        string file = Path.Combine(_scratch, "lines.txt");
+        File.WriteAllText(file, "Hello world\nHello\r\n<|eos|>\n");
+        (int exit, string output, _) = Hyvk.Run("tokenize", "--model", model, "--file", file);
+        Assert.That(exit, Is.Zero);
+        string[] lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines, Has.Length.EqualTo(3), "lines split on \\n only; a final newline adds none");
+        Assert.That(lines[0], Is.EqualTo("[9906,1917]"));
+        var tokenizer = Vk.Text.HunyuanTokenizer.FromModelDirectory(model);
+        Assert.That(lines[1], Is.EqualTo("[" + string.Join(',', tokenizer.Encode("Hello\r")) + "]"), "the \\r stays in its line");
+        Assert.That(tokenizer.Encode("Hello\r"), Has.Count.EqualTo(2));
+        Assert.That(lines[2], Does.Not.Contain("127960"), "special tokens are text unless allowed");
+
+        string special = Hyvk.Run("tokenize", "--model", model, "--text", "<|eos|>", "--allow-special").Out.Trim();
+        Assert.That(special, Is.EqualTo("[127960]"));
+        Assert.That(Hyvk.Run("tokenize", "--model", model, "--decode", "--text", "9906, 1917").Out.Trim(), Is.EqualTo("Hello world"));
+    }
+
+    [Test]
+    public void Tokenize_errors_name_what_is_wrong()
+    {
+        (int exit, _, string error) = Hyvk.Run("tokenize", "--model", _scratch, "--text", "x");
+        Assert.That(exit, Is.EqualTo(1));
+        Assert.That(error, Does.Contain("hy.tiktoken"));
+        Assert.That(Hyvk.Run("tokenize", "--model", _scratch).Exit, Is.Not.Zero, "needs --text or --file");
+        string model = TestModels.Directory(TestModels.Tiny());
+        (exit, _, error) = Hyvk.Run("tokenize", "--model", model, "--decode", "--text", "1, x");
+        Assert.That((exit, error.Contains("not a list of token ids", StringComparison.Ordinal)), Is.EqualTo((1, true)));
+    }
+}
