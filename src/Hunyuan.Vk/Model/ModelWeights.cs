@@ -48,7 +48,9 @@ public sealed class ModelWeights : IDisposable
         {
             foreach (TensorSpec spec in ModelLayout.Tensors(config))
             {
-                weights._tensors[spec.Name] = weights.Resolve(spec);
+                // An untied config without lm_head.weight: use the embedding, as the reference implementations do.
+                bool missingHead = spec.Role == TensorRole.LmHead && !checkpoint.Contains(spec.Name);
+                weights._tensors[spec.Name] = missingHead ? weights._tensors[ModelLayout.Embedding] : weights.Resolve(spec);
             }
 
             return weights;

@@ -67,6 +67,25 @@ public sealed class CheckpointTests
     }
 
     [Test]
+    public void An_untied_config_reads_lm_head_and_falls_back_to_the_embedding_without_it()
+    {
+        string dir = Copy(TestModels.Tiny());
+        string config = Path.Combine(dir, "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"tie_word_embeddings\": true", "\"tie_word_embeddings\": false", StringComparison.Ordinal));
+        using (ModelWeights weights = ModelWeights.Open(dir))
+        {
+            Assert.That(weights.LmHead, Is.SameAs(weights[ModelLayout.Embedding]), "no lm_head.weight: the embedding");
+        }
+
+        Rewrite(dir, t => (t.Name, t.Type, t.Shape), extra: ("lm_head.weight", "model.embed_tokens.weight"));
+        using (ModelWeights weights = ModelWeights.Open(dir))
+        {
+            Assert.That(weights.LmHead, Is.Not.SameAs(weights[ModelLayout.Embedding]));
+            Assert.That(weights.LmHead.Source, Does.Contain("lm_head.weight"));
+        }
+    }
+
+    [Test]
     public void A_truncated_file_is_named()
     {
         string dir = Copy(TestModels.Tiny());
@@ -186,7 +205,7 @@ public sealed class CheckpointTests
     }
 
     /// <summary>Rewrites model.safetensors keeping each tensor's bytes but with the name/dtype/shape <paramref name="change"/> gives (null drops it).</summary>
-    private static void Rewrite(string dir, Func<TensorInfo, (string Name, DType Type, long[] Shape)?> change)
+    private static void Rewrite(string dir, Func<TensorInfo, (string Name, DType Type, long[] Shape)?> change, (string Name, string CopyOf)? extra = null)
     {
         string file = Path.Combine(dir, Checkpoint.SingleFile);
         var entries = new List<SafetensorsWriter.Entry>();
@@ -199,6 +218,13 @@ public sealed class CheckpointTests
                     byte[] bytes = t.ReadAllBytes();
                     entries.Add(new SafetensorsWriter.Entry(name, type, shape, s => s.Write(bytes)));
                 }
+            }
+
+            if (extra is (string extraName, string copyOf))
+            {
+                TensorInfo t = st.Tensors[copyOf];
+                byte[] bytes = t.ReadAllBytes();
+                entries.Add(new SafetensorsWriter.Entry(extraName, t.Type, t.Shape, s => s.Write(bytes)));
             }
         }
 
