@@ -39,7 +39,7 @@ public sealed unsafe class ComputePipeline : IDisposable
     }
 
     /// <summary>The cached descriptor set that binds <paramref name="ranges"/> to bindings 0..n-1, made on first use.</summary>
-    public DescriptorBinding Bind(params BufferRange[] ranges)
+    public DescriptorBinding Bind(params BindingResource[] ranges)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(ranges);
@@ -54,7 +54,7 @@ public sealed unsafe class ComputePipeline : IDisposable
         WriteSet(set, ranges);
         var binding = new DescriptorBinding(this, set, pool, key);
         _sets.Add(key, binding);
-        foreach (BufferRange r in ranges)
+        foreach (BindingResource r in ranges)
         {
             r.Buffer.AddDependent(binding);
         }
@@ -70,7 +70,7 @@ public sealed unsafe class ComputePipeline : IDisposable
         }
     }
 
-    private void CheckRanges(BufferRange[] ranges)
+    private void CheckRanges(BindingResource[] ranges)
     {
         IReadOnlyList<BindingKind> kinds = Description.Bindings;
         if (ranges.Length != kinds.Count)
@@ -81,7 +81,17 @@ public sealed unsafe class ComputePipeline : IDisposable
         DeviceLimits limits = _context.Info.Limits;
         for (int i = 0; i < ranges.Length; i++)
         {
-            BufferRange r = ranges[i];
+            if ((kinds[i] == BindingKind.UniformTexel) != (ranges[i].View is not null))
+            {
+                throw new ArgumentException($"Pipeline '{Name}' binding {i} is a {kinds[i]} binding; it was given a {(ranges[i].View is null ? "buffer range" : "texel view")}");
+            }
+
+            if (ranges[i].View is not null)
+            {
+                continue;
+            }
+
+            BufferRange r = ranges[i].Range;
             (ulong maxRange, ulong alignment) = kinds[i] == BindingKind.Uniform
                 ? (limits.MaxUniformBufferRange, limits.MinUniformBufferOffsetAlignment)
                 : (limits.MaxStorageBufferRange, limits.MinStorageBufferOffsetAlignment);
@@ -99,16 +109,27 @@ public sealed unsafe class ComputePipeline : IDisposable
         }
     }
 
-    private void WriteSet(DescriptorSet set, BufferRange[] ranges)
+    private void WriteSet(DescriptorSet set, BindingResource[] ranges)
     {
         int n = ranges.Length;
         var infos = new DescriptorBufferInfo[n];
+        var views = new BufferView[n];
         var writes = new WriteDescriptorSet[n];
         fixed (DescriptorBufferInfo* pInfos = infos)
+        fixed (BufferView* pViews = views)
         {
             for (int i = 0; i < n; i++)
             {
-                pInfos[i] = new DescriptorBufferInfo { Buffer = ranges[i].Buffer.Handle, Offset = ranges[i].Offset, Range = ranges[i].Size };
+                BufferRange r = ranges[i].Range;
+                if (ranges[i].View is TexelView view)
+                {
+                    pViews[i] = view.Handle;
+                }
+                else
+                {
+                    pInfos[i] = new DescriptorBufferInfo { Buffer = r.Buffer.Handle, Offset = r.Offset, Range = r.Size };
+                }
+
                 writes[i] = new WriteDescriptorSet
                 {
                     SType = StructureType.WriteDescriptorSet,
@@ -116,7 +137,8 @@ public sealed unsafe class ComputePipeline : IDisposable
                     DstBinding = (uint)i,
                     DescriptorCount = 1,
                     DescriptorType = ToVk(Description.Bindings[i]),
-                    PBufferInfo = pInfos + i,
+                    PBufferInfo = ranges[i].View is null ? pInfos + i : null,
+                    PTexelBufferView = ranges[i].View is null ? null : pViews + i,
                 };
             }
 
@@ -127,8 +149,12 @@ public sealed unsafe class ComputePipeline : IDisposable
         }
     }
 
-    private static DescriptorType ToVk(BindingKind kind) =>
-        kind == BindingKind.Uniform ? DescriptorType.UniformBuffer : DescriptorType.StorageBuffer;
+    private static DescriptorType ToVk(BindingKind kind) => kind switch
+    {
+        BindingKind.Uniform => DescriptorType.UniformBuffer,
+        BindingKind.UniformTexel => DescriptorType.UniformTexelBuffer,
+        _ => DescriptorType.StorageBuffer,
+    };
 
     private DescriptorSetLayout CreateSetLayout(VkApi vk, PipelineDescription d)
     {
@@ -278,16 +304,19 @@ public sealed unsafe class ComputePipeline : IDisposable
     /// <summary>Identity of a list of ranges: buffers by their unique id (never reused), offsets and sizes.</summary>
     internal readonly struct BindingKey : IEquatable<BindingKey>
     {
-        private readonly (long Id, ulong Offset, ulong Size)[] _items;
+        private readonly (long Id, ulong Offset, ulong Size, int Format)[] _items;
         private readonly int _hash;
 
-        public BindingKey(BufferRange[] ranges)
+        public BindingKey(BindingResource[] ranges)
         {
-            _items = new (long, ulong, ulong)[ranges.Length];
+            _items = new (long, ulong, ulong, int)[ranges.Length];
             var hash = new HashCode();
             for (int i = 0; i < ranges.Length; i++)
             {
-                _items[i] = (ranges[i].Buffer.Id, ranges[i].Offset, ranges[i].Size);
+                BindingResource r = ranges[i];
+                _items[i] = r.View is TexelView v
+                    ? (v.Buffer.Id, v.Offset, v.Bytes, 1 + (int)v.Format)
+                    : (r.Range.Buffer.Id, r.Range.Offset, r.Range.Size, 0);
                 hash.Add(_items[i]);
             }
 

@@ -53,13 +53,14 @@ internal sealed unsafe class DescriptorAllocator : IDisposable
         {
             new() { Type = DescriptorType.StorageBuffer, DescriptorCount = SetsPerPool * 8 },
             new() { Type = DescriptorType.UniformBuffer, DescriptorCount = SetsPerPool * 2 },
+            new() { Type = DescriptorType.UniformTexelBuffer, DescriptorCount = SetsPerPool * 4 },
         };
         var info = new DescriptorPoolCreateInfo
         {
             SType = StructureType.DescriptorPoolCreateInfo,
             Flags = DescriptorPoolCreateFlags.FreeDescriptorSetBit,
             MaxSets = SetsPerPool,
-            PoolSizeCount = 2,
+            PoolSizeCount = 3,
             PPoolSizes = sizes,
         };
         DescriptorPool pool;

@@ -68,6 +68,7 @@ public sealed record DeviceLimits
     public IReadOnlyList<uint> MaxComputeWorkGroupCount { get; init; } = [];
     public ulong MinStorageBufferOffsetAlignment { get; init; }
     public ulong MinUniformBufferOffsetAlignment { get; init; }
+    public ulong MinTexelBufferOffsetAlignment { get; init; }
     public uint MaxMemoryAllocationCount { get; init; }
     /// <summary>Nanoseconds per timestamp tick.</summary>
     public float TimestampPeriod { get; init; }

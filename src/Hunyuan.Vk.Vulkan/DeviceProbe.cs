@@ -120,6 +120,7 @@ internal static unsafe class DeviceProbe
                 MaxComputeWorkGroupCount = [l.MaxComputeWorkGroupCount[0], l.MaxComputeWorkGroupCount[1], l.MaxComputeWorkGroupCount[2]],
                 MinStorageBufferOffsetAlignment = l.MinStorageBufferOffsetAlignment,
                 MinUniformBufferOffsetAlignment = l.MinUniformBufferOffsetAlignment,
+                MinTexelBufferOffsetAlignment = l.MinTexelBufferOffsetAlignment,
                 MaxMemoryAllocationCount = l.MaxMemoryAllocationCount,
                 TimestampPeriod = l.TimestampPeriod,
             },

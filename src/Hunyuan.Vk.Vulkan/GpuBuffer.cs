@@ -19,6 +19,7 @@ public sealed unsafe class GpuBuffer : IDisposable
     private readonly DeviceMemory _memory;
     private readonly byte* _mapped;
     private readonly List<DescriptorBinding> _dependents = [];
+    private readonly Dictionary<(TexelFormat, ulong, ulong), TexelView> _views = [];
     private static long s_nextId;
     private bool _disposed;
 
@@ -123,6 +124,51 @@ public sealed unsafe class GpuBuffer : IDisposable
 
     internal void AddDependent(DescriptorBinding binding) => _dependents.Add(binding);
 
+    /// <summary>A texel view of <paramref name="bytes"/> at <paramref name="byteOffset"/> (made once, kept until the buffer is disposed).</summary>
+    public TexelView View(TexelFormat format, ulong byteOffset, ulong bytes)
+    {
+        CheckRange(byteOffset, bytes);
+        if (_views.TryGetValue((format, byteOffset, bytes), out TexelView? cached))
+        {
+            return cached;
+        }
+
+        DeviceLimits limits = _context.Info.Limits;
+        ulong texelBytes = (ulong)TexelView.TexelBytes(format);
+        if (bytes == 0 || bytes % texelBytes != 0)
+        {
+            throw new ArgumentException($"View of '{Name}': {bytes} bytes is not a whole number of {format} texels");
+        }
+
+        if (bytes / texelBytes > limits.MaxTexelBufferElements)
+        {
+            throw new ArgumentException(
+                $"View of '{Name}': {bytes / texelBytes} {format} texels exceed the device's maxTexelBufferElements {limits.MaxTexelBufferElements}");
+        }
+
+        if (byteOffset % limits.MinTexelBufferOffsetAlignment != 0)
+        {
+            throw new ArgumentException($"View of '{Name}': offset {byteOffset} is not a multiple of minTexelBufferOffsetAlignment {limits.MinTexelBufferOffsetAlignment}");
+        }
+
+        var info = new BufferViewCreateInfo
+        {
+            SType = StructureType.BufferViewCreateInfo,
+            Buffer = Handle,
+            Format = TexelView.ToVk(format),
+            Offset = byteOffset,
+            Range = bytes,
+        };
+        BufferView handle;
+        VulkanException.Check(_context.Api.CreateBufferView(_context.Device, &info, null, &handle), $"vkCreateBufferView ('{Name}', {format})");
+        var view = new TexelView(this, handle, format, byteOffset, bytes);
+        _views.Add((format, byteOffset, bytes), view);
+        return view;
+    }
+
+    /// <summary>A texel view of the whole buffer.</summary>
+    public TexelView View(TexelFormat format) => View(format, 0, Size / (ulong)TexelView.TexelBytes(format) * (ulong)TexelView.TexelBytes(format));
+
     private void CheckRange(ulong offset, ulong length)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -147,6 +193,12 @@ public sealed unsafe class GpuBuffer : IDisposable
 
         _dependents.Clear();
         VkApi vk = _context.Api;
+        foreach (TexelView view in _views.Values)
+        {
+            vk.DestroyBufferView(_context.Device, view.Handle, null);
+        }
+
+        _views.Clear();
         if (_mapped != null)
         {
             vk.UnmapMemory(_context.Device, _memory);

@@ -8,6 +8,9 @@ public enum BindingKind
 
     /// <summary>A uniform buffer (UBO): read-only, small (maxUniformBufferRange), broadcast-friendly.</summary>
     Uniform,
+
+    /// <summary>A uniform texel buffer: a typed, read-only view (<see cref="TexelView"/>) read with texelFetch.</summary>
+    UniformTexel,
 }
 
 /// <summary>A specialization constant: <c>layout(constant_id = Id)</c> set to the 32 bits of <see cref="Bits"/>.</summary>

@@ -29,7 +29,7 @@ public abstract class Kernel<TPush> : IDisposable
     public ShaderId Shader { get; }
 
     /// <summary>The cached descriptor set for these ranges (made on first use).</summary>
-    public DescriptorBinding Bind(params BufferRange[] ranges) => _pipeline.Bind(ranges);
+    public DescriptorBinding Bind(params BindingResource[] resources) => _pipeline.Bind(resources);
 
     protected static void Dispatch(CommandRecorder recorder, DescriptorBinding binding, in TPush push, uint groupsX, uint groupsY = 1)
     {
@@ -52,15 +52,15 @@ public abstract class Kernel<TPush> : IDisposable
         SpirvReflection r = SpirvReflection.Parse(spirv.Span);
         for (uint i = 0; i < bindings.Length; i++)
         {
-            if (!r.StorageBindings.TryGetValue(i, out bool storage) || storage != (bindings[i] == BindingKind.Storage))
+            if (!r.Bindings.TryGetValue(i, out BindingKind kind) || kind != bindings[i])
             {
-                throw new InvalidOperationException($"{ShaderLibrary.FileName(shader)}: binding {i} is not a {bindings[i]} buffer in the shader");
+                throw new InvalidOperationException($"{ShaderLibrary.FileName(shader)}: binding {i} is not a {bindings[i]} binding in the shader");
             }
         }
 
-        if (r.StorageBindings.Count != bindings.Length)
+        if (r.Bindings.Count != bindings.Length)
         {
-            throw new InvalidOperationException($"{ShaderLibrary.FileName(shader)}: the shader has {r.StorageBindings.Count} bindings, the wrapper {bindings.Length}");
+            throw new InvalidOperationException($"{ShaderLibrary.FileName(shader)}: the shader has {r.Bindings.Count} bindings, the wrapper {bindings.Length}");
         }
     }
 

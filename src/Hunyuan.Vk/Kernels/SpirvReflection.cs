@@ -1,24 +1,26 @@
 using System.Buffers.Binary;
+using Hunyuan.Vk.Vulkan;
 
 namespace Hunyuan.Vk.Kernels;
 
 /// <summary>
-/// Reads from SPIR-V what the host must agree with: the descriptor bindings of set 0 (storage or uniform) and the
+/// Reads from SPIR-V what the host must agree with: the descriptor bindings of set 0 (storage, uniform or uniform texel
+/// buffers) and the
 /// push-constant block's member offsets and size. Used to check each kernel's C# mirror of its shader.
 /// </summary>
 public sealed class SpirvReflection
 {
     private const uint Magic = 0x07230203;
 
-    /// <summary>Binding number -> true for a storage buffer, false for a uniform buffer.</summary>
-    public IReadOnlyDictionary<uint, bool> StorageBindings { get; }
+    /// <summary>Binding number -> what the shader declares there.</summary>
+    public IReadOnlyDictionary<uint, BindingKind> Bindings { get; }
 
     /// <summary>Byte offsets of the push-constant block's members, in member order; empty when there is none.</summary>
     public IReadOnlyList<uint> PushConstantOffsets { get; }
 
-    private SpirvReflection(IReadOnlyDictionary<uint, bool> bindings, IReadOnlyList<uint> pushOffsets)
+    private SpirvReflection(IReadOnlyDictionary<uint, BindingKind> bindings, IReadOnlyList<uint> pushOffsets)
     {
-        StorageBindings = bindings;
+        Bindings = bindings;
         PushConstantOffsets = pushOffsets;
     }
 
@@ -34,6 +36,7 @@ public sealed class SpirvReflection
         var pointerTarget = new Dictionary<uint, (uint Class, uint Type)>();
         var variables = new List<(uint Id, uint PointerType, uint Class)>();
         var memberOffsets = new Dictionary<uint, SortedDictionary<uint, uint>>();
+        var bufferImages = new HashSet<uint>();              // OpTypeImage with Dim Buffer, and sampled images of them
 
         for (int at = 20; at < spirv.Length;)
         {
@@ -62,6 +65,12 @@ public sealed class SpirvReflection
 
                     members[Word(spirv, at + 8)] = Word(spirv, at + 16);
                     break;
+                case 25 when Word(spirv, at + 12) == 5:            // OpTypeImage result sampledType Dim=Buffer
+                    bufferImages.Add(Word(spirv, at + 4));
+                    break;
+                case 27 when bufferImages.Contains(Word(spirv, at + 8)):   // OpTypeSampledImage result image
+                    bufferImages.Add(Word(spirv, at + 4));
+                    break;
                 case 32:                                           // OpTypePointer result class type
                     pointerTarget[Word(spirv, at + 4)] = (Word(spirv, at + 8), Word(spirv, at + 12));
                     break;
@@ -75,8 +84,8 @@ public sealed class SpirvReflection
             at += count * 4;
         }
 
-        const uint Uniform = 2, PushConstant = 9, StorageBuffer = 12;
-        var bindings = new Dictionary<uint, bool>();
+        const uint UniformConstant = 0, Uniform = 2, PushConstant = 9, StorageBuffer = 12;
+        var bindings = new Dictionary<uint, BindingKind>();
         IReadOnlyList<uint> push = [];
         foreach ((uint id, uint pointer, uint storageClass) in variables)
         {
@@ -87,7 +96,11 @@ public sealed class SpirvReflection
             }
             else if (binding.TryGetValue(id, out uint b) && storageClass is Uniform or StorageBuffer)
             {
-                bindings[b] = storageClass == StorageBuffer || bufferBlock.Contains(block);
+                bindings[b] = storageClass == StorageBuffer || bufferBlock.Contains(block) ? BindingKind.Storage : BindingKind.Uniform;
+            }
+            else if (binding.TryGetValue(id, out b) && storageClass == UniformConstant && bufferImages.Contains(block))
+            {
+                bindings[b] = BindingKind.UniformTexel;
             }
         }
 

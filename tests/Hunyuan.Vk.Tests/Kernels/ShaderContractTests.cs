@@ -34,8 +34,8 @@ public sealed class ShaderContractTests
     public void Reflection_reads_bindings_and_push_constants()
     {
         SpirvReflection r = SpirvReflection.Parse(ShaderLibrary.Spirv(ShaderId.RmsNorm).Span);
-        Assert.That(r.StorageBindings.Keys, Is.EquivalentTo(new uint[] { 0, 1, 2 }));
-        Assert.That(r.StorageBindings.Values, Is.All.True);
+        Assert.That(r.Bindings.Keys, Is.EquivalentTo(new uint[] { 0, 1, 2 }));
+        Assert.That(r.Bindings.Values, Is.All.EqualTo(Vk.Vulkan.BindingKind.Storage));
         Assert.That(r.PushConstantOffsets, Is.EqualTo(new uint[] { 0, 4 }));
     }
 
