@@ -1,78 +1,89 @@
 using BenchmarkDotNet.Attributes;
 using Hunyuan.Vk.Kernels;
+using Hunyuan.Vk.Model.Formats;
 using Hunyuan.Vk.Vulkan;
 
 namespace Hunyuan.Vk.Benchmarks;
 
 /// <summary>
-/// One dispatch per operation, each submitted and waited for, on the default device. At decode shapes these kernels
-/// are bound by memory: weight bytes / time is the figure to compare with the device's bandwidth.
+/// Decode matrix-vector products at Hunyuan-A13B's shapes on the default device, one recorded command buffer submitted
+/// and waited for per operation (as a decode step is). Memory-bound: the GB/s column is weight bytes (quants, scales,
+/// zero points) over the mean time. Shapes: 4096x4096 (q/o), 6144x4096 (fused QKV), 3072x4096 (gate/up), 4096x3072 (down).
 /// </summary>
 [MemoryDiagnoser]
-public class KernelBenchmarks : IDisposable
+[Config(typeof(WeightBandwidthConfig))]
+public class MatVecBenchmarks : IDisposable
 {
     private VulkanInstance? _instance;
     private GpuContext? _context;
-    private MatVecF16Kernel? _matVec;
-    private RmsNormKernel? _norm;
-    private GpuBuffer? _weight, _x, _y, _normWeight;
-    private CommandRecorder? _matVecStep, _normStep;
+    private MatVecKernel? _kernel;
+    private DeviceMatrix? _weight;
+    private GpuBuffer? _x, _y;
+    private CommandRecorder? _step;
 
-    [Params(4096)]
-    public int Rows { get; set; }
+    [Params(WeightFormat.Q4, WeightFormat.Q8, WeightFormat.Q4Z, WeightFormat.F16)]
+    public WeightFormat Format { get; set; }
 
-    [Params(4096)]
-    public int Cols { get; set; }
+    [Params("4096x4096", "6144x4096", "3072x4096", "4096x3072")]
+    public string Shape { get; set; } = "4096x4096";
+
+    public (int Rows, int Cols) Dims => (int.Parse(Shape.Split('x')[0], System.Globalization.CultureInfo.InvariantCulture),
+        int.Parse(Shape.Split('x')[1], System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>Bytes of weights one product reads.</summary>
+    public long WeightBytes => (long)_weight!.BytesPerMatrix;
 
     [GlobalSetup]
     public void Setup()
     {
+        (int rows, int cols) = Dims;
         _instance = new VulkanInstance(validation: false);
         _context = _instance.CreateContext();
         DeviceTuning tuning = DeviceTuning.For(_context.Info);
-        _matVec = new MatVecF16Kernel(_context, tuning);
-        _norm = new RmsNormKernel(_context, tuning);
-        var random = new Random(1);
-        _weight = _context.CreateBuffer((ulong)Rows * (ulong)Cols * 2, "W");
-        _weight.Write<Half>(Enumerable.Range(0, Rows * Cols).Select(_ => (Half)(random.NextSingle() - 0.5f)).ToArray());
-        _x = _context.CreateBuffer((ulong)Cols * 4, "x");
-        _x.Write<float>(Enumerable.Range(0, Cols).Select(_ => random.NextSingle()).ToArray());
-        _normWeight = _context.CreateBuffer((ulong)Cols * 4, "norm weight");
-        _normWeight.Write<float>(Enumerable.Range(0, Cols).Select(_ => random.NextSingle()).ToArray());
-        _y = _context.CreateBuffer((ulong)Math.Max(Rows, Cols) * 4, "y");
-
-        // Recorded once, submitted per iteration, as the decode step will be.
-        _matVecStep = _context.CreateRecorder();
-        _matVecStep.Begin();
-        _matVec.Record(_matVecStep, _weight.All, _x.All, _y.Slice(0, (ulong)Rows * 4), (uint)Rows, (uint)Cols);
-        _matVecStep.End();
-        _normStep = _context.CreateRecorder();
-        _normStep.Begin();
-        _norm.Record(_normStep, _x.All, _normWeight.All, _y.Slice(0, (ulong)Cols * 4), 1, (uint)Cols, 1e-5f);
-        _normStep.End();
-        _matVecStep.SubmitAndWait();   // compiles the pipelines before timing
-        _normStep.SubmitAndWait();
+        _kernel = new MatVecKernel(_context, tuning, Format, (uint)cols);
+        _weight = DeviceMatrix.Upload(_context, "W", RandomMatrix(Format, rows, cols));
+        var random = new Random(2);
+        _x = _context.CreateBuffer((ulong)cols * 4, "x");
+        _x.Write<float>(Enumerable.Range(0, cols).Select(_ => random.NextSingle() - 0.5f).ToArray());
+        _y = _context.CreateBuffer((ulong)rows * 4, "y");
+        _step = _context.CreateRecorder();
+        _step.Begin();
+        _kernel.Record(_step, _weight, _x.All, _y.All);
+        _step.End();
+        _step.SubmitAndWait();   // the first run compiles the pipeline: keep it out of the timing
+        WeightBandwidthConfig.Bytes[$"{Format}/{Shape}"] = WeightBytes;
     }
 
-    /// <summary>Weight bytes read: Rows * Cols * 2 (f16). Divide by the mean time for GB/s.</summary>
     [Benchmark]
-    public void MatVecF16() => _matVecStep!.SubmitAndWait();
+    public void MatVec() => _step!.SubmitAndWait();
 
-    [Benchmark]
-    public void RmsNorm() => _normStep!.SubmitAndWait();
+    internal static QuantizedMatrix RandomMatrix(WeightFormat format, int rows, int cols)
+    {
+        var random = new Random(1);
+        float[] w = new float[rows * cols];
+        for (int i = 0; i < w.Length; i++)
+        {
+            w[i] = random.NextSingle() - 0.5f;
+        }
+
+        if (format != WeightFormat.Q4Z)
+        {
+            return Quantizer.Quantize(w, rows, cols, format);
+        }
+
+        QuantizedMatrix q4 = Quantizer.Quantize(w, rows, cols, WeightFormat.Q4);
+        int groups = rows * cols / 128;
+        return new QuantizedMatrix(WeightFormat.Q4Z, rows, cols, q4.Quants, [.. Enumerable.Repeat((Half)0.01f, groups)], [.. Enumerable.Repeat((byte)8, groups)]);
+    }
 
     [GlobalCleanup]
     public void Dispose()
     {
-        _matVecStep?.Dispose();
-        _normStep?.Dispose();
-        foreach (GpuBuffer? b in new[] { _weight, _x, _y, _normWeight })
-        {
-            b?.Dispose();
-        }
-
-        _matVec?.Dispose();
-        _norm?.Dispose();
+        _step?.Dispose();
+        _weight?.Dispose();
+        _x?.Dispose();
+        _y?.Dispose();
+        _kernel?.Dispose();
         _context?.Dispose();
         _instance?.Dispose();
         GC.SuppressFinalize(this);

@@ -21,7 +21,7 @@ public sealed class BinaryOpKernel : Kernel<BinaryOpPush>
 
     public BinaryOpKernel(GpuContext context, DeviceTuning tuning, BinaryOp op)
         : base(context, ShaderId.BinaryOp, [BindingKind.Storage, BindingKind.Storage, BindingKind.Storage],
-            SpecConstant.FromUInt32(0, tuning?.ElementwiseWorkgroup ?? 0), SpecConstant.FromUInt32(1, (uint)op))
+            [SpecConstant.FromUInt32(0, tuning?.ElementwiseWorkgroup ?? 0), SpecConstant.FromUInt32(1, (uint)op)])
     {
         _workgroup = tuning!.ElementwiseWorkgroup;
         Op = op;

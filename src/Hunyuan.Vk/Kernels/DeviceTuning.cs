@@ -15,11 +15,18 @@ public sealed record DeviceTuning
     /// <summary>Invocations per workgroup of row reductions (RMSNorm): one workgroup per row.</summary>
     public required uint NormWorkgroup { get; init; }
 
-    /// <summary>Invocations per workgroup of matrix-vector products; they split the columns.</summary>
+    /// <summary>Invocations per workgroup of matrix-vector products.</summary>
     public required uint MatVecWorkgroup { get; init; }
 
-    /// <summary>Rows of the matrix per matrix-vector workgroup.</summary>
+    /// <summary>Rows each group of <see cref="MatVecLanes"/> invocations computes.</summary>
     public required uint MatVecRows { get; init; }
+
+    /// <summary>Invocations that split one row's blocks: 1 (each walks whole rows; x reads are uniform) or the subgroup size
+    /// (a subgroup reads a row's blocks side by side, coalesced, and sums with subgroupAdd).</summary>
+    public uint MatVecLanes { get; init; } = 1;
+
+    /// <summary>Stage x in shared memory (GPUs, where lanes read different parts of x) rather than reading the uniform buffer.</summary>
+    public bool MatVecSharedX { get; init; }
 
     public static DeviceTuning For(DeviceInfo device)
     {
@@ -28,11 +35,12 @@ public sealed record DeviceTuning
         uint maxInvocations = device.Limits.MaxComputeWorkGroupInvocations;
         DeviceTuning t = (device.Type, device.Vendor) switch
         {
+            // lavapipe: one subgroup per workgroup, each invocation 4 whole rows (measured best: vulkan-on-lavapipe.md).
             ("cpu", _) => new() { ElementwiseWorkgroup = 64, NormWorkgroup = subgroup, MatVecWorkgroup = subgroup, MatVecRows = 4 },
-            (_, "NVIDIA") => new() { ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 32, MatVecRows = 2 },
-            (_, "AMD") => new() { ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 64, MatVecRows = 2 },
-            (_, "Intel") => new() { ElementwiseWorkgroup = 256, NormWorkgroup = 128, MatVecWorkgroup = 32, MatVecRows = 2 },
-            _ => new() { ElementwiseWorkgroup = 256, NormWorkgroup = 128, MatVecWorkgroup = Math.Max(subgroup, 32), MatVecRows = 2 },
+            // GPUs: a subgroup per row pair, four subgroups per workgroup, x in shared memory.
+            (_, "NVIDIA") => new() { ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 4 * subgroup, MatVecRows = 2, MatVecLanes = subgroup, MatVecSharedX = true },
+            (_, "AMD") => new() { ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 4 * subgroup, MatVecRows = 2, MatVecLanes = subgroup, MatVecSharedX = true },
+            _ => new() { ElementwiseWorkgroup = 256, NormWorkgroup = 128, MatVecWorkgroup = 4 * subgroup, MatVecRows = 2, MatVecLanes = subgroup, MatVecSharedX = true },
         };
         return t with
         {

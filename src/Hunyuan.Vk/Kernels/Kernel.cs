@@ -13,7 +13,7 @@ public abstract class Kernel<TPush> : IDisposable
 {
     private readonly ComputePipeline _pipeline;
 
-    protected Kernel(GpuContext context, ShaderId shader, BindingKind[] bindings, params SpecConstant[] specialization)
+    protected Kernel(GpuContext context, ShaderId shader, BindingKind[] bindings, SpecConstant[] specialization, uint requiredSubgroupSize = 0)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(bindings);
@@ -22,7 +22,10 @@ public abstract class Kernel<TPush> : IDisposable
         ReadOnlyMemory<byte> spirv = ShaderLibrary.Spirv(shader);
         CheckAgainstSpirv(shader, spirv, bindings);
         _pipeline = context.CreatePipeline(new PipelineDescription(
-            ShaderLibrary.FileName(shader), spirv, bindings, (uint)Unsafe.SizeOf<TPush>(), specialization));
+            ShaderLibrary.FileName(shader), spirv, bindings, (uint)Unsafe.SizeOf<TPush>(), specialization)
+        {
+            RequiredSubgroupSize = requiredSubgroupSize,
+        });
     }
 
     public GpuContext Context { get; }

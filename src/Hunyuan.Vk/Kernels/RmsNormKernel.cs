@@ -12,7 +12,7 @@ public sealed class RmsNormKernel : Kernel<RmsNormPush>
 {
     public RmsNormKernel(GpuContext context, DeviceTuning tuning)
         : base(context, ShaderId.RmsNorm, [BindingKind.Storage, BindingKind.Storage, BindingKind.Storage],
-            SpecConstant.FromUInt32(0, tuning?.NormWorkgroup ?? 0))
+            [SpecConstant.FromUInt32(0, tuning?.NormWorkgroup ?? 0)])
     {
     }
 

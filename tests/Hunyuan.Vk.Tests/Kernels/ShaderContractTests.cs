@@ -17,7 +17,11 @@ public sealed class ShaderContractTests
 
     [TestCase(ShaderId.BinaryOp, typeof(BinaryOpPush))]
     [TestCase(ShaderId.RmsNorm, typeof(RmsNormPush))]
+    [TestCase(ShaderId.MatvecF32, typeof(MatVecPush))]
     [TestCase(ShaderId.MatvecF16, typeof(MatVecPush))]
+    [TestCase(ShaderId.MatvecQ8, typeof(MatVecPush))]
+    [TestCase(ShaderId.MatvecQ4, typeof(MatVecPush))]
+    [TestCase(ShaderId.MatvecQ4z, typeof(MatVecPush))]
     public void Push_constants_match_the_shader(ShaderId id, Type push)
     {
         IReadOnlyList<uint> shaderOffsets = SpirvReflection.Parse(ShaderLibrary.Spirv(id).Span).PushConstantOffsets;

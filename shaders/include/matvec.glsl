@@ -1,0 +1,144 @@
+// y = W x for one weight format, f32 accumulation. The including .comp defines one of
+// FORMAT_F32, FORMAT_F16, FORMAT_Q8, FORMAT_Q4, FORMAT_Q4Z before including this file.
+//
+// W is [rows, cols] row-major, cols a multiple of 32, read through texel buffers in blocks of 32 values:
+//   F32: 8 vec4 texels | F16: 4 uvec4 (8 halves each) | Q8: 2 uvec4 (16 int8 each) + f16 scale per block
+//   Q4: 1 uvec4 (32 nibbles, value k at bits 4*(k%8) of word k/8) + f16 scale per block: w = (q - 8) * d
+//   Q4Z: as Q4, with an f16 scale and a zero point per 4 blocks (group 128): w = (q - z) * d
+// x comes from a uniform buffer (as vec4). Each invocation owns ROWS rows; LANES invocations share them and split
+// the blocks (LANES = 1: one invocation walks the whole row, x reads are uniform: what suits lavapipe; LANES =
+// subgroup size: a subgroup reads consecutive blocks of a row side by side, coalesced: what suits GPUs, with x staged
+// in shared memory when X_SHARED_VEC4 > 0, sized for the matrix's cols / 4).
+
+#extension GL_GOOGLE_include_directive : require
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint ROWS = 4;
+layout(constant_id = 2) const uint LANES = 1;
+layout(constant_id = 3) const uint X_SHARED_VEC4 = 0;   // 0: read x from the uniform buffer directly
+
+#include "common.glsl"
+
+#if defined(FORMAT_F32)
+layout(binding = 0) uniform samplerBuffer W;
+#define BINDING_X 1
+#else
+layout(binding = 0) uniform usamplerBuffer W;
+#endif
+
+#if defined(FORMAT_Q8) || defined(FORMAT_Q4)
+layout(binding = 1) uniform samplerBuffer S;
+#define BINDING_X 2
+#elif defined(FORMAT_Q4Z)
+layout(binding = 1) uniform samplerBuffer S;
+layout(binding = 2) uniform usamplerBuffer Z;
+#define BINDING_X 3
+#elif defined(FORMAT_F16)
+#define BINDING_X 1
+#endif
+
+#define MAX_COLS 16384
+layout(std140, binding = BINDING_X) uniform Xv { vec4 x4[MAX_COLS / 4]; };
+layout(std430, binding = BINDING_X + 1) buffer Yv { float y[]; };
+
+layout(push_constant) uniform Push {
+    uint rows;
+    uint cols;
+    uint w_offset;      // first texel of W (lets one view serve many matrices, e.g. stacked experts)
+    uint s_offset;      // first scale (and zero point) of this matrix
+    uint y_offset;      // first output element
+    uint accumulate;    // 1: y += W x (residual add fused), 0: y = W x
+} p;
+
+const bool X_SHARED = X_SHARED_VEC4 > 0;
+shared vec4 s_x[X_SHARED ? X_SHARED_VEC4 : 1];
+
+vec4 xv(uint i)
+{
+    return X_SHARED ? s_x[i] : x4[i];
+}
+
+// The dot product of block b (32 values) of a row with the matching 32 values of x.
+float block_dot(uint row, uint b, uint blocks)
+{
+    uint xb = b * 8;
+#if defined(FORMAT_F32)
+    int t = int(p.w_offset + (row * blocks + b) * 8);
+    float s = 0.0;
+    for (int i = 0; i < 8; i++) {
+        s += dot(texelFetch(W, t + i), xv(xb + i));
+    }
+    return s;
+#elif defined(FORMAT_F16)
+    int t = int(p.w_offset + (row * blocks + b) * 4);
+    float s = 0.0;
+    for (int i = 0; i < 4; i++) {
+        uvec4 q = texelFetch(W, t + i);
+        s += dot(vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y)), xv(xb + 2 * i))
+           + dot(vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w)), xv(xb + 2 * i + 1));
+    }
+    return s;
+#elif defined(FORMAT_Q8)
+    int t = int(p.w_offset + (row * blocks + b) * 2);
+    float s = 0.0;
+    for (int i = 0; i < 2; i++) {
+        ivec4 q = ivec4(texelFetch(W, t + i));
+        for (int c = 0; c < 4; c++) {
+            vec4 v = vec4((ivec4(q[c]) << ivec4(24, 16, 8, 0)) >> 24);   // four int8, sign-extended
+            s += dot(v, xv(xb + 4 * i + c));
+        }
+    }
+    return s * texelFetch(S, int(p.s_offset + row * blocks + b)).r;
+#else
+    uvec4 q = texelFetch(W, int(p.w_offset + row * blocks + b));
+    float s = 0.0;
+    vec4 xsum = vec4(0.0);
+    for (int c = 0; c < 4; c++) {
+        vec4 lo = vec4((uvec4(q[c]) >> uvec4(0, 4, 8, 12)) & 15u);
+        vec4 hi = vec4((uvec4(q[c]) >> uvec4(16, 20, 24, 28)) & 15u);
+        vec4 x0 = xv(xb + 2 * c), x1 = xv(xb + 2 * c + 1);
+        s += dot(lo, x0) + dot(hi, x1);
+        xsum += x0 + x1;
+    }
+    float sx = xsum.x + xsum.y + xsum.z + xsum.w;
+#if defined(FORMAT_Q4)
+    return (s - 8.0 * sx) * texelFetch(S, int(p.s_offset + row * blocks + b)).r;
+#else
+    int g = int(p.s_offset + row * (blocks / 4) + b / 4);
+    return (s - float(texelFetch(Z, g).r) * sx) * texelFetch(S, g).r;
+#endif
+#endif
+}
+
+void main()
+{
+    uint blocks = p.cols / 32;
+    if (X_SHARED) {
+        for (uint i = gl_LocalInvocationID.x; i < p.cols / 4; i += gl_WorkGroupSize.x) {
+            s_x[i] = x4[i];
+        }
+        barrier();
+    }
+
+    uint group = gl_LocalInvocationID.x / LANES;
+    uint lane = gl_LocalInvocationID.x % LANES;
+    uint first = (gl_WorkGroupID.x * (gl_WorkGroupSize.x / LANES) + group) * ROWS;
+
+    float acc[ROWS];
+    for (uint r = 0; r < ROWS; r++) {
+        acc[r] = 0.0;
+    }
+    for (uint b = lane; b < blocks; b += LANES) {
+        for (uint r = 0; r < ROWS; r++) {
+            acc[r] += block_dot(min(first + r, p.rows - 1), b, blocks);   // rows past the end repeat the last; never stored
+        }
+    }
+    for (uint r = 0; r < ROWS; r++) {
+        float sum = LANES == 1 ? acc[r] : subgroupAdd(acc[r]);
+        uint row = first + r;
+        if (lane == 0 && row < p.rows) {
+            uint at = p.y_offset + row;
+            y[at] = p.accumulate != 0 ? y[at] + sum : sum;
+        }
+    }
+}

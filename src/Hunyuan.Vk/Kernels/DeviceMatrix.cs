@@ -1,0 +1,102 @@
+using Hunyuan.Vk.Model.Formats;
+using Hunyuan.Vk.Vulkan;
+
+namespace Hunyuan.Vk.Kernels;
+
+/// <summary>
+/// A weight matrix on the device in one of the <see cref="WeightFormat"/>s: one buffer holding the quants, then the f16
+/// scales, then the zero points, each viewed as a texel buffer. <see cref="Count"/> matrices of the same shape can be
+/// stacked in one (the experts of a layer); kernels pick one by its texel offsets.
+/// </summary>
+public sealed class DeviceMatrix : IDisposable
+{
+    private const ulong Align = 256;   // region alignment: above every device's minTexelBufferOffsetAlignment
+
+    private DeviceMatrix(GpuBuffer buffer, WeightFormat format, int rows, int cols, int count, ulong quantBytes, ulong scaleBytes, ulong zeroBytes)
+    {
+        Buffer = buffer;
+        Format = format;
+        Rows = rows;
+        Cols = cols;
+        Count = count;
+        ulong scalesAt = RoundUp(quantBytes * (ulong)count), zerosAt = scalesAt + RoundUp(scaleBytes * (ulong)count);
+        Quants = buffer.View(format == WeightFormat.F32 ? TexelFormat.Rgba32Float : TexelFormat.Rgba32Uint, 0, quantBytes * (ulong)count);
+        Scales = scaleBytes == 0 ? null : buffer.View(TexelFormat.R16Float, scalesAt, scaleBytes * (ulong)count);
+        Zeros = zeroBytes == 0 ? null : buffer.View(TexelFormat.R8Uint, zerosAt, zeroBytes * (ulong)count);
+        QuantTexelsPerMatrix = (uint)(quantBytes / 16);
+        ScalesPerMatrix = (uint)(scaleBytes / 2);
+    }
+
+    public GpuBuffer Buffer { get; }
+    public WeightFormat Format { get; }
+    public int Rows { get; }
+    public int Cols { get; }
+    public int Count { get; }
+    public TexelView Quants { get; }
+    public TexelView? Scales { get; }
+    public TexelView? Zeros { get; }
+
+    /// <summary>Texels of <see cref="Quants"/> per matrix: the offset step from one stacked matrix to the next.</summary>
+    public uint QuantTexelsPerMatrix { get; }
+
+    /// <summary>Scales (and zero points) per matrix.</summary>
+    public uint ScalesPerMatrix { get; }
+
+    /// <summary>Bytes one matrix-vector product reads.</summary>
+    public ulong BytesPerMatrix => QuantTexelsPerMatrix * 16UL + ScalesPerMatrix * (Format == WeightFormat.Q4Z ? 3UL : 2UL);
+
+    /// <summary>Uploads matrices of one shape and format, stacked in order.</summary>
+    public static DeviceMatrix Upload(GpuContext context, string name, IReadOnlyList<QuantizedMatrix> matrices)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(matrices);
+        QuantizedMatrix first = matrices[0];
+        if (first.Cols % 32 != 0)
+        {
+            throw new ArgumentException($"'{name}': cols {first.Cols} is not a multiple of 32, which the matrix kernels need");
+        }
+
+        foreach (QuantizedMatrix m in matrices)
+        {
+            if (m.Format != first.Format || m.Rows != first.Rows || m.Cols != first.Cols)
+            {
+                throw new ArgumentException($"'{name}': stacked matrices differ in format or shape");
+            }
+        }
+
+        ulong quantBytes = (ulong)first.Quants.Length, scaleBytes = (ulong)first.Scales.Length * 2, zeroBytes = (ulong)first.Zeros.Length;
+        int n = matrices.Count;
+        ulong total = RoundUp(quantBytes * (ulong)n) + RoundUp(scaleBytes * (ulong)n) + zeroBytes * (ulong)n;
+        GpuBuffer buffer = context.CreateBuffer(total, name);
+        try
+        {
+            var matrix = new DeviceMatrix(buffer, first.Format, first.Rows, first.Cols, n, quantBytes, scaleBytes, zeroBytes);
+            for (int i = 0; i < n; i++)
+            {
+                buffer.Write<byte>(matrices[i].Quants, quantBytes * (ulong)i);
+                if (scaleBytes > 0)
+                {
+                    buffer.Write<Half>(matrices[i].Scales, matrix.Scales!.Offset + scaleBytes * (ulong)i);
+                }
+
+                if (zeroBytes > 0)
+                {
+                    buffer.Write<byte>(matrices[i].Zeros, matrix.Zeros!.Offset + zeroBytes * (ulong)i);
+                }
+            }
+
+            return matrix;
+        }
+        catch
+        {
+            buffer.Dispose();
+            throw;
+        }
+    }
+
+    public static DeviceMatrix Upload(GpuContext context, string name, QuantizedMatrix matrix) => Upload(context, name, [matrix]);
+
+    private static ulong RoundUp(ulong n) => (n + Align - 1) / Align * Align;
+
+    public void Dispose() => Buffer.Dispose();
+}
