@@ -58,57 +58,86 @@ vec4 xv(uint i)
     return X_SHARED ? s_x[i] : x4[i];
 }
 
-// The dot product of block b (32 values) of a row with the matching 32 values of x.
-float block_dot(uint row, uint b, uint blocks)
+// One block of x (32 values as 8 vec4) and its sum, loaded once and used for every row.
+struct XBlock {
+    vec4 v[8];
+    float sum;
+};
+
+XBlock load_x(uint b)
 {
-    uint xb = b * 8;
+    XBlock x;
+    vec4 total = vec4(0.0);
+    for (int i = 0; i < 8; i++) {
+        x.v[i] = xv(b * 8 + i);
+        total += x.v[i];
+    }
+    x.sum = total.x + total.y + total.z + total.w;
+    return x;
+}
+
+// Block b of a row (32 values) dotted with x. w_row: the row's first quant texel; s_row: its first scale.
+float block_dot(int w_row, int s_row, uint b, XBlock x)
+{
 #if defined(FORMAT_F32)
-    int t = int(p.w_offset + (row * blocks + b) * 8);
+    int t = w_row + int(b) * 8;
     float s = 0.0;
     for (int i = 0; i < 8; i++) {
-        s += dot(texelFetch(W, t + i), xv(xb + i));
+        s += dot(texelFetch(W, t + i), x.v[i]);
     }
     return s;
 #elif defined(FORMAT_F16)
-    int t = int(p.w_offset + (row * blocks + b) * 4);
+    int t = w_row + int(b) * 4;
     float s = 0.0;
     for (int i = 0; i < 4; i++) {
         uvec4 q = texelFetch(W, t + i);
-        s += dot(vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y)), xv(xb + 2 * i))
-           + dot(vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w)), xv(xb + 2 * i + 1));
+        s += dot(vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y)), x.v[2 * i])
+           + dot(vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w)), x.v[2 * i + 1]);
     }
     return s;
 #elif defined(FORMAT_Q8)
-    int t = int(p.w_offset + (row * blocks + b) * 2);
+    int t = w_row + int(b) * 2;
     float s = 0.0;
     for (int i = 0; i < 2; i++) {
         ivec4 q = ivec4(texelFetch(W, t + i));
         for (int c = 0; c < 4; c++) {
             vec4 v = vec4((ivec4(q[c]) << ivec4(24, 16, 8, 0)) >> 24);   // four int8, sign-extended
-            s += dot(v, xv(xb + 4 * i + c));
+            s += dot(v, x.v[4 * i + c]);
         }
     }
-    return s * texelFetch(S, int(p.s_offset + row * blocks + b)).r;
+    return s * texelFetch(S, s_row + int(b)).r;
 #else
-    uvec4 q = texelFetch(W, int(p.w_offset + row * blocks + b));
+    uvec4 q = texelFetch(W, w_row + int(b));
     float s = 0.0;
-    vec4 xsum = vec4(0.0);
     for (int c = 0; c < 4; c++) {
         vec4 lo = vec4((uvec4(q[c]) >> uvec4(0, 4, 8, 12)) & 15u);
         vec4 hi = vec4((uvec4(q[c]) >> uvec4(16, 20, 24, 28)) & 15u);
-        vec4 x0 = xv(xb + 2 * c), x1 = xv(xb + 2 * c + 1);
-        s += dot(lo, x0) + dot(hi, x1);
-        xsum += x0 + x1;
+        s += dot(lo, x.v[2 * c]) + dot(hi, x.v[2 * c + 1]);
     }
-    float sx = xsum.x + xsum.y + xsum.z + xsum.w;
 #if defined(FORMAT_Q4)
-    return (s - 8.0 * sx) * texelFetch(S, int(p.s_offset + row * blocks + b)).r;
+    return (s - 8.0 * x.sum) * texelFetch(S, s_row + int(b)).r;
 #else
-    int g = int(p.s_offset + row * (blocks / 4) + b / 4);
-    return (s - float(texelFetch(Z, g).r) * sx) * texelFetch(S, g).r;
+    int g = s_row + int(b / 4);
+    return (s - float(texelFetch(Z, g).r) * x.sum) * texelFetch(S, g).r;
 #endif
 #endif
 }
+
+#if defined(FORMAT_F32)
+const uint W_TEXELS_PER_BLOCK = 8;
+#elif defined(FORMAT_F16)
+const uint W_TEXELS_PER_BLOCK = 4;
+#elif defined(FORMAT_Q8)
+const uint W_TEXELS_PER_BLOCK = 2;
+#else
+const uint W_TEXELS_PER_BLOCK = 1;
+#endif
+
+#if defined(FORMAT_Q4Z)
+const uint BLOCKS_PER_SCALE = 4;
+#else
+const uint BLOCKS_PER_SCALE = 1;
+#endif
 
 void main()
 {
@@ -125,12 +154,18 @@ void main()
     uint first = (gl_WorkGroupID.x * (gl_WorkGroupSize.x / LANES) + group) * ROWS;
 
     float acc[ROWS];
+    int w_row[ROWS];
+    int s_row[ROWS];
     for (uint r = 0; r < ROWS; r++) {
+        uint row = min(first + r, p.rows - 1);   // rows past the end repeat the last; never stored
         acc[r] = 0.0;
+        w_row[r] = int(p.w_offset + row * blocks * W_TEXELS_PER_BLOCK);
+        s_row[r] = int(p.s_offset + row * (blocks / BLOCKS_PER_SCALE));
     }
     for (uint b = lane; b < blocks; b += LANES) {
+        XBlock x = load_x(b);
         for (uint r = 0; r < ROWS; r++) {
-            acc[r] += block_dot(min(first + r, p.rows - 1), b, blocks);   // rows past the end repeat the last; never stored
+            acc[r] += block_dot(w_row[r], s_row[r], b, x);
         }
     }
     for (uint r = 0; r < ROWS; r++) {
