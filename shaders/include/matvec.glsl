@@ -1,5 +1,10 @@
 // y = W x for one weight format, f32 accumulation. The including .comp defines one of
-// FORMAT_F32, FORMAT_F16, FORMAT_Q8, FORMAT_Q4, FORMAT_Q4Z before including this file.
+// FORMAT_F32, FORMAT_F16, FORMAT_Q8, FORMAT_Q4, FORMAT_Q4Z, and optionally a mode:
+//   (none)        y[y_offset + r] (+)= (W x)[r]
+//   MODE_GATE_UP  MoE gate/up: grid y = routing slot; W is the slot's expert (ids from the routing buffer), rows
+//                 interleave gate and up (row 2i = gate_i, 2i + 1 = up_i); writes y[slot * rows/2 + i] = silu(g) * u
+//   MODE_DOWN     MoE down: grid y = slot; x is act[slot] (a storage buffer: all slots do not fit a uniform
+//                 buffer); writes the slot's partial y[slot * rows + r]; moe_combine.comp weights and sums them.
 //
 // W is [rows, cols] row-major, cols a multiple of 32, read through texel buffers in blocks of 32 values:
 //   F32: 8 vec4 texels | F16: 4 uvec4 (8 halves each) | Q8: 2 uvec4 (16 int8 each) + f16 scale per block
@@ -38,8 +43,16 @@ layout(binding = 2) uniform usamplerBuffer Z;
 #endif
 
 #define MAX_COLS 16384
+#if defined(MODE_DOWN)
+layout(std430, binding = BINDING_X) readonly buffer Xv { vec4 x4[]; };
+#else
 layout(std140, binding = BINDING_X) uniform Xv { vec4 x4[MAX_COLS / 4]; };
+#endif
 layout(std430, binding = BINDING_X + 1) buffer Yv { float y[]; };
+#if defined(MODE_GATE_UP) || defined(MODE_DOWN)
+#define ROUTED 1
+layout(std430, binding = BINDING_X + 2) readonly buffer Route { uint ids[16]; float weights[16]; } route;
+#endif
 
 layout(push_constant) uniform Push {
     uint rows;
@@ -48,14 +61,23 @@ layout(push_constant) uniform Push {
     uint s_offset;      // first scale (and zero point) of this matrix
     uint y_offset;      // first output element
     uint accumulate;    // 1: y += W x (residual add fused), 0: y = W x
+    uint w_stride;      // routed: texels from one expert to the next
+    uint s_stride;      // routed: scales from one expert to the next
 } p;
 
 const bool X_SHARED = X_SHARED_VEC4 > 0;
 shared vec4 s_x[X_SHARED ? X_SHARED_VEC4 : 1];
 
+uint x_base = 0;   // MODE_DOWN: the slot's activation vector, in vec4
+
 vec4 xv(uint i)
 {
-    return X_SHARED ? s_x[i] : x4[i];
+    return X_SHARED ? s_x[i] : x4[x_base + i];
+}
+
+float silu(float v)
+{
+    return v / (1.0 + exp(-v));
 }
 
 // One block of x (32 values as 8 vec4) and its sum, loaded once and used for every row.
@@ -142,9 +164,18 @@ const uint BLOCKS_PER_SCALE = 1;
 void main()
 {
     uint blocks = p.cols / 32;
+    uint w_offset = p.w_offset, s_offset = p.s_offset;
+#ifdef ROUTED
+    uint slot = gl_WorkGroupID.y;
+    w_offset += route.ids[slot] * p.w_stride;
+    s_offset += route.ids[slot] * p.s_stride;
+#endif
+#ifdef MODE_DOWN
+    x_base = slot * (p.cols / 4);
+#endif
     if (X_SHARED) {
         for (uint i = gl_LocalInvocationID.x; i < p.cols / 4; i += gl_WorkGroupSize.x) {
-            s_x[i] = x4[i];
+            s_x[i] = x4[x_base + i];
         }
         barrier();
     }
@@ -159,8 +190,8 @@ void main()
     for (uint r = 0; r < ROWS; r++) {
         uint row = min(first + r, p.rows - 1);   // rows past the end repeat the last; never stored
         acc[r] = 0.0;
-        w_row[r] = int(p.w_offset + row * blocks * W_TEXELS_PER_BLOCK);
-        s_row[r] = int(p.s_offset + row * (blocks / BLOCKS_PER_SCALE));
+        w_row[r] = int(w_offset + row * blocks * W_TEXELS_PER_BLOCK);
+        s_row[r] = int(s_offset + row * (blocks / BLOCKS_PER_SCALE));
     }
     for (uint b = lane; b < blocks; b += LANES) {
         XBlock x = load_x(b);
@@ -169,11 +200,30 @@ void main()
         }
     }
     for (uint r = 0; r < ROWS; r++) {
-        float sum = LANES == 1 ? acc[r] : subgroupAdd(acc[r]);
+        acc[r] = LANES == 1 ? acc[r] : subgroupAdd(acc[r]);
+    }
+    if (lane != 0) {
+        return;
+    }
+#if defined(MODE_GATE_UP)
+    for (uint r = 0; r + 1 < ROWS; r += 2) {   // ROWS is even: rows come in (gate, up) pairs
         uint row = first + r;
-        if (lane == 0 && row < p.rows) {
-            uint at = p.y_offset + row;
-            y[at] = p.accumulate != 0 ? y[at] + sum : sum;
+        if (row + 1 < p.rows) {
+            y[p.y_offset + slot * (p.rows / 2) + row / 2] = silu(acc[r]) * acc[r + 1];
         }
     }
+#else
+#if defined(MODE_DOWN)
+    uint y_base = p.y_offset + slot * p.rows;
+#else
+    uint y_base = p.y_offset;
+#endif
+    for (uint r = 0; r < ROWS; r++) {
+        uint row = first + r;
+        if (row < p.rows) {
+            uint at = y_base + row;
+            y[at] = p.accumulate != 0 ? y[at] + acc[r] : acc[r];
+        }
+    }
+#endif
 }

@@ -6,20 +6,35 @@ namespace Hunyuan.Vk.Kernels;
 
 /// <summary>Push constants of shaders/include/matvec.glsl.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly record struct MatVecPush(uint Rows, uint Cols, uint WOffset, uint SOffset, uint YOffset, uint Accumulate);
+public readonly record struct MatVecPush(uint Rows, uint Cols, uint WOffset, uint SOffset, uint YOffset, uint Accumulate, uint WStride, uint SStride);
+
+/// <summary>What a matrix-vector kernel computes (shaders/include/matvec.glsl).</summary>
+public enum MatVecMode
+{
+    /// <summary>y (+)= W x.</summary>
+    Plain,
+
+    /// <summary>MoE gate/up for each routing slot (grid y): act[slot][i] = silu(gate_i x) * (up_i x), rows interleaving gate and up.</summary>
+    GateUp,
+
+    /// <summary>MoE down for each routing slot: partial[slot] = W_expert act[slot]; <see cref="MoeCombineKernel"/> sums them.</summary>
+    Down,
+}
 
 /// <summary>
-/// <c>y = W x</c> (or <c>y += W x</c>) for one weight format (shaders/matvec_*.comp): W a <see cref="DeviceMatrix"/>,
-/// x in a uniform buffer (at most 16384 floats), y in a storage buffer. Decode's main kernel.
+/// <c>y = W x</c> (or <c>y += W x</c>) for one weight format (shaders/matvec_*.comp, moe_gate_up_*.comp, moe_down_*.comp):
+/// W a <see cref="DeviceMatrix"/>, x in a uniform buffer (at most 16384 floats; a storage buffer for
+/// <see cref="MatVecMode.Down"/>), y in a storage buffer. Decode's main kernel.
 /// </summary>
 public sealed class MatVecKernel : Kernel<MatVecPush>
 {
     private readonly uint _rowsPerGroup;
 
-    public MatVecKernel(GpuContext context, DeviceTuning tuning, WeightFormat format, uint cols)
-        : base(context, ShaderFor(format), Bindings(format), Specialization(tuning, cols), SubgroupFor(context, tuning))
+    public MatVecKernel(GpuContext context, DeviceTuning tuning, WeightFormat format, uint cols, MatVecMode mode = MatVecMode.Plain)
+        : base(context, ShaderFor(format, mode), Bindings(format, mode), Specialization(tuning, cols), SubgroupFor(context, tuning))
     {
         Format = format;
+        Mode = mode;
         _rowsPerGroup = tuning!.MatVecRows * (tuning.MatVecWorkgroup / tuning.MatVecLanes);
         RequiredSubgroup = tuning.MatVecLanes > 1 ? tuning.MatVecLanes : 0;
     }
@@ -44,44 +59,96 @@ public sealed class MatVecKernel : Kernel<MatVecPush>
 
     public WeightFormat Format { get; }
 
+    public MatVecMode Mode { get; }
+
     /// <summary>The subgroup size the kernel relies on (0: none).</summary>
     public uint RequiredSubgroup { get; }
 
     /// <summary>Records y[yOffset + r] (+)= (W_index x)[r] for every row r of matrix <paramref name="index"/> of <paramref name="w"/>.</summary>
     public void Record(CommandRecorder recorder, DeviceMatrix w, BufferRange x, BufferRange y, bool accumulate = false, uint yOffset = 0, int index = 0)
     {
+        CheckMatrix(w);
+        if (Mode != MatVecMode.Plain)
+        {
+            throw new InvalidOperationException($"{ShaderLibrary.FileName(Shader)} is a routed kernel: use RecordRouted");
+        }
+
+        Require(x, (ulong)w.Cols, 4, "x");
+        Require(y, (ulong)yOffset + (ulong)w.Rows, 4, "y");
+        var push = new MatVecPush((uint)w.Rows, (uint)w.Cols, (uint)index * w.QuantTexelsPerMatrix, (uint)index * w.ScalesPerMatrix, yOffset, accumulate ? 1u : 0u, 0, 0);
+        Dispatch(recorder, Bind(Resources(w, x, y, null)), push, DivideUp((ulong)w.Rows, _rowsPerGroup));
+    }
+
+    /// <summary>
+    /// Records the routed product for <paramref name="slots"/> routing slots (grid y): slot s uses expert route.ids[s] of the
+    /// stack <paramref name="w"/>. GateUp: y[s * rows/2 + i] = silu(g_i) * u_i with x shared by all slots. Down: x holds one
+    /// vector per slot; y[s * rows + r] is slot s's partial.
+    /// </summary>
+    public void RecordRouted(CommandRecorder recorder, DeviceMatrix w, BufferRange x, BufferRange y, BufferRange route, uint slots)
+    {
+        CheckMatrix(w);
+        if (Mode == MatVecMode.Plain)
+        {
+            throw new InvalidOperationException($"{ShaderLibrary.FileName(Shader)} is not routed: use Record");
+        }
+
+        if (Mode == MatVecMode.GateUp && (w.Rows % 2 != 0 || _rowsPerGroup % 2 != 0))
+        {
+            throw new ArgumentException($"{ShaderLibrary.FileName(Shader)}: gate/up rows ({w.Rows}) and rows per group must be even");
+        }
+
+        Require(x, (ulong)w.Cols * (Mode == MatVecMode.Down ? slots : 1), 4, "x");
+        Require(y, (ulong)w.Rows * slots / (Mode == MatVecMode.GateUp ? 2u : 1u), 4, "y");
+        Require(route, 32, 4, "route");
+        var push = new MatVecPush((uint)w.Rows, (uint)w.Cols, 0, 0, 0, 0, w.QuantTexelsPerMatrix, w.ScalesPerMatrix);
+        Dispatch(recorder, Bind(Resources(w, x, y, route)), push, DivideUp((ulong)w.Rows, _rowsPerGroup), slots);
+    }
+
+    private void CheckMatrix(DeviceMatrix w)
+    {
         ArgumentNullException.ThrowIfNull(w);
         if (w.Format != Format)
         {
             throw new ArgumentException($"{ShaderLibrary.FileName(Shader)} reads {Format}; the matrix is {w.Format}");
         }
-
-        Require(x, (ulong)w.Cols, 4, "x");
-        Require(y, (ulong)yOffset + (ulong)w.Rows, 4, "y");
-        var push = new MatVecPush((uint)w.Rows, (uint)w.Cols, (uint)index * w.QuantTexelsPerMatrix, (uint)index * w.ScalesPerMatrix, yOffset, accumulate ? 1u : 0u);
-        Dispatch(recorder, Bind(Resources(w, x, y)), push, DivideUp((ulong)w.Rows, _rowsPerGroup));
     }
 
-    private static BindingResource[] Resources(DeviceMatrix w, BufferRange x, BufferRange y) => w.Format switch
+    private static BindingResource[] Resources(DeviceMatrix w, BufferRange x, BufferRange y, BufferRange? route)
     {
-        WeightFormat.F32 or WeightFormat.F16 => [w.Quants, x, y],
-        WeightFormat.Q4Z => [w.Quants, w.Scales!, w.Zeros!, x, y],
-        _ => [w.Quants, w.Scales!, x, y],
+        BindingResource[] tables = w.Format switch
+        {
+            WeightFormat.F32 or WeightFormat.F16 => [w.Quants],
+            WeightFormat.Q4Z => [w.Quants, w.Scales!, w.Zeros!],
+            _ => [w.Quants, w.Scales!],
+        };
+        return route is BufferRange r ? [.. tables, x, y, r] : [.. tables, x, y];
+    }
+
+    private static ShaderId ShaderFor(WeightFormat format, MatVecMode mode) => (mode, format) switch
+    {
+        (MatVecMode.Plain, WeightFormat.F32) => ShaderId.MatvecF32,
+        (MatVecMode.Plain, WeightFormat.F16) => ShaderId.MatvecF16,
+        (MatVecMode.Plain, WeightFormat.Q8) => ShaderId.MatvecQ8,
+        (MatVecMode.Plain, WeightFormat.Q4) => ShaderId.MatvecQ4,
+        (MatVecMode.Plain, _) => ShaderId.MatvecQ4z,
+        (MatVecMode.GateUp, WeightFormat.F32) => ShaderId.MoeGateUpF32,
+        (MatVecMode.GateUp, WeightFormat.F16) => ShaderId.MoeGateUpF16,
+        (MatVecMode.GateUp, WeightFormat.Q8) => ShaderId.MoeGateUpQ8,
+        (MatVecMode.GateUp, WeightFormat.Q4) => ShaderId.MoeGateUpQ4,
+        (MatVecMode.GateUp, _) => ShaderId.MoeGateUpQ4z,
+        (_, WeightFormat.F32) => ShaderId.MoeDownF32,
+        (_, WeightFormat.F16) => ShaderId.MoeDownF16,
+        (_, WeightFormat.Q8) => ShaderId.MoeDownQ8,
+        (_, WeightFormat.Q4) => ShaderId.MoeDownQ4,
+        _ => ShaderId.MoeDownQ4z,
     };
 
-    private static ShaderId ShaderFor(WeightFormat format) => format switch
-    {
-        WeightFormat.F32 => ShaderId.MatvecF32,
-        WeightFormat.F16 => ShaderId.MatvecF16,
-        WeightFormat.Q8 => ShaderId.MatvecQ8,
-        WeightFormat.Q4 => ShaderId.MatvecQ4,
-        _ => ShaderId.MatvecQ4z,
-    };
-
-    private static BindingKind[] Bindings(WeightFormat format)
+    private static BindingKind[] Bindings(WeightFormat format, MatVecMode mode)
     {
         int tables = format switch { WeightFormat.Q4Z => 3, WeightFormat.Q8 or WeightFormat.Q4 => 2, _ => 1 };
-        return [.. Enumerable.Repeat(BindingKind.UniformTexel, tables), BindingKind.Uniform, BindingKind.Storage];
+        BindingKind x = mode == MatVecMode.Down ? BindingKind.Storage : BindingKind.Uniform;
+        BindingKind[] io = mode == MatVecMode.Plain ? [x, BindingKind.Storage] : [x, BindingKind.Storage, BindingKind.Storage];
+        return [.. Enumerable.Repeat(BindingKind.UniformTexel, tables), .. io];
     }
 
     private static SpecConstant[] Specialization(DeviceTuning tuning, uint cols)

@@ -1,0 +1,26 @@
+#version 450
+// h[i] += sum over slots of weight[slot] * partial[slot][i]: the routed experts' down projections (weighted by the
+// router) and the shared expert (weight 1), added to the residual stream.
+
+layout(local_size_x_id = 0) in;
+
+layout(std430, binding = 0) readonly buffer Partial { float partial[]; };
+layout(std430, binding = 1) readonly buffer Route { uint ids[16]; float weights[16]; } route;
+layout(std430, binding = 2) buffer H { float h[]; };
+
+layout(push_constant) uniform Push {
+    uint n;
+    uint slots;
+} p;
+
+void main()
+{
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) {
+        float sum = 0.0;
+        for (uint s = 0; s < p.slots; s++) {
+            sum += route.weights[s] * partial[s * p.n + i];
+        }
+        h[i] += sum;
+    }
+}

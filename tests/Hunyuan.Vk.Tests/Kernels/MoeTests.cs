@@ -1,0 +1,142 @@
+using Hunyuan.Vk.Kernels;
+using Hunyuan.Vk.Model.Formats;
+using Hunyuan.Vk.Reference;
+using Hunyuan.Vk.Tests.Harness;
+using Hunyuan.Vk.Vulkan;
+
+namespace Hunyuan.Vk.Tests.Kernels;
+
+/// <summary>The decode MoE on the GPU: routing, the routed gate/up with SwiGLU, the routed down, the weighted combine.</summary>
+public sealed class MoeTests : VulkanTest
+{
+    private const int Hidden = 256, Inter = 128, Experts = 8, TopK = 3, Slots = TopK + 1;
+
+    private static (int[] Ids, float[] Weights) ReadRoute(GpuBuffer route)
+    {
+        var ids = new uint[MoeRoute.Capacity];
+        var weights = new float[MoeRoute.Capacity];
+        route.Read<uint>(ids);
+        route.Read<float>(weights, MoeRoute.Capacity * 4);
+        return (ids.Select(i => (int)i).ToArray(), weights);
+    }
+
+    private static (int[] Ids, double[] Weights) ReferenceRoute(float[] logits, int topK, bool norm)
+    {
+        double[] probs = logits.Select(v => (double)v).ToArray();
+        ModelOps.Softmax<double>(probs);
+        int[] ids = ModelOps.TopK<double>(probs, topK);
+        double sum = ids.Sum(i => probs[i]);
+        return (ids, ids.Select(i => norm ? probs[i] / sum : probs[i]).ToArray());
+    }
+
+    [TestCase(64, 8, true)]
+    [TestCase(8, 3, true)]
+    [TestCase(16, 4, false)]
+    public void Routing_matches_softmax_top_k_renormalise(int experts, int topK, bool norm)
+    {
+        float[] logits = TestData.Uniform(experts + topK, experts, scale: 3f);
+        (int[] ids, double[] weights) = ReferenceRoute(logits, topK, norm);
+        using GpuBuffer gl = Upload(logits, "logits"), route = Context.CreateBuffer(MoeRoute.Bytes, "route");
+        MoeRouteKernel kernel = Gpu.Kernel((c, _) => new MoeRouteKernel(c));
+        Context.Run(r => kernel.Record(r, gl.All, route.All, experts, topK, sharedExpert: true, norm, scaling: 1f));
+        (int[] gpuIds, float[] gpuWeights) = ReadRoute(route);
+        Assert.That(gpuIds[..topK], Is.EqualTo(ids), "the same experts in the same order (exact)");
+        Assert.That(gpuWeights[..topK], Is.EqualTo(weights.Select(w => (float)w).ToArray()).Within(1e-6));
+        Assert.That((gpuIds[topK], gpuWeights[topK]), Is.EqualTo((experts, 1f)), "the shared expert as the last slot");
+    }
+
+    [Test]
+    public void Routing_breaks_ties_by_lower_index()
+    {
+        float[] logits = [0.5f, 2f, 1f, 2f, 2f, -1f, 1f, 0f];
+        using GpuBuffer gl = Upload(logits, "logits"), route = Context.CreateBuffer(MoeRoute.Bytes, "route");
+        Context.Run(r => Gpu.Kernel((c, _) => new MoeRouteKernel(c)).Record(r, gl.All, route.All, 8, 4, false, true, 1f));
+        Assert.That(ReadRoute(route).Ids[..4], Is.EqualTo(new[] { 1, 3, 4, 2 }));
+    }
+
+    [TestCase(WeightFormat.Q4)]
+    [TestCase(WeightFormat.Q8)]
+    [TestCase(WeightFormat.F16)]
+    [TestCase(WeightFormat.Q4Z)]
+    public void Routed_experts_with_shared_expert_and_combine(WeightFormat format)
+    {
+        // Expert e's gate/up stacked as interleaved rows [gate_0, up_0, gate_1, ...]; the shared expert is stack entry Experts.
+        QuantizedMatrix[] gateUp = [.. Enumerable.Range(0, Experts + 1).Select(e => MatVecTests.Matrix(format, 2 * Inter, Hidden, 100 + e))];
+        QuantizedMatrix[] down = [.. Enumerable.Range(0, Experts + 1).Select(e => MatVecTests.Matrix(format, Hidden, Inter, 200 + e))];
+        float[] x = TestData.Uniform(1, Hidden);
+        float[] logits = TestData.Uniform(2, Experts, scale: 3f);
+        float[] h0 = TestData.Uniform(3, Hidden);
+
+        // Reference: h = h0 + shared(x) + sum_k w_k expert_k(x).
+        (int[] ids, double[] weights) = ReferenceRoute(logits, TopK, norm: true);
+        int[] slotIds = [.. ids, Experts];
+        double[] slotWeights = [.. weights, 1.0];
+        var act = new float[Slots * Inter];
+        var expected = h0.Select(v => (double)v).ToArray();
+        for (int s = 0; s < Slots; s++)
+        {
+            float[] gu = new float[2 * Inter];
+            Ops.MatVec(gateUp[slotIds[s]].Dequantize(), x, gu);
+            for (int i = 0; i < Inter; i++)
+            {
+                act[s * Inter + i] = (float)(ModelOps.Silu<double>(gu[2 * i]) * gu[2 * i + 1]);
+            }
+
+            float[] y = new float[Hidden];
+            Ops.MatVec(down[slotIds[s]].Dequantize(), act.AsSpan(s * Inter, Inter), y);
+            for (int i = 0; i < Hidden; i++)
+            {
+                expected[i] += slotWeights[s] * y[i];
+            }
+        }
+
+        using DeviceMatrix gw = DeviceMatrix.Upload(Context, "gate_up", gateUp), dw = DeviceMatrix.Upload(Context, "down", down);
+        using GpuBuffer gx = Upload(x, "x"), gl = Upload(logits, "logits"), h = Upload(h0, "h");
+        using GpuBuffer route = Context.CreateBuffer(MoeRoute.Bytes, "route"), partial = Context.CreateBuffer(Slots * Hidden * 4, "partials");
+        using var gact = new GuardedOutput(Context, Slots * Inter, "act");
+        var kernels = Gpu.Kernel((c, t) => new MoeHolder(c, t));
+        Context.Run(r =>
+        {
+            kernels.Route.Record(r, gl.All, route.All, Experts, TopK, sharedExpert: true, normTopK: true, scaling: 1f);
+            r.Barrier();
+            kernels.Get(format, MatVecMode.GateUp, Hidden).RecordRouted(r, gw, gx.All, gact.Range, route.All, Slots);
+            r.Barrier();
+            kernels.Get(format, MatVecMode.Down, Inter).RecordRouted(r, dw, gact.Range, partial.All, route.All, Slots);
+            r.Barrier();
+            kernels.Combine.Record(r, partial.All, route.All, h.All, Hidden, Slots);
+        });
+
+        Nmse.AssertClose(act, gact.Read(), 1e-6, $"{format} act = silu(gate x) * (up x) per slot");
+        var actual = new float[Hidden];
+        h.Read<float>(actual);
+        Nmse.AssertClose(expected.Select(v => (float)v).ToArray(), actual, 1e-6, $"{format} h + MoE(x)");
+    }
+
+    private sealed class MoeHolder(GpuContext context, DeviceTuning tuning) : IDisposable
+    {
+        private readonly Dictionary<(WeightFormat, MatVecMode, int), MatVecKernel> _matvec = [];
+
+        public MoeRouteKernel Route { get; } = new(context);
+        public MoeCombineKernel Combine { get; } = new(context, tuning);
+
+        public MatVecKernel Get(WeightFormat f, MatVecMode mode, int cols)
+        {
+            if (!_matvec.TryGetValue((f, mode, cols), out MatVecKernel? k))
+            {
+                _matvec[(f, mode, cols)] = k = new MatVecKernel(context, tuning, f, (uint)cols, mode);
+            }
+
+            return k;
+        }
+
+        public void Dispose()
+        {
+            Route.Dispose();
+            Combine.Dispose();
+            foreach (MatVecKernel k in _matvec.Values)
+            {
+                k.Dispose();
+            }
+        }
+    }
+}
