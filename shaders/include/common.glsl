@@ -25,3 +25,22 @@ float workgroup_sum(float v)
     barrier();
     return total;
 }
+
+// Maximum of v over the whole workgroup, returned to every invocation. Call from uniform control flow.
+float workgroup_max(float v)
+{
+    v = subgroupMax(v);
+    if (gl_NumSubgroups == 1) {
+        return v;
+    }
+    if (subgroupElect()) {
+        s_reduce[gl_SubgroupID] = v;
+    }
+    barrier();
+    float m = s_reduce[0];
+    for (uint i = 1; i < gl_NumSubgroups; i++) {
+        m = max(m, s_reduce[i]);
+    }
+    barrier();
+    return m;
+}

@@ -45,7 +45,8 @@ public static class ModelOps
 
     /// <summary>
     /// NeoX rotary embedding of one head vector in place: dimension i pairs with i + d/2 (rotate_half), angle
-    /// position * base^(-2i/d). Angles are computed in double, exact for every position the model supports.
+    /// position * base^(-2i/d). As in the official code, the inverse frequency and the angle are fp32 values (the
+    /// product rounded to fp32); cos and sin of that angle are then taken exactly (in double).
     /// </summary>
     public static void Rope<T>(Span<T> head, int position, double ropeBase)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -53,8 +54,8 @@ public static class ModelOps
         int half = head.Length / 2;
         for (int i = 0; i < half; i++)
         {
-            double invFreq = Math.Pow(ropeBase, -2.0 * i / head.Length);
-            double angle = position * invFreq;
+            float invFreq = (float)Math.Pow(ropeBase, -2.0 * i / head.Length);
+            float angle = position * invFreq;
             T cos = T.CreateChecked(Math.Cos(angle)), sin = T.CreateChecked(Math.Sin(angle));
             T a = head[i], b = head[i + half];
             head[i] = a * cos - b * sin;          // v * cos + rotate_half(v) * sin, first half:  rotate_half = -v[half:]

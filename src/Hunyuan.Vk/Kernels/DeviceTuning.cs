@@ -25,6 +25,15 @@ public sealed record DeviceTuning
     /// (a subgroup reads a row's blocks side by side, coalesced, and sums with subgroupAdd).</summary>
     public uint MatVecLanes { get; init; } = 1;
 
+    /// <summary>Invocations per workgroup of decode attention and its combine pass.</summary>
+    public uint AttentionWorkgroup { get; init; } = 64;
+
+    /// <summary>KV-cache positions per attention split (the shared score array holds group x chunk floats).</summary>
+    public uint AttentionChunk { get; init; } = 256;
+
+    /// <summary>Invocations of single-workgroup reductions (argmax over the vocabulary).</summary>
+    public uint ReductionWorkgroup { get; init; } = 256;
+
     /// <summary>Stage x in shared memory (GPUs, where lanes read different parts of x) rather than reading the uniform buffer.</summary>
     public bool MatVecSharedX { get; init; }
 
@@ -37,7 +46,11 @@ public sealed record DeviceTuning
         {
             // lavapipe: one subgroup per workgroup, each invocation walks 16 whole rows so every x block loaded serves 16
             // rows. Measured on 2 cores, Q4 4096x4096: 4 rows 1.9 ms, 8 rows 1.5 ms, 16 rows 1.35 ms, 32 rows 1.29 ms.
-            ("cpu", _) => new() { ElementwiseWorkgroup = 64, NormWorkgroup = subgroup, MatVecWorkgroup = subgroup, MatVecRows = 16 },
+            ("cpu", _) => new()
+            {
+                ElementwiseWorkgroup = 64, NormWorkgroup = subgroup, MatVecWorkgroup = subgroup, MatVecRows = 16,
+                AttentionWorkgroup = subgroup, ReductionWorkgroup = subgroup,
+            },
             // GPUs: a subgroup per row pair, four subgroups per workgroup, x in shared memory.
             (_, "NVIDIA") => new() { ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 4 * subgroup, MatVecRows = 2, MatVecLanes = subgroup, MatVecSharedX = true },
             (_, "AMD") => new() { ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 4 * subgroup, MatVecRows = 2, MatVecLanes = subgroup, MatVecSharedX = true },
@@ -46,6 +59,8 @@ public sealed record DeviceTuning
         return t with
         {
             ElementwiseWorkgroup = Math.Min(t.ElementwiseWorkgroup, maxInvocations),
+            AttentionWorkgroup = Math.Min(t.AttentionWorkgroup, maxInvocations),
+            ReductionWorkgroup = Math.Min(t.ReductionWorkgroup, maxInvocations),
             NormWorkgroup = Math.Min(t.NormWorkgroup, maxInvocations),
             MatVecWorkgroup = Math.Min(t.MatVecWorkgroup, maxInvocations),
         };

@@ -82,7 +82,7 @@ public sealed class ReferenceModelTests
         var head = new double[D];
         head[1] = 1;
         ModelOps.Rope<double>(head, 5, ropeBase);
-        double angle = 5 * Math.Pow(ropeBase, -2.0 / D);
+        float angle = 5 * (float)Math.Pow(ropeBase, -2.0 / D);   // fp32 inverse frequency and angle, as the official code
         Assert.That(head[1], Is.EqualTo(Math.Cos(angle)).Within(1e-15));
         Assert.That(head[1 + D / 2], Is.EqualTo(Math.Sin(angle)).Within(1e-15), "NeoX: dimension 1 rotates into 65");
         Assert.That(head.Where((_, i) => i != 1 && i != 1 + D / 2), Is.All.EqualTo(0.0));

@@ -1,0 +1,43 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Greedy sampling: the index of the largest logit (the lowest index among equals), written to tokens[slot] so the
+// next step's embedding reads it on the GPU, with no host round-trip. One workgroup.
+
+layout(local_size_x_id = 0) in;
+
+layout(std430, binding = 0) readonly buffer Logits { float logits[]; };
+layout(std430, binding = 1) buffer Tokens { uint tokens[]; };
+
+layout(push_constant) uniform Push {
+    uint n;
+    uint slot;
+} p;
+
+shared float s_value[gl_WorkGroupSize.x];
+shared uint s_index[gl_WorkGroupSize.x];
+
+void main()
+{
+    uint lid = gl_LocalInvocationID.x;
+    float best = -1.0 / 0.0;
+    uint index = 0xFFFFFFFFu;
+    for (uint i = lid; i < p.n; i += gl_WorkGroupSize.x) {
+        float v = logits[i];
+        if (v > best || index == 0xFFFFFFFFu) {   // ascending i: equal values keep the lower index
+            best = v;
+            index = i;
+        }
+    }
+    s_value[lid] = best;
+    s_index[lid] = index;
+    barrier();
+    if (lid == 0) {
+        for (uint j = 1; j < gl_WorkGroupSize.x; j++) {
+            if (s_value[j] > best || (s_value[j] == best && s_index[j] < index)) {
+                best = s_value[j];
+                index = s_index[j];
+            }
+        }
+        tokens[p.slot] = index;
+    }
+}

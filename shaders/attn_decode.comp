@@ -1,0 +1,87 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_shader_16bit_storage : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+// Decode attention, split over the KV cache (flash-decoding): workgroup (kv head, split) takes CHUNK positions and
+// the GROUP query heads that share the kv head (GQA: query head h reads kv head h / GROUP), so K and V are read once
+// for all of them. It writes, per query head, the chunk's softmax max m, sum l and unnormalised output o[d];
+// attn_combine.comp merges the splits. Scores scale 1/sqrt(d), softmax in fp32.
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint CHUNK = 256;
+layout(constant_id = 2) const uint GROUP = 4;
+#include "common.glsl"
+
+layout(std430, binding = 0) readonly buffer Q { float q[]; };             // [heads * d]
+layout(std430, binding = 1) readonly buffer Kc { float16_t k_cache[]; };  // [positions][kv_heads * d]
+layout(std430, binding = 2) readonly buffer Vc { float16_t v_cache[]; };
+layout(std430, binding = 3) writeonly buffer Part { float part[]; };      // [heads][splits][d + 2]: o, then m, l
+
+layout(push_constant) uniform Push {
+    uint kv_heads;
+    uint head_dim;
+    uint kv_len;
+    uint splits;
+    float scale;
+} p;
+
+shared float s_p[GROUP][CHUNK];
+
+void main()
+{
+    uint kvh = gl_WorkGroupID.x, split = gl_WorkGroupID.y;
+    uint d = p.head_dim, kv_row = p.kv_heads * d;
+    uint t0 = split * CHUNK, n = min(CHUNK, p.kv_len - t0);
+
+    // Scores of this chunk for the GROUP query heads.
+    for (uint t = gl_LocalInvocationID.x; t < n; t += gl_WorkGroupSize.x) {
+        uint k_at = (t0 + t) * kv_row + kvh * d;
+        for (uint g = 0; g < GROUP; g++) {
+            uint q_at = (kvh * GROUP + g) * d;
+            float s = 0.0;
+            for (uint i = 0; i < d; i++) {
+                s += q[q_at + i] * float(k_cache[k_at + i]);
+            }
+            s_p[g][t] = s * p.scale;
+        }
+    }
+    barrier();
+
+    for (uint g = 0; g < GROUP; g++) {
+        float m = -1.0 / 0.0;
+        for (uint t = gl_LocalInvocationID.x; t < n; t += gl_WorkGroupSize.x) {
+            m = max(m, s_p[g][t]);
+        }
+        m = workgroup_max(m);
+        float l = 0.0;
+        for (uint t = gl_LocalInvocationID.x; t < n; t += gl_WorkGroupSize.x) {
+            float e = exp(s_p[g][t] - m);
+            s_p[g][t] = e;
+            l += e;
+        }
+        l = workgroup_sum(l);
+        uint out_at = ((kvh * GROUP + g) * p.splits + split) * (d + 2);
+        if (gl_LocalInvocationID.x == 0) {
+            part[out_at + d] = m;
+            part[out_at + d + 1] = l;
+        }
+    }
+    barrier();
+
+    // Unnormalised outputs: each invocation owns some dimensions.
+    for (uint i = gl_LocalInvocationID.x; i < d; i += gl_WorkGroupSize.x) {
+        float acc[GROUP];
+        for (uint g = 0; g < GROUP; g++) {
+            acc[g] = 0.0;
+        }
+        for (uint t = 0; t < n; t++) {
+            float v = float(v_cache[(t0 + t) * kv_row + kvh * d + i]);
+            for (uint g = 0; g < GROUP; g++) {
+                acc[g] += s_p[g][t] * v;
+            }
+        }
+        for (uint g = 0; g < GROUP; g++) {
+            part[((kvh * GROUP + g) * p.splits + split) * (d + 2) + i] = acc[g];
+        }
+    }
+}

@@ -1,0 +1,131 @@
+using System.Runtime.InteropServices;
+using Hunyuan.Vk.Vulkan;
+
+namespace Hunyuan.Vk.Kernels;
+
+/// <summary>Push constants of shaders/rope_norm_kv.comp.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public readonly record struct RopeNormKvPush(uint Heads, uint KvHeads, uint HeadDim, uint Position0, float Eps, uint UseNorm);
+
+/// <summary>Push constants of shaders/attn_decode.comp.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public readonly record struct AttentionDecodePush(uint KvHeads, uint HeadDim, uint KvLength, uint Splits, float Scale);
+
+/// <summary>Push constants of shaders/attn_combine.comp.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public readonly record struct AttentionCombinePush(uint HeadDim, uint Splits);
+
+/// <summary>The attention shape of a model.</summary>
+public sealed record AttentionShape(int Heads, int KvHeads, int HeadDim)
+{
+    public int QueryDim => Heads * HeadDim;
+    public int KvDim => KvHeads * HeadDim;
+    public int QkvDim => QueryDim + 2 * KvDim;
+    public int Group => Heads / KvHeads;
+}
+
+/// <summary>
+/// RoPE (NeoX, fp32 angles) then per-head QK RMSNorm, q out, k and v appended to the f16 KV cache
+/// (shaders/rope_norm_kv.comp), for a batch of tokens at consecutive positions.
+/// </summary>
+public sealed class RopeNormKvKernel : Kernel<RopeNormKvPush>
+{
+    public RopeNormKvKernel(GpuContext context, DeviceTuning tuning)
+        : base(context, ShaderId.RopeNormKv, [.. Enumerable.Repeat(BindingKind.Storage, 7)], [SpecConstant.FromUInt32(0, tuning?.NormWorkgroup ?? 0)])
+    {
+    }
+
+    /// <summary>The per-pair inverse frequencies base^(-2i/d), rounded to fp32 as the official code computes them.</summary>
+    public static float[] InverseFrequencies(int headDim, double ropeBase) =>
+        [.. Enumerable.Range(0, headDim / 2).Select(i => (float)Math.Pow(ropeBase, -2.0 * i / headDim))];
+
+    public void Record(CommandRecorder recorder, AttentionShape shape, BufferRange qkv, BufferRange invFreq, BufferRange? qNorm, BufferRange? kNorm,
+        BufferRange qOut, BufferRange kCache, BufferRange vCache, uint tokens, uint position0, float eps)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        Require(qkv, (ulong)tokens * (ulong)shape.QkvDim, 4, "qkv");
+        Require(invFreq, (ulong)shape.HeadDim / 2, 4, "inv_freq");
+        Require(qOut, (ulong)tokens * (ulong)shape.QueryDim, 4, "q_out");
+        Require(kCache, (ulong)(position0 + tokens) * (ulong)shape.KvDim, 2, "k_cache");
+        Require(vCache, (ulong)(position0 + tokens) * (ulong)shape.KvDim, 2, "v_cache");
+        bool norm = qNorm is not null && kNorm is not null;
+        var push = new RopeNormKvPush((uint)shape.Heads, (uint)shape.KvHeads, (uint)shape.HeadDim, position0, eps, norm ? 1u : 0u);
+        // Without QK-norm the weights are not read; bind the frequencies in their place.
+        DescriptorBinding set = Bind(qkv, invFreq, qNorm ?? invFreq, kNorm ?? invFreq, qOut, kCache, vCache);
+        Dispatch(recorder, set, push, (uint)(shape.Heads + 2 * shape.KvHeads), tokens);
+    }
+}
+
+/// <summary>
+/// Decode attention over the KV cache: split over positions (shaders/attn_decode.comp), then merged per head
+/// (shaders/attn_combine.comp). Two dispatches with a barrier between.
+/// </summary>
+public sealed class AttentionDecodeKernel : IDisposable
+{
+    private readonly SplitKernel _split;
+    private readonly CombineKernel _combine;
+
+    public AttentionDecodeKernel(GpuContext context, DeviceTuning tuning, AttentionShape shape)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        Shape = shape;
+        Chunk = tuning?.AttentionChunk ?? 256;
+        _split = new SplitKernel(context, tuning!, (uint)shape.Group);
+        _combine = new CombineKernel(context, tuning!);
+    }
+
+    public AttentionShape Shape { get; }
+
+    /// <summary>Positions per split.</summary>
+    public uint Chunk { get; }
+
+    public uint Splits(uint kvLength) => (kvLength + Chunk - 1) / Chunk;
+
+    /// <summary>Floats the partial-results buffer needs for <paramref name="kvLength"/> cached positions.</summary>
+    public ulong PartialFloats(uint kvLength) => (ulong)Shape.Heads * Splits(kvLength) * (ulong)(Shape.HeadDim + 2);
+
+    public void Record(CommandRecorder recorder, BufferRange q, BufferRange kCache, BufferRange vCache, BufferRange partial, BufferRange output, uint kvLength)
+    {
+        ArgumentNullException.ThrowIfNull(recorder);
+        if (kvLength == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(kvLength), "attention over an empty cache");
+        }
+
+        uint splits = Splits(kvLength);
+        _split.Record(recorder, Shape, q, kCache, vCache, partial, kvLength, splits, PartialFloats(kvLength));
+        recorder.Barrier();
+        _combine.Record(recorder, Shape, partial, output, splits);
+    }
+
+    public void Dispose()
+    {
+        _split.Dispose();
+        _combine.Dispose();
+    }
+
+    private sealed class SplitKernel(GpuContext context, DeviceTuning tuning, uint group)
+        : Kernel<AttentionDecodePush>(context, ShaderId.AttnDecode, [.. Enumerable.Repeat(BindingKind.Storage, 4)],
+            [SpecConstant.FromUInt32(0, tuning.AttentionWorkgroup), SpecConstant.FromUInt32(1, tuning.AttentionChunk), SpecConstant.FromUInt32(2, group)])
+    {
+        public void Record(CommandRecorder r, AttentionShape s, BufferRange q, BufferRange k, BufferRange v, BufferRange partial, uint kvLength, uint splits, ulong partialFloats)
+        {
+            Require(q, (ulong)s.QueryDim, 4, "q");
+            Require(k, (ulong)kvLength * (ulong)s.KvDim, 2, "k_cache");
+            Require(v, (ulong)kvLength * (ulong)s.KvDim, 2, "v_cache");
+            Require(partial, partialFloats, 4, "partial");
+            var push = new AttentionDecodePush((uint)s.KvHeads, (uint)s.HeadDim, kvLength, splits, 1f / MathF.Sqrt(s.HeadDim));
+            Dispatch(r, Bind(q, k, v, partial), push, (uint)s.KvHeads, splits);
+        }
+    }
+
+    private sealed class CombineKernel(GpuContext context, DeviceTuning tuning)
+        : Kernel<AttentionCombinePush>(context, ShaderId.AttnCombine, [BindingKind.Storage, BindingKind.Storage], [SpecConstant.FromUInt32(0, tuning.AttentionWorkgroup)])
+    {
+        public void Record(CommandRecorder r, AttentionShape s, BufferRange partial, BufferRange output, uint splits)
+        {
+            Require(output, (ulong)s.QueryDim, 4, "output");
+            Dispatch(r, Bind(partial, output), new AttentionCombinePush((uint)s.HeadDim, splits), (uint)s.Heads);
+        }
+    }
+}
