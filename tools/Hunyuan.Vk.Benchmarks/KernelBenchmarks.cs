@@ -21,11 +21,21 @@ public class MatVecBenchmarks : IDisposable
     private GpuBuffer? _x, _y;
     private CommandRecorder? _step;
 
-    [Params(WeightFormat.Q4, WeightFormat.Q8, WeightFormat.Q4Z, WeightFormat.F16)]
+    [ParamsSource(nameof(Formats))]
     public WeightFormat Format { get; set; }
 
-    [Params("4096x4096", "6144x4096", "3072x4096", "4096x3072")]
+    [ParamsSource(nameof(Shapes))]
     public string Shape { get; set; } = "4096x4096";
+
+    /// <summary>All formats, or those in HYVK_BENCH_FORMATS (e.g. "Q4,Q8").</summary>
+    public static IEnumerable<WeightFormat> Formats() =>
+        FromEnvironment("HYVK_BENCH_FORMATS", ["Q4", "Q8", "Q4Z", "F16"]).Select(Enum.Parse<WeightFormat>);
+
+    /// <summary>A13B's decode shapes, or those in HYVK_BENCH_SHAPES (e.g. "4096x4096").</summary>
+    public static IEnumerable<string> Shapes() => FromEnvironment("HYVK_BENCH_SHAPES", ["4096x4096", "6144x4096", "3072x4096", "4096x3072"]);
+
+    private static string[] FromEnvironment(string variable, string[] all) =>
+        Environment.GetEnvironmentVariable(variable) is { Length: > 0 } list ? list.Split(',', StringSplitOptions.TrimEntries) : all;
 
     public (int Rows, int Cols) Dims => (int.Parse(Shape.Split('x')[0], System.Globalization.CultureInfo.InvariantCulture),
         int.Parse(Shape.Split('x')[1], System.Globalization.CultureInfo.InvariantCulture));
