@@ -6,22 +6,8 @@
 
 layout(local_size_x_id = 0) in;
 
-#if defined(FORMAT_F32)
-layout(binding = 0) uniform samplerBuffer W;
-#define NEXT 1
-#else
-layout(binding = 0) uniform usamplerBuffer W;
-#endif
-#if defined(FORMAT_Q8) || defined(FORMAT_Q4)
-layout(binding = 1) uniform samplerBuffer S;
-#define NEXT 2
-#elif defined(FORMAT_Q4Z)
-layout(binding = 1) uniform samplerBuffer S;
-layout(binding = 2) uniform usamplerBuffer Z;
-#define NEXT 3
-#elif defined(FORMAT_F16)
-#define NEXT 1
-#endif
+#include "weights.glsl"
+#define NEXT WEIGHT_TABLES
 
 layout(std430, binding = NEXT) readonly buffer Tokens { uint tokens[]; };
 layout(std430, binding = NEXT + 1) writeonly buffer Out { float o[]; };

@@ -24,23 +24,8 @@ layout(constant_id = 3) const uint X_SHARED_VEC4 = 0;   // 0: read x from the un
 
 #include "common.glsl"
 
-#if defined(FORMAT_F32)
-layout(binding = 0) uniform samplerBuffer W;
-#define BINDING_X 1
-#else
-layout(binding = 0) uniform usamplerBuffer W;
-#endif
-
-#if defined(FORMAT_Q8) || defined(FORMAT_Q4)
-layout(binding = 1) uniform samplerBuffer S;
-#define BINDING_X 2
-#elif defined(FORMAT_Q4Z)
-layout(binding = 1) uniform samplerBuffer S;
-layout(binding = 2) uniform usamplerBuffer Z;
-#define BINDING_X 3
-#elif defined(FORMAT_F16)
-#define BINDING_X 1
-#endif
+#include "weights.glsl"
+#define BINDING_X WEIGHT_TABLES
 
 #define MAX_COLS 16384
 #if defined(MODE_DOWN)

@@ -42,6 +42,18 @@ public sealed class DeviceMatrix : IDisposable
     /// <summary>Scales (and zero points) per matrix.</summary>
     public uint ScalesPerMatrix { get; }
 
+    /// <summary>The texel views a kernel binds first, in shader order (shaders/include/weights.glsl).</summary>
+    public BindingResource[] Tables => Format switch
+    {
+        WeightFormat.F32 or WeightFormat.F16 => [Quants],
+        WeightFormat.Q4Z => [Quants, Scales!, Zeros!],
+        _ => [Quants, Scales!],
+    };
+
+    /// <summary>The binding kinds of <see cref="Tables"/> for a format.</summary>
+    public static BindingKind[] TableBindings(WeightFormat format) =>
+        [.. Enumerable.Repeat(BindingKind.UniformTexel, format switch { WeightFormat.Q4Z => 3, WeightFormat.Q8 or WeightFormat.Q4 => 2, _ => 1 })];
+
     /// <summary>Bytes one matrix-vector product reads.</summary>
     public ulong BytesPerMatrix => QuantTexelsPerMatrix * 16UL + ScalesPerMatrix * (Format == WeightFormat.Q4Z ? 3UL : 2UL);
 

@@ -113,16 +113,8 @@ public sealed class MatVecKernel : Kernel<MatVecPush>
         }
     }
 
-    private static BindingResource[] Resources(DeviceMatrix w, BufferRange x, BufferRange y, BufferRange? route)
-    {
-        BindingResource[] tables = w.Format switch
-        {
-            WeightFormat.F32 or WeightFormat.F16 => [w.Quants],
-            WeightFormat.Q4Z => [w.Quants, w.Scales!, w.Zeros!],
-            _ => [w.Quants, w.Scales!],
-        };
-        return route is BufferRange r ? [.. tables, x, y, r] : [.. tables, x, y];
-    }
+    private static BindingResource[] Resources(DeviceMatrix w, BufferRange x, BufferRange y, BufferRange? route) =>
+        route is BufferRange r ? [.. w.Tables, x, y, r] : [.. w.Tables, x, y];
 
     private static ShaderId ShaderFor(WeightFormat format, MatVecMode mode) => (mode, format) switch
     {
@@ -145,10 +137,9 @@ public sealed class MatVecKernel : Kernel<MatVecPush>
 
     private static BindingKind[] Bindings(WeightFormat format, MatVecMode mode)
     {
-        int tables = format switch { WeightFormat.Q4Z => 3, WeightFormat.Q8 or WeightFormat.Q4 => 2, _ => 1 };
         BindingKind x = mode == MatVecMode.Down ? BindingKind.Storage : BindingKind.Uniform;
         BindingKind[] io = mode == MatVecMode.Plain ? [x, BindingKind.Storage] : [x, BindingKind.Storage, BindingKind.Storage];
-        return [.. Enumerable.Repeat(BindingKind.UniformTexel, tables), .. io];
+        return [.. DeviceMatrix.TableBindings(format), .. io];
     }
 
     private static SpecConstant[] Specialization(DeviceTuning tuning, uint cols)

@@ -52,13 +52,7 @@ public sealed class EmbedKernel : Kernel<EmbedPush>
 
         Require(tokens, (ulong)tokenOffset + count, 4, "tokens");
         Require(output, (ulong)count * (ulong)embedding.Cols, 4, "output");
-        BindingResource[] tables = embedding.Format switch
-        {
-            WeightFormat.F32 or WeightFormat.F16 => [embedding.Quants],
-            WeightFormat.Q4Z => [embedding.Quants, embedding.Scales!, embedding.Zeros!],
-            _ => [embedding.Quants, embedding.Scales!],
-        };
-        Dispatch(recorder, Bind([.. tables, tokens, output]), new EmbedPush((uint)embedding.Cols, tokenOffset), DivideUp((ulong)embedding.Cols / 32, _workgroup), count);
+        Dispatch(recorder, Bind([.. embedding.Tables, tokens, output]), new EmbedPush((uint)embedding.Cols, tokenOffset), DivideUp((ulong)embedding.Cols / 32, _workgroup), count);
     }
 
     private static ShaderId ShaderFor(WeightFormat f) => f switch
@@ -70,9 +64,5 @@ public sealed class EmbedKernel : Kernel<EmbedPush>
         _ => ShaderId.EmbedQ4z,
     };
 
-    private static BindingKind[] Bindings(WeightFormat f)
-    {
-        int tables = f switch { WeightFormat.Q4Z => 3, WeightFormat.Q8 or WeightFormat.Q4 => 2, _ => 1 };
-        return [.. Enumerable.Repeat(BindingKind.UniformTexel, tables), BindingKind.Storage, BindingKind.Storage];
-    }
+    private static BindingKind[] Bindings(WeightFormat f) => [.. DeviceMatrix.TableBindings(f), BindingKind.Storage, BindingKind.Storage];
 }
