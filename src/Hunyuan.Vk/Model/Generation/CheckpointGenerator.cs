@@ -218,10 +218,20 @@ public sealed class CheckpointGenerator
 
         int shards = groups.Count;
         var files = groups.Select((list, i) => (Name: shards == 1 ? Checkpoint.SingleFile : $"model-{i + 1:D5}-of-{shards:D5}.safetensors", Entries: list)).ToList();
+        long done = 0, reported = 0;
         foreach ((string name, List<SafetensorsWriter.Entry> list) in files)
         {
             progress?.Invoke($"writing {name} ({list.Count} tensors, {list.Sum(e => e.Bytes) / 1e6:F1} MB)");
-            SafetensorsWriter.Write(Path.Combine(directory, name), list);
+            long before = done;
+            SafetensorsWriter.Write(Path.Combine(directory, name), list, bytes =>
+            {
+                done = before + bytes;
+                if (done - reported >= total / 10 && done < total)   // a line per tenth of the checkpoint
+                {
+                    reported = done;
+                    progress?.Invoke($"{100.0 * done / total:F0}% ({done / 1e6:F0} of {total / 1e6:F0} MB)");
+                }
+            });
         }
 
         if (shards > 1)

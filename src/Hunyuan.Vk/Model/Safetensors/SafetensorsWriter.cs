@@ -13,7 +13,10 @@ public static class SafetensorsWriter
         public long Bytes => Shape.Aggregate(1L, (a, d) => a * d) * Type.Size();
     }
 
-    public static void Write(string path, IReadOnlyList<Entry> entries)
+    /// <param name="path">The file to write.</param>
+    /// <param name="entries">Its tensors, in file order.</param>
+    /// <param name="written">Called after each tensor with the bytes written so far (for progress).</param>
+    public static void Write(string path, IReadOnlyList<Entry> entries, Action<long>? written = null)
     {
         ArgumentNullException.ThrowIfNull(entries);
         string temporary = path + ".partial";
@@ -30,6 +33,8 @@ public static class SafetensorsWriter
                     {
                         throw new InvalidOperationException($"Tensor '{e.Name}' wrote {stream.Position - before} bytes; its shape needs {e.Bytes}");
                     }
+
+                    written?.Invoke(stream.Position);
                 }
             }
 
