@@ -28,6 +28,65 @@ public sealed class SamplingTests : VulkanTest
         Assert.That(result, Is.EqualTo(new uint[] { 7, (uint)best, 7 }));
     }
 
+    [TestCase(128_167, 1)]
+    [TestCase(128_167, 2)]
+    [TestCase(128_167, 3)]
+    [TestCase(100_000, 4)]
+    public void Argmax_over_random_logits_matches_the_cpu(int n, int seed)
+    {
+        float[] logits = TestData.Uniform(seed, n, scale: 4f);
+        int expected = Array.IndexOf(logits, logits.Max());
+        using GpuBuffer gl = Upload(logits, "logits"), tokens = Context.CreateBuffer(4, "token");
+        Context.Run(r => Gpu.Kernel((c, t) => new ArgmaxKernel(c, t)).Record(r, gl.All, tokens.All, (uint)n));
+        var result = new uint[1];
+        tokens.Read<uint>(result);
+        Assert.That(result[0], Is.EqualTo((uint)expected), $"max {logits[expected]} at {expected}; the GPU chose {(result[0] < n ? logits[result[0]] : float.NaN)}");
+    }
+
+    [TestCase(128_167, 20, 0.7f, 0.8f, 0)]
+    [TestCase(128_167, 20, 0.7f, 0.8f, 2)]
+    [TestCase(128_167, 64, 1.5f, 1.0f, 50)]
+    [TestCase(1000, 64, 1.0f, 1.0f, 40)]
+    [TestCase(5000, 3, 1.0f, 0.999f, 1)]
+    [TestCase(50, 5, 0.5f, 0.3f, 0)]
+    public void Top_k_top_p_sampling_picks_what_the_reference_picks(int n, int topK, float temperature, float topP, int pick)
+    {
+        float[] logits = TestData.Uniform(n + topK, n, scale: 4f);
+        logits[7 % n] = logits[3 % n];   // a tie: the lower index comes first
+        int[] order = [.. Enumerable.Range(0, n).OrderByDescending(i => logits[i]).ThenBy(i => i).Take(topK)];
+        double[] weights = order.Select(i => Math.Exp((logits[i] - logits[order[0]]) / (double)temperature)).ToArray();
+        double total = weights.Sum(), mass = 0;
+        int keep = topK;
+        for (int k = 0; k < topK; k++)
+        {
+            mass += weights[k] / total;
+            if (mass >= topP)
+            {
+                keep = k + 1;
+                break;
+            }
+        }
+
+        pick = Math.Min(pick, keep - 1);
+        double kept = weights.Take(keep).Sum();
+        float u = (float)((weights.Take(pick).Sum() + weights[pick] / 2) / kept);   // the middle of the pick's interval
+
+        using GpuBuffer gl = Upload(logits, "logits"), tokens = Upload(new uint[] { 9, 9 }, "tokens");
+        using var sampler = new Sampler(Context, Gpu.Tuning, 128_167);
+        Context.Run(r => sampler.Record(r, gl.All, tokens.All, (uint)n, topK, temperature, topP, u, slot: 1));
+
+        var ids = new uint[Sampler.MaxK];
+        var probs = new float[Sampler.MaxK];
+        var chosen = new uint[2];
+        sampler.CandidateIds.Buffer.Read<uint>(ids, sampler.CandidateIds.Offset);
+        sampler.Probabilities.Buffer.Read<float>(probs, sampler.Probabilities.Offset);
+        tokens.Read<uint>(chosen);
+        Assert.That(ids[..topK], Is.EqualTo(order.Select(i => (uint)i).ToArray()), "the top-k candidates, ties in index order");
+        Assert.That(probs[..keep], Is.EqualTo(weights.Take(keep).Select(w => (float)(w / kept)).ToArray()).Within(1e-5), "nucleus probabilities");
+        Assert.That(probs[keep..topK], Is.All.EqualTo(0f), "outside the nucleus");
+        Assert.That(chosen, Is.EqualTo(new uint[] { 9, (uint)order[pick] }));
+    }
+
     [TestCase(WeightFormat.F32)]
     [TestCase(WeightFormat.F16)]
     [TestCase(WeightFormat.Q8)]

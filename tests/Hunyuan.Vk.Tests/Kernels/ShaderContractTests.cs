@@ -22,6 +22,17 @@ public sealed class ShaderContractTests
     [TestCase(ShaderId.MatvecQ8, typeof(MatVecPush))]
     [TestCase(ShaderId.MatvecQ4, typeof(MatVecPush))]
     [TestCase(ShaderId.MatvecQ4z, typeof(MatVecPush))]
+    [TestCase(ShaderId.MoeGateUpQ4, typeof(MatVecPush))]
+    [TestCase(ShaderId.MoeDownQ8, typeof(MatVecPush))]
+    [TestCase(ShaderId.MoeRoute, typeof(MoeRoutePush))]
+    [TestCase(ShaderId.MoeCombine, typeof(MoeCombinePush))]
+    [TestCase(ShaderId.RopeNormKv, typeof(RopeNormKvPush))]
+    [TestCase(ShaderId.AttnDecode, typeof(AttentionDecodePush))]
+    [TestCase(ShaderId.AttnCombine, typeof(AttentionCombinePush))]
+    [TestCase(ShaderId.Argmax, typeof(ArgmaxPush))]
+    [TestCase(ShaderId.EmbedQ4, typeof(EmbedPush))]
+    [TestCase(ShaderId.Topk, typeof(TopKPush))]
+    [TestCase(ShaderId.Sample, typeof(SamplePush))]
     public void Push_constants_match_the_shader(ShaderId id, Type push)
     {
         IReadOnlyList<uint> shaderOffsets = SpirvReflection.Parse(ShaderLibrary.Spirv(id).Span).PushConstantOffsets;
