@@ -25,6 +25,15 @@ public sealed record DeviceTuning
     /// (a subgroup reads a row's blocks side by side, coalesced, and sums with subgroupAdd).</summary>
     public uint MatVecLanes { get; init; } = 1;
 
+    /// <summary>Invocations per workgroup of prefill matrix products.</summary>
+    public uint MatMulWorkgroup { get; init; } = 64;
+
+    /// <summary>Rows each prefill invocation computes.</summary>
+    public uint MatMulRows { get; init; } = 4;
+
+    /// <summary>Tokens each prefill invocation computes (each dequantized weight block serves them all).</summary>
+    public uint MatMulTokens { get; init; } = 8;
+
     /// <summary>Invocations per workgroup of decode attention and its combine pass.</summary>
     public uint AttentionWorkgroup { get; init; } = 64;
 
@@ -49,7 +58,7 @@ public sealed record DeviceTuning
             ("cpu", _) => new()
             {
                 ElementwiseWorkgroup = 64, NormWorkgroup = subgroup, MatVecWorkgroup = subgroup, MatVecRows = 16,
-                AttentionWorkgroup = subgroup, ReductionWorkgroup = subgroup,
+                AttentionWorkgroup = subgroup, ReductionWorkgroup = subgroup, MatMulWorkgroup = subgroup, MatMulRows = 4, MatMulTokens = 8,
             },
             // GPUs: a subgroup per row pair, four subgroups per workgroup, x in shared memory.
             (_, "NVIDIA") => new() { ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 4 * subgroup, MatVecRows = 2, MatVecLanes = subgroup, MatVecSharedX = true },
@@ -60,6 +69,7 @@ public sealed record DeviceTuning
         {
             ElementwiseWorkgroup = Math.Min(t.ElementwiseWorkgroup, maxInvocations),
             AttentionWorkgroup = Math.Min(t.AttentionWorkgroup, maxInvocations),
+            MatMulWorkgroup = Math.Min(t.MatMulWorkgroup, maxInvocations),
             ReductionWorkgroup = Math.Min(t.ReductionWorkgroup, maxInvocations),
             NormWorkgroup = Math.Min(t.NormWorkgroup, maxInvocations),
             MatVecWorkgroup = Math.Min(t.MatVecWorkgroup, maxInvocations),

@@ -33,6 +33,9 @@ public sealed class ShaderContractTests
     [TestCase(ShaderId.EmbedQ4, typeof(EmbedPush))]
     [TestCase(ShaderId.Topk, typeof(TopKPush))]
     [TestCase(ShaderId.Sample, typeof(SamplePush))]
+    [TestCase(ShaderId.MatmulQ4, typeof(MatMulPush))]
+    [TestCase(ShaderId.MatmulQ4z, typeof(MatMulPush))]
+    [TestCase(ShaderId.MatmulF32, typeof(MatMulPush))]
     public void Push_constants_match_the_shader(ShaderId id, Type push)
     {
         IReadOnlyList<uint> shaderOffsets = SpirvReflection.Parse(ShaderLibrary.Spirv(id).Span).PushConstantOffsets;
