@@ -8,6 +8,7 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint ROWS = 8;
 layout(constant_id = 2) const uint TOKENS = 8;
+layout(constant_id = 3) const bool X_SHARED = true;   // stage x blocks in shared memory; false: read the buffer directly
 
 #include "weights.glsl"
 
@@ -23,7 +24,7 @@ layout(push_constant) uniform Push {
     uint accumulate;   // 1: Y += X W^T
 } p;
 
-shared vec4 s_x[TOKENS][8];
+shared vec4 s_x[X_SHARED ? TOKENS : 1][8];
 
 #if defined(FORMAT_F32)
 const uint W_TEXELS_PER_BLOCK = 8;
@@ -91,20 +92,23 @@ void main()
 
     for (uint b = 0; b < blocks; b++) {
         // Stage block b of x for this workgroup's tokens (tokens past the end read as zeros).
-        barrier();
-        for (uint i = gl_LocalInvocationID.x; i < TOKENS * 8; i += gl_WorkGroupSize.x) {
-            uint t = i / 8, token = first_token + t;
-            s_x[t][i % 8] = token < p.tokens ? x4[token * (p.cols / 4) + b * 8 + i % 8] : vec4(0.0);
+        if (X_SHARED) {
+            barrier();
+            for (uint i = gl_LocalInvocationID.x; i < TOKENS * 8; i += gl_WorkGroupSize.x) {
+                uint t = i / 8, token = first_token + t;
+                s_x[t][i % 8] = token < p.tokens ? x4[token * (p.cols / 4) + b * 8 + i % 8] : vec4(0.0);
+            }
+            barrier();
         }
-        barrier();
         for (uint r = 0; r < ROWS; r++) {
             uint row = min(first_row + r, p.rows - 1);   // rows past the end repeat the last; never stored
             vec4 w[8];
             dequant_block(int(p.w_offset + row * blocks * W_TEXELS_PER_BLOCK), int(p.s_offset + row * scales_per_row), b, w);
             for (uint t = 0; t < TOKENS; t++) {
+                uint token = min(first_token + t, p.tokens - 1);   // tokens past the end repeat the last; never stored
                 float s = 0.0;
                 for (int i = 0; i < 8; i++) {
-                    s += dot(w[i], s_x[t][i]);
+                    s += dot(w[i], X_SHARED ? s_x[t][i] : x4[token * (p.cols / 4) + b * 8 + i]);
                 }
                 acc[r][t] += s;
             }

@@ -24,6 +24,7 @@ public sealed class MatMulKernel : Kernel<MatMulPush>
                 SpecConstant.FromUInt32(0, tuning?.MatMulWorkgroup ?? 0),
                 SpecConstant.FromUInt32(1, tuning?.MatMulRows ?? 0),
                 SpecConstant.FromUInt32(2, tuning?.MatMulTokens ?? 0),
+                SpecConstant.FromUInt32(3, tuning?.MatMulSharedX ?? true ? 1u : 0u),
             ])
     {
         Format = format;
