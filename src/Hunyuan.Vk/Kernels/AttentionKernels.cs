@@ -9,11 +9,11 @@ public readonly record struct RopeNormKvPush(uint Heads, uint KvHeads, uint Head
 
 /// <summary>Push constants of shaders/attn_decode.comp.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly record struct AttentionDecodePush(uint KvHeads, uint HeadDim, uint KvLength, uint Splits, float Scale);
+public readonly record struct AttentionDecodePush(uint KvHeads, uint HeadDim, uint Position0, uint MaxSplits, float Scale);
 
 /// <summary>Push constants of shaders/attn_combine.comp.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly record struct AttentionCombinePush(uint HeadDim, uint Splits);
+public readonly record struct AttentionCombinePush(uint HeadDim, uint MaxSplits, uint Position0, uint Chunk);
 
 /// <summary>The attention shape of a model.</summary>
 public sealed record AttentionShape(int Heads, int KvHeads, int HeadDim)
@@ -57,8 +57,9 @@ public sealed class RopeNormKvKernel : Kernel<RopeNormKvPush>
 }
 
 /// <summary>
-/// Decode attention over the KV cache: split over positions (shaders/attn_decode.comp), then merged per head
-/// (shaders/attn_combine.comp). Two dispatches with a barrier between.
+/// Attention over the KV cache: split over positions (shaders/attn_decode.comp), then merged per head and token
+/// (shaders/attn_combine.comp). Two dispatches with a barrier between. One token is decode; a batch of tokens at
+/// consecutive positions is causal prefill (token t sees positions up to its own).
 /// </summary>
 public sealed class AttentionDecodeKernel : IDisposable
 {
@@ -81,21 +82,34 @@ public sealed class AttentionDecodeKernel : IDisposable
 
     public uint Splits(uint kvLength) => (kvLength + Chunk - 1) / Chunk;
 
-    /// <summary>Floats the partial-results buffer needs for <paramref name="kvLength"/> cached positions.</summary>
-    public ulong PartialFloats(uint kvLength) => (ulong)Shape.Heads * Splits(kvLength) * (ulong)(Shape.HeadDim + 2);
+    /// <summary>Floats the partial-results buffer needs for <paramref name="tokens"/> tokens, the last seeing <paramref name="kvLength"/> positions.</summary>
+    public ulong PartialFloats(uint kvLength, uint tokens = 1) => (ulong)tokens * (ulong)Shape.Heads * Splits(kvLength) * (ulong)(Shape.HeadDim + 2);
 
+    /// <summary>Decode: one query (q [heads * d]) over <paramref name="kvLength"/> cached positions.</summary>
     public void Record(CommandRecorder recorder, BufferRange q, BufferRange kCache, BufferRange vCache, BufferRange partial, BufferRange output, uint kvLength)
     {
-        ArgumentNullException.ThrowIfNull(recorder);
         if (kvLength == 0)
         {
             throw new ArgumentOutOfRangeException(nameof(kvLength), "attention over an empty cache");
         }
 
-        uint splits = Splits(kvLength);
-        _split.Record(recorder, Shape, q, kCache, vCache, partial, kvLength, splits, PartialFloats(kvLength));
+        RecordBatch(recorder, q, kCache, vCache, partial, output, tokens: 1, position0: kvLength - 1);
+    }
+
+    /// <summary>Causal attention for <paramref name="tokens"/> queries (q [tokens][heads * d]) at positions
+    /// <paramref name="position0"/> onwards, whose K and V are already in the cache.</summary>
+    public void RecordBatch(CommandRecorder recorder, BufferRange q, BufferRange kCache, BufferRange vCache, BufferRange partial, BufferRange output, uint tokens, uint position0)
+    {
+        ArgumentNullException.ThrowIfNull(recorder);
+        if (tokens == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(tokens), "attention for no tokens");
+        }
+
+        uint kvLength = position0 + tokens, splits = Splits(kvLength);
+        _split.Record(recorder, Shape, q, kCache, vCache, partial, tokens, position0, splits, PartialFloats(kvLength, tokens));
         recorder.Barrier();
-        _combine.Record(recorder, Shape, partial, output, splits);
+        _combine.Record(recorder, Shape, partial, output, tokens, position0, splits, Chunk);
     }
 
     public void Dispose()
@@ -108,24 +122,24 @@ public sealed class AttentionDecodeKernel : IDisposable
         : Kernel<AttentionDecodePush>(context, ShaderId.AttnDecode, [.. Enumerable.Repeat(BindingKind.Storage, 4)],
             [SpecConstant.FromUInt32(0, tuning.AttentionWorkgroup), SpecConstant.FromUInt32(1, tuning.AttentionChunk), SpecConstant.FromUInt32(2, group)])
     {
-        public void Record(CommandRecorder r, AttentionShape s, BufferRange q, BufferRange k, BufferRange v, BufferRange partial, uint kvLength, uint splits, ulong partialFloats)
+        public void Record(CommandRecorder r, AttentionShape s, BufferRange q, BufferRange k, BufferRange v, BufferRange partial, uint tokens, uint position0, uint splits, ulong partialFloats)
         {
-            Require(q, (ulong)s.QueryDim, 4, "q");
-            Require(k, (ulong)kvLength * (ulong)s.KvDim, 2, "k_cache");
-            Require(v, (ulong)kvLength * (ulong)s.KvDim, 2, "v_cache");
+            Require(q, (ulong)tokens * (ulong)s.QueryDim, 4, "q");
+            Require(k, (ulong)(position0 + tokens) * (ulong)s.KvDim, 2, "k_cache");
+            Require(v, (ulong)(position0 + tokens) * (ulong)s.KvDim, 2, "v_cache");
             Require(partial, partialFloats, 4, "partial");
-            var push = new AttentionDecodePush((uint)s.KvHeads, (uint)s.HeadDim, kvLength, splits, 1f / MathF.Sqrt(s.HeadDim));
-            Dispatch(r, Bind(q, k, v, partial), push, (uint)s.KvHeads, splits);
+            var push = new AttentionDecodePush((uint)s.KvHeads, (uint)s.HeadDim, position0, splits, 1f / MathF.Sqrt(s.HeadDim));
+            r.Dispatch(Bind(q, k, v, partial), in push, (uint)s.KvHeads, splits, tokens);
         }
     }
 
     private sealed class CombineKernel(GpuContext context, DeviceTuning tuning)
         : Kernel<AttentionCombinePush>(context, ShaderId.AttnCombine, [BindingKind.Storage, BindingKind.Storage], [SpecConstant.FromUInt32(0, tuning.AttentionWorkgroup)])
     {
-        public void Record(CommandRecorder r, AttentionShape s, BufferRange partial, BufferRange output, uint splits)
+        public void Record(CommandRecorder r, AttentionShape s, BufferRange partial, BufferRange output, uint tokens, uint position0, uint splits, uint chunk)
         {
-            Require(output, (ulong)s.QueryDim, 4, "output");
-            Dispatch(r, Bind(partial, output), new AttentionCombinePush((uint)s.HeadDim, splits), (uint)s.Heads);
+            Require(output, (ulong)tokens * (ulong)s.QueryDim, 4, "output");
+            Dispatch(r, Bind(partial, output), new AttentionCombinePush((uint)s.HeadDim, splits, position0, chunk), (uint)s.Heads, tokens);
         }
     }
 }

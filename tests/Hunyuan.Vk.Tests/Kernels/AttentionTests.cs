@@ -111,4 +111,49 @@ public sealed class AttentionTests : VulkanTest
         // Attention: the design's 5e-4 is for f16 K/V against f32; here K/V are the same f16 values on both sides.
         Nmse.AssertClose(expected, output.Read(), 1e-8, $"attention {heads}/{kvHeads} heads over {kvLength} positions");
     }
+
+    [TestCase(4, 2, 64, 5, 0)]      // prefill from the start: token t sees t + 1 positions
+    [TestCase(4, 1, 128, 7, 300)]   // a chunk after 300 cached positions, crossing a split boundary
+    [TestCase(32, 8, 128, 3, 10)]
+    public void Causal_prefill_attention_matches_reference(int heads, int kvHeads, int d, int tokens, int position0)
+    {
+        var shape = new AttentionShape(heads, kvHeads, d);
+        int kvLength = position0 + tokens;
+        float[] q = TestData.Uniform(tokens + heads, tokens * shape.QueryDim);
+        Half[] k = TestData.UniformHalf(5, kvLength * shape.KvDim, 2f).Half;
+        Half[] v = TestData.UniformHalf(6, kvLength * shape.KvDim).Half;
+        var expected = new float[tokens * shape.QueryDim];
+        for (int t = 0; t < tokens; t++)
+        {
+            int visible = position0 + t + 1;
+            for (int h = 0; h < heads; h++)
+            {
+                int kvh = h / shape.Group;
+                var scores = new double[visible];
+                for (int j = 0; j < visible; j++)
+                {
+                    double dot = 0;
+                    for (int i = 0; i < d; i++)
+                    {
+                        dot += q[t * shape.QueryDim + h * d + i] * (double)k[j * shape.KvDim + kvh * d + i];
+                    }
+
+                    scores[j] = dot / Math.Sqrt(d);
+                }
+
+                ModelOps.Softmax<double>(scores);
+                for (int i = 0; i < d; i++)
+                {
+                    expected[t * shape.QueryDim + h * d + i] = (float)Enumerable.Range(0, visible).Sum(j => scores[j] * (double)v[j * shape.KvDim + kvh * d + i]);
+                }
+            }
+        }
+
+        using var kernel = new AttentionDecodeKernel(Context, Gpu.Tuning, shape);
+        using GpuBuffer gq = Upload(q, "q"), gk = Upload(k, "k cache"), gv = Upload(v, "v cache");
+        using GpuBuffer partial = Context.CreateBuffer(kernel.PartialFloats((uint)kvLength, (uint)tokens) * 4, "partial");
+        using var output = new GuardedOutput(Context, expected.Length, "attention out");
+        Context.Run(r => kernel.RecordBatch(r, gq.All, gk.All, gv.All, partial.All, output.Range, (uint)tokens, (uint)position0));
+        Nmse.AssertClose(expected, output.Read(), 1e-8, $"causal attention, {tokens} tokens from position {position0}");
+    }
 }
