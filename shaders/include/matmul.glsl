@@ -1,7 +1,10 @@
 // Y = X W^T for many tokens (prefill): W [rows, cols] in one weight format (FORMAT_* defined by the including .comp),
 // X [tokens][cols] and Y [tokens][rows] in storage buffers, f32 accumulation. Each invocation computes ROWS rows for
 // TOKENS tokens: every 32-value block of its rows is dequantized once and used for all TOKENS tokens, whose x block
-// the workgroup stages in shared memory. Grid: (row groups, token groups).
+// the workgroup stages in shared memory (or reads directly). Grid: (row groups, token groups).
+// Grouped MoE modes (prefill), grid z = expert (the shared expert last), its tokens listed by moe_group.comp:
+//   MODE_GATHER_GATE_UP  x rows are the listed tokens; rows interleave gate and up; y[entry][i] = silu(g_i) * u_i
+//   MODE_GATHER_DOWN     x rows are the entries' activations; y[entry][r] is the entry's partial (moe_scatter.comp)
 
 #extension GL_GOOGLE_include_directive : require
 
@@ -14,15 +17,29 @@ layout(constant_id = 3) const bool X_SHARED = true;   // stage x blocks in share
 
 layout(std430, binding = WEIGHT_TABLES) readonly buffer Xm { vec4 x4[]; };
 layout(std430, binding = WEIGHT_TABLES + 1) buffer Ym { float y[]; };
+#if defined(MODE_GATHER_GATE_UP) || defined(MODE_GATHER_DOWN)
+#define GATHER 1
+layout(std430, binding = WEIGHT_TABLES + 2) readonly buffer Group { uint counts[80]; uint offsets[80]; } group_;
+#endif
+#if defined(MODE_GATHER_GATE_UP)
+layout(std430, binding = WEIGHT_TABLES + 3) readonly buffer Entries { uint entry_token[]; };
+#endif
 
 layout(push_constant) uniform Push {
     uint rows;
     uint cols;
-    uint tokens;
+    uint tokens;       // plain: tokens in X and Y
     uint w_offset;     // first texel of this matrix in W (stacked matrices)
     uint s_offset;     // first scale (and zero point)
     uint accumulate;   // 1: Y += X W^T
+    uint w_stride;     // grouped: texels from one expert to the next
+    uint s_stride;     // grouped: scales from one expert to the next
 } p;
+
+float silu(float v)
+{
+    return v / (1.0 + exp(-v));
+}
 
 shared vec4 s_x[X_SHARED ? TOKENS : 1][8];
 
@@ -76,12 +93,39 @@ void main()
 {
     uint blocks = p.cols / 32;
     uint first_row = (gl_WorkGroupID.x * gl_WorkGroupSize.x + gl_LocalInvocationID.x) * ROWS;
-    uint first_token = gl_WorkGroupID.y * TOKENS;
+    uint w_offset = p.w_offset, s_offset = p.s_offset;
+#ifdef GATHER
+    uint expert = gl_WorkGroupID.z;
+    uint count = group_.counts[expert], list = group_.offsets[expert];
+    uint first = gl_WorkGroupID.y * TOKENS;   // index into the expert's list
+    if (first >= count) {
+        return;   // uniform: this tile is past the expert's tokens
+    }
+    uint n = count;
+    w_offset += expert * p.w_stride;
+    s_offset += expert * p.s_stride;
+#else
+    uint first = gl_WorkGroupID.y * TOKENS;
+    uint n = p.tokens;
+#endif
 #if defined(FORMAT_Q4Z)
     uint scales_per_row = blocks / 4;
 #else
     uint scales_per_row = blocks;
 #endif
+
+    // The X row of each of this tile's tokens (past the end: repeat the last; never stored).
+    uint x_row[TOKENS];
+    for (uint t = 0; t < TOKENS; t++) {
+        uint j = min(first + t, n - 1);
+#if defined(MODE_GATHER_GATE_UP)
+        x_row[t] = entry_token[list + j];
+#elif defined(MODE_GATHER_DOWN)
+        x_row[t] = list + j;
+#else
+        x_row[t] = j;
+#endif
+    }
 
     float acc[ROWS][TOKENS];
     for (uint r = 0; r < ROWS; r++) {
@@ -91,24 +135,21 @@ void main()
     }
 
     for (uint b = 0; b < blocks; b++) {
-        // Stage block b of x for this workgroup's tokens (tokens past the end read as zeros).
         if (X_SHARED) {
             barrier();
             for (uint i = gl_LocalInvocationID.x; i < TOKENS * 8; i += gl_WorkGroupSize.x) {
-                uint t = i / 8, token = first_token + t;
-                s_x[t][i % 8] = token < p.tokens ? x4[token * (p.cols / 4) + b * 8 + i % 8] : vec4(0.0);
+                s_x[i / 8][i % 8] = x4[x_row[i / 8] * (p.cols / 4) + b * 8 + i % 8];
             }
             barrier();
         }
         for (uint r = 0; r < ROWS; r++) {
             uint row = min(first_row + r, p.rows - 1);   // rows past the end repeat the last; never stored
             vec4 w[8];
-            dequant_block(int(p.w_offset + row * blocks * W_TEXELS_PER_BLOCK), int(p.s_offset + row * scales_per_row), b, w);
+            dequant_block(int(w_offset + row * blocks * W_TEXELS_PER_BLOCK), int(s_offset + row * scales_per_row), b, w);
             for (uint t = 0; t < TOKENS; t++) {
-                uint token = min(first_token + t, p.tokens - 1);   // tokens past the end repeat the last; never stored
                 float s = 0.0;
                 for (int i = 0; i < 8; i++) {
-                    s += dot(w[i], X_SHARED ? s_x[t][i] : x4[token * (p.cols / 4) + b * 8 + i]);
+                    s += dot(w[i], X_SHARED ? s_x[t][i] : x4[x_row[t] * (p.cols / 4) + b * 8 + i]);
                 }
                 acc[r][t] += s;
             }
@@ -116,13 +157,30 @@ void main()
     }
 
     for (uint t = 0; t < TOKENS; t++) {
-        uint token = first_token + t;
+        if (first + t >= n) {
+            break;
+        }
+#if defined(MODE_GATHER_GATE_UP)
+        uint entry = list + first + t;
+        for (uint r = 0; r + 1 < ROWS; r += 2) {   // ROWS is even: (gate, up) pairs
+            uint row = first_row + r;
+            if (row + 1 < p.rows) {
+                y[entry * (p.rows / 2) + row / 2] = silu(acc[r][t]) * acc[r + 1][t];
+            }
+        }
+#else
+#if defined(MODE_GATHER_DOWN)
+        uint out_row = list + first + t;
+#else
+        uint out_row = first + t;
+#endif
         for (uint r = 0; r < ROWS; r++) {
             uint row = first_row + r;
-            if (token < p.tokens && row < p.rows) {
-                uint at = token * p.rows + row;
+            if (row < p.rows) {
+                uint at = out_row * p.rows + row;
                 y[at] = p.accumulate != 0 ? y[at] + acc[r][t] : acc[r][t];
             }
         }
+#endif
     }
 }

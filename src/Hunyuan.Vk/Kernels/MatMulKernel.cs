@@ -6,7 +6,20 @@ namespace Hunyuan.Vk.Kernels;
 
 /// <summary>Push constants of shaders/include/matmul.glsl.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly record struct MatMulPush(uint Rows, uint Cols, uint Tokens, uint WOffset, uint SOffset, uint Accumulate);
+public readonly record struct MatMulPush(uint Rows, uint Cols, uint Tokens, uint WOffset, uint SOffset, uint Accumulate, uint WStride, uint SStride);
+
+/// <summary>What a prefill matrix kernel computes (shaders/include/matmul.glsl).</summary>
+public enum MatMulMode
+{
+    /// <summary>Y (+)= X W^T.</summary>
+    Plain,
+
+    /// <summary>MoE gate/up grouped by expert: rows of X are each expert's listed tokens; SwiGLU epilogue.</summary>
+    GatherGateUp,
+
+    /// <summary>MoE down grouped by expert: rows of X are the entries' activations; one partial per entry.</summary>
+    GatherDown,
+}
 
 /// <summary>
 /// Prefill <c>Y = X W^T</c> (or <c>Y += X W^T</c>) for a batch of tokens (shaders/matmul_*.comp): W a
@@ -18,8 +31,9 @@ public sealed class MatMulKernel : Kernel<MatMulPush>
     private readonly uint _rowsPerGroup;
     private readonly uint _tokensPerGroup;
 
-    public MatMulKernel(GpuContext context, DeviceTuning tuning, WeightFormat format)
-        : base(context, ShaderFor(format), [.. DeviceMatrix.TableBindings(format), BindingKind.Storage, BindingKind.Storage],
+    public MatMulKernel(GpuContext context, DeviceTuning tuning, WeightFormat format, MatMulMode mode = MatMulMode.Plain)
+        : base(context, ShaderFor(format, mode),
+            [.. DeviceMatrix.TableBindings(format), .. Enumerable.Repeat(BindingKind.Storage, mode switch { MatMulMode.Plain => 2, MatMulMode.GatherDown => 3, _ => 4 })],
             [
                 SpecConstant.FromUInt32(0, tuning?.MatMulWorkgroup ?? 0),
                 SpecConstant.FromUInt32(1, tuning?.MatMulRows ?? 0),
@@ -28,11 +42,14 @@ public sealed class MatMulKernel : Kernel<MatMulPush>
             ])
     {
         Format = format;
+        Mode = mode;
         _rowsPerGroup = tuning!.MatMulWorkgroup * tuning.MatMulRows;
         _tokensPerGroup = tuning.MatMulTokens;
     }
 
     public WeightFormat Format { get; }
+
+    public MatMulMode Mode { get; }
 
     public void Record(CommandRecorder recorder, DeviceMatrix w, BufferRange x, BufferRange y, uint tokens, bool accumulate = false, int index = 0)
     {
@@ -42,18 +59,59 @@ public sealed class MatMulKernel : Kernel<MatMulPush>
             throw new ArgumentException($"{ShaderLibrary.FileName(Shader)} reads {Format}; the matrix is {w.Format}");
         }
 
+        if (Mode != MatMulMode.Plain)
+        {
+            throw new InvalidOperationException($"{ShaderLibrary.FileName(Shader)} is grouped: use RecordGrouped");
+        }
+
         Require(x, (ulong)tokens * (ulong)w.Cols, 4, "x");
         Require(y, (ulong)tokens * (ulong)w.Rows, 4, "y");
-        var push = new MatMulPush((uint)w.Rows, (uint)w.Cols, tokens, (uint)index * w.QuantTexelsPerMatrix, (uint)index * w.ScalesPerMatrix, accumulate ? 1u : 0u);
+        var push = new MatMulPush((uint)w.Rows, (uint)w.Cols, tokens, (uint)index * w.QuantTexelsPerMatrix, (uint)index * w.ScalesPerMatrix, accumulate ? 1u : 0u, 0, 0);
         Dispatch(recorder, Bind([.. w.Tables, x, y]), push, DivideUp((ulong)w.Rows, _rowsPerGroup), DivideUp(tokens, _tokensPerGroup));
     }
 
-    private static ShaderId ShaderFor(WeightFormat format) => format switch
+    /// <summary>
+    /// Records the grouped MoE product over all <see cref="DeviceMatrix.Count"/> stacked experts (grid z), each over the
+    /// tokens <see cref="MoeGroupKernel"/> listed for it. <paramref name="maxPerExpert"/> bounds any expert's list (the
+    /// batch's token count): tiles past an expert's count exit at once. <paramref name="entries"/> (the listed tokens) is
+    /// read by the gate/up product only.
+    /// </summary>
+    public void RecordGrouped(CommandRecorder recorder, DeviceMatrix w, BufferRange x, BufferRange y, BufferRange group, BufferRange entries, uint maxPerExpert)
     {
-        WeightFormat.F32 => ShaderId.MatmulF32,
-        WeightFormat.F16 => ShaderId.MatmulF16,
-        WeightFormat.Q8 => ShaderId.MatmulQ8,
-        WeightFormat.Q4 => ShaderId.MatmulQ4,
-        _ => ShaderId.MatmulQ4z,
+        ArgumentNullException.ThrowIfNull(recorder);
+        ArgumentNullException.ThrowIfNull(w);
+        if (Mode == MatMulMode.Plain || w.Format != Format)
+        {
+            throw new InvalidOperationException($"{ShaderLibrary.FileName(Shader)} cannot run a grouped {w.Format} product");
+        }
+
+        if (Mode == MatMulMode.GatherGateUp && w.Rows % 2 != 0)
+        {
+            throw new ArgumentException($"{ShaderLibrary.FileName(Shader)}: gate/up rows ({w.Rows}) must be even");
+        }
+
+        Require(group, MoeGroupKernel.GroupUints, 4, "group");
+        var push = new MatMulPush((uint)w.Rows, (uint)w.Cols, 0, 0, 0, 0, w.QuantTexelsPerMatrix, w.ScalesPerMatrix);
+        BindingResource[] resources = Mode == MatMulMode.GatherGateUp ? [.. w.Tables, x, y, group, entries] : [.. w.Tables, x, y, group];
+        recorder.Dispatch(Bind(resources), in push, DivideUp((ulong)w.Rows, _rowsPerGroup), DivideUp(maxPerExpert, _tokensPerGroup), (uint)w.Count);
+    }
+
+    private static ShaderId ShaderFor(WeightFormat format, MatMulMode mode) => (mode, format) switch
+    {
+        (MatMulMode.Plain, WeightFormat.F32) => ShaderId.MatmulF32,
+        (MatMulMode.Plain, WeightFormat.F16) => ShaderId.MatmulF16,
+        (MatMulMode.Plain, WeightFormat.Q8) => ShaderId.MatmulQ8,
+        (MatMulMode.Plain, WeightFormat.Q4) => ShaderId.MatmulQ4,
+        (MatMulMode.Plain, _) => ShaderId.MatmulQ4z,
+        (MatMulMode.GatherGateUp, WeightFormat.F32) => ShaderId.MoePrefillGateUpF32,
+        (MatMulMode.GatherGateUp, WeightFormat.F16) => ShaderId.MoePrefillGateUpF16,
+        (MatMulMode.GatherGateUp, WeightFormat.Q8) => ShaderId.MoePrefillGateUpQ8,
+        (MatMulMode.GatherGateUp, WeightFormat.Q4) => ShaderId.MoePrefillGateUpQ4,
+        (MatMulMode.GatherGateUp, _) => ShaderId.MoePrefillGateUpQ4z,
+        (_, WeightFormat.F32) => ShaderId.MoePrefillDownF32,
+        (_, WeightFormat.F16) => ShaderId.MoePrefillDownF16,
+        (_, WeightFormat.Q8) => ShaderId.MoePrefillDownQ8,
+        (_, WeightFormat.Q4) => ShaderId.MoePrefillDownQ4,
+        _ => ShaderId.MoePrefillDownQ4z,
     };
 }

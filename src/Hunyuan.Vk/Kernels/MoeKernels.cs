@@ -29,17 +29,73 @@ public sealed class MoeRouteKernel : Kernel<MoeRoutePush>
     {
     }
 
-    public void Record(CommandRecorder recorder, BufferRange logits, BufferRange route, int experts, int topK, bool sharedExpert, bool normTopK, float scaling)
+    public void Record(CommandRecorder recorder, BufferRange logits, BufferRange route, int experts, int topK, bool sharedExpert, bool normTopK, float scaling, uint tokens = 1)
     {
         if (experts > 64 || topK < 1 || topK + (sharedExpert ? 1 : 0) > MoeRoute.Capacity || topK > experts)
         {
             throw new ArgumentOutOfRangeException(nameof(topK), $"moe_route handles up to 64 experts and {MoeRoute.Capacity} slots; got {experts} experts, top {topK}");
         }
 
-        Require(logits, (ulong)experts, 4, "logits");
-        Require(route, MoeRoute.Capacity * 2, 4, "route");
+        Require(logits, (ulong)experts * tokens, 4, "logits");
+        Require(route, MoeRoute.Capacity * 2UL * tokens, 4, "route");
         var push = new MoeRoutePush((uint)experts, (uint)topK, sharedExpert ? 1u : 0u, normTopK ? 1u : 0u, scaling, 0);
-        Dispatch(recorder, Bind(logits, route), push, 1);
+        Dispatch(recorder, Bind(logits, route), push, tokens);
+    }
+}
+
+/// <summary>Push constants of shaders/moe_group.comp.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public readonly record struct MoeGroupPush(uint Tokens, uint Slots, uint Experts);
+
+/// <summary>Push constants of shaders/moe_scatter.comp.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public readonly record struct MoeScatterPush(uint Hidden, uint Slots);
+
+/// <summary>
+/// Prefill MoE grouping (shaders/moe_group.comp): per expert, how many of the batch's (token, slot) assignments it has
+/// and where its list starts; per list entry, the token; per (token, slot), the entry.
+/// </summary>
+public sealed class MoeGroupKernel : Kernel<MoeGroupPush>
+{
+    /// <summary>uints of the group buffer: counts[80] then offsets[80].</summary>
+    public const ulong GroupUints = 160;
+
+    public MoeGroupKernel(GpuContext context)
+        : base(context, ShaderId.MoeGroup, [.. Enumerable.Repeat(BindingKind.Storage, 4)], [])
+    {
+    }
+
+    public void Record(CommandRecorder recorder, BufferRange routes, BufferRange group, BufferRange entryToken, BufferRange entryOf, uint tokens, uint slots, uint experts)
+    {
+        if (experts > 80 || slots > MoeRoute.Capacity)
+        {
+            throw new ArgumentOutOfRangeException(nameof(experts), $"moe_group handles up to 80 experts and {MoeRoute.Capacity} slots");
+        }
+
+        Require(routes, MoeRoute.Capacity * 2UL * tokens, 4, "routes");
+        Require(group, GroupUints, 4, "group");
+        Require(entryToken, (ulong)tokens * slots, 4, "entry_token");
+        Require(entryOf, (ulong)tokens * slots, 4, "entry_of");
+        Dispatch(recorder, Bind(routes, group, entryToken, entryOf), new MoeGroupPush(tokens, slots, experts), 1);
+    }
+}
+
+/// <summary>Prefill MoE: h[t] += sum over slots of weight * partial[entry] (shaders/moe_scatter.comp).</summary>
+public sealed class MoeScatterKernel : Kernel<MoeScatterPush>
+{
+    private readonly uint _workgroup;
+
+    public MoeScatterKernel(GpuContext context, DeviceTuning tuning)
+        : base(context, ShaderId.MoeScatter, [.. Enumerable.Repeat(BindingKind.Storage, 4)], [SpecConstant.FromUInt32(0, tuning?.ElementwiseWorkgroup ?? 0)])
+    {
+        _workgroup = tuning!.ElementwiseWorkgroup;
+    }
+
+    public void Record(CommandRecorder recorder, BufferRange partials, BufferRange routes, BufferRange entryOf, BufferRange h, uint hidden, uint tokens, uint slots)
+    {
+        Require(partials, (ulong)hidden * tokens * slots, 4, "partials");
+        Require(h, (ulong)hidden * tokens, 4, "h");
+        Dispatch(recorder, Bind(partials, routes, entryOf, h), new MoeScatterPush(hidden, slots), DivideUp(hidden, _workgroup), tokens);
     }
 }
 

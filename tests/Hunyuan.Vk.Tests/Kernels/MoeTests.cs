@@ -112,6 +112,76 @@ public sealed class MoeTests : VulkanTest
         Nmse.AssertClose(expected.Select(v => (float)v).ToArray(), actual, 1e-6, $"{format} h + MoE(x)");
     }
 
+    [TestCase(WeightFormat.Q4, 13)]
+    [TestCase(WeightFormat.Q8, 1)]
+    [TestCase(WeightFormat.F16, 20)]
+    [TestCase(WeightFormat.Q4Z, 9)]
+    public void Prefill_grouped_by_expert_matches_reference(WeightFormat format, int tokens)
+    {
+        QuantizedMatrix[] gateUp = [.. Enumerable.Range(0, Experts + 1).Select(e => MatVecTests.Matrix(format, 2 * Inter, Hidden, 300 + e))];
+        QuantizedMatrix[] down = [.. Enumerable.Range(0, Experts + 1).Select(e => MatVecTests.Matrix(format, Hidden, Inter, 400 + e))];
+        float[] x = TestData.Uniform(11, tokens * Hidden);
+        float[] logits = TestData.Uniform(12, tokens * Experts, scale: 3f);
+        float[] h0 = TestData.Uniform(13, tokens * Hidden);
+        float[][] gu = gateUp.Select(m => m.Dequantize()).ToArray(), dn = down.Select(m => m.Dequantize()).ToArray();
+
+        var expected = new float[tokens * Hidden];
+        for (int t = 0; t < tokens; t++)
+        {
+            (int[] ids, double[] weights) = ReferenceRoute(logits[(t * Experts)..((t + 1) * Experts)], TopK, norm: true);
+            int[] slotIds = [.. ids, Experts];
+            double[] slotWeights = [.. weights, 1.0];
+            var acc = h0.Skip(t * Hidden).Take(Hidden).Select(v => (double)v).ToArray();
+            for (int s = 0; s < Slots; s++)
+            {
+                var g = new float[2 * Inter];
+                Ops.MatVec(gu[slotIds[s]], x.AsSpan(t * Hidden, Hidden), g);
+                float[] activation = [.. Enumerable.Range(0, Inter).Select(i => (float)(ModelOps.Silu<double>(g[2 * i]) * g[2 * i + 1]))];
+                var y = new float[Hidden];
+                Ops.MatVec(dn[slotIds[s]], activation, y);
+                for (int i = 0; i < Hidden; i++)
+                {
+                    acc[i] += slotWeights[s] * y[i];
+                }
+            }
+
+            acc.Select(v => (float)v).ToArray().CopyTo(expected, t * Hidden);
+        }
+
+        uint entries = (uint)(tokens * Slots);
+        using DeviceMatrix gw = DeviceMatrix.Upload(Context, "gate_up", gateUp), dw = DeviceMatrix.Upload(Context, "down", down);
+        using GpuBuffer gx = Upload(x, "x"), gl = Upload(logits, "logits"), h = Upload(h0, "h");
+        using GpuBuffer routes = Context.CreateBuffer(MoeRoute.Bytes * (ulong)tokens, "routes");
+        using GpuBuffer group = Context.CreateBuffer(MoeGroupKernel.GroupUints * 4, "group");
+        using GpuBuffer entryToken = Context.CreateBuffer(entries * 4, "entry token"), entryOf = Context.CreateBuffer(entries * 4, "entry of");
+        using GpuBuffer act = Context.CreateBuffer(entries * Inter * 4, "act"), partial = Context.CreateBuffer(entries * Hidden * 4, "partials");
+        using var route = new MoeRouteKernel(Context);
+        using var groupKernel = new MoeGroupKernel(Context);
+        using var gateUpKernel = new MatMulKernel(Context, Gpu.Tuning, format, MatMulMode.GatherGateUp);
+        using var downKernel = new MatMulKernel(Context, Gpu.Tuning, format, MatMulMode.GatherDown);
+        using var scatter = new MoeScatterKernel(Context, Gpu.Tuning);
+        Context.Run(r =>
+        {
+            route.Record(r, gl.All, routes.All, Experts, TopK, sharedExpert: true, normTopK: true, scaling: 1f, tokens: (uint)tokens);
+            r.Barrier();
+            groupKernel.Record(r, routes.All, group.All, entryToken.All, entryOf.All, (uint)tokens, Slots, Experts + 1);
+            r.Barrier();
+            gateUpKernel.RecordGrouped(r, gw, gx.All, act.All, group.All, entryToken.All, (uint)tokens);
+            r.Barrier();
+            downKernel.RecordGrouped(r, dw, act.All, partial.All, group.All, entryToken.All, (uint)tokens);
+            r.Barrier();
+            scatter.Record(r, partial.All, routes.All, entryOf.All, h.All, Hidden, (uint)tokens, Slots);
+        });
+
+        var actual = new float[tokens * Hidden];
+        h.Read<float>(actual);
+        var counts = new uint[Experts + 1];
+        group.Read<uint>(counts);
+        Assert.That(counts.Sum(c => (long)c), Is.EqualTo(entries), "every (token, slot) assignment listed once");
+        Assert.That(counts[Experts], Is.EqualTo((uint)tokens), "the shared expert sees every token");
+        Nmse.AssertClose(expected, actual, 1e-6, $"{format} prefill MoE over {tokens} tokens");
+    }
+
     private sealed class MoeHolder(GpuContext context, DeviceTuning tuning) : IDisposable
     {
         private readonly Dictionary<(WeightFormat, MatVecMode, int), MatVecKernel> _matvec = [];

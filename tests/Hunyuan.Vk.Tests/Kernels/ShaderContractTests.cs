@@ -36,6 +36,10 @@ public sealed class ShaderContractTests
     [TestCase(ShaderId.MatmulQ4, typeof(MatMulPush))]
     [TestCase(ShaderId.MatmulQ4z, typeof(MatMulPush))]
     [TestCase(ShaderId.MatmulF32, typeof(MatMulPush))]
+    [TestCase(ShaderId.MoePrefillGateUpQ4, typeof(MatMulPush))]
+    [TestCase(ShaderId.MoePrefillDownQ8, typeof(MatMulPush))]
+    [TestCase(ShaderId.MoeGroup, typeof(MoeGroupPush))]
+    [TestCase(ShaderId.MoeScatter, typeof(MoeScatterPush))]
     public void Push_constants_match_the_shader(ShaderId id, Type push)
     {
         IReadOnlyList<uint> shaderOffsets = SpirvReflection.Parse(ShaderLibrary.Spirv(id).Span).PushConstantOffsets;

@@ -1,0 +1,32 @@
+#version 450
+// Prefill MoE: h[t] += sum over slots s of weight[t][s] * partial[entry_of[t][s]] — the grouped experts' outputs,
+// weighted by the router (the shared expert by 1), added back to each token's residual. Grid: (hidden chunks, tokens).
+
+layout(local_size_x_id = 0) in;
+
+struct Route {
+    uint ids[16];
+    float weights[16];
+};
+layout(std430, binding = 0) readonly buffer Partial { float partial[]; };   // [entries][hidden]
+layout(std430, binding = 1) readonly buffer Routes { Route routes[]; };
+layout(std430, binding = 2) readonly buffer EntryOf { uint entry_of[]; };   // [tokens][slots]
+layout(std430, binding = 3) buffer H { float h[]; };                        // [tokens][hidden]
+
+layout(push_constant) uniform Push {
+    uint hidden;
+    uint slots;
+} p;
+
+void main()
+{
+    uint t = gl_WorkGroupID.y, i = gl_GlobalInvocationID.x;
+    if (i >= p.hidden) {
+        return;
+    }
+    float sum = 0.0;
+    for (uint s = 0; s < p.slots; s++) {
+        sum += routes[t].weights[s] * partial[entry_of[t * p.slots + s] * p.hidden + i];
+    }
+    h[t * p.hidden + i] += sum;
+}
