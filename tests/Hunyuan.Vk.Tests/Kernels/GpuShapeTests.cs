@@ -1,0 +1,135 @@
+using Hunyuan.Vk.Kernels;
+using Hunyuan.Vk.Model.Formats;
+using Hunyuan.Vk.Reference;
+using Hunyuan.Vk.Tests.Harness;
+using Hunyuan.Vk.Vulkan;
+
+namespace Hunyuan.Vk.Tests.Kernels;
+
+/// <summary>
+/// The kernel shapes GPUs get from <see cref="DeviceTuning"/> (several subgroups per workgroup, a subgroup splitting
+/// each row and summing with subgroupAdd, x staged in shared memory, cross-subgroup reductions through shared memory),
+/// run here on lavapipe with its subgroup of 8, so those code paths are tested without a GPU.
+/// </summary>
+public sealed class GpuShapeTests : VulkanTest
+{
+    private static DeviceTuning GpuLike => Gpu.Tuning with
+    {
+        NormWorkgroup = 4 * Context.Info.SubgroupSize,
+        MatVecWorkgroup = 4 * Context.Info.SubgroupSize,
+        MatVecLanes = Context.Info.SubgroupSize,
+        MatVecRows = 2,
+        MatVecSharedX = true,
+        MatMulWorkgroup = 16,
+        MatMulRows = 4,
+        MatMulTokens = 8,
+        MatMulSharedX = true,
+        AttentionWorkgroup = 32,
+        ReductionWorkgroup = 64,
+        ElementwiseWorkgroup = 256,
+    };
+
+    [TestCase(WeightFormat.Q4, 130, 1024)]
+    [TestCase(WeightFormat.Q4Z, 37, 512)]
+    [TestCase(WeightFormat.Q8, 1000, 4096)]
+    [TestCase(WeightFormat.F16, 5, 256)]
+    public void Matvec_with_subgroup_rows_and_shared_x(WeightFormat format, int rows, int cols)
+    {
+        QuantizedMatrix q = MatVecTests.Matrix(format, rows, cols, seed: rows);
+        float[] x = TestData.Uniform(cols, cols);
+        var expected = new float[rows];
+        Ops.MatVec(q.Dequantize(), x, expected);
+        using DeviceMatrix w = DeviceMatrix.Upload(Context, "W", q);
+        using GpuBuffer gx = Upload(x, "x");
+        using var y = new GuardedOutput(Context, rows, "y");
+        using var kernel = new MatVecKernel(Context, GpuLike, format, (uint)cols);
+        Context.Run(r => kernel.Record(r, w, gx.All, y.Range));
+        Nmse.AssertClose(expected, y.Read(), 1e-6, $"GPU-shaped matvec {format}");
+    }
+
+    [TestCase(WeightFormat.Q4, 70, 256, 11)]
+    [TestCase(WeightFormat.Q8, 33, 128, 3)]
+    public void Matmul_with_shared_x_tiles(WeightFormat format, int rows, int cols, int tokens)
+    {
+        QuantizedMatrix q = MatVecTests.Matrix(format, rows, cols, seed: rows);
+        float[] w = q.Dequantize();
+        float[] x = TestData.Uniform(tokens, tokens * cols);
+        var expected = new float[tokens * rows];
+        for (int t = 0; t < tokens; t++)
+        {
+            Ops.MatVec(w, x.AsSpan(t * cols, cols), expected.AsSpan(t * rows, rows));
+        }
+
+        using DeviceMatrix dw = DeviceMatrix.Upload(Context, "W", q);
+        using GpuBuffer gx = Upload(x, "X");
+        using var y = new GuardedOutput(Context, expected.Length, "Y");
+        using var kernel = new MatMulKernel(Context, GpuLike, format);
+        Context.Run(r => kernel.Record(r, dw, gx.All, y.Range, (uint)tokens));
+        Nmse.AssertClose(expected, y.Read(), 1e-6, $"GPU-shaped matmul {format}");
+    }
+
+    [Test]
+    public void Rms_norm_across_subgroups()
+    {
+        const int Rows = 3, N = 4099;
+        float[] x = TestData.Uniform(1, Rows * N, 3f), w = TestData.Uniform(2, N);
+        var expected = new float[Rows * N];
+        Ops.RmsNorm(x, w, expected, 1e-5f);
+        using GpuBuffer gx = Upload(x, "x"), gw = Upload(w, "w");
+        using var y = new GuardedOutput(Context, Rows * N, "y");
+        using var kernel = new RmsNormKernel(Context, GpuLike);
+        Context.Run(r => kernel.Record(r, gx.All, gw.All, y.Range, Rows, N, 1e-5f));
+        Nmse.AssertClose(expected, y.Read(), 1e-7, "GPU-shaped rms_norm");
+    }
+
+    [Test]
+    public void Attention_with_several_subgroups()
+    {
+        var shape = new AttentionShape(8, 2, 128);
+        const int KvLength = 600;
+        float[] q = TestData.Uniform(3, shape.QueryDim);
+        Half[] k = TestData.UniformHalf(4, KvLength * shape.KvDim, 2f).Half, v = TestData.UniformHalf(5, KvLength * shape.KvDim).Half;
+        var expected = new float[shape.QueryDim];
+        for (int h = 0; h < shape.Heads; h++)
+        {
+            int kvh = h / shape.Group;
+            double[] scores = [.. Enumerable.Range(0, KvLength).Select(t =>
+                Enumerable.Range(0, shape.HeadDim).Sum(i => q[h * shape.HeadDim + i] * (double)k[t * shape.KvDim + kvh * shape.HeadDim + i]) / Math.Sqrt(shape.HeadDim))];
+            ModelOps.Softmax<double>(scores);
+            for (int i = 0; i < shape.HeadDim; i++)
+            {
+                expected[h * shape.HeadDim + i] = (float)Enumerable.Range(0, KvLength).Sum(t => scores[t] * (double)v[t * shape.KvDim + kvh * shape.HeadDim + i]);
+            }
+        }
+
+        using var kernel = new AttentionDecodeKernel(Context, GpuLike, shape);
+        using GpuBuffer gq = Upload(q, "q"), gk = Upload(k, "k"), gv = Upload(v, "v");
+        using GpuBuffer partial = Context.CreateBuffer(kernel.PartialFloats(KvLength) * 4, "partial");
+        using var output = new GuardedOutput(Context, shape.QueryDim, "out");
+        Context.Run(r => kernel.Record(r, gq.All, gk.All, gv.All, partial.All, output.Range, KvLength));
+        Nmse.AssertClose(expected, output.Read(), 1e-8, "GPU-shaped attention");
+    }
+
+    [Test]
+    public void Sampling_and_argmax_with_large_workgroups()
+    {
+        const int N = 128_167;
+        float[] logits = TestData.Uniform(9, N, 4f);
+        int best = Array.IndexOf(logits, logits.Max());
+        int[] order = [.. Enumerable.Range(0, N).OrderByDescending(i => logits[i]).ThenBy(i => i).Take(40)];
+        using GpuBuffer gl = Upload(logits, "logits"), tokens = Context.CreateBuffer(8, "tokens");
+        using var argmax = new ArgmaxKernel(Context, GpuLike);
+        using var sampler = new Sampler(Context, GpuLike, N);
+        Context.Run(r =>
+        {
+            argmax.Record(r, gl.All, tokens.All, N, slot: 0);
+            sampler.Record(r, gl.All, tokens.All, N, 40, temperature: 1f, topP: 1f, u: 0f, slot: 1);
+        });
+        var chosen = new uint[2];
+        var ids = new uint[Sampler.MaxK];
+        tokens.Read<uint>(chosen);
+        sampler.CandidateIds.Buffer.Read<uint>(ids, sampler.CandidateIds.Offset);
+        Assert.That(chosen, Is.EqualTo(new[] { (uint)best, (uint)order[0] }), "argmax; and u = 0 picks the top candidate");
+        Assert.That(ids[..40], Is.EqualTo(order.Select(i => (uint)i).ToArray()));
+    }
+}
