@@ -1,0 +1,184 @@
+using Hunyuan.Vk.Kernels;
+using Hunyuan.Vk.Model;
+using Hunyuan.Vk.Model.Formats;
+using Hunyuan.Vk.Vulkan;
+
+namespace Hunyuan.Vk.Execution;
+
+/// <summary>
+/// Token-by-token decoding of a <see cref="DeviceModel"/> with its KV cache: each step is one command buffer (all
+/// layers, final norm, lm_head, argmax) and one submit; the next token id is written by the GPU into the token
+/// buffer that the next step's embedding reads. Per layer: rms_norm, QKV matvec, rope_norm_kv, attention (split +
+/// combine), o_proj matvec accumulating into h, rms_norm, router matvec, moe_route, routed gate/up (SwiGLU), routed
+/// down, moe_combine into h.
+/// </summary>
+public sealed class DecodeSession : IDisposable
+{
+    private readonly GpuContext _context;
+    private readonly DeviceModel _model;
+    private readonly DeviceTuning _tuning;
+    private readonly HunyuanConfig _c;
+    private readonly AttentionShape _shape;
+    private readonly List<IDisposable> _owned = [];
+    private readonly Dictionary<(WeightFormat, MatVecMode, int), MatVecKernel> _matvec = [];
+    private readonly Dictionary<WeightFormat, EmbedKernel> _embed = [];
+    private readonly RmsNormKernel _norm;
+    private readonly RopeNormKvKernel _rope;
+    private readonly AttentionDecodeKernel _attention;
+    private readonly MoeRouteKernel _route;
+    private readonly MoeCombineKernel _combine;
+    private readonly ArgmaxKernel _argmax;
+    private readonly CommandRecorder _recorder;
+    private readonly GpuBuffer _h, _x, _qkv, _q, _attn, _partialAttn, _logitsRouter, _routing, _act, _partialMoe, _logits, _tokens;
+    private readonly GpuBuffer[] _kCache, _vCache;
+    private readonly int _slots;
+
+    public DecodeSession(GpuContext context, DeviceModel model, int maxPositions)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(model);
+        _context = context;
+        _model = model;
+        _c = model.Config;
+        _tuning = DeviceTuning.For(context.Info);
+        _shape = new AttentionShape(_c.Heads, _c.KvHeads, _c.HeadDim);
+        _slots = _c.TopK + (_c.SharedExperts > 0 ? 1 : 0);
+        MaxPositions = maxPositions;
+        _norm = Own(new RmsNormKernel(context, _tuning));
+        _rope = Own(new RopeNormKvKernel(context, _tuning));
+        _attention = Own(new AttentionDecodeKernel(context, _tuning, _shape));
+        _route = Own(new MoeRouteKernel(context));
+        _combine = Own(new MoeCombineKernel(context, _tuning));
+        _argmax = Own(new ArgmaxKernel(context, _tuning));
+        _recorder = Own(context.CreateRecorder());
+        int hidden = _c.HiddenSize;
+        _h = Buffer(hidden, "h");
+        _x = Buffer(hidden, "x (normed)");
+        _qkv = Buffer(_shape.QkvDim, "qkv");
+        _q = Buffer(_shape.QueryDim, "q");
+        _attn = Buffer(_shape.QueryDim, "attention out");
+        _partialAttn = Buffer((int)_attention.PartialFloats((uint)maxPositions), "attention partials");
+        _logitsRouter = Buffer(_c.Experts, "router logits");
+        _routing = Buffer((int)(MoeRoute.Bytes / 4), "route");
+        _act = Buffer(_slots * _c.ExpertIntermediate, "expert activations");
+        _partialMoe = Buffer(_slots * hidden, "expert partials");
+        _logits = Buffer(_c.VocabSize, "logits");
+        _tokens = Buffer(1, "token");
+        _kCache = [.. Enumerable.Range(0, _c.Layers).Select(l => Own(context.CreateBuffer((ulong)maxPositions * (ulong)_shape.KvDim * 2, $"layer {l} k cache")))];
+        _vCache = [.. Enumerable.Range(0, _c.Layers).Select(l => Own(context.CreateBuffer((ulong)maxPositions * (ulong)_shape.KvDim * 2, $"layer {l} v cache")))];
+    }
+
+    public int MaxPositions { get; }
+
+    /// <summary>Tokens in the cache: the position of the next token.</summary>
+    public int Position { get; private set; }
+
+    /// <summary>The logits of the last step, [vocab] (valid after <see cref="Step"/>).</summary>
+    public GpuBuffer Logits => _logits;
+
+    /// <summary>Runs <paramref name="token"/> at the next position; returns the greedy next token (computed on the GPU).</summary>
+    public int Step(int token)
+    {
+        if (Position >= MaxPositions)
+        {
+            throw new InvalidOperationException($"The context is full: {MaxPositions} positions");
+        }
+
+        if (token < 0 || token >= _c.VocabSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(token), $"Token {token} is outside the vocabulary of {_c.VocabSize}");
+        }
+
+        _tokens.Write<uint>([(uint)token]);
+        Record((uint)Position);
+        _recorder.SubmitAndWait();
+        Position++;
+        Span<uint> next = stackalloc uint[1];
+        _tokens.Read(next);
+        return (int)next[0];
+    }
+
+    /// <summary>Empties the cache.</summary>
+    public void Reset() => Position = 0;
+
+    private void Record(uint position)
+    {
+        CommandRecorder r = _recorder;
+        int hidden = _c.HiddenSize;
+        r.Begin();
+        Embed(_model.Embedding).Record(r, _model.Embedding, _tokens.All, _h.All, 1);
+        r.Barrier();
+        for (int l = 0; l < _c.Layers; l++)
+        {
+            DeviceModel.Layer layer = _model.Layers[l];
+            _norm.Record(r, _h.All, layer.InputNorm.All, _x.All, 1, (uint)hidden, _c.RmsNormEps);
+            r.Barrier();
+            MatVec(layer.Qkv.Format, MatVecMode.Plain, hidden).Record(r, layer.Qkv, _x.All, _qkv.All);
+            r.Barrier();
+            _rope.Record(r, _shape, _qkv.All, _model.InverseFrequencies.All, layer.QueryNorm?.All, layer.KeyNorm?.All, _q.All, _kCache[l].All, _vCache[l].All, 1, position, _c.RmsNormEps);
+            r.Barrier();
+            _attention.Record(r, _q.All, _kCache[l].All, _vCache[l].All, _partialAttn.All, _attn.All, position + 1);
+            r.Barrier();
+            MatVec(layer.O.Format, MatVecMode.Plain, _shape.QueryDim).Record(r, layer.O, _attn.All, _h.All, accumulate: true);
+            r.Barrier();
+            _norm.Record(r, _h.All, layer.PostNorm.All, _x.All, 1, (uint)hidden, _c.RmsNormEps);
+            r.Barrier();
+            MatVec(WeightFormat.F32, MatVecMode.Plain, hidden).Record(r, layer.Router, _x.All, _logitsRouter.All);
+            r.Barrier();
+            _route.Record(r, _logitsRouter.All, _routing.All, _c.Experts, _c.TopK, _c.SharedExperts > 0, _c.NormTopKProb, (float)_c.RoutedScalingFactor);
+            r.Barrier();
+            MatVec(layer.GateUp.Format, MatVecMode.GateUp, hidden).RecordRouted(r, layer.GateUp, _x.All, _act.All, _routing.All, (uint)_slots);
+            r.Barrier();
+            MatVec(layer.Down.Format, MatVecMode.Down, _c.ExpertIntermediate).RecordRouted(r, layer.Down, _act.All, _partialMoe.All, _routing.All, (uint)_slots);
+            r.Barrier();
+            _combine.Record(r, _partialMoe.All, _routing.All, _h.All, (uint)hidden, (uint)_slots);
+            r.Barrier();
+        }
+
+        _norm.Record(r, _h.All, _model.FinalNorm.All, _x.All, 1, (uint)hidden, _c.RmsNormEps);
+        r.Barrier();
+        MatVec(_model.LmHead.Format, MatVecMode.Plain, hidden).Record(r, _model.LmHead, _x.All, _logits.All);
+        r.Barrier();
+        _argmax.Record(r, _logits.All, _tokens.All, (uint)_c.VocabSize);
+        r.End();
+    }
+
+    private MatVecKernel MatVec(WeightFormat format, MatVecMode mode, int cols)
+    {
+        if (!_matvec.TryGetValue((format, mode, cols), out MatVecKernel? k))
+        {
+            _matvec[(format, mode, cols)] = k = Own(new MatVecKernel(_context, _tuning, format, (uint)cols, mode));
+        }
+
+        return k;
+    }
+
+    private EmbedKernel Embed(DeviceMatrix embedding)
+    {
+        if (!_embed.TryGetValue(embedding.Format, out EmbedKernel? k))
+        {
+            _embed[embedding.Format] = k = Own(new EmbedKernel(_context, _tuning, embedding.Format));
+        }
+
+        return k;
+    }
+
+    private GpuBuffer Buffer(int floats, string name) => Own(_context.CreateBuffer((ulong)Math.Max(floats, 1) * 4, name));
+
+    private T Own<T>(T item)
+        where T : IDisposable
+    {
+        _owned.Add(item);
+        return item;
+    }
+
+    public void Dispose()
+    {
+        for (int i = _owned.Count - 1; i >= 0; i--)
+        {
+            _owned[i].Dispose();
+        }
+
+        _owned.Clear();
+    }
+}

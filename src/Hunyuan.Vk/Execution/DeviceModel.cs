@@ -1,0 +1,152 @@
+using Hunyuan.Vk.Kernels;
+using Hunyuan.Vk.Model;
+using Hunyuan.Vk.Model.Formats;
+using Hunyuan.Vk.Vulkan;
+
+namespace Hunyuan.Vk.Execution;
+
+/// <summary>
+/// A model's weights on the device, laid out for the kernels: q, k and v rows concatenated (one QKV product); each
+/// layer's experts stacked with the shared expert last, gate and up rows interleaved (gate_0, up_0, gate_1, ...) so the
+/// gate/up kernel ends in SwiGLU; the router in F32; the embedding doubling as the tied lm_head.
+/// </summary>
+public sealed class DeviceModel : IDisposable
+{
+    private readonly List<IDisposable> _owned = [];
+
+    public sealed record Layer(
+        GpuBuffer InputNorm,       // [hidden] f32
+        DeviceMatrix Qkv,          // [q_dim + 2 kv_dim, hidden]
+        DeviceMatrix O,            // [hidden, q_dim]
+        GpuBuffer? QueryNorm,      // [head_dim] f32
+        GpuBuffer? KeyNorm,        // [head_dim] f32
+        GpuBuffer PostNorm,        // [hidden] f32
+        DeviceMatrix Router,       // [experts, hidden] F32
+        DeviceMatrix GateUp,       // (experts + 1) x [2 * inter, hidden], rows interleaved
+        DeviceMatrix Down);        // (experts + 1) x [hidden, inter]
+
+    public HunyuanConfig Config { get; }
+    public WeightFormat Format { get; }
+    public DeviceMatrix Embedding { get; }   // [vocab, hidden]; also the lm_head when tied
+    public DeviceMatrix LmHead { get; }
+    public GpuBuffer FinalNorm { get; }
+    public GpuBuffer InverseFrequencies { get; }
+    public IReadOnlyList<Layer> Layers { get; }
+
+    /// <summary>Converts and uploads every tensor; <paramref name="progress"/> hears about each layer.</summary>
+    public DeviceModel(GpuContext context, ModelWeights weights, WeightFormat format, Action<string>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(weights);
+        HunyuanConfig c = weights.Config;
+        if (c.SharedExperts > 0 && c.SharedIntermediate != c.ExpertIntermediate)
+        {
+            throw new NotSupportedException($"The shared expert's width {c.SharedIntermediate} differs from the routed experts' {c.ExpertIntermediate}; the engine stacks them together");
+        }
+
+        Config = c;
+        Format = format;
+        try
+        {
+            Embedding = Own(DeviceMatrix.Upload(context, "embed_tokens", Convert(weights[ModelLayout.Embedding], format)));
+            LmHead = c.TieWordEmbeddings ? Embedding : Own(DeviceMatrix.Upload(context, "lm_head", Convert(weights.LmHead, format)));
+            FinalNorm = Floats(context, weights[ModelLayout.FinalNorm]);
+            InverseFrequencies = Own(Upload(context, "inv_freq", RopeNormKvKernel.InverseFrequencies(c.HeadDim, c.RopeBase)));
+            var layers = new List<Layer>();
+            for (int l = 0; l < c.Layers; l++)
+            {
+                progress?.Invoke($"layer {l + 1}/{c.Layers}");
+                layers.Add(LoadLayer(context, weights, format, l));
+            }
+
+            Layers = layers;
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    private Layer LoadLayer(GpuContext context, ModelWeights w, WeightFormat format, int l)
+    {
+        HunyuanConfig c = Config;
+        WeightFormat rebuilt = format == WeightFormat.Q4Z ? WeightFormat.Q4 : format;   // matrices rebuilt from floats
+        float[] q = w[ModelLayout.Attention(l, "q")].ReadF32(), k = w[ModelLayout.Attention(l, "k")].ReadF32(), v = w[ModelLayout.Attention(l, "v")].ReadF32();
+        QuantizedMatrix qkv = Quantizer.Quantize([.. q, .. k, .. v], c.QkvRows(), c.HiddenSize, rebuilt);
+        var gateUp = new List<QuantizedMatrix>();
+        var down = new List<QuantizedMatrix>();
+        for (int e = 0; e <= c.Experts; e++)
+        {
+            bool shared = e == c.Experts;
+            if (shared && c.SharedExperts == 0)
+            {
+                break;
+            }
+
+            string gate = shared ? ModelLayout.Shared(l, "gate") : ModelLayout.Expert(l, e, "gate");
+            string up = shared ? ModelLayout.Shared(l, "up") : ModelLayout.Expert(l, e, "up");
+            string dn = shared ? ModelLayout.Shared(l, "down") : ModelLayout.Expert(l, e, "down");
+            gateUp.Add(Quantizer.Quantize(Interleave(w[gate].ReadF32(), w[up].ReadF32(), c.HiddenSize), 2 * c.ExpertIntermediate, c.HiddenSize, rebuilt));
+            down.Add(Convert(w[dn], format));
+        }
+
+        return new Layer(
+            Floats(context, w[ModelLayout.InputNorm(l)]),
+            Own(DeviceMatrix.Upload(context, $"layer {l} qkv", qkv)),
+            Own(DeviceMatrix.Upload(context, $"layer {l} o_proj", Convert(w[ModelLayout.Attention(l, "o")], format))),
+            c.UseQkNorm ? Floats(context, w[ModelLayout.QueryNorm(l)]) : null,
+            c.UseQkNorm ? Floats(context, w[ModelLayout.KeyNorm(l)]) : null,
+            Floats(context, w[ModelLayout.PostAttentionNorm(l)]),
+            Own(DeviceMatrix.Upload(context, $"layer {l} router", Quantizer.Convert(w[ModelLayout.Router(l)], WeightFormat.F32))),
+            Own(DeviceMatrix.Upload(context, $"layer {l} experts gate_up", gateUp)),
+            Own(DeviceMatrix.Upload(context, $"layer {l} experts down", down)));
+    }
+
+    /// <summary>Rows gate_0, up_0, gate_1, up_1, ... of two [rows, cols] matrices.</summary>
+    private static float[] Interleave(float[] gate, float[] up, int cols)
+    {
+        var result = new float[gate.Length * 2];
+        for (int r = 0; r < gate.Length / cols; r++)
+        {
+            gate.AsSpan(r * cols, cols).CopyTo(result.AsSpan(2 * r * cols, cols));
+            up.AsSpan(r * cols, cols).CopyTo(result.AsSpan((2 * r + 1) * cols, cols));
+        }
+
+        return result;
+    }
+
+    private static QuantizedMatrix Convert(StoredTensor t, WeightFormat format) =>
+        format == WeightFormat.Q4Z && t is not GptqTensor ? Quantizer.Convert(t, WeightFormat.Q4) : Quantizer.Convert(t, format);
+
+    private GpuBuffer Floats(GpuContext context, StoredTensor t) => Own(Upload(context, t.Name, t.ReadF32()));
+
+    private static GpuBuffer Upload(GpuContext context, string name, float[] values)
+    {
+        GpuBuffer b = context.CreateBuffer((ulong)values.Length * 4, name);
+        b.Write<float>(values);
+        return b;
+    }
+
+    private T Own<T>(T item)
+        where T : IDisposable
+    {
+        _owned.Add(item);
+        return item;
+    }
+
+    public void Dispose()
+    {
+        for (int i = _owned.Count - 1; i >= 0; i--)
+        {
+            _owned[i].Dispose();
+        }
+
+        _owned.Clear();
+    }
+}
+
+internal static class ConfigShapes
+{
+    public static int QkvRows(this HunyuanConfig c) => c.QueryDim + 2 * c.KvDim;
+}

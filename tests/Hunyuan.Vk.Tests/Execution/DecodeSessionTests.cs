@@ -1,0 +1,101 @@
+using Hunyuan.Vk.Execution;
+using Hunyuan.Vk.Model;
+using Hunyuan.Vk.Model.Formats;
+using Hunyuan.Vk.Reference;
+using Hunyuan.Vk.Tests.Harness;
+
+namespace Hunyuan.Vk.Tests.Execution;
+
+/// <summary>The whole model decoding on the GPU, token by token, against the CPU reference on a tiny random checkpoint.</summary>
+public sealed class DecodeSessionTests : VulkanTest
+{
+    private static readonly int[] s_prompt = [127958, 9906, 1917, 220, 16, 17, 127962];
+
+    /// <summary>The reference over the weights as the device stores them in <paramref name="format"/>.</summary>
+    private static ReferenceModel<double> ReferenceFor(ModelWeights weights, WeightFormat format)
+    {
+        float[] Load(string name)
+        {
+            StoredTensor t = weights[name];
+            bool quantized = t.Spec.Role is TensorRole.Linear or TensorRole.Embedding or TensorRole.LmHead;
+            if (!quantized || format == WeightFormat.F32)
+            {
+                return t.ReadF32();
+            }
+
+            long[] shape = t.Spec.Shape;
+            return Quantizer.Quantize(t.ReadF32(), (int)shape[0], (int)shape[1], format).Dequantize();
+        }
+
+        return new ReferenceModel<double>(TestModels.ReferenceConfig(weights.Config), Load);
+    }
+
+    // The issue asks for NMSE under 2e-3; measured here 2.6e-8 (F32, F16) to 8e-8 (Q8), the f16 KV cache being the
+    // main difference from the reference. 1e-5 keeps a wide margin and still catches a wrong op.
+    [TestCase(WeightFormat.F32, 1e-5)]
+    [TestCase(WeightFormat.F16, 1e-5)]
+    [TestCase(WeightFormat.Q8, 1e-5)]
+    [TestCase(WeightFormat.Q4, 1e-5)]
+    public void Prompt_logits_and_greedy_tokens_match_the_reference(WeightFormat format, double limit)
+    {
+        using ModelWeights weights = ModelWeights.Open(TestModels.Directory(TestModels.Tiny()));
+        ReferenceModel<double> reference = ReferenceFor(weights, format);
+        double[][] expected = reference.Prefill(s_prompt);
+
+        using var model = new DeviceModel(Context, weights, format);
+        using var session = new DecodeSession(Context, model, maxPositions: 64);
+        int vocab = weights.Config.VocabSize;
+        var logits = new float[vocab];
+        int next = 0;
+        for (int p = 0; p < s_prompt.Length; p++)
+        {
+            next = session.Step(s_prompt[p]);
+            session.Logits.Read<float>(logits);
+            float[] want = expected[p].Select(v => (float)v).ToArray();
+            Nmse.AssertClose(want, logits, limit, $"{format} logits at prompt position {p}");
+            TestContext.Out.WriteLine($"{format} position {p}: logits NMSE {Nmse.Compute(want, logits).Value:E2}");
+            Assert.That(next, Is.EqualTo(ArgMax(expected[p])), $"greedy token after position {p}");
+        }
+
+        // Greedy continuation: the GPU feeds its own argmax back; the reference decodes the same tokens.
+        int steps = format == WeightFormat.F32 ? 32 : 8;
+        var gpuTokens = new List<int>();
+        var cpuTokens = new List<int>();
+        int cpuNext = ArgMax(expected[^1]);
+        for (int i = 0; i < steps; i++)
+        {
+            gpuTokens.Add(next);
+            cpuTokens.Add(cpuNext);
+            next = session.Step(next);
+            cpuNext = ArgMax(reference.Decode(cpuTokens[^1]));
+        }
+
+        Assert.That(gpuTokens, Is.EqualTo(cpuTokens), $"{steps} greedy tokens on {format} weights");
+        Assert.That(session.Position, Is.EqualTo(s_prompt.Length + steps));
+    }
+
+    [Test]
+    public void A_full_context_is_refused_with_a_clear_error()
+    {
+        using ModelWeights weights = ModelWeights.Open(TestModels.Directory(TestModels.Tiny()));
+        using var model = new DeviceModel(Context, weights, WeightFormat.Q8);
+        using var session = new DecodeSession(Context, model, maxPositions: 2);
+        session.Step(1);
+        session.Step(2);
+        Assert.That(() => session.Step(3), Throws.InvalidOperationException.With.Message.Contains("context is full"));
+    }
+
+    private static int ArgMax(double[] values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++)
+        {
+            if (values[i] > values[best])
+            {
+                best = i;
+            }
+        }
+
+        return best;
+    }
+}
