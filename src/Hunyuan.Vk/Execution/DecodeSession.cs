@@ -12,6 +12,8 @@ namespace Hunyuan.Vk.Execution;
 /// combine), o_proj matvec accumulating into h, rms_norm, router matvec, moe_route, routed gate/up (SwiGLU), routed
 /// down, moe_combine into h.
 /// </summary>
+/// <remarks>The step is recorded again for every token (position and cache length are push constants); descriptor
+/// sets are cached, so recording is a few hundred calls.</remarks>
 public sealed class DecodeSession : IDisposable
 {
     private readonly GpuContext _context;
@@ -28,6 +30,9 @@ public sealed class DecodeSession : IDisposable
     private readonly MoeRouteKernel _route;
     private readonly MoeCombineKernel _combine;
     private readonly ArgmaxKernel _argmax;
+    private readonly Sampler _sampler;
+    private Sampling _sampling = Sampling.Greedy;
+    private Random _random = new(0);
     private readonly CommandRecorder _recorder;
     private readonly GpuBuffer _h, _x, _qkv, _q, _attn, _partialAttn, _logitsRouter, _routing, _act, _partialMoe, _logits, _tokens;
     private readonly GpuBuffer[] _kCache, _vCache;
@@ -50,6 +55,7 @@ public sealed class DecodeSession : IDisposable
         _route = Own(new MoeRouteKernel(context));
         _combine = Own(new MoeCombineKernel(context, _tuning));
         _argmax = Own(new ArgmaxKernel(context, _tuning));
+        _sampler = Own(new Sampler(context, _tuning, (uint)_c.VocabSize));
         _recorder = Own(context.CreateRecorder());
         int hidden = _c.HiddenSize;
         _h = Buffer(hidden, "h");
@@ -101,6 +107,14 @@ public sealed class DecodeSession : IDisposable
     /// <summary>Empties the cache.</summary>
     public void Reset() => Position = 0;
 
+    /// <summary>How the next token is chosen from the logits (on the GPU); a seed makes sampling reproducible.</summary>
+    public void SetSampling(Sampling sampling)
+    {
+        ArgumentNullException.ThrowIfNull(sampling);
+        _sampling = sampling;
+        _random = new Random(sampling.Seed);
+    }
+
     private void Record(uint position)
     {
         CommandRecorder r = _recorder;
@@ -139,7 +153,16 @@ public sealed class DecodeSession : IDisposable
         r.Barrier();
         MatVec(_model.LmHead.Format, MatVecMode.Plain, hidden).Record(r, _model.LmHead, _x.All, _logits.All);
         r.Barrier();
-        _argmax.Record(r, _logits.All, _tokens.All, (uint)_c.VocabSize);
+        if (_sampling.IsGreedy)
+        {
+            _argmax.Record(r, _logits.All, _tokens.All, (uint)_c.VocabSize);
+        }
+        else
+        {
+            int topK = Math.Clamp(_sampling.TopK <= 0 ? Sampler.MaxK : _sampling.TopK, 1, Sampler.MaxK);
+            _sampler.Record(r, _logits.All, _tokens.All, (uint)_c.VocabSize, topK, _sampling.Temperature, _sampling.TopP, _random.NextSingle());
+        }
+
         r.End();
     }
 

@@ -1,0 +1,177 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Hunyuan.Vk.Execution;
+using Hunyuan.Vk.Generation;
+using Hunyuan.Vk.Model;
+using Hunyuan.Vk.Model.Formats;
+using Hunyuan.Vk.Text;
+using Hunyuan.Vk.Vulkan;
+
+namespace Hunyuan.Vk.Cli.Commands;
+
+/// <summary><c>hyvk generate</c>: text in, text out, streamed, on any Vulkan device.</summary>
+internal static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model") { Description = "Model directory (Hugging Face layout); default: a small random demo model, made on first use" };
+        var prompt = new Option<string?>("--prompt") { Description = "The user message (rendered with the chat template unless --raw)" };
+        var promptIds = new Option<string?>("--prompt-ids") { Description = "Token ids instead of text, comma-separated (no template)" };
+        var system = new Option<string?>("--system") { Description = "A system message" };
+        var think = new Option<bool>("--think") { Description = "Slow thinking: the model reasons in <think> first (the default)" };
+        var noThink = new Option<bool>("--no-think") { Description = "Fast thinking: skip the reasoning" };
+        var raw = new Option<bool>("--raw") { Description = "Send the prompt text as it is, without the chat template" };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Most tokens to generate", DefaultValueFactory = _ => 128 };
+        var temperature = new Option<float?>("--temperature") { Description = "0 for greedy; default from generation_config.json" };
+        var topK = new Option<int?>("--top-k") { Description = "Candidates to sample from (1-64); default from generation_config.json" };
+        var topP = new Option<float?>("--top-p") { Description = "Nucleus mass; default from generation_config.json" };
+        var seed = new Option<int>("--seed") { Description = "Random seed for sampling", DefaultValueFactory = _ => 0 };
+        var weights = new Option<string?>("--weights") { Description = "Device weight format: f32, f16, q8, q4 (default: q4; GPTQ checkpoints stay int4)" };
+        weights.AcceptOnlyFromAmong("f32", "f16", "q8", "q4");
+        var context = new Option<int>("--context") { Description = "KV-cache positions (prompt + generated)", DefaultValueFactory = _ => 2048 };
+        var json = CliOptions.Json();
+        var device = CliOptions.Device();
+        var command = new Command("generate", "Generate text with Hunyuan-A13B (or a checkpoint of its layout) on a Vulkan device");
+        foreach (Option o in new Option[] { model, prompt, promptIds, system, think, noThink, raw, maxTokens, temperature, topK, topP, seed, weights, context, json, device })
+        {
+            command.Options.Add(o);
+        }
+
+        command.Validators.Add(result =>
+        {
+            if ((result.GetValue(prompt) is null) == (result.GetValue(promptIds) is null))
+            {
+                result.AddError("Give exactly one of --prompt or --prompt-ids.");
+            }
+
+            if (result.GetValue(think) && result.GetValue(noThink))
+            {
+                result.AddError("--think and --no-think exclude each other.");
+            }
+        });
+        command.SetAction(parse => CliErrors.Run(() => Run(new Request(
+            parse.GetValue(model), parse.GetValue(prompt), parse.GetValue(promptIds), parse.GetValue(system), !parse.GetValue(noThink),
+            parse.GetValue(raw), parse.GetValue(maxTokens), parse.GetValue(temperature), parse.GetValue(topK), parse.GetValue(topP),
+            parse.GetValue(seed), parse.GetValue(weights), parse.GetValue(context), parse.GetValue(json), parse.GetValue(device)))));
+        return command;
+    }
+
+    private sealed record Request(
+        string? Model, string? Prompt, string? PromptIds, string? System, bool Think, bool Raw, int MaxTokens, float? Temperature,
+        int? TopK, float? TopP, int Seed, string? Weights, int Context, bool Json, int? Device);
+
+    private static int Run(Request q)
+    {
+        string modelDir = q.Model ?? DemoModel.EnsureExists(message => Console.Error.WriteLine("hyvk: " + message));
+        WeightFormat format = q.Weights switch
+        {
+            "f32" => WeightFormat.F32,
+            "f16" => WeightFormat.F16,
+            "q8" => WeightFormat.Q8,
+            "q4" => WeightFormat.Q4,
+            _ => HunyuanConfig.Load(modelDir).Quantization.Format == CheckpointFormat.GptqInt4 ? WeightFormat.Q4Z : WeightFormat.Q4,
+        };
+        using var instance = new VulkanInstance();
+        using GpuContext gpu = instance.CreateContext(q.Device);
+        Console.Error.WriteLine($"hyvk: {gpu.Info.Name}; loading {modelDir} as {format}");
+        using TextGenerator generator = TextGenerator.Load(gpu, modelDir, format, q.Context, message => Console.Error.WriteLine("hyvk: loading " + message));
+
+        List<int> promptIds = q.PromptIds is string ids ? ParseIds(ids) : Render(generator.Tokenizer, q);
+        GenerationConfig g = generator.Generation;
+        var sampling = new Sampling(q.Temperature ?? (g.DoSample ? g.Temperature : 0), q.TopK ?? g.TopK, q.TopP ?? g.TopP, q.Seed);
+        var stats = new GenerationStats();
+        var generated = new List<int>();
+        TokenDecoder decoder = generator.Tokenizer.CreateDecoder(skipSpecial: true);
+        var parser = new ChatOutputParser();
+        bool parse = !q.Raw && q.PromptIds is null;
+        ReplyPart? shown = null;
+        foreach (int token in generator.Generate(promptIds, q.MaxTokens, sampling, g.EosTokenIds, stats))
+        {
+            generated.Add(token);
+            string text = decoder.Push(token);
+            if (q.Json || text.Length == 0)
+            {
+                continue;
+            }
+
+            if (!parse)
+            {
+                Console.Out.Write(text);
+                continue;
+            }
+
+            foreach (ReplyDelta delta in parser.Push(text))
+            {
+                if (shown != delta.Part)
+                {
+                    Console.Out.Write(shown is null ? string.Empty : "\n");
+                    Console.Out.WriteLine(delta.Part == ReplyPart.Reasoning ? "[reasoning]" : "[answer]");
+                    shown = delta.Part;
+                }
+
+                Console.Out.Write(delta.Text);
+            }
+        }
+
+        string tail = decoder.Flush();
+        IReadOnlyList<ReplyDelta> last = parser.Push(tail);
+        last = [.. last, .. parser.Finish()];
+        if (!q.Json)
+        {
+            Console.Out.Write(parse ? string.Concat(last.Select(d => d.Text)) : tail);
+            Console.Out.WriteLine();
+        }
+        else
+        {
+            var result = new JsonObject
+            {
+                ["prompt_ids"] = new JsonArray([.. promptIds.Select(i => (JsonNode)i)]),
+                ["generated_ids"] = new JsonArray([.. generated.Select(i => (JsonNode)i)]),
+                ["text"] = generator.Tokenizer.Decode(generated, skipSpecial: true),
+                ["reasoning"] = parser.Reasoning,
+                ["answer"] = parser.Answer,
+                ["tool_calls"] = new JsonArray([.. parser.ToolCalls.Select(c => (JsonNode)new JsonObject { ["name"] = c.Name, ["arguments"] = c.Arguments?.DeepClone() })]),
+                ["timings"] = new JsonObject
+                {
+                    ["prompt_tokens"] = stats.PromptTokens,
+                    ["generated_tokens"] = stats.GeneratedTokens,
+                    ["prompt_tokens_per_second"] = stats.PromptTokensPerSecond,
+                    ["decode_tokens_per_second"] = stats.DecodeTokensPerSecond,
+                    ["time_to_first_token_ms"] = stats.TimeToFirstToken.TotalMilliseconds,
+                },
+            };
+            Console.Out.WriteLine(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        }
+
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"hyvk: prompt {stats.PromptTokens} tokens at {stats.PromptTokensPerSecond:F1} tokens/s, decode {stats.GeneratedTokens} tokens at {stats.DecodeTokensPerSecond:F1} tokens/s, time to first token {stats.TimeToFirstToken.TotalMilliseconds:F0} ms"));
+        return 0;
+    }
+
+    private static List<int> Render(HunyuanTokenizer tokenizer, Request q)
+    {
+        if (q.Raw)
+        {
+            return tokenizer.Encode(q.Prompt!);
+        }
+
+        List<ChatMessage> messages = q.System is string s ? [ChatMessage.System(s), ChatMessage.User(q.Prompt!)] : [ChatMessage.User(q.Prompt!)];
+        // The template's own special tokens are allowed; special-token text typed by the user is not.
+        string template = ChatTemplate.Render(messages, new ChatTemplateOptions { Thinking = q.Think });
+        return tokenizer.Encode(template, allowSpecial: true);
+    }
+
+    private static List<int> ParseIds(string text)
+    {
+        try
+        {
+            return [.. text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => int.Parse(s, CultureInfo.InvariantCulture))];
+        }
+        catch (FormatException e)
+        {
+            throw new ArgumentException($"--prompt-ids: '{text}' is not a comma-separated list of token ids", e);
+        }
+    }
+}

@@ -1,0 +1,28 @@
+using Hunyuan.Vk.Model.Generation;
+
+namespace Hunyuan.Vk.Cli;
+
+/// <summary>
+/// The model used when no --model is given: a small random checkpoint in the real layout (make-model's "small" preset,
+/// seed 1), written once to ~/.cache/hyvk/demo-small. Its weights are random, so its text is gibberish: it shows the
+/// engine working end to end on a machine with no downloaded model.
+/// </summary>
+internal static class DemoModel
+{
+    public static string Directory => Path.Combine(
+        Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } cache ? cache : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"),
+        "hyvk", "demo-small");
+
+    public static string EnsureExists(Action<string> progress)
+    {
+        string dir = Directory;
+        if (!File.Exists(Path.Combine(dir, "config.json")))
+        {
+            progress($"no --model: making the random demo model in {dir} (once)");
+            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(dir)!);
+            new CheckpointGenerator(new GeneratorOptions { Preset = ModelPreset.Small, Seed = 1 }).Write(dir, progress);
+        }
+
+        return dir;
+    }
+}

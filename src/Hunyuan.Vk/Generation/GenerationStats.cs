@@ -1,0 +1,16 @@
+namespace Hunyuan.Vk.Generation;
+
+/// <summary>Timings of one generation: prompt processing, time to first token, decoding.</summary>
+public sealed class GenerationStats
+{
+    public int PromptTokens { get; internal set; }
+    public int GeneratedTokens { get; internal set; }
+    public TimeSpan PromptTime { get; internal set; }
+    public TimeSpan DecodeTime { get; internal set; }
+
+    /// <summary>From the start until the first generated token is known.</summary>
+    public TimeSpan TimeToFirstToken => PromptTime;
+
+    public double PromptTokensPerSecond => PromptTokens / Math.Max(PromptTime.TotalSeconds, 1e-9);
+    public double DecodeTokensPerSecond => GeneratedTokens > 1 ? (GeneratedTokens - 1) / Math.Max(DecodeTime.TotalSeconds, 1e-9) : 0;
+}
