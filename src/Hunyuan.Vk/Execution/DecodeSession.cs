@@ -37,8 +37,17 @@ public sealed class DecodeSession : IDisposable
     private readonly GpuBuffer _h, _x, _qkv, _q, _attn, _partialAttn, _logitsRouter, _routing, _act, _partialMoe, _logits, _tokens;
     private readonly GpuBuffer[] _kCache, _vCache;
     private readonly int _slots;
+    private readonly Dictionary<(WeightFormat, MatMulMode), MatMulKernel> _matmul = [];
+    private readonly MoeGroupKernel _group;
+    private readonly MoeScatterKernel _scatter;
+    private readonly CommandRecorder _prefillRecorder;
+    private readonly GpuBuffer _pTokens, _pH, _pX, _pQkv, _pQ, _pAttn, _pPartialAttn, _pRouter, _pRoutes, _pGroup, _pEntryToken, _pEntryOf, _pAct, _pPartialMoe;
 
-    public DecodeSession(GpuContext context, DeviceModel model, int maxPositions)
+    /// <param name="context">The device.</param>
+    /// <param name="model">The weights on it.</param>
+    /// <param name="maxPositions">KV-cache positions.</param>
+    /// <param name="prefillChunk">Prompt tokens per prefill command buffer (the multi-token kernels' batch).</param>
+    public DecodeSession(GpuContext context, DeviceModel model, int maxPositions, int prefillChunk = 64)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(model);
@@ -70,11 +79,33 @@ public sealed class DecodeSession : IDisposable
         _partialMoe = Buffer(_slots * hidden, "expert partials");
         _logits = Buffer(_c.VocabSize, "logits");
         _tokens = Buffer(1, "token");
+        PrefillChunk = Math.Max(1, prefillChunk);
+        int chunk = PrefillChunk;
+        _group = Own(new MoeGroupKernel(context));
+        _scatter = Own(new MoeScatterKernel(context, _tuning));
+        _prefillRecorder = Own(context.CreateRecorder());
+        _pTokens = Buffer(chunk, "prefill tokens");
+        _pH = Buffer(chunk * hidden, "prefill h");
+        _pX = Buffer(chunk * hidden, "prefill x");
+        _pQkv = Buffer(chunk * _shape.QkvDim, "prefill qkv");
+        _pQ = Buffer(chunk * _shape.QueryDim, "prefill q");
+        _pAttn = Buffer(chunk * _shape.QueryDim, "prefill attention out");
+        _pPartialAttn = Buffer((int)_attention.PartialFloats((uint)maxPositions, (uint)chunk), "prefill attention partials");
+        _pRouter = Buffer(chunk * _c.Experts, "prefill router logits");
+        _pRoutes = Buffer(chunk * (int)(MoeRoute.Bytes / 4), "prefill routes");
+        _pGroup = Buffer((int)MoeGroupKernel.GroupUints, "prefill expert groups");
+        _pEntryToken = Buffer(chunk * _slots, "prefill entry tokens");
+        _pEntryOf = Buffer(chunk * _slots, "prefill entries of tokens");
+        _pAct = Buffer(chunk * _slots * _c.ExpertIntermediate, "prefill expert activations");
+        _pPartialMoe = Buffer(chunk * _slots * hidden, "prefill expert partials");
         _kCache = [.. Enumerable.Range(0, _c.Layers).Select(l => Own(context.CreateBuffer((ulong)maxPositions * (ulong)_shape.KvDim * 2, $"layer {l} k cache")))];
         _vCache = [.. Enumerable.Range(0, _c.Layers).Select(l => Own(context.CreateBuffer((ulong)maxPositions * (ulong)_shape.KvDim * 2, $"layer {l} v cache")))];
     }
 
     public int MaxPositions { get; }
+
+    /// <summary>Prompt tokens per prefill command buffer.</summary>
+    public int PrefillChunk { get; }
 
     /// <summary>Tokens in the cache: the position of the next token.</summary>
     public int Position { get; private set; }
@@ -102,6 +133,41 @@ public sealed class DecodeSession : IDisposable
         Span<uint> next = stackalloc uint[1];
         _tokens.Read(next);
         return (int)next[0];
+    }
+
+    /// <summary>
+    /// Runs the prompt through the multi-token kernels in chunks of <see cref="PrefillChunk"/> (one command buffer and
+    /// submit each), filling the cache; returns the next token chosen from the last prompt position's logits.
+    /// </summary>
+    public int Prefill(IReadOnlyList<int> tokens)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (tokens.Count == 0 || Position + tokens.Count > MaxPositions)
+        {
+            throw new InvalidOperationException($"{tokens.Count} prompt tokens at position {Position} do not fit the context of {MaxPositions} positions");
+        }
+
+        uint next = 0;
+        for (int start = 0; start < tokens.Count; start += PrefillChunk)
+        {
+            int n = Math.Min(PrefillChunk, tokens.Count - start);
+            uint[] ids = new uint[n];
+            for (int i = 0; i < n; i++)
+            {
+                int t = tokens[start + i];
+                ids[i] = t >= 0 && t < _c.VocabSize ? (uint)t : throw new ArgumentOutOfRangeException(nameof(tokens), $"Token {t} is outside the vocabulary of {_c.VocabSize}");
+            }
+
+            _pTokens.Write<uint>(ids);
+            RecordPrefill((uint)Position, (uint)n);
+            _prefillRecorder.SubmitAndWait();
+            Position += n;
+        }
+
+        Span<uint> chosen = stackalloc uint[1];
+        _tokens.Read(chosen);
+        next = chosen[0];
+        return (int)next;
     }
 
     /// <summary>Empties the cache.</summary>
@@ -149,6 +215,57 @@ public sealed class DecodeSession : IDisposable
             r.Barrier();
         }
 
+        RecordHead(r);
+        r.End();
+    }
+
+    private void RecordPrefill(uint position0, uint n)
+    {
+        CommandRecorder r = _prefillRecorder;
+        int hidden = _c.HiddenSize;
+        uint slots = (uint)_slots;
+        r.Begin();
+        Embed(_model.Embedding).Record(r, _model.Embedding, _pTokens.All, _pH.All, n);
+        r.Barrier();
+        for (int l = 0; l < _c.Layers; l++)
+        {
+            DeviceModel.Layer layer = _model.Layers[l];
+            _norm.Record(r, _pH.All, layer.InputNorm.All, _pX.All, n, (uint)hidden, _c.RmsNormEps);
+            r.Barrier();
+            MatMul(layer.Qkv.Format, MatMulMode.Plain).Record(r, layer.Qkv, _pX.All, _pQkv.All, n);
+            r.Barrier();
+            _rope.Record(r, _shape, _pQkv.All, _model.InverseFrequencies.All, layer.QueryNorm?.All, layer.KeyNorm?.All, _pQ.All, _kCache[l].All, _vCache[l].All, n, position0, _c.RmsNormEps);
+            r.Barrier();
+            _attention.RecordBatch(r, _pQ.All, _kCache[l].All, _vCache[l].All, _pPartialAttn.All, _pAttn.All, n, position0);
+            r.Barrier();
+            MatMul(layer.O.Format, MatMulMode.Plain).Record(r, layer.O, _pAttn.All, _pH.All, n, accumulate: true);
+            r.Barrier();
+            _norm.Record(r, _pH.All, layer.PostNorm.All, _pX.All, n, (uint)hidden, _c.RmsNormEps);
+            r.Barrier();
+            MatMul(WeightFormat.F32, MatMulMode.Plain).Record(r, layer.Router, _pX.All, _pRouter.All, n);
+            r.Barrier();
+            _route.Record(r, _pRouter.All, _pRoutes.All, _c.Experts, _c.TopK, _c.SharedExperts > 0, _c.NormTopKProb, (float)_c.RoutedScalingFactor, n);
+            r.Barrier();
+            _group.Record(r, _pRoutes.All, _pGroup.All, _pEntryToken.All, _pEntryOf.All, n, slots, (uint)layer.GateUp.Count);
+            r.Barrier();
+            MatMul(layer.GateUp.Format, MatMulMode.GatherGateUp).RecordGrouped(r, layer.GateUp, _pX.All, _pAct.All, _pGroup.All, _pEntryToken.All, n);
+            r.Barrier();
+            MatMul(layer.Down.Format, MatMulMode.GatherDown).RecordGrouped(r, layer.Down, _pAct.All, _pPartialMoe.All, _pGroup.All, _pEntryToken.All, n);
+            r.Barrier();
+            _scatter.Record(r, _pPartialMoe.All, _pRoutes.All, _pEntryOf.All, _pH.All, (uint)hidden, n, slots);
+            r.Barrier();
+        }
+
+        // The last token's hidden state continues as decode's h: final norm, lm_head, token choice.
+        r.Copy(_pH, (ulong)(n - 1) * (ulong)hidden * 4, _h, 0, (ulong)hidden * 4);
+        r.Barrier();
+        RecordHead(r);
+        r.End();
+    }
+
+    private void RecordHead(CommandRecorder r)
+    {
+        int hidden = _c.HiddenSize;
         _norm.Record(r, _h.All, _model.FinalNorm.All, _x.All, 1, (uint)hidden, _c.RmsNormEps);
         r.Barrier();
         MatVec(_model.LmHead.Format, MatVecMode.Plain, hidden).Record(r, _model.LmHead, _x.All, _logits.All);
@@ -162,8 +279,16 @@ public sealed class DecodeSession : IDisposable
             int topK = Math.Clamp(_sampling.TopK <= 0 ? Sampler.MaxK : _sampling.TopK, 1, Sampler.MaxK);
             _sampler.Record(r, _logits.All, _tokens.All, (uint)_c.VocabSize, topK, _sampling.Temperature, _sampling.TopP, _random.NextSingle());
         }
+    }
 
-        r.End();
+    private MatMulKernel MatMul(WeightFormat format, MatMulMode mode)
+    {
+        if (!_matmul.TryGetValue((format, mode), out MatMulKernel? k))
+        {
+            _matmul[(format, mode)] = k = Own(new MatMulKernel(_context, _tuning, format, mode));
+        }
+
+        return k;
     }
 
     private MatVecKernel MatVec(WeightFormat format, MatVecMode mode, int cols)

@@ -71,9 +71,9 @@ public sealed class DeviceModel : IDisposable
     private Layer LoadLayer(GpuContext context, ModelWeights w, WeightFormat format, int l)
     {
         HunyuanConfig c = Config;
-        WeightFormat rebuilt = format == WeightFormat.Q4Z ? WeightFormat.Q4 : format;   // matrices rebuilt from floats
-        float[] q = w[ModelLayout.Attention(l, "q")].ReadF32(), k = w[ModelLayout.Attention(l, "k")].ReadF32(), v = w[ModelLayout.Attention(l, "v")].ReadF32();
-        QuantizedMatrix qkv = Quantizer.Quantize([.. q, .. k, .. v], c.QkvRows(), c.HiddenSize, rebuilt);
+        // Rows are stored independently in every format, so concatenating and interleaving is exact (GPTQ stays as it is).
+        QuantizedMatrix qkv = QuantizedMatrix.ConcatRows(
+            Convert(w[ModelLayout.Attention(l, "q")], format), Convert(w[ModelLayout.Attention(l, "k")], format), Convert(w[ModelLayout.Attention(l, "v")], format));
         var gateUp = new List<QuantizedMatrix>();
         var down = new List<QuantizedMatrix>();
         for (int e = 0; e <= c.Experts; e++)
@@ -87,7 +87,7 @@ public sealed class DeviceModel : IDisposable
             string gate = shared ? ModelLayout.Shared(l, "gate") : ModelLayout.Expert(l, e, "gate");
             string up = shared ? ModelLayout.Shared(l, "up") : ModelLayout.Expert(l, e, "up");
             string dn = shared ? ModelLayout.Shared(l, "down") : ModelLayout.Expert(l, e, "down");
-            gateUp.Add(Quantizer.Quantize(Interleave(w[gate].ReadF32(), w[up].ReadF32(), c.HiddenSize), 2 * c.ExpertIntermediate, c.HiddenSize, rebuilt));
+            gateUp.Add(QuantizedMatrix.InterleaveRows(Convert(w[gate], format), Convert(w[up], format)));
             down.Add(Convert(w[dn], format));
         }
 
@@ -103,19 +103,7 @@ public sealed class DeviceModel : IDisposable
             Own(DeviceMatrix.Upload(context, $"layer {l} experts down", down)));
     }
 
-    /// <summary>Rows gate_0, up_0, gate_1, up_1, ... of two [rows, cols] matrices.</summary>
-    private static float[] Interleave(float[] gate, float[] up, int cols)
-    {
-        var result = new float[gate.Length * 2];
-        for (int r = 0; r < gate.Length / cols; r++)
-        {
-            gate.AsSpan(r * cols, cols).CopyTo(result.AsSpan(2 * r * cols, cols));
-            up.AsSpan(r * cols, cols).CopyTo(result.AsSpan((2 * r + 1) * cols, cols));
-        }
-
-        return result;
-    }
-
+    // Q4Z is GPTQ as it is; tensors that are not GPTQ (the embedding, a dense shared expert) go to Q4 then.
     private static QuantizedMatrix Convert(StoredTensor t, WeightFormat format) =>
         format == WeightFormat.Q4Z && t is not GptqTensor ? Quantizer.Convert(t, WeightFormat.Q4) : Quantizer.Convert(t, format);
 
@@ -146,7 +134,3 @@ public sealed class DeviceModel : IDisposable
     }
 }
 
-internal static class ConfigShapes
-{
-    public static int QkvRows(this HunyuanConfig c) => c.QueryDim + 2 * c.KvDim;
-}

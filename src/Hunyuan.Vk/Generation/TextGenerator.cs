@@ -9,8 +9,8 @@ namespace Hunyuan.Vk.Generation;
 
 /// <summary>
 /// A loaded model ready to generate: weights on the device, the tokenizer, and a decode session with a KV cache of
-/// <see cref="ContextLength"/> positions. The prompt is run token by token through the decode step for now (prefill in
-/// chunks on the matrix-matrix kernels comes with the executor's prefill path).
+/// <see cref="ContextLength"/> positions. The prompt runs in chunks on the multi-token kernels, then decoding continues
+/// one token per command buffer.
 /// </summary>
 public sealed class TextGenerator : IDisposable
 {
@@ -74,11 +74,7 @@ public sealed class TextGenerator : IDisposable
         _session.Reset();
         _session.SetSampling(sampling);
         var clock = Stopwatch.StartNew();
-        int next = 0;
-        foreach (int token in prompt)
-        {
-            next = _session.Step(token);
-        }
+        int next = _session.Prefill(prompt);
 
         stats.PromptTokens = prompt.Count;
         stats.PromptTime = clock.Elapsed;

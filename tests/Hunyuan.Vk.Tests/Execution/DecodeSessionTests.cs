@@ -18,13 +18,13 @@ public sealed class DecodeSessionTests : VulkanTest
         {
             StoredTensor t = weights[name];
             bool quantized = t.Spec.Role is TensorRole.Linear or TensorRole.Embedding or TensorRole.LmHead;
-            if (!quantized || format == WeightFormat.F32)
+            if (!quantized || format == WeightFormat.F32 || t is GptqTensor)
             {
-                return t.ReadF32();
+                return t.ReadF32();   // GPTQ stays int4 on the device: its own values
             }
 
             long[] shape = t.Spec.Shape;
-            return Quantizer.Quantize(t.ReadF32(), (int)shape[0], (int)shape[1], format).Dequantize();
+            return Quantizer.Quantize(t.ReadF32(), (int)shape[0], (int)shape[1], format == WeightFormat.Q4Z ? WeightFormat.Q4 : format).Dequantize();
         }
 
         return new ReferenceModel<double>(TestModels.ReferenceConfig(weights.Config), Load);
@@ -72,6 +72,51 @@ public sealed class DecodeSessionTests : VulkanTest
 
         Assert.That(gpuTokens, Is.EqualTo(cpuTokens), $"{steps} greedy tokens on {format} weights");
         Assert.That(session.Position, Is.EqualTo(s_prompt.Length + steps));
+    }
+
+    [TestCase(3)]    // a prompt longer than one chunk
+    [TestCase(64)]   // the whole prompt in one chunk
+    public void Chunked_prefill_on_the_multi_token_kernels_then_decode(int chunk)
+    {
+        using ModelWeights weights = ModelWeights.Open(TestModels.Directory(TestModels.Tiny()));
+        ReferenceModel<double> reference = ReferenceFor(weights, WeightFormat.Q8);
+        double[] expected = reference.Prefill(s_prompt)[^1];
+        using var model = new DeviceModel(Context, weights, WeightFormat.Q8);
+        using var session = new DecodeSession(Context, model, maxPositions: 64, prefillChunk: chunk);
+        int next = session.Prefill(s_prompt);
+        var logits = new float[weights.Config.VocabSize];
+        session.Logits.Read<float>(logits);
+        Nmse.AssertClose(expected.Select(v => (float)v).ToArray(), logits, 1e-5, $"last prompt position after prefill in chunks of {chunk}");
+        Assert.That(session.Position, Is.EqualTo(s_prompt.Length));
+
+        var gpu = new List<int>();
+        var cpu = new List<int>();
+        int cpuNext = ArgMax(expected);
+        for (int i = 0; i < 8; i++)
+        {
+            gpu.Add(next);
+            cpu.Add(cpuNext);
+            next = session.Step(next);
+            cpuNext = ArgMax(reference.Decode(cpu[^1]));
+        }
+
+        Assert.That(gpu, Is.EqualTo(cpu), "decode continues from the cache the prefill filled");
+    }
+
+    [Test]
+    public void A_gptq_int4_checkpoint_runs_as_it_is()
+    {
+        using ModelWeights weights = ModelWeights.Open(TestModels.Directory(TestModels.Tiny(CheckpointFormat.GptqInt4)));
+        ReferenceModel<double> reference = ReferenceFor(weights, WeightFormat.Q4Z);
+        double[][] expected = reference.Prefill(s_prompt);
+        using var model = new DeviceModel(Context, weights, WeightFormat.Q4Z);
+        Assert.That(model.Layers[0].Qkv.Format, Is.EqualTo(WeightFormat.Q4Z), "GPTQ stays int4 with its own scales and zeros");
+        using var session = new DecodeSession(Context, model, maxPositions: 32, prefillChunk: 4);
+        int next = session.Prefill(s_prompt);
+        var logits = new float[weights.Config.VocabSize];
+        session.Logits.Read<float>(logits);
+        Nmse.AssertClose(expected[^1].Select(v => (float)v).ToArray(), logits, 1e-5, "GPTQ-Int4 logits");
+        Assert.That(next, Is.EqualTo(ArgMax(expected[^1])));
     }
 
     [Test]

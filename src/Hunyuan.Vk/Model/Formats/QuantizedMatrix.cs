@@ -88,4 +88,45 @@ public sealed class QuantizedMatrix
 
     /// <summary>The quants viewed as 32-bit words (Q4, Q4Z).</summary>
     public ReadOnlySpan<uint> Words => MemoryMarshal.Cast<byte, uint>(Quants);
+
+    /// <summary>Bytes of <see cref="Quants"/> per row.</summary>
+    public int RowBytes => Quants.Length / Rows;
+
+    /// <summary>Matrices of one format and width stacked row after row, exactly (rows are stored independently).</summary>
+    public static QuantizedMatrix ConcatRows(params QuantizedMatrix[] parts) => SelectRows(parts, [.. parts.SelectMany((m, i) => Enumerable.Range(0, m.Rows).Select(r => (i, r)))]);
+
+    /// <summary>Rows a_0, b_0, a_1, b_1, ... of two matrices of one shape and format, exactly.</summary>
+    public static QuantizedMatrix InterleaveRows(QuantizedMatrix a, QuantizedMatrix b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        return SelectRows([a, b], [.. Enumerable.Range(0, a.Rows).SelectMany(r => new[] { (0, r), (1, r) })]);
+    }
+
+    private static QuantizedMatrix SelectRows(QuantizedMatrix[] parts, (int Part, int Row)[] rows)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        QuantizedMatrix first = parts[0];
+        if (parts.Any(m => m.Format != first.Format || m.Cols != first.Cols))
+        {
+            throw new ArgumentException("Row operations need matrices of one format and width");
+        }
+
+        int rowBytes = first.RowBytes, groups = first.Format.GroupSize() > 1 ? first.GroupsPerRow : 0;
+        var quants = new byte[rows.Length * rowBytes];
+        var scales = new Half[rows.Length * groups];
+        var zeros = new byte[first.Zeros.Length > 0 ? rows.Length * groups : 0];
+        for (int i = 0; i < rows.Length; i++)
+        {
+            QuantizedMatrix m = parts[rows[i].Part];
+            int r = rows[i].Row;
+            m.Quants.AsSpan(r * rowBytes, rowBytes).CopyTo(quants.AsSpan(i * rowBytes));
+            m.Scales.AsSpan(r * groups, groups).CopyTo(scales.AsSpan(i * groups));
+            if (zeros.Length > 0)
+            {
+                m.Zeros.AsSpan(r * groups, groups).CopyTo(zeros.AsSpan(i * groups));
+            }
+        }
+
+        return new QuantizedMatrix(first.Format, rows.Length, first.Cols, quants, groups > 0 ? scales : null, zeros.Length > 0 ? zeros : null);
+    }
 }
