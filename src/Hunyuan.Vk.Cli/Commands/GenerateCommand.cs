@@ -31,10 +31,12 @@ internal static class GenerateCommand
         var weights = new Option<string?>("--weights") { Description = "Device weight format: f32, f16, q8, q4 (default: q4; GPTQ checkpoints stay int4)" };
         weights.AcceptOnlyFromAmong("f32", "f16", "q8", "q4");
         var context = new Option<int>("--context") { Description = "KV-cache positions (prompt + generated)", DefaultValueFactory = _ => 2048 };
+        var thinkBudget = new Option<int?>("--think-budget") { Description = "Close the reasoning after N thinking tokens and let the model answer" };
+        var dumpLogits = new Option<string?>("--dump-logits") { Description = "Write the logits of every prompt position and generated step to FILE (.npy, float32 [positions, vocab])" };
         var json = CliOptions.Json();
         var device = CliOptions.Device();
         var command = new Command("generate", "Generate text with Hunyuan-A13B (or a checkpoint of its layout) on a Vulkan device");
-        foreach (Option o in new Option[] { model, prompt, promptIds, system, think, noThink, raw, maxTokens, temperature, topK, topP, seed, weights, context, json, device })
+        foreach (Option o in new Option[] { model, prompt, promptIds, system, think, noThink, raw, maxTokens, temperature, topK, topP, seed, weights, context, thinkBudget, dumpLogits, json, device })
         {
             command.Options.Add(o);
         }
@@ -54,13 +56,14 @@ internal static class GenerateCommand
         command.SetAction(parse => CliErrors.Run(() => Run(new Request(
             parse.GetValue(model), parse.GetValue(prompt), parse.GetValue(promptIds), parse.GetValue(system), !parse.GetValue(noThink),
             parse.GetValue(raw), parse.GetValue(maxTokens), parse.GetValue(temperature), parse.GetValue(topK), parse.GetValue(topP),
-            parse.GetValue(seed), parse.GetValue(weights), parse.GetValue(context), parse.GetValue(json), parse.GetValue(device)))));
+            parse.GetValue(seed), parse.GetValue(weights), parse.GetValue(context), parse.GetValue(json), parse.GetValue(device),
+            parse.GetValue(thinkBudget), parse.GetValue(dumpLogits)))));
         return command;
     }
 
     private sealed record Request(
         string? Model, string? Prompt, string? PromptIds, string? System, bool Think, bool Raw, int MaxTokens, float? Temperature,
-        int? TopK, float? TopP, int Seed, string? Weights, int Context, bool Json, int? Device);
+        int? TopK, float? TopP, int Seed, string? Weights, int Context, bool Json, int? Device, int? ThinkBudget, string? DumpLogits);
 
     private static int Run(Request q)
     {
@@ -87,7 +90,9 @@ internal static class GenerateCommand
         var parser = new ChatOutputParser();
         bool parse = !q.Raw && q.PromptIds is null;
         ReplyPart? shown = null;
-        foreach (int token in generator.Generate(promptIds, q.MaxTokens, sampling, g.EosTokenIds, stats))
+        var logitRows = new List<float[]>();
+        Action<float[]>? collect = q.DumpLogits is null ? null : logitRows.Add;
+        foreach (int token in generator.Generate(promptIds, q.MaxTokens, sampling, g.EosTokenIds, stats, q.ThinkBudget, collect))
         {
             generated.Add(token);
             string text = decoder.Push(token);
@@ -143,6 +148,12 @@ internal static class GenerateCommand
                 },
             };
             Console.Out.WriteLine(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        }
+
+        if (q.DumpLogits is string dump)
+        {
+            NpyWriter.Write(dump, logitRows, generator.Config.VocabSize);
+            Console.Error.WriteLine($"hyvk: wrote the logits of {logitRows.Count} positions to {dump}");
         }
 
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,

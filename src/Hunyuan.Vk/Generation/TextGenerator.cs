@@ -50,7 +50,17 @@ public sealed class TextGenerator : IDisposable
 
     /// <summary>Generates after <paramref name="prompt"/> until a stop id or <paramref name="maxTokens"/>; yields each new token id
     /// (a stop id is yielded too, then generation ends).</summary>
-    public IEnumerable<int> Generate(IReadOnlyList<int> prompt, int maxTokens, Sampling sampling, IReadOnlyCollection<int> stopIds, GenerationStats stats)
+    /// <param name="prompt">Prompt token ids.</param>
+    /// <param name="maxTokens">Most tokens to generate (forced ones included).</param>
+    /// <param name="sampling">How tokens are chosen.</param>
+    /// <param name="stopIds">Ids that end the generation.</param>
+    /// <param name="stats">Receives the timings.</param>
+    /// <param name="thinkBudget">If set: after this many tokens of reasoning the thought is closed for the model
+    /// (<c>\n&lt;/think&gt;\n&lt;answer&gt;\n</c> is fed as if generated) and it answers.</param>
+    /// <param name="logits">If set: receives the logits [vocab] of every prompt position and every generated step, in order
+    /// (the prompt then runs token by token instead of in chunks).</param>
+    public IEnumerable<int> Generate(IReadOnlyList<int> prompt, int maxTokens, Sampling sampling, IReadOnlyCollection<int> stopIds, GenerationStats stats,
+        int? thinkBudget = null, Action<float[]>? logits = null)
     {
         ArgumentNullException.ThrowIfNull(prompt);
         ArgumentNullException.ThrowIfNull(stopIds);
@@ -66,31 +76,87 @@ public sealed class TextGenerator : IDisposable
                 $"The prompt has {prompt.Count} tokens; the context holds {ContextLength} (raise --context, or shorten the prompt)");
         }
 
-        return Run(prompt, Math.Min(maxTokens, ContextLength - prompt.Count), sampling, stopIds, stats);
+        return Run(prompt, Math.Min(maxTokens, ContextLength - prompt.Count), sampling, stopIds, stats, thinkBudget, logits);
     }
 
-    private IEnumerable<int> Run(IReadOnlyList<int> prompt, int maxTokens, Sampling sampling, IReadOnlyCollection<int> stopIds, GenerationStats stats)
+    /// <summary>What closes a thought when the think budget is spent (spec 5.2: 198, 524, 27963, 397, 27, 9399, 397).</summary>
+    public const string CloseThought = "\n</think>\n<answer>\n";
+
+    private IEnumerable<int> Run(IReadOnlyList<int> prompt, int maxTokens, Sampling sampling, IReadOnlyCollection<int> stopIds, GenerationStats stats,
+        int? thinkBudget, Action<float[]>? logits)
     {
         _session.Reset();
         _session.SetSampling(sampling);
         var clock = Stopwatch.StartNew();
-        int next = _session.Prefill(prompt);
+        int next = 0;
+        if (logits is null)
+        {
+            next = _session.Prefill(prompt);
+        }
+        else
+        {
+            foreach (int token in prompt)
+            {
+                next = _session.Step(token);
+                logits(ReadLogits());
+            }
+        }
+
+        var forced = new Queue<int>();
+        var decoder = Tokenizer.CreateDecoder(skipSpecial: true);
+        var text = new System.Text.StringBuilder();
+        int thinking = 0;
+        bool budgetSpent = thinkBudget is null;
 
         stats.PromptTokens = prompt.Count;
         stats.PromptTime = clock.Elapsed;
         clock.Restart();
         for (int i = 0; i < maxTokens; i++)
         {
+            if (forced.Count > 0)
+            {
+                next = forced.Dequeue();   // a forced token replaces what the model chose
+            }
+
             stats.GeneratedTokens = i + 1;
             stats.DecodeTime = clock.Elapsed;
             yield return next;
-            if (stopIds.Contains(next) || i == maxTokens - 1)
+            if ((stopIds.Contains(next) && forced.Count == 0) || i == maxTokens - 1)
             {
                 yield break;
             }
 
+            if (!budgetSpent)
+            {
+                text.Append(decoder.Push(next));
+                bool closed = text.ToString().Contains("</think>", StringComparison.Ordinal) || text.ToString().Contains("<answer>", StringComparison.Ordinal);
+                if (closed)
+                {
+                    budgetSpent = true;
+                }
+                else if (++thinking >= thinkBudget)
+                {
+                    budgetSpent = true;
+                    foreach (int id in Tokenizer.Encode(CloseThought))
+                    {
+                        forced.Enqueue(id);
+                    }
+                }
+            }
+
             next = _session.Step(next);
+            if (logits is not null)
+            {
+                logits(ReadLogits());
+            }
         }
+    }
+
+    private float[] ReadLogits()
+    {
+        var values = new float[Config.VocabSize];
+        _session.Logits.Read<float>(values);
+        return values;
     }
 
     public void Dispose()

@@ -42,6 +42,53 @@ public sealed class GenerateCommandTests
     }
 
     [Test]
+    public void Think_budget_closes_the_thought_and_lets_the_model_answer()
+    {
+        string model = TestModels.Directory(TestModels.Tiny());
+        (int exit, string output, string error) = Hyvk.Run("generate", "--model", model, "--prompt", "Hi", "--think-budget", "2",
+            "--temperature", "0", "--max-tokens", "12", "--json", "--weights", "q8", "--context", "64");
+        Assert.That(exit, Is.Zero, error);
+        int[] generated = [.. JsonDocument.Parse(output).RootElement.GetProperty("generated_ids").EnumerateArray().Select(e => e.GetInt32())];
+        List<int> close = Vk.Text.HunyuanTokenizer.FromModelDirectory(model).Encode(Vk.Generation.TextGenerator.CloseThought);
+        Assert.That(generated.Skip(2).Take(close.Count), Is.EqualTo(close), "after 2 thinking tokens: \n</think>\n<answer>\n");
+        Assert.That(generated, Has.Length.EqualTo(12).Or.Length.GreaterThan(2 + close.Count), "then the model goes on");
+    }
+
+    [Test]
+    public void Dump_logits_writes_every_position_as_npy()
+    {
+        string model = TestModels.Directory(TestModels.Tiny());
+        string file = Path.Combine(Path.GetTempPath(), $"hyvk-logits-{Environment.ProcessId}.npy");
+        try
+        {
+            (int exit, _, string error) = Hyvk.Run("generate", "--model", model, "--prompt-ids", string.Join(',', s_prompt), "--weights", "f32",
+                "--temperature", "0", "--max-tokens", "3", "--dump-logits", file, "--context", "64");
+            Assert.That(exit, Is.Zero, error);
+            byte[] bytes = File.ReadAllBytes(file);
+            Assert.That(bytes[..6], Is.EqualTo(new byte[] { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y' }));
+            int headerLength = BitConverter.ToUInt16(bytes, 8);
+            string header = System.Text.Encoding.ASCII.GetString(bytes, 10, headerLength);
+            int vocab = 128167, rows = s_prompt.Length + 3 - 1;
+            Assert.That(header, Does.Contain("'descr': '<f4'").And.Contain($"'shape': ({rows}, {vocab})"));
+            Assert.That((10 + headerLength) % 64, Is.Zero);
+            Assert.That(bytes, Has.Length.EqualTo(10 + headerLength + rows * vocab * 4));
+
+            using ModelWeights weights = ModelWeights.Open(model);
+            double[][] expected = TestModels.Reference<double>(weights).Prefill([.. s_prompt.Select(int.Parse)]);
+            for (int p = 0; p < s_prompt.Length; p++)
+            {
+                float[] row = new float[vocab];
+                Buffer.BlockCopy(bytes, 10 + headerLength + p * vocab * 4, row, 0, vocab * 4);
+                Nmse.AssertClose(expected[p].Select(v => (float)v).ToArray(), row, 1e-5, $"dumped logits at position {p}");
+            }
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Test]
     public void Sampling_with_a_seed_is_reproducible()
     {
         string model = TestModels.Directory(TestModels.Tiny());
