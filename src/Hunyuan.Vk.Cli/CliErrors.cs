@@ -14,7 +14,7 @@ internal static class CliErrors
             return action();
         }
         catch (Exception e) when (e is VulkanException or IOException or InvalidDataException or NotSupportedException or ArgumentException
-            or Model.ModelFormatException or UnauthorizedAccessException)
+            or Model.ModelFormatException or UnauthorizedAccessException or Execution.InsufficientDeviceMemoryException)
         {
             Console.Error.WriteLine($"hyvk: error: {e.Message}");
             return Failure;

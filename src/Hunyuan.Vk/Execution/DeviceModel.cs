@@ -33,6 +33,9 @@ public sealed class DeviceModel : IDisposable
     public GpuBuffer InverseFrequencies { get; }
     public IReadOnlyList<Layer> Layers { get; }
 
+    /// <summary>Bytes of device memory the weights take.</summary>
+    public long DeviceBytes => _owned.OfType<GpuBuffer>().Sum(b => (long)b.Size) + _owned.OfType<DeviceMatrix>().Sum(m => (long)m.Buffer.Size);
+
     /// <summary>Converts and uploads every tensor; <paramref name="progress"/> hears about each layer.</summary>
     public DeviceModel(GpuContext context, ModelWeights weights, WeightFormat format, Action<string>? progress = null)
     {

@@ -36,6 +36,9 @@ public sealed class TextGenerator : IDisposable
         ArgumentNullException.ThrowIfNull(context);
         using ModelWeights weights = ModelWeights.Open(modelDirectory);
         HunyuanTokenizer tokenizer = HunyuanTokenizer.FromModelDirectory(modelDirectory);
+        var estimate = MemoryEstimate.For(weights.Config, format, contextLength);
+        progress?.Invoke($"about {estimate.TotalBytes / 1e9:F2} GB on the device ({estimate})");
+        estimate.CheckFits(context.Info);
         var model = new DeviceModel(context, weights, format, progress);
         try
         {

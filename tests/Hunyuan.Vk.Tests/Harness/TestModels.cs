@@ -42,6 +42,9 @@ public static class TestModels
     public static GeneratorOptions Tiny(CheckpointFormat format = CheckpointFormat.Dense, DType type = DType.BF16, int shards = 1, ulong seed = 7) =>
         new() { Preset = ModelPreset.Tiny, Format = format, FloatType = type, Shards = shards, Seed = seed, TokenizerPath = RealRankFile };
 
+    /// <summary>The tiny preset's config, without writing a checkpoint.</summary>
+    public static HunyuanConfig TinyConfig() => new CheckpointGenerator(Tiny()).Config;
+
     public static ReferenceConfig ReferenceConfig(HunyuanConfig c)
     {
         ArgumentNullException.ThrowIfNull(c);

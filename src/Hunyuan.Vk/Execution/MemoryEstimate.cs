@@ -1,0 +1,67 @@
+using System.Globalization;
+using Hunyuan.Vk.Model;
+using Hunyuan.Vk.Model.Formats;
+using Hunyuan.Vk.Vulkan;
+
+namespace Hunyuan.Vk.Execution;
+
+/// <summary>
+/// Device memory a model will take, from its config alone, so a load that cannot fit is refused before any weight is
+/// read: weights in the device format (router, norms in F32), the f16 KV cache, and the activation buffers.
+/// </summary>
+public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long ActivationBytes)
+{
+    public long TotalBytes => WeightBytes + KvCacheBytes + ActivationBytes;
+
+    public static MemoryEstimate For(HunyuanConfig c, WeightFormat format, int contextLength, int prefillChunk = 64)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        double perWeight = format.BytesPerWeight();
+        long hidden = c.HiddenSize, inter = c.ExpertIntermediate, experts = c.Experts + (c.SharedExperts > 0 ? 1 : 0);
+        long attention = (long)(c.QueryDim + 2L * c.KvDim) * hidden + hidden * (long)c.QueryDim;
+        long moe = experts * 3 * inter * hidden;
+        long perLayerWeights = (long)((attention + moe) * perWeight) + c.Experts * hidden * 4 + 2 * hidden * 4 + 2L * c.HeadDim * 4;
+        long embedding = (long)(c.VocabSize * hidden * perWeight) * (c.TieWordEmbeddings ? 1 : 2);
+        long weights = c.Layers * perLayerWeights + embedding + hidden * 4;
+        long kv = 2L * c.Layers * contextLength * c.KvDim * 2;
+        int slots = c.TopK + (c.SharedExperts > 0 ? 1 : 0);
+        long splits = (contextLength + 255) / 256;
+        long activations = 4L * (c.VocabSize + prefillChunk * (3 * hidden + c.QueryDim * 2 + c.QueryDim + 2L * c.KvDim + slots * (inter + hidden))
+            + (prefillChunk + 1L) * c.Heads * splits * (c.HeadDim + 2));
+        return new MemoryEstimate(weights, kv, activations);
+    }
+
+    /// <summary>Throws, naming both sizes, when the estimate exceeds the device's device-local memory.</summary>
+    public void CheckFits(DeviceInfo device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (TotalBytes > (long)device.DeviceLocalBytes)
+        {
+            throw new InsufficientDeviceMemoryException(string.Create(CultureInfo.InvariantCulture,
+                $"The model needs about {Gib(TotalBytes)} on the device ({this}); {device.Name} has {Gib((long)device.DeviceLocalBytes)} of device-local memory. Try a smaller --weights format, a shorter --context, or a device with more memory."));
+        }
+    }
+
+    public override string ToString() =>
+        string.Create(CultureInfo.InvariantCulture, $"weights {Gib(WeightBytes)}, KV cache {Gib(KvCacheBytes)}, activations {Gib(ActivationBytes)}");
+
+    private static string Gib(long bytes) => (bytes / (1024.0 * 1024 * 1024)).ToString("0.00", CultureInfo.InvariantCulture) + " GiB";
+}
+
+/// <summary>The device cannot hold what was asked of it.</summary>
+public sealed class InsufficientDeviceMemoryException : Exception
+{
+    public InsufficientDeviceMemoryException(string message)
+        : base(message)
+    {
+    }
+
+    public InsufficientDeviceMemoryException()
+    {
+    }
+
+    public InsufficientDeviceMemoryException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}

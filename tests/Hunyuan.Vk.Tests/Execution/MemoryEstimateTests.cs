@@ -1,0 +1,41 @@
+using Hunyuan.Vk.Execution;
+using Hunyuan.Vk.Model;
+using Hunyuan.Vk.Model.Formats;
+using Hunyuan.Vk.Model.Generation;
+using Hunyuan.Vk.Tests.Harness;
+using Hunyuan.Vk.Vulkan;
+
+namespace Hunyuan.Vk.Tests.Execution;
+
+public sealed class MemoryEstimateTests : VulkanTest
+{
+    [TestCase(WeightFormat.F32)]
+    [TestCase(WeightFormat.Q4)]
+    public void Weight_estimate_is_within_5_percent_of_what_is_uploaded(WeightFormat format)
+    {
+        using ModelWeights weights = ModelWeights.Open(TestModels.Directory(TestModels.Tiny()));
+        using var model = new DeviceModel(Context, weights, format);
+        long estimate = MemoryEstimate.For(weights.Config, format, 64).WeightBytes;
+        Assert.That((double)estimate, Is.EqualTo((double)model.DeviceBytes).Within(5).Percent);
+    }
+
+    [Test]
+    public void A13b_at_q4_needs_about_45_GB_of_weights()
+    {
+        HunyuanConfig a13b = new CheckpointGenerator(new GeneratorOptions { Preset = ModelPreset.A13b }).Config;
+        MemoryEstimate e = MemoryEstimate.For(a13b, WeightFormat.Q4, 32768);
+        // 80.4 B parameters x (0.5 + 2/32) bytes, the router in F32: about 45 GB (spec 2.6, 4.1).
+        Assert.That(e.WeightBytes, Is.InRange(43e9, 47e9));
+        Assert.That(e.KvCacheBytes, Is.EqualTo(32L * 2 * 32768 * 1024 * 2), "128 KiB per token in f16 (spec 2.3)");
+    }
+
+    [Test]
+    public void A_device_too_small_is_refused_naming_both_sizes()
+    {
+        HunyuanConfig a13b = new CheckpointGenerator(new GeneratorOptions { Preset = ModelPreset.A13b }).Config;
+        DeviceInfo small = Context.Info with { MemoryHeaps = [new MemoryHeapInfo(2UL << 30, true)] };
+        var e = Assert.Throws<InsufficientDeviceMemoryException>(() => MemoryEstimate.For(a13b, WeightFormat.Q4, 4096).CheckFits(small));
+        Assert.That(e!.Message, Does.Contain("GiB on the device").And.Contain("has 2.00 GiB"));
+        Assert.DoesNotThrow(() => MemoryEstimate.For(TestModels.TinyConfig(), WeightFormat.Q4, 64).CheckFits(Context.Info));
+    }
+}
