@@ -117,4 +117,16 @@ public sealed class GenerateCommandTests
         Assert.That(output, Is.Not.Empty);
         Assert.That(error, Does.Contain("loading").And.Contain("decode"));
     }
+
+    [Test]
+    public void Chat_takes_turns_switches_thinking_and_quits()
+    {
+        string model = TestModels.Directory(TestModels.Tiny());
+        (int exit, string output, string error) = Hyvk.RunWithInput("Hello\n/no_think\nAnd then?\n/exit\nnever read\n",
+            "chat", "--model", model, "--temperature", "0", "--max-tokens", "4", "--context", "256", "--weights", "q8");
+        Assert.That(exit, Is.Zero, error);
+        Assert.That(error, Does.Contain("fast thinking"));
+        Assert.That(System.Text.RegularExpressions.Regex.Count(error, "tokens at"), Is.EqualTo(2), "two replies");
+        Assert.That(System.Text.RegularExpressions.Regex.Count(output, "> "), Is.GreaterThanOrEqualTo(3), "a prompt per line read");
+    }
 }

@@ -5,11 +5,16 @@ public static class Hyvk
 {
     private static readonly object s_console = new();
 
-    public static (int Exit, string Out, string Error) Run(params string[] args)
+    public static (int Exit, string Out, string Error) Run(params string[] args) => RunWithInput(string.Empty, args);
+
+    /// <summary>Runs with <paramref name="input"/> as standard input.</summary>
+    public static (int Exit, string Out, string Error) RunWithInput(string input, params string[] args)
     {
         lock (s_console)
         {
             TextWriter savedOut = Console.Out, savedError = Console.Error;
+            TextReader savedIn = Console.In;
+            Console.SetIn(new StringReader(input));
             using var output = new StringWriter();
             using var error = new StringWriter();
             Console.SetOut(output);
@@ -22,6 +27,7 @@ public static class Hyvk
             {
                 Console.SetOut(savedOut);
                 Console.SetError(savedError);
+                Console.SetIn(savedIn);
             }
         }
     }
