@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Hunyuan.Vk.Model;
+using Hunyuan.Vk.Model.Formats;
 
 namespace Hunyuan.Vk.Cli;
 
@@ -13,5 +15,20 @@ internal static class CliOptions
     public static Option<bool> Json() => new("--json")
     {
         Description = "Print JSON for machines instead of text for people",
+    };
+
+    public static Option<string?> Weights() => new Option<string?>("--weights")
+    {
+        Description = "Device weight format: f32, f16, q8, q4 (default: q4; GPTQ checkpoints stay int4)",
+    }.AcceptOnlyFromAmong("f32", "f16", "q8", "q4");
+
+    /// <summary>The device format for --weights; by default Q4, or Q4Z (as stored) for a GPTQ-Int4 checkpoint.</summary>
+    public static WeightFormat WeightFormatFor(string? weights, string modelDirectory) => weights switch
+    {
+        "f32" => WeightFormat.F32,
+        "f16" => WeightFormat.F16,
+        "q8" => WeightFormat.Q8,
+        "q4" => WeightFormat.Q4,
+        _ => HunyuanConfig.Load(modelDirectory).Quantization.Format == CheckpointFormat.GptqInt4 ? WeightFormat.Q4Z : WeightFormat.Q4,
     };
 }

@@ -22,8 +22,7 @@ internal static class ChatCommand
         var system = new Option<string?>("--system") { Description = "A system message for the whole conversation" };
         var noThink = new Option<bool>("--no-think") { Description = "Start in fast-thinking mode" };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Most tokens per reply", DefaultValueFactory = _ => 512 };
-        var weights = new Option<string?>("--weights") { Description = "Device weight format: f32, f16, q8, q4 (default q4; GPTQ stays int4)" };
-        weights.AcceptOnlyFromAmong("f32", "f16", "q8", "q4");
+        var weights = CliOptions.Weights();
         var context = new Option<int>("--context") { Description = "KV-cache positions for the whole conversation", DefaultValueFactory = _ => 4096 };
         var temperature = new Option<float?>("--temperature") { Description = "0 for greedy; default from generation_config.json" };
         var seed = new Option<int>("--seed") { Description = "Random seed for sampling", DefaultValueFactory = _ => 0 };
@@ -42,14 +41,7 @@ internal static class ChatCommand
     private static int Run(string? modelArg, string? system, bool think, int maxTokens, string? weightsArg, int context, float? temperature, int seed, int? device)
     {
         string modelDir = modelArg ?? DemoModel.EnsureExists(message => Console.Error.WriteLine("hyvk: " + message));
-        WeightFormat format = weightsArg switch
-        {
-            "f32" => WeightFormat.F32,
-            "f16" => WeightFormat.F16,
-            "q8" => WeightFormat.Q8,
-            "q4" => WeightFormat.Q4,
-            _ => HunyuanConfig.Load(modelDir).Quantization.Format == CheckpointFormat.GptqInt4 ? WeightFormat.Q4Z : WeightFormat.Q4,
-        };
+        WeightFormat format = CliOptions.WeightFormatFor(weightsArg, modelDir);
         using var instance = new VulkanInstance();
         using GpuContext gpu = instance.CreateContext(device);
         using TextGenerator generator = TextGenerator.Load(gpu, modelDir, format, context, message => Console.Error.WriteLine("hyvk: loading " + message));

@@ -28,8 +28,7 @@ internal static class GenerateCommand
         var topK = new Option<int?>("--top-k") { Description = "Candidates to sample from (1-64); default from generation_config.json" };
         var topP = new Option<float?>("--top-p") { Description = "Nucleus mass; default from generation_config.json" };
         var seed = new Option<int>("--seed") { Description = "Random seed for sampling", DefaultValueFactory = _ => 0 };
-        var weights = new Option<string?>("--weights") { Description = "Device weight format: f32, f16, q8, q4 (default: q4; GPTQ checkpoints stay int4)" };
-        weights.AcceptOnlyFromAmong("f32", "f16", "q8", "q4");
+        var weights = CliOptions.Weights();
         var context = new Option<int>("--context") { Description = "KV-cache positions (prompt + generated)", DefaultValueFactory = _ => 2048 };
         var thinkBudget = new Option<int?>("--think-budget") { Description = "Close the reasoning after N thinking tokens and let the model answer" };
         var dumpLogits = new Option<string?>("--dump-logits") { Description = "Write the logits of every prompt position and generated step to FILE (.npy, float32 [positions, vocab])" };
@@ -68,14 +67,7 @@ internal static class GenerateCommand
     private static int Run(Request q)
     {
         string modelDir = q.Model ?? DemoModel.EnsureExists(message => Console.Error.WriteLine("hyvk: " + message));
-        WeightFormat format = q.Weights switch
-        {
-            "f32" => WeightFormat.F32,
-            "f16" => WeightFormat.F16,
-            "q8" => WeightFormat.Q8,
-            "q4" => WeightFormat.Q4,
-            _ => HunyuanConfig.Load(modelDir).Quantization.Format == CheckpointFormat.GptqInt4 ? WeightFormat.Q4Z : WeightFormat.Q4,
-        };
+        WeightFormat format = CliOptions.WeightFormatFor(q.Weights, modelDir);
         using var instance = new VulkanInstance();
         using GpuContext gpu = instance.CreateContext(q.Device);
         Console.Error.WriteLine($"hyvk: {gpu.Info.Name}; loading {modelDir} as {format}");

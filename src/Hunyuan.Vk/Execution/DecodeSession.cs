@@ -21,7 +21,7 @@ public sealed class DecodeSession : IDisposable
     private readonly DeviceTuning _tuning;
     private readonly HunyuanConfig _c;
     private readonly AttentionShape _shape;
-    private readonly List<IDisposable> _owned = [];
+    private readonly OwnedResources _owned = new();
     private readonly Dictionary<(WeightFormat, MatVecMode, int), MatVecKernel> _matvec = [];
     private readonly Dictionary<WeightFormat, EmbedKernel> _embed = [];
     private readonly RmsNormKernel _norm;
@@ -314,19 +314,7 @@ public sealed class DecodeSession : IDisposable
     private GpuBuffer Buffer(int floats, string name) => Own(_context.CreateBuffer((ulong)Math.Max(floats, 1) * 4, name));
 
     private T Own<T>(T item)
-        where T : IDisposable
-    {
-        _owned.Add(item);
-        return item;
-    }
+        where T : IDisposable => _owned.Add(item);
 
-    public void Dispose()
-    {
-        for (int i = _owned.Count - 1; i >= 0; i--)
-        {
-            _owned[i].Dispose();
-        }
-
-        _owned.Clear();
-    }
+    public void Dispose() => _owned.Dispose();
 }

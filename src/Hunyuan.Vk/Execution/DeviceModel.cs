@@ -12,7 +12,7 @@ namespace Hunyuan.Vk.Execution;
 /// </summary>
 public sealed class DeviceModel : IDisposable
 {
-    private readonly List<IDisposable> _owned = [];
+    private readonly OwnedResources _owned = new();
 
     public sealed record Layer(
         GpuBuffer InputNorm,       // [hidden] f32
@@ -34,7 +34,7 @@ public sealed class DeviceModel : IDisposable
     public IReadOnlyList<Layer> Layers { get; }
 
     /// <summary>Bytes of device memory the weights take.</summary>
-    public long DeviceBytes => _owned.OfType<GpuBuffer>().Sum(b => (long)b.Size) + _owned.OfType<DeviceMatrix>().Sum(m => (long)m.Buffer.Size);
+    public long DeviceBytes => _owned.Items.OfType<GpuBuffer>().Sum(b => (long)b.Size) + _owned.Items.OfType<DeviceMatrix>().Sum(m => (long)m.Buffer.Size);
 
     /// <summary>Converts and uploads every tensor; <paramref name="progress"/> hears about each layer.</summary>
     public DeviceModel(GpuContext context, ModelWeights weights, WeightFormat format, Action<string>? progress = null)
@@ -120,20 +120,8 @@ public sealed class DeviceModel : IDisposable
     }
 
     private T Own<T>(T item)
-        where T : IDisposable
-    {
-        _owned.Add(item);
-        return item;
-    }
+        where T : IDisposable => _owned.Add(item);
 
-    public void Dispose()
-    {
-        for (int i = _owned.Count - 1; i >= 0; i--)
-        {
-            _owned[i].Dispose();
-        }
-
-        _owned.Clear();
-    }
+    public void Dispose() => _owned.Dispose();
 }
 
