@@ -27,6 +27,7 @@ internal static class GenerateCommand
         var temperature = new Option<float?>("--temperature") { Description = "0 for greedy; default from generation_config.json" };
         var topK = new Option<int?>("--top-k") { Description = "Candidates to sample from (1-64); default from generation_config.json" };
         var topP = new Option<float?>("--top-p") { Description = "Nucleus mass; default from generation_config.json" };
+        var penalty = new Option<float?>("--repetition-penalty") { Description = "Penalty on tokens already seen (1: none); default from generation_config.json" };
         var seed = new Option<int>("--seed") { Description = "Random seed for sampling", DefaultValueFactory = _ => 0 };
         var weights = CliOptions.Weights();
         var context = new Option<int>("--context") { Description = "KV-cache positions (prompt + generated)", DefaultValueFactory = _ => 2048 };
@@ -35,7 +36,7 @@ internal static class GenerateCommand
         var json = CliOptions.Json();
         var device = CliOptions.Device();
         var command = new Command("generate", "Generate text with Hunyuan-A13B (or a checkpoint of its layout) on a Vulkan device");
-        foreach (Option o in new Option[] { model, prompt, promptIds, system, think, noThink, raw, maxTokens, temperature, topK, topP, seed, weights, context, thinkBudget, dumpLogits, json, device })
+        foreach (Option o in new Option[] { model, prompt, promptIds, system, think, noThink, raw, maxTokens, temperature, topK, topP, penalty, seed, weights, context, thinkBudget, dumpLogits, json, device })
         {
             command.Options.Add(o);
         }
@@ -56,13 +57,13 @@ internal static class GenerateCommand
             parse.GetValue(model), parse.GetValue(prompt), parse.GetValue(promptIds), parse.GetValue(system), !parse.GetValue(noThink),
             parse.GetValue(raw), parse.GetValue(maxTokens), parse.GetValue(temperature), parse.GetValue(topK), parse.GetValue(topP),
             parse.GetValue(seed), parse.GetValue(weights), parse.GetValue(context), parse.GetValue(json), parse.GetValue(device),
-            parse.GetValue(thinkBudget), parse.GetValue(dumpLogits)))));
+            parse.GetValue(thinkBudget), parse.GetValue(dumpLogits), parse.GetValue(penalty)))));
         return command;
     }
 
     private sealed record Request(
         string? Model, string? Prompt, string? PromptIds, string? System, bool Think, bool Raw, int MaxTokens, float? Temperature,
-        int? TopK, float? TopP, int Seed, string? Weights, int Context, bool Json, int? Device, int? ThinkBudget, string? DumpLogits);
+        int? TopK, float? TopP, int Seed, string? Weights, int Context, bool Json, int? Device, int? ThinkBudget, string? DumpLogits, float? RepetitionPenalty);
 
     private static int Run(Request q)
     {
@@ -75,7 +76,7 @@ internal static class GenerateCommand
 
         List<int> promptIds = q.PromptIds is string ids ? ParseIds(ids) : Render(generator.Tokenizer, q);
         GenerationConfig g = generator.Generation;
-        var sampling = new Sampling(q.Temperature ?? (g.DoSample ? g.Temperature : 0), q.TopK ?? g.TopK, q.TopP ?? g.TopP, q.Seed);
+        var sampling = new Sampling(q.Temperature ?? (g.DoSample ? g.Temperature : 0), q.TopK ?? g.TopK, q.TopP ?? g.TopP, q.Seed, q.RepetitionPenalty ?? g.RepetitionPenalty);
         var stats = new GenerationStats();
         var generated = new List<int>();
         TokenDecoder decoder = generator.Tokenizer.CreateDecoder(skipSpecial: true);

@@ -31,6 +31,8 @@ public sealed class DecodeSession : IDisposable
     private readonly MoeCombineKernel _combine;
     private readonly ArgmaxKernel _argmax;
     private readonly Sampler _sampler;
+    private readonly RepetitionPenaltyKernel _penalty;
+    private readonly GpuBuffer _history, _penaltyScratch, _choice;
     private Sampling _sampling = Sampling.Greedy;
     private Random _random = new(0);
     private readonly CommandRecorder _recorder;
@@ -65,6 +67,7 @@ public sealed class DecodeSession : IDisposable
         _combine = Own(new MoeCombineKernel(context, _tuning));
         _argmax = Own(new ArgmaxKernel(context, _tuning));
         _sampler = Own(new Sampler(context, _tuning, (uint)_c.VocabSize));
+        _penalty = Own(new RepetitionPenaltyKernel(context, _tuning));
         _recorder = Own(context.CreateRecorder());
         int hidden = _c.HiddenSize;
         _h = Buffer(hidden, "h");
@@ -79,6 +82,9 @@ public sealed class DecodeSession : IDisposable
         _partialMoe = Buffer(_slots * hidden, "expert partials");
         _logits = Buffer(_c.VocabSize, "logits");
         _tokens = Buffer(1, "token");
+        _history = Buffer(maxPositions, "token history");
+        _penaltyScratch = Buffer(maxPositions, "repetition penalty scratch");
+        _choice = Buffer(_c.VocabSize, "logits after the repetition penalty");
         PrefillChunk = Math.Max(1, prefillChunk);
         int chunk = PrefillChunk;
         _group = Own(new MoeGroupKernel(context));
@@ -127,6 +133,7 @@ public sealed class DecodeSession : IDisposable
         }
 
         _tokens.Write<uint>([(uint)token]);
+        _history.Write<uint>([(uint)token], (ulong)Position * 4);
         Record((uint)Position);
         _recorder.SubmitAndWait();
         Position++;
@@ -159,6 +166,7 @@ public sealed class DecodeSession : IDisposable
             }
 
             _pTokens.Write<uint>(ids);
+            _history.Write<uint>(ids, (ulong)Position * 4);
             RecordPrefill((uint)Position, (uint)n);
             _prefillRecorder.SubmitAndWait();
             Position += n;
@@ -215,7 +223,7 @@ public sealed class DecodeSession : IDisposable
             r.Barrier();
         }
 
-        RecordHead(r);
+        RecordHead(r, position + 1);
         r.End();
     }
 
@@ -259,25 +267,36 @@ public sealed class DecodeSession : IDisposable
         // The last token's hidden state continues as decode's h: final norm, lm_head, token choice.
         r.Copy(_pH, (ulong)(n - 1) * (ulong)hidden * 4, _h, 0, (ulong)hidden * 4);
         r.Barrier();
-        RecordHead(r);
+        RecordHead(r, position0 + n);
         r.End();
     }
 
-    private void RecordHead(CommandRecorder r)
+    /// <summary>Final norm, lm_head, then the token choice: on the logits, or on a penalised copy (the logits stay raw).</summary>
+    private void RecordHead(CommandRecorder r, uint seen)
     {
         int hidden = _c.HiddenSize;
         _norm.Record(r, _h.All, _model.FinalNorm.All, _x.All, 1, (uint)hidden, _c.RmsNormEps);
         r.Barrier();
         MatVec(_model.LmHead.Format, MatVecMode.Plain, hidden).Record(r, _model.LmHead, _x.All, _logits.All);
         r.Barrier();
+        GpuBuffer choice = _logits;
+        if (_sampling.RepetitionPenalty != 1f)
+        {
+            r.Copy(_logits, 0, _choice, 0, _logits.Size);
+            r.Barrier();
+            _penalty.Record(r, _choice.All, _history.All, _penaltyScratch.All, seen, _sampling.RepetitionPenalty);
+            r.Barrier();
+            choice = _choice;
+        }
+
         if (_sampling.IsGreedy)
         {
-            _argmax.Record(r, _logits.All, _tokens.All, (uint)_c.VocabSize);
+            _argmax.Record(r, choice.All, _tokens.All, (uint)_c.VocabSize);
         }
         else
         {
             int topK = Math.Clamp(_sampling.TopK <= 0 ? Sampler.MaxK : _sampling.TopK, 1, Sampler.MaxK);
-            _sampler.Record(r, _logits.All, _tokens.All, (uint)_c.VocabSize, topK, _sampling.Temperature, _sampling.TopP, _random.NextSingle());
+            _sampler.Record(r, choice.All, _tokens.All, (uint)_c.VocabSize, topK, _sampling.Temperature, _sampling.TopP, _random.NextSingle());
         }
     }
 

@@ -15,7 +15,7 @@ public sealed class GenerateCommandTests
     {
         string model = TestModels.Directory(TestModels.Tiny());
         (int exit, string output, string error) = Hyvk.Run("generate", "--model", model, "--prompt-ids", string.Join(',', s_prompt),
-            "--weights", "f32", "--temperature", "0", "--max-tokens", "6", "--json", "--context", "64");
+            "--weights", "f32", "--temperature", "0", "--repetition-penalty", "1", "--max-tokens", "6", "--json", "--context", "64");
         Assert.That(exit, Is.Zero, error);
         using JsonDocument doc = JsonDocument.Parse(output);
         JsonElement root = doc.RootElement;
@@ -86,6 +86,18 @@ public sealed class GenerateCommandTests
         {
             File.Delete(file);
         }
+    }
+
+    [Test]
+    public void The_repetition_penalty_changes_greedy_choices_but_not_the_logits()
+    {
+        string model = TestModels.Directory(TestModels.Tiny());
+        string[] args = ["generate", "--model", model, "--prompt-ids", "127958,9906,9906,9906", "--temperature", "0", "--max-tokens", "8", "--json", "--weights", "q8", "--context", "64"];
+        int[] Ids(string json) => [.. JsonDocument.Parse(json).RootElement.GetProperty("generated_ids").EnumerateArray().Select(e => e.GetInt32())];
+        int[] plain = Ids(Hyvk.Run([.. args, "--repetition-penalty", "1"]).Out);
+        int[] strong = Ids(Hyvk.Run([.. args, "--repetition-penalty", "50"]).Out);
+        Assert.That(strong, Is.Not.EqualTo(plain), "a strong penalty steers greedy decoding away from what it saw");
+        Assert.That(strong.Distinct().Count(), Is.EqualTo(strong.Length), "with penalty 50 no token repeats in 8 steps on this model");
     }
 
     [Test]

@@ -40,6 +40,7 @@ public sealed class ShaderContractTests
     [TestCase(ShaderId.MoePrefillDownQ8, typeof(MatMulPush))]
     [TestCase(ShaderId.MoeGroup, typeof(MoeGroupPush))]
     [TestCase(ShaderId.MoeScatter, typeof(MoeScatterPush))]
+    [TestCase(ShaderId.RepetitionPenalty, typeof(RepetitionPenaltyPush))]
     public void Push_constants_match_the_shader(ShaderId id, Type push)
     {
         IReadOnlyList<uint> shaderOffsets = SpirvReflection.Parse(ShaderLibrary.Spirv(id).Span).PushConstantOffsets;
