@@ -1,0 +1,179 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Hunyuan.Vk.Execution;
+using Hunyuan.Vk.Model;
+using Hunyuan.Vk.Model.Formats;
+using Hunyuan.Vk.Text;
+using Hunyuan.Vk.Vulkan;
+
+namespace Hunyuan.Vk.Generation;
+
+/// <summary>How to load a model for <see cref="HunyuanEngine"/>.</summary>
+public sealed record EngineOptions
+{
+    /// <summary>Vulkan device index (null: HYVK_DEVICE, else the best device).</summary>
+    public int? Device { get; init; }
+
+    /// <summary>Device weight format (null: Q4, or Q4Z as stored for GPTQ-Int4 checkpoints).</summary>
+    public WeightFormat? Weights { get; init; }
+
+    /// <summary>KV-cache positions.</summary>
+    public int ContextLength { get; init; } = 4096;
+}
+
+/// <summary>What one generation call asks for; null fields take generation_config.json's values.</summary>
+public sealed record GenerateOptions
+{
+    public int MaxTokens { get; init; } = 512;
+    public bool Thinking { get; init; } = true;
+    public float? Temperature { get; init; }
+    public int? TopK { get; init; }
+    public float? TopP { get; init; }
+    public float? RepetitionPenalty { get; init; }
+    public int Seed { get; init; }
+}
+
+/// <summary>A piece of the reply: reasoning or answer text, as it streams.</summary>
+public sealed record GenerationUpdate(ReplyPart Part, string Text);
+
+/// <summary>
+/// The embeddable engine: load a model once, then generate or chat with streaming and cancellation; dispose to free
+/// the device. One generation at a time. <see cref="AsChatClient"/> adapts it to Microsoft.Extensions.AI's IChatClient.
+/// </summary>
+public sealed class HunyuanEngine : IDisposable
+{
+    private readonly VulkanInstance _instance;
+    private readonly GpuContext _context;
+    private readonly TextGenerator _generator;
+    private readonly SemaphoreSlim _busy = new(1, 1);
+
+    private HunyuanEngine(VulkanInstance instance, GpuContext context, TextGenerator generator)
+    {
+        _instance = instance;
+        _context = context;
+        _generator = generator;
+    }
+
+    public HunyuanTokenizer Tokenizer => _generator.Tokenizer;
+    public HunyuanConfig Config => _generator.Config;
+    public DeviceInfo Device => _context.Info;
+
+    public static HunyuanEngine Load(string modelDirectory, EngineOptions? options = null, Action<string>? progress = null)
+    {
+        options ??= new EngineOptions();
+        WeightFormat format = options.Weights
+            ?? (HunyuanConfig.Load(modelDirectory).Quantization.Format == CheckpointFormat.GptqInt4 ? WeightFormat.Q4Z : WeightFormat.Q4);
+        var instance = new VulkanInstance();
+        GpuContext? context = null;
+        try
+        {
+            context = instance.CreateContext(options.Device);
+            return new HunyuanEngine(instance, context, TextGenerator.Load(context, modelDirectory, format, options.ContextLength, progress));
+        }
+        catch
+        {
+            context?.Dispose();
+            instance.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Streams the reply to a conversation (rendered with the chat template), split into reasoning and answer.</summary>
+    public async IAsyncEnumerable<GenerationUpdate> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerateOptions? options = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        options ??= new GenerateOptions();
+        string prompt = ChatTemplate.Render(messages, new ChatTemplateOptions { Thinking = options.Thinking });
+        List<int> ids = Tokenizer.Encode(prompt, allowSpecial: true);
+        await foreach (GenerationUpdate update in StreamAsync(ids, options, parse: true, cancellationToken).ConfigureAwait(false))
+        {
+            yield return update;
+        }
+    }
+
+    /// <summary>Streams the continuation of raw prompt tokens (no template, no parsing: all answer text).</summary>
+    public IAsyncEnumerable<GenerationUpdate> GenerateAsync(IReadOnlyList<int> promptIds, GenerateOptions? options = null, CancellationToken cancellationToken = default) =>
+        StreamAsync(promptIds, options ?? new GenerateOptions(), parse: false, cancellationToken);
+
+    private async IAsyncEnumerable<GenerationUpdate> StreamAsync(IReadOnlyList<int> promptIds, GenerateOptions options, bool parse,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await _busy.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // Bounded: the producer waits for the reader, so a cancelled stream stops generating at once.
+            var channel = Channel.CreateBounded<GenerationUpdate>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
+            Task producer = Task.Run(() => Produce(promptIds, options, parse, channel.Writer, cancellationToken), cancellationToken);
+            try
+            {
+                await foreach (GenerationUpdate update in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    yield return update;
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+            }
+            finally
+            {
+                await producer.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);   // let it finish before the next call
+            }
+
+            await producer.ConfigureAwait(false);
+        }
+        finally
+        {
+            _busy.Release();
+        }
+    }
+
+    private void Produce(IReadOnlyList<int> promptIds, GenerateOptions options, bool parse, ChannelWriter<GenerationUpdate> writer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            GenerationConfig g = _generator.Generation;
+            var sampling = new Sampling(options.Temperature ?? (g.DoSample ? g.Temperature : 0), options.TopK ?? g.TopK, options.TopP ?? g.TopP,
+                options.Seed, options.RepetitionPenalty ?? g.RepetitionPenalty);
+            TokenDecoder decoder = Tokenizer.CreateDecoder(skipSpecial: true);
+            var parser = new ChatOutputParser();
+            void Emit(string text)
+            {
+                IEnumerable<ReplyDelta> deltas = parse ? parser.Push(text) : [new ReplyDelta(ReplyPart.Answer, text)];
+                foreach (ReplyDelta d in deltas.Where(d => d.Text.Length > 0))
+                {
+                    writer.WriteAsync(new GenerationUpdate(d.Part, d.Text), cancellationToken).AsTask().GetAwaiter().GetResult();
+                }
+            }
+
+            foreach (int token in _generator.Generate(promptIds, options.MaxTokens, sampling, g.EosTokenIds, new GenerationStats()))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                Emit(decoder.Push(token));
+            }
+
+            Emit(decoder.Flush());
+            if (parse)
+            {
+                foreach (ReplyDelta d in parser.Finish().Where(d => d.Text.Length > 0))
+                {
+                    writer.WriteAsync(new GenerationUpdate(d.Part, d.Text), cancellationToken).AsTask().GetAwaiter().GetResult();
+                }
+            }
+
+            writer.TryComplete();
+        }
+        catch (Exception e)
+        {
+            writer.TryComplete(e);
+        }
+    }
+
+    /// <summary>This engine as a Microsoft.Extensions.AI chat client (the engine stays owned by the caller).</summary>
+    public Microsoft.Extensions.AI.IChatClient AsChatClient() => new HunyuanChatClient(this);
+
+    public void Dispose()
+    {
+        _generator.Dispose();
+        _context.Dispose();
+        _instance.Dispose();
+        _busy.Dispose();
+    }
+}
