@@ -43,16 +43,6 @@ float silu(float v)
 
 shared vec4 s_x[X_SHARED ? TOKENS : 1][8];
 
-#if defined(FORMAT_F32)
-const uint W_TEXELS_PER_BLOCK = 8;
-#elif defined(FORMAT_F16)
-const uint W_TEXELS_PER_BLOCK = 4;
-#elif defined(FORMAT_Q8)
-const uint W_TEXELS_PER_BLOCK = 2;
-#else
-const uint W_TEXELS_PER_BLOCK = 1;
-#endif
-
 // The 32 weights of block b of a row, as 8 vec4.
 void dequant_block(int w_row, int s_row, uint b, out vec4 w[8])
 {
@@ -108,11 +98,7 @@ void main()
     uint first = gl_WorkGroupID.y * TOKENS;
     uint n = p.tokens;
 #endif
-#if defined(FORMAT_Q4Z)
-    uint scales_per_row = blocks / 4;
-#else
-    uint scales_per_row = blocks;
-#endif
+    uint scales_per_row = blocks / BLOCKS_PER_SCALE;
 
     // The X row of each of this tile's tokens (past the end: repeat the last; never stored).
     uint x_row[TOKENS];

@@ -130,21 +130,6 @@ float block_dot(int w_row, int s_row, uint b, XBlock x)
 #endif
 }
 
-#if defined(FORMAT_F32)
-const uint W_TEXELS_PER_BLOCK = 8;
-#elif defined(FORMAT_F16)
-const uint W_TEXELS_PER_BLOCK = 4;
-#elif defined(FORMAT_Q8)
-const uint W_TEXELS_PER_BLOCK = 2;
-#else
-const uint W_TEXELS_PER_BLOCK = 1;
-#endif
-
-#if defined(FORMAT_Q4Z)
-const uint BLOCKS_PER_SCALE = 4;
-#else
-const uint BLOCKS_PER_SCALE = 1;
-#endif
 
 void main()
 {

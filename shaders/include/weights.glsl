@@ -18,3 +18,20 @@ layout(binding = 2) uniform usamplerBuffer Z;
 #else
 #define WEIGHT_TABLES 1
 #endif
+
+// Texels of W per 32-value block, and 32-value blocks per scale (Q4Z's group is 128).
+#if defined(FORMAT_F32)
+const uint W_TEXELS_PER_BLOCK = 8;
+#elif defined(FORMAT_F16)
+const uint W_TEXELS_PER_BLOCK = 4;
+#elif defined(FORMAT_Q8)
+const uint W_TEXELS_PER_BLOCK = 2;
+#else
+const uint W_TEXELS_PER_BLOCK = 1;
+#endif
+
+#if defined(FORMAT_Q4Z)
+const uint BLOCKS_PER_SCALE = 4;
+#else
+const uint BLOCKS_PER_SCALE = 1;
+#endif

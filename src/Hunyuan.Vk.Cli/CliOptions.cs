@@ -29,6 +29,6 @@ internal static class CliOptions
         "f16" => WeightFormat.F16,
         "q8" => WeightFormat.Q8,
         "q4" => WeightFormat.Q4,
-        _ => HunyuanConfig.Load(modelDirectory).Quantization.Format == CheckpointFormat.GptqInt4 ? WeightFormat.Q4Z : WeightFormat.Q4,
+        _ => WeightFormats.DefaultFor(HunyuanConfig.Load(modelDirectory)),
     };
 }

@@ -46,7 +46,7 @@ internal static class ChatCommand
         using GpuContext gpu = instance.CreateContext(device);
         using TextGenerator generator = TextGenerator.Load(gpu, modelDir, format, context, message => Console.Error.WriteLine("hyvk: loading " + message));
         GenerationConfig g = generator.Generation;
-        var sampling = new Sampling(temperature ?? (g.DoSample ? g.Temperature : 0), g.TopK, g.TopP, seed, g.RepetitionPenalty);
+        var sampling = Sampling.From(g, temperature, null, null, null, seed);
         List<ChatMessage> history = system is null ? [] : [ChatMessage.System(system)];
         using var cancel = new StopOnCtrlC();
         Console.Error.WriteLine($"hyvk: chatting on {gpu.Info.Name} ({(think ? "slow" : "fast")} thinking); /think, /no_think, /reset, /exit");

@@ -76,7 +76,7 @@ internal static class GenerateCommand
 
         List<int> promptIds = q.PromptIds is string ids ? ParseIds(ids) : Render(generator.Tokenizer, q);
         GenerationConfig g = generator.Generation;
-        var sampling = new Sampling(q.Temperature ?? (g.DoSample ? g.Temperature : 0), q.TopK ?? g.TopK, q.TopP ?? g.TopP, q.Seed, q.RepetitionPenalty ?? g.RepetitionPenalty);
+        var sampling = Sampling.From(g, q.Temperature, q.TopK, q.TopP, q.RepetitionPenalty, q.Seed);
         var stats = new GenerationStats();
         var generated = new List<int>();
         TokenDecoder decoder = generator.Tokenizer.CreateDecoder(skipSpecial: true);

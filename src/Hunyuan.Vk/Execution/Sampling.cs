@@ -9,4 +9,12 @@ public sealed record Sampling(float Temperature, int TopK, float TopP, int Seed,
     public static Sampling Greedy { get; } = new(0, 1, 1, 0);
 
     public bool IsGreedy => Temperature <= 0;
+
+    /// <summary>The caller's choices where given, generation_config.json's defaults otherwise (greedy when it says do_sample false).</summary>
+    public static Sampling From(Model.GenerationConfig defaults, float? temperature, int? topK, float? topP, float? repetitionPenalty, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(defaults);
+        return new Sampling(temperature ?? (defaults.DoSample ? defaults.Temperature : 0), topK ?? defaults.TopK, topP ?? defaults.TopP, seed,
+            repetitionPenalty ?? defaults.RepetitionPenalty);
+    }
 }

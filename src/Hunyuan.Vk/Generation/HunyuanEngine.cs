@@ -61,8 +61,7 @@ public sealed class HunyuanEngine : IDisposable
     public static HunyuanEngine Load(string modelDirectory, EngineOptions? options = null, Action<string>? progress = null)
     {
         options ??= new EngineOptions();
-        WeightFormat format = options.Weights
-            ?? (HunyuanConfig.Load(modelDirectory).Quantization.Format == CheckpointFormat.GptqInt4 ? WeightFormat.Q4Z : WeightFormat.Q4);
+        WeightFormat format = options.Weights ?? WeightFormats.DefaultFor(HunyuanConfig.Load(modelDirectory));
         var instance = new VulkanInstance();
         GpuContext? context = null;
         try
@@ -130,8 +129,7 @@ public sealed class HunyuanEngine : IDisposable
         try
         {
             GenerationConfig g = _generator.Generation;
-            var sampling = new Sampling(options.Temperature ?? (g.DoSample ? g.Temperature : 0), options.TopK ?? g.TopK, options.TopP ?? g.TopP,
-                options.Seed, options.RepetitionPenalty ?? g.RepetitionPenalty);
+            var sampling = Sampling.From(g, options.Temperature, options.TopK, options.TopP, options.RepetitionPenalty, options.Seed);
             TokenDecoder decoder = Tokenizer.CreateDecoder(skipSpecial: true);
             var parser = new ChatOutputParser();
             void Emit(string text)

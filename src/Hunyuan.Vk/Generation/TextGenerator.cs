@@ -132,7 +132,8 @@ public sealed class TextGenerator : IDisposable
             if (!budgetSpent)
             {
                 text.Append(decoder.Push(next));
-                bool closed = text.ToString().Contains("</think>", StringComparison.Ordinal) || text.ToString().Contains("<answer>", StringComparison.Ordinal);
+                string sofar = text.ToString();
+                bool closed = sofar.Contains("</think>", StringComparison.Ordinal) || sofar.Contains("<answer>", StringComparison.Ordinal);
                 if (closed)
                 {
                     budgetSpent = true;

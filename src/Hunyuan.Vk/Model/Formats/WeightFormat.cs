@@ -21,6 +21,13 @@ public enum WeightFormat
 
 public static class WeightFormats
 {
+    /// <summary>The format a checkpoint loads as unless told otherwise: Q4, or Q4Z (as stored) for GPTQ-Int4.</summary>
+    public static WeightFormat DefaultFor(HunyuanConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return config.Quantization.Format == CheckpointFormat.GptqInt4 ? WeightFormat.Q4Z : WeightFormat.Q4;
+    }
+
     /// <summary>Values per scale.</summary>
     public static int GroupSize(this WeightFormat f) => f switch
     {
