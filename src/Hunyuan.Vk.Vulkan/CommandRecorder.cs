@@ -5,8 +5,11 @@ using Silk.NET.Vulkan;
 namespace Hunyuan.Vk.Vulkan;
 
 /// <summary>
-/// One command buffer and its fence: record dispatches, barriers, copies and timestamps, then submit. A recording
-/// can be submitted again without re-recording (the decode step does that). Recording allocates nothing.
+/// One command buffer and its fence: record dispatches, copies and timestamps, then submit. Barriers are placed by
+/// hazard tracking: the recorder knows the bytes each command reads and writes (from the pipeline's written
+/// bindings), and puts a barrier before a command only when it touches bytes that an earlier command since the last
+/// barrier wrote, or writes bytes that one read. Independent commands share one barrier. A recording can be submitted
+/// again without re-recording. Recording allocates nothing.
 /// </summary>
 public sealed unsafe class CommandRecorder : IDisposable
 {
@@ -17,6 +20,10 @@ public sealed unsafe class CommandRecorder : IDisposable
     private bool _recording;
     private bool _pending;
     private bool _disposed;
+
+    /// <summary>Accesses since the last barrier; a full list just forces a barrier.</summary>
+    private readonly BufferAccess[] _accesses = new BufferAccess[64];
+    private int _accessCount;
 
     internal CommandRecorder(GpuContext context)
     {
@@ -41,6 +48,9 @@ public sealed unsafe class CommandRecorder : IDisposable
     /// <summary>Dispatches recorded since <see cref="Begin"/>.</summary>
     public int DispatchCount { get; private set; }
 
+    /// <summary>Barriers recorded since <see cref="Begin"/> (placed by hazard tracking or asked for).</summary>
+    public int BarrierCount { get; private set; }
+
     public void Begin()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -50,6 +60,8 @@ public sealed unsafe class CommandRecorder : IDisposable
         VulkanException.Check(_context.Api.BeginCommandBuffer(_commands, &info), "vkBeginCommandBuffer");
         _boundPipeline = default;
         DispatchCount = 0;
+        BarrierCount = 0;
+        _accessCount = 0;
         _recording = true;
     }
 
@@ -78,6 +90,7 @@ public sealed unsafe class CommandRecorder : IDisposable
                 $"Pipeline '{pipeline.Name}': grid {groupsX}x{groupsY}x{groupsZ} is empty or above the device's limit {max[0]}x{max[1]}x{max[2]}");
         }
 
+        Track(binding.Accesses);
         VkApi vk = _context.Api;
         if (_boundPipeline.Handle != pipeline.Handle.Handle)
         {
@@ -99,7 +112,8 @@ public sealed unsafe class CommandRecorder : IDisposable
         DispatchCount++;
     }
 
-    /// <summary>Makes every earlier shader or transfer write visible to every later shader or transfer access.</summary>
+    /// <summary>Makes every earlier shader or transfer write visible to every later shader or transfer access. Hazard
+    /// tracking places the barriers a recording needs; this is for what it cannot see (host-side reuse of memory).</summary>
     public void Barrier()
     {
         EnsureRecording();
@@ -112,6 +126,36 @@ public sealed unsafe class CommandRecorder : IDisposable
                 | AccessFlags.UniformReadBit,
         };
         _context.Api.CmdPipelineBarrier(_commands, Stages, Stages, 0, 1, &barrier, 0, null, 0, null);
+        BarrierCount++;
+        _accessCount = 0;
+    }
+
+    /// <summary>Places a barrier if <paramref name="accesses"/> conflict with an access since the last one (a write
+    /// on either side of an overlap), then remembers them.</summary>
+    private void Track(ReadOnlySpan<BufferAccess> accesses)
+    {
+        bool hazard = _accessCount + accesses.Length > _accesses.Length;
+        for (int i = 0; i < accesses.Length && !hazard; i++)
+        {
+            for (int j = 0; j < _accessCount; j++)
+            {
+                if ((accesses[i].Write || _accesses[j].Write) && accesses[i].Overlaps(_accesses[j]))
+                {
+                    hazard = true;
+                    break;
+                }
+            }
+        }
+
+        if (hazard)
+        {
+            Barrier();
+        }
+
+        foreach (BufferAccess a in accesses)
+        {
+            _accesses[_accessCount++] = a;
+        }
     }
 
     public void Copy(GpuBuffer source, ulong sourceOffset, GpuBuffer destination, ulong destinationOffset, ulong bytes)
@@ -119,6 +163,7 @@ public sealed unsafe class CommandRecorder : IDisposable
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(destination);
         EnsureRecording();
+        Track([new BufferAccess(source.Id, sourceOffset, sourceOffset + bytes, false), new BufferAccess(destination.Id, destinationOffset, destinationOffset + bytes, true)]);
         var region = new BufferCopy { SrcOffset = sourceOffset, DstOffset = destinationOffset, Size = bytes };
         _context.Api.CmdCopyBuffer(_commands, source.Handle, destination.Handle, 1, &region);
     }
@@ -128,6 +173,7 @@ public sealed unsafe class CommandRecorder : IDisposable
     {
         ArgumentNullException.ThrowIfNull(buffer);
         EnsureRecording();
+        Track([new BufferAccess(buffer.Id, offset, offset + bytes, true)]);
         _context.Api.CmdFillBuffer(_commands, buffer.Handle, offset, bytes, value);
     }
 

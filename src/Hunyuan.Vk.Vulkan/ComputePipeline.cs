@@ -11,7 +11,8 @@ namespace Hunyuan.Vk.Vulkan;
 public sealed unsafe class ComputePipeline : IDisposable
 {
     private readonly GpuContext _context;
-    private readonly Dictionary<BindingKey, DescriptorBinding> _sets = [];
+    private readonly Dictionary<BindingKey, DescriptorBinding> _sets;
+    private readonly Dictionary<BindingKey, DescriptorBinding>.AlternateLookup<ReadOnlySpan<BindingResource>> _lookup;
     private bool _disposed;
 
     internal Pipeline Handle { get; }
@@ -25,6 +26,8 @@ public sealed unsafe class ComputePipeline : IDisposable
     {
         _context = context;
         Description = description;
+        _sets = new Dictionary<BindingKey, DescriptorBinding>(BindingKey.Comparer);
+        _lookup = _sets.GetAlternateLookup<ReadOnlySpan<BindingResource>>();
         VkApi vk = context.Api;
         DeviceInfo info = context.Info;
         if (description.PushConstantBytes > info.Limits.MaxPushConstantsSize)
@@ -38,13 +41,12 @@ public sealed unsafe class ComputePipeline : IDisposable
         Handle = CreatePipeline(vk, description, Layout);
     }
 
-    /// <summary>The cached descriptor set that binds <paramref name="ranges"/> to bindings 0..n-1, made on first use.</summary>
-    public DescriptorBinding Bind(params BindingResource[] ranges)
+    /// <summary>The cached descriptor set that binds <paramref name="ranges"/> to bindings 0..n-1, made on first use.
+    /// Finding a cached set allocates nothing.</summary>
+    public DescriptorBinding Bind(params ReadOnlySpan<BindingResource> ranges)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        ArgumentNullException.ThrowIfNull(ranges);
-        var key = new BindingKey(ranges);
-        if (_sets.TryGetValue(key, out DescriptorBinding? cached))
+        if (_lookup.TryGetValue(ranges, out DescriptorBinding? cached))
         {
             return cached;
         }
@@ -52,7 +54,14 @@ public sealed unsafe class ComputePipeline : IDisposable
         CheckRanges(ranges);
         (DescriptorSet set, DescriptorPool pool) = _context.Descriptors.Allocate(SetLayout);
         WriteSet(set, ranges);
-        var binding = new DescriptorBinding(this, set, pool, key);
+        var key = new BindingKey(ranges);
+        var accesses = new BufferAccess[ranges.Length];
+        for (int i = 0; i < ranges.Length; i++)
+        {
+            accesses[i] = BufferAccess.Of(ranges[i], Description.Writes(i));
+        }
+
+        var binding = new DescriptorBinding(this, set, pool, key, accesses);
         _sets.Add(key, binding);
         foreach (BindingResource r in ranges)
         {
@@ -70,7 +79,7 @@ public sealed unsafe class ComputePipeline : IDisposable
         }
     }
 
-    private void CheckRanges(BindingResource[] ranges)
+    private void CheckRanges(ReadOnlySpan<BindingResource> ranges)
     {
         IReadOnlyList<BindingKind> kinds = Description.Bindings;
         if (ranges.Length != kinds.Count)
@@ -109,7 +118,7 @@ public sealed unsafe class ComputePipeline : IDisposable
         }
     }
 
-    private void WriteSet(DescriptorSet set, BindingResource[] ranges)
+    private void WriteSet(DescriptorSet set, ReadOnlySpan<BindingResource> ranges)
     {
         int n = ranges.Length;
         var infos = new DescriptorBufferInfo[n];
@@ -301,26 +310,57 @@ public sealed unsafe class ComputePipeline : IDisposable
 
     public override string ToString() => Name;
 
-    /// <summary>Identity of a list of ranges: buffers by their unique id (never reused), offsets and sizes.</summary>
+    /// <summary>Identity of a list of ranges: buffers by their unique id (never reused), offsets and sizes. Looked up
+    /// by the span of resources itself (<see cref="Comparer"/>), so a cache hit builds no key.</summary>
     internal readonly struct BindingKey : IEquatable<BindingKey>
     {
         private readonly (long Id, ulong Offset, ulong Size, int Format)[] _items;
         private readonly int _hash;
 
-        public BindingKey(BindingResource[] ranges)
+        public BindingKey(ReadOnlySpan<BindingResource> ranges)
         {
             _items = new (long, ulong, ulong, int)[ranges.Length];
-            var hash = new HashCode();
             for (int i = 0; i < ranges.Length; i++)
             {
-                BindingResource r = ranges[i];
-                _items[i] = r.View is TexelView v
-                    ? (v.Buffer.Id, v.Offset, v.Bytes, 1 + (int)v.Format)
-                    : (r.Range.Buffer.Id, r.Range.Offset, r.Range.Size, 0);
-                hash.Add(_items[i]);
+                _items[i] = Item(ranges[i]);
             }
 
-            _hash = hash.ToHashCode();
+            _hash = Hash(ranges);
+        }
+
+        public static KeyComparer Comparer { get; } = new();
+
+        private static (long Id, ulong Offset, ulong Size, int Format) Item(in BindingResource r) => r.View is TexelView v
+            ? (v.Buffer.Id, v.Offset, v.Bytes, 1 + (int)v.Format)
+            : (r.Range.Buffer.Id, r.Range.Offset, r.Range.Size, 0);
+
+        private static int Hash(ReadOnlySpan<BindingResource> ranges)
+        {
+            var hash = new HashCode();
+            foreach (BindingResource r in ranges)
+            {
+                hash.Add(Item(r));
+            }
+
+            return hash.ToHashCode();
+        }
+
+        private bool Matches(ReadOnlySpan<BindingResource> ranges)
+        {
+            if (ranges.Length != _items.Length)
+            {
+                return false;
+            }
+
+            for (int i = 0; i < ranges.Length; i++)
+            {
+                if (Item(ranges[i]) != _items[i])
+                {
+                    return false;
+                }
+            }
+
+            return true;
         }
 
         public bool Equals(BindingKey other) => _items.AsSpan().SequenceEqual(other._items);
@@ -328,22 +368,49 @@ public sealed unsafe class ComputePipeline : IDisposable
         public override bool Equals(object? obj) => obj is BindingKey k && Equals(k);
 
         public override int GetHashCode() => _hash;
+
+        internal sealed class KeyComparer : IEqualityComparer<BindingKey>, IAlternateEqualityComparer<ReadOnlySpan<BindingResource>, BindingKey>
+        {
+            public bool Equals(BindingKey x, BindingKey y) => x.Equals(y);
+
+            public int GetHashCode(BindingKey obj) => obj.GetHashCode();
+
+            public bool Equals(ReadOnlySpan<BindingResource> alternate, BindingKey other) => other.Matches(alternate);
+
+            public int GetHashCode(ReadOnlySpan<BindingResource> alternate) => Hash(alternate);
+
+            public BindingKey Create(ReadOnlySpan<BindingResource> alternate) => new(alternate);
+        }
     }
 }
 
 /// <summary>A descriptor set of one pipeline, bound to fixed buffer ranges. Owned by the pipeline's cache.</summary>
 public sealed class DescriptorBinding
 {
-    internal DescriptorBinding(ComputePipeline pipeline, DescriptorSet set, DescriptorPool pool, ComputePipeline.BindingKey key)
+    internal DescriptorBinding(ComputePipeline pipeline, DescriptorSet set, DescriptorPool pool, ComputePipeline.BindingKey key, BufferAccess[] accesses)
     {
         Pipeline = pipeline;
         Set = set;
         Pool = pool;
         Key = key;
+        Accesses = accesses;
     }
+
+    /// <summary>The bytes each binding reads or writes, in binding order: what the recorder's hazard tracking sees.</summary>
+    internal BufferAccess[] Accesses { get; }
 
     public ComputePipeline Pipeline { get; }
     internal DescriptorSet Set { get; }
     internal DescriptorPool Pool { get; }
     internal ComputePipeline.BindingKey Key { get; }
+}
+
+/// <summary>Bytes of a buffer that one command reads or writes.</summary>
+internal readonly record struct BufferAccess(long BufferId, ulong Start, ulong End, bool Write)
+{
+    public static BufferAccess Of(in BindingResource r, bool write) => r.View is TexelView v
+        ? new(v.Buffer.Id, v.Offset, v.Offset + v.Bytes, false)
+        : new(r.Range.Buffer.Id, r.Range.Offset, r.Range.Offset + r.Range.Size, write);
+
+    public bool Overlaps(in BufferAccess other) => BufferId == other.BufferId && Start < other.End && other.Start < End;
 }

@@ -88,8 +88,14 @@ public sealed unsafe class GpuBuffer : IDisposable
             return;
         }
 
+        WriteStaged(bytes, byteOffset);
+    }
+
+    // Apart from Write so that the mapped path allocates nothing (a lambda's captures are allocated on method entry).
+    private void WriteStaged(ReadOnlySpan<byte> bytes, ulong byteOffset)
+    {
         using GpuBuffer staging = _context.CreateHostBuffer((ulong)Math.Max(bytes.Length, 4), $"{Name} (upload)");
-        staging.Write(data);
+        staging.Write(bytes);
         ulong length = (ulong)bytes.Length;
         _context.Run(r => r.Copy(staging, 0, this, byteOffset, length));
     }
@@ -106,10 +112,15 @@ public sealed unsafe class GpuBuffer : IDisposable
             return;
         }
 
+        ReadStaged(bytes, byteOffset);
+    }
+
+    private void ReadStaged(Span<byte> bytes, ulong byteOffset)
+    {
         using GpuBuffer staging = _context.CreateHostBuffer((ulong)Math.Max(bytes.Length, 4), $"{Name} (read-back)");
         ulong length = (ulong)bytes.Length;
         _context.Run(r => r.Copy(this, byteOffset, staging, 0, length));
-        staging.Read(destination);
+        staging.Read(bytes);
     }
 
     /// <summary>The whole buffer as a binding range.</summary>

@@ -33,4 +33,14 @@ public sealed record PipelineDescription(
 {
     /// <summary>Optional: the subgroup size to require (VK_EXT_subgroup_size_control), or 0 for the driver's choice.</summary>
     public uint RequiredSubgroupSize { get; init; }
+
+    /// <summary>
+    /// Bit i set: the shader may write binding i. The command recorder places barriers from this (a write followed by
+    /// any access of the same bytes, or a read followed by a write). Uniform and texel bindings are never written;
+    /// by default every storage binding counts as written.
+    /// </summary>
+    public uint WrittenBindings { get; init; } = uint.MaxValue;
+
+    /// <summary>Whether the shader may write binding <paramref name="index"/>.</summary>
+    public bool Writes(int index) => Bindings[index] == BindingKind.Storage && (WrittenBindings >> index & 1) != 0;
 }

@@ -82,3 +82,23 @@ public readonly record struct BindingResource(BufferRange Range, TexelView? View
 
     public GpuBuffer Buffer => View?.Buffer ?? Range.Buffer;
 }
+
+/// <summary>
+/// Room for up to 8 binding resources on the stack, so kernels whose binding list depends on a weight format can
+/// build it without allocating: <c>var list = new ResourceList(); Bind(ResourceList.Join(ref list, tables, x, y))</c>.
+/// </summary>
+[System.Runtime.CompilerServices.InlineArray(Capacity)]
+public struct ResourceList
+{
+    public const int Capacity = 8;
+    private BindingResource _first;
+
+    /// <summary><paramref name="first"/> then <paramref name="rest"/>, laid out in <paramref name="into"/>.</summary>
+    public static ReadOnlySpan<BindingResource> Join(ref ResourceList into, ReadOnlySpan<BindingResource> first, params ReadOnlySpan<BindingResource> rest)
+    {
+        Span<BindingResource> all = into;
+        first.CopyTo(all);
+        rest.CopyTo(all[first.Length..]);
+        return all[..(first.Length + rest.Length)];
+    }
+}

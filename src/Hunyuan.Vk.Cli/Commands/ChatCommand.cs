@@ -1,11 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
-using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Generation;
-using Hunyuan.Vk.Model;
-using Hunyuan.Vk.Model.Formats;
 using Hunyuan.Vk.Text;
-using Hunyuan.Vk.Vulkan;
 
 namespace Hunyuan.Vk.Cli.Commands;
 
@@ -40,16 +36,10 @@ internal static class ChatCommand
 
     private static int Run(string? modelArg, string? system, bool think, int maxTokens, string? weightsArg, int context, float? temperature, int seed, int? device)
     {
-        string modelDir = modelArg ?? DemoModel.EnsureExists(message => Console.Error.WriteLine("hyvk: " + message));
-        WeightFormat format = CliOptions.WeightFormatFor(weightsArg, modelDir);
-        using var instance = new VulkanInstance();
-        using GpuContext gpu = instance.CreateContext(device);
-        using TextGenerator generator = TextGenerator.Load(gpu, modelDir, format, context, message => Console.Error.WriteLine("hyvk: loading " + message));
-        GenerationConfig g = generator.Generation;
-        var sampling = Sampling.From(g, temperature, null, null, null, seed);
+        using HunyuanEngine engine = EngineLoader.Load(modelArg, weightsArg, context, device);
         List<ChatMessage> history = system is null ? [] : [ChatMessage.System(system)];
         using var cancel = new StopOnCtrlC();
-        Console.Error.WriteLine($"hyvk: chatting on {gpu.Info.Name} ({(think ? "slow" : "fast")} thinking); /think, /no_think, /reset, /exit");
+        Console.Error.WriteLine($"hyvk: chatting on {engine.Device.Name} ({(think ? "slow" : "fast")} thinking); /think, /no_think, /reset, /exit");
         while (true)
         {
             Console.Out.Write("> ");
@@ -74,22 +64,22 @@ internal static class ChatCommand
             }
 
             history.Add(ChatMessage.User(line));
-            List<int> prompt = generator.Tokenizer.Encode(ChatTemplate.Render(history, new ChatTemplateOptions { Thinking = think }), allowSpecial: true);
+            List<int> prompt = engine.EncodeChat(history, think);
             var parser = new ChatOutputParser();
-            TokenDecoder decoder = generator.Tokenizer.CreateDecoder(skipSpecial: true);
+            TokenDecoder decoder = engine.Tokenizer.CreateDecoder(skipSpecial: true);
             var stats = new GenerationStats();
-            cancel.Reset();
+            var options = new GenerateOptions { MaxTokens = maxTokens, Temperature = temperature, Seed = seed, Stats = stats };
+            CancellationToken stop = cancel.Start();
             try
             {
-                foreach (int token in generator.Generate(prompt, maxTokens, sampling, g.EosTokenIds, stats))
+                foreach (int token in engine.GenerateTokens(prompt, options, stop))
                 {
                     Show(parser.Push(decoder.Push(token)));
-                    if (cancel.Requested)
-                    {
-                        Console.Error.WriteLine("\nhyvk: stopped");
-                        break;
-                    }
                 }
+            }
+            catch (OperationCanceledException)
+            {
+                Console.Error.WriteLine("\nhyvk: stopped");
             }
             catch (ArgumentException e)
             {
@@ -115,23 +105,35 @@ internal static class ChatCommand
         }
     }
 
-    /// <summary>Ctrl-C stops the answer being generated instead of the program.</summary>
+    /// <summary>Ctrl-C cancels the answer being generated instead of ending the program.</summary>
     private sealed class StopOnCtrlC : IDisposable
     {
-        private volatile bool _requested;
+        private CancellationTokenSource _turn = new();
 
         public StopOnCtrlC() => Console.CancelKeyPress += OnCancel;
 
-        public bool Requested => _requested;
+        /// <summary>A token for the next answer.</summary>
+        public CancellationToken Start()
+        {
+            if (_turn.IsCancellationRequested)
+            {
+                _turn.Dispose();
+                _turn = new CancellationTokenSource();
+            }
 
-        public void Reset() => _requested = false;
+            return _turn.Token;
+        }
 
         private void OnCancel(object? sender, ConsoleCancelEventArgs e)
         {
             e.Cancel = true;
-            _requested = true;
+            _turn.Cancel();
         }
 
-        public void Dispose() => Console.CancelKeyPress -= OnCancel;
+        public void Dispose()
+        {
+            Console.CancelKeyPress -= OnCancel;
+            _turn.Dispose();
+        }
     }
 }

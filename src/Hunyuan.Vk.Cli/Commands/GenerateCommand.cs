@@ -2,12 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Generation;
-using Hunyuan.Vk.Model;
-using Hunyuan.Vk.Model.Formats;
 using Hunyuan.Vk.Text;
-using Hunyuan.Vk.Vulkan;
 
 namespace Hunyuan.Vk.Cli.Commands;
 
@@ -67,25 +63,28 @@ internal static class GenerateCommand
 
     private static int Run(Request q)
     {
-        string modelDir = q.Model ?? DemoModel.EnsureExists(message => Console.Error.WriteLine("hyvk: " + message));
-        WeightFormat format = CliOptions.WeightFormatFor(q.Weights, modelDir);
-        using var instance = new VulkanInstance();
-        using GpuContext gpu = instance.CreateContext(q.Device);
-        Console.Error.WriteLine($"hyvk: {gpu.Info.Name}; loading {modelDir} as {format}");
-        using TextGenerator generator = TextGenerator.Load(gpu, modelDir, format, q.Context, message => Console.Error.WriteLine("hyvk: loading " + message));
-
-        List<int> promptIds = q.PromptIds is string ids ? ParseIds(ids) : Render(generator.Tokenizer, q);
-        GenerationConfig g = generator.Generation;
-        var sampling = Sampling.From(g, q.Temperature, q.TopK, q.TopP, q.RepetitionPenalty, q.Seed);
+        using HunyuanEngine engine = EngineLoader.Load(q.Model, q.Weights, q.Context, q.Device);
+        List<int> promptIds = q.PromptIds is string ids ? ParseIds(ids) : Render(engine, q);
         var stats = new GenerationStats();
         var generated = new List<int>();
-        TokenDecoder decoder = generator.Tokenizer.CreateDecoder(skipSpecial: true);
+        TokenDecoder decoder = engine.Tokenizer.CreateDecoder(skipSpecial: true);
         var parser = new ChatOutputParser();
         bool parse = !q.Raw && q.PromptIds is null;
         ReplyPart? shown = null;
         var logitRows = new List<float[]>();
-        Action<float[]>? collect = q.DumpLogits is null ? null : logitRows.Add;
-        foreach (int token in generator.Generate(promptIds, q.MaxTokens, sampling, g.EosTokenIds, stats, q.ThinkBudget, collect))
+        var options = new GenerateOptions
+        {
+            MaxTokens = q.MaxTokens,
+            Temperature = q.Temperature,
+            TopK = q.TopK,
+            TopP = q.TopP,
+            RepetitionPenalty = q.RepetitionPenalty,
+            Seed = q.Seed,
+            ThinkBudget = q.ThinkBudget,
+            Stats = stats,
+            OnLogits = q.DumpLogits is null ? null : logitRows.Add,
+        };
+        foreach (int token in engine.GenerateTokens(promptIds, options))
         {
             generated.Add(token);
             string text = decoder.Push(token);
@@ -127,7 +126,7 @@ internal static class GenerateCommand
             {
                 ["prompt_ids"] = new JsonArray([.. promptIds.Select(i => (JsonNode)i)]),
                 ["generated_ids"] = new JsonArray([.. generated.Select(i => (JsonNode)i)]),
-                ["text"] = generator.Tokenizer.Decode(generated, skipSpecial: true),
+                ["text"] = engine.Tokenizer.Decode(generated, skipSpecial: true),
                 ["reasoning"] = parser.Reasoning,
                 ["answer"] = parser.Answer,
                 ["tool_calls"] = new JsonArray([.. parser.ToolCalls.Select(c => (JsonNode)new JsonObject { ["name"] = c.Name, ["arguments"] = c.Arguments?.DeepClone() })]),
@@ -145,7 +144,7 @@ internal static class GenerateCommand
 
         if (q.DumpLogits is string dump)
         {
-            NpyWriter.Write(dump, logitRows, generator.Config.VocabSize);
+            NpyWriter.Write(dump, logitRows, engine.Config.VocabSize);
             Console.Error.WriteLine($"hyvk: wrote the logits of {logitRows.Count} positions to {dump}");
         }
 
@@ -154,17 +153,15 @@ internal static class GenerateCommand
         return 0;
     }
 
-    private static List<int> Render(HunyuanTokenizer tokenizer, Request q)
+    private static List<int> Render(HunyuanEngine engine, Request q)
     {
         if (q.Raw)
         {
-            return tokenizer.Encode(q.Prompt!);
+            return engine.Tokenizer.Encode(q.Prompt!);
         }
 
         List<ChatMessage> messages = q.System is string s ? [ChatMessage.System(s), ChatMessage.User(q.Prompt!)] : [ChatMessage.User(q.Prompt!)];
-        // The template's own special tokens are allowed; special-token text typed by the user is not.
-        string template = ChatTemplate.Render(messages, new ChatTemplateOptions { Thinking = q.Think });
-        return tokenizer.Encode(template, allowSpecial: true);
+        return engine.EncodeChat(messages, q.Think);
     }
 
     private static List<int> ParseIds(string text)

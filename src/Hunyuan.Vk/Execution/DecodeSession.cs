@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Hunyuan.Vk.Kernels;
 using Hunyuan.Vk.Model;
 using Hunyuan.Vk.Model.Formats;
@@ -12,8 +13,10 @@ namespace Hunyuan.Vk.Execution;
 /// combine), o_proj matvec accumulating into h, rms_norm, router matvec, moe_route, routed gate/up (SwiGLU), routed
 /// down, moe_combine into h.
 /// </summary>
-/// <remarks>The step is recorded again for every token (position and cache length are push constants); descriptor
-/// sets are cached, so recording is a few hundred calls.</remarks>
+/// <remarks>The step is recorded again for every token (position and cache length are push constants). Recording
+/// allocates nothing: descriptor sets are made on the first step and found again by their ranges, barriers come from
+/// the recorder's hazard tracking, and the token goes in and out through a host-visible buffer, so on a discrete GPU
+/// too a step is one submit and one fence wait.</remarks>
 public sealed class DecodeSession : IDisposable
 {
     private readonly GpuContext _context;
@@ -43,6 +46,7 @@ public sealed class DecodeSession : IDisposable
     private readonly MoeGroupKernel _group;
     private readonly MoeScatterKernel _scatter;
     private readonly CommandRecorder _prefillRecorder;
+    private readonly uint[] _chunkIds;
     private readonly GpuBuffer _pTokens, _pH, _pX, _pQkv, _pQ, _pAttn, _pPartialAttn, _pRouter, _pRoutes, _pGroup, _pEntryToken, _pEntryOf, _pAct, _pPartialMoe;
 
     /// <param name="context">The device.</param>
@@ -81,7 +85,7 @@ public sealed class DecodeSession : IDisposable
         _act = Buffer(_slots * _c.ExpertIntermediate, "expert activations");
         _partialMoe = Buffer(_slots * hidden, "expert partials");
         _logits = Buffer(_c.VocabSize, "logits");
-        _tokens = Buffer(1, "token");
+        _tokens = Own(context.CreateHostBuffer(4, "token"));
         _history = Buffer(maxPositions, "token history");
         _penaltyScratch = Buffer(maxPositions, "repetition penalty scratch");
         _choice = Buffer(_c.VocabSize, "logits after the repetition penalty");
@@ -90,7 +94,8 @@ public sealed class DecodeSession : IDisposable
         _group = Own(new MoeGroupKernel(context));
         _scatter = Own(new MoeScatterKernel(context, _tuning));
         _prefillRecorder = Own(context.CreateRecorder());
-        _pTokens = Buffer(chunk, "prefill tokens");
+        _pTokens = Own(context.CreateHostBuffer((ulong)chunk * 4, "prefill tokens"));
+        _chunkIds = new uint[chunk];
         _pH = Buffer(chunk * hidden, "prefill h");
         _pX = Buffer(chunk * hidden, "prefill x");
         _pQkv = Buffer(chunk * _shape.QkvDim, "prefill qkv");
@@ -119,6 +124,9 @@ public sealed class DecodeSession : IDisposable
     /// <summary>The logits of the last step, [vocab] (valid after <see cref="Step"/>).</summary>
     public GpuBuffer Logits => _logits;
 
+    /// <summary>What the last decode step or prefill chunk took: commands, submits, host time.</summary>
+    public StepCounters LastStep { get; private set; }
+
     /// <summary>Runs <paramref name="token"/> at the next position; returns the greedy next token (computed on the GPU).</summary>
     public int Step(int token)
     {
@@ -132,14 +140,18 @@ public sealed class DecodeSession : IDisposable
             throw new ArgumentOutOfRangeException(nameof(token), $"Token {token} is outside the vocabulary of {_c.VocabSize}");
         }
 
-        _tokens.Write<uint>([(uint)token]);
-        _history.Write<uint>([(uint)token], (ulong)Position * 4);
+        long start = Stopwatch.GetTimestamp();
+        Span<uint> io = stackalloc uint[1];
+        io[0] = (uint)token;
+        _tokens.Write<uint>(io);
         Record((uint)Position);
+        long recorded = Stopwatch.GetTimestamp();
         _recorder.SubmitAndWait();
         Position++;
-        Span<uint> next = stackalloc uint[1];
-        _tokens.Read(next);
-        return (int)next[0];
+        _tokens.Read(io);
+        LastStep = new StepCounters(_recorder.DispatchCount, _recorder.BarrierCount, 1, Stopwatch.GetElapsedTime(start, recorded),
+            Stopwatch.GetElapsedTime(recorded));
+        return (int)io[0];
     }
 
     /// <summary>
@@ -154,28 +166,35 @@ public sealed class DecodeSession : IDisposable
             throw new InvalidOperationException($"{tokens.Count} prompt tokens at position {Position} do not fit the context of {MaxPositions} positions");
         }
 
-        uint next = 0;
+        foreach (int t in tokens)
+        {
+            if (t < 0 || t >= _c.VocabSize)
+            {
+                throw new ArgumentOutOfRangeException(nameof(tokens), $"Token {t} is outside the vocabulary of {_c.VocabSize}");
+            }
+        }
+
         for (int start = 0; start < tokens.Count; start += PrefillChunk)
         {
+            long begin = Stopwatch.GetTimestamp();
             int n = Math.Min(PrefillChunk, tokens.Count - start);
-            uint[] ids = new uint[n];
             for (int i = 0; i < n; i++)
             {
-                int t = tokens[start + i];
-                ids[i] = t >= 0 && t < _c.VocabSize ? (uint)t : throw new ArgumentOutOfRangeException(nameof(tokens), $"Token {t} is outside the vocabulary of {_c.VocabSize}");
+                _chunkIds[i] = (uint)tokens[start + i];
             }
 
-            _pTokens.Write<uint>(ids);
-            _history.Write<uint>(ids, (ulong)Position * 4);
+            _pTokens.Write<uint>(_chunkIds.AsSpan(0, n));
             RecordPrefill((uint)Position, (uint)n);
+            long recorded = Stopwatch.GetTimestamp();
             _prefillRecorder.SubmitAndWait();
             Position += n;
+            LastStep = new StepCounters(_prefillRecorder.DispatchCount, _prefillRecorder.BarrierCount, 1, Stopwatch.GetElapsedTime(begin, recorded),
+                Stopwatch.GetElapsedTime(recorded));
         }
 
         Span<uint> chosen = stackalloc uint[1];
         _tokens.Read(chosen);
-        next = chosen[0];
-        return (int)next;
+        return (int)chosen[0];
     }
 
     /// <summary>Empties the cache.</summary>
@@ -194,33 +213,22 @@ public sealed class DecodeSession : IDisposable
         CommandRecorder r = _recorder;
         int hidden = _c.HiddenSize;
         r.Begin();
+        r.Copy(_tokens, 0, _history, position * 4UL, 4);   // the token joins the history the repetition penalty reads
         Embed(_model.Embedding).Record(r, _model.Embedding, _tokens.All, _h.All, 1);
-        r.Barrier();
         for (int l = 0; l < _c.Layers; l++)
         {
             DeviceModel.Layer layer = _model.Layers[l];
             _norm.Record(r, _h.All, layer.InputNorm.All, _x.All, 1, (uint)hidden, _c.RmsNormEps);
-            r.Barrier();
             MatVec(layer.Qkv.Format, MatVecMode.Plain, hidden).Record(r, layer.Qkv, _x.All, _qkv.All);
-            r.Barrier();
             _rope.Record(r, _shape, _qkv.All, _model.InverseFrequencies.All, layer.QueryNorm?.All, layer.KeyNorm?.All, _q.All, _kCache[l].All, _vCache[l].All, 1, position, _c.RmsNormEps);
-            r.Barrier();
             _attention.Record(r, _q.All, _kCache[l].All, _vCache[l].All, _partialAttn.All, _attn.All, position + 1);
-            r.Barrier();
             MatVec(layer.O.Format, MatVecMode.Plain, _shape.QueryDim).Record(r, layer.O, _attn.All, _h.All, accumulate: true);
-            r.Barrier();
             _norm.Record(r, _h.All, layer.PostNorm.All, _x.All, 1, (uint)hidden, _c.RmsNormEps);
-            r.Barrier();
             MatVec(WeightFormat.F32, MatVecMode.Plain, hidden).Record(r, layer.Router, _x.All, _logitsRouter.All);
-            r.Barrier();
             _route.Record(r, _logitsRouter.All, _routing.All, _c.Experts, _c.TopK, _c.SharedExperts > 0, _c.NormTopKProb, (float)_c.RoutedScalingFactor);
-            r.Barrier();
             MatVec(layer.GateUp.Format, MatVecMode.GateUp, hidden).RecordRouted(r, layer.GateUp, _x.All, _act.All, _routing.All, (uint)_slots);
-            r.Barrier();
             MatVec(layer.Down.Format, MatVecMode.Down, _c.ExpertIntermediate).RecordRouted(r, layer.Down, _act.All, _partialMoe.All, _routing.All, (uint)_slots);
-            r.Barrier();
             _combine.Record(r, _partialMoe.All, _routing.All, _h.All, (uint)hidden, (uint)_slots);
-            r.Barrier();
         }
 
         RecordHead(r, position + 1);
@@ -233,40 +241,27 @@ public sealed class DecodeSession : IDisposable
         int hidden = _c.HiddenSize;
         uint slots = (uint)_slots;
         r.Begin();
+        r.Copy(_pTokens, 0, _history, position0 * 4UL, n * 4UL);
         Embed(_model.Embedding).Record(r, _model.Embedding, _pTokens.All, _pH.All, n);
-        r.Barrier();
         for (int l = 0; l < _c.Layers; l++)
         {
             DeviceModel.Layer layer = _model.Layers[l];
             _norm.Record(r, _pH.All, layer.InputNorm.All, _pX.All, n, (uint)hidden, _c.RmsNormEps);
-            r.Barrier();
             MatMul(layer.Qkv.Format, MatMulMode.Plain).Record(r, layer.Qkv, _pX.All, _pQkv.All, n);
-            r.Barrier();
             _rope.Record(r, _shape, _pQkv.All, _model.InverseFrequencies.All, layer.QueryNorm?.All, layer.KeyNorm?.All, _pQ.All, _kCache[l].All, _vCache[l].All, n, position0, _c.RmsNormEps);
-            r.Barrier();
             _attention.RecordBatch(r, _pQ.All, _kCache[l].All, _vCache[l].All, _pPartialAttn.All, _pAttn.All, n, position0);
-            r.Barrier();
             MatMul(layer.O.Format, MatMulMode.Plain).Record(r, layer.O, _pAttn.All, _pH.All, n, accumulate: true);
-            r.Barrier();
             _norm.Record(r, _pH.All, layer.PostNorm.All, _pX.All, n, (uint)hidden, _c.RmsNormEps);
-            r.Barrier();
             MatMul(WeightFormat.F32, MatMulMode.Plain).Record(r, layer.Router, _pX.All, _pRouter.All, n);
-            r.Barrier();
             _route.Record(r, _pRouter.All, _pRoutes.All, _c.Experts, _c.TopK, _c.SharedExperts > 0, _c.NormTopKProb, (float)_c.RoutedScalingFactor, n);
-            r.Barrier();
             _group.Record(r, _pRoutes.All, _pGroup.All, _pEntryToken.All, _pEntryOf.All, n, slots, (uint)layer.GateUp.Count);
-            r.Barrier();
             MatMul(layer.GateUp.Format, MatMulMode.GatherGateUp).RecordGrouped(r, layer.GateUp, _pX.All, _pAct.All, _pGroup.All, _pEntryToken.All, n);
-            r.Barrier();
             MatMul(layer.Down.Format, MatMulMode.GatherDown).RecordGrouped(r, layer.Down, _pAct.All, _pPartialMoe.All, _pGroup.All, _pEntryToken.All, n);
-            r.Barrier();
             _scatter.Record(r, _pPartialMoe.All, _pRoutes.All, _pEntryOf.All, _pH.All, (uint)hidden, n, slots);
-            r.Barrier();
         }
 
         // The last token's hidden state continues as decode's h: final norm, lm_head, token choice.
         r.Copy(_pH, (ulong)(n - 1) * (ulong)hidden * 4, _h, 0, (ulong)hidden * 4);
-        r.Barrier();
         RecordHead(r, position0 + n);
         r.End();
     }
@@ -276,16 +271,12 @@ public sealed class DecodeSession : IDisposable
     {
         int hidden = _c.HiddenSize;
         _norm.Record(r, _h.All, _model.FinalNorm.All, _x.All, 1, (uint)hidden, _c.RmsNormEps);
-        r.Barrier();
         MatVec(_model.LmHead.Format, MatVecMode.Plain, hidden).Record(r, _model.LmHead, _x.All, _logits.All);
-        r.Barrier();
         GpuBuffer choice = _logits;
         if (_sampling.RepetitionPenalty != 1f)
         {
             r.Copy(_logits, 0, _choice, 0, _logits.Size);
-            r.Barrier();
             _penalty.Record(r, _choice.All, _history.All, _penaltyScratch.All, seen, _sampling.RepetitionPenalty);
-            r.Barrier();
             choice = _choice;
         }
 
@@ -337,3 +328,7 @@ public sealed class DecodeSession : IDisposable
 
     public void Dispose() => _owned.Dispose();
 }
+
+/// <summary>What one command buffer of a session took: dispatches and barriers recorded, submits, and host time spent
+/// recording and then waiting for the device.</summary>
+public readonly record struct StepCounters(int Dispatches, int Barriers, int Submits, TimeSpan Record, TimeSpan Wait);

@@ -36,8 +36,8 @@ public sealed class DeviceModel : IDisposable
     /// <summary>Bytes of device memory the weights take.</summary>
     public long DeviceBytes => _owned.Items.OfType<GpuBuffer>().Sum(b => (long)b.Size) + _owned.Items.OfType<DeviceMatrix>().Sum(m => (long)m.Buffer.Size);
 
-    /// <summary>Converts and uploads every tensor; <paramref name="progress"/> hears about each layer.</summary>
-    public DeviceModel(GpuContext context, ModelWeights weights, WeightFormat format, Action<string>? progress = null)
+    /// <summary>Converts and uploads every tensor; <paramref name="progress"/> hears after the embedding and each layer.</summary>
+    public DeviceModel(GpuContext context, ModelWeights weights, WeightFormat format, Action<LoadProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(weights);
@@ -56,10 +56,11 @@ public sealed class DeviceModel : IDisposable
             FinalNorm = Floats(context, weights[ModelLayout.FinalNorm]);
             InverseFrequencies = Own(Upload(context, "inv_freq", RopeNormKvKernel.InverseFrequencies(c.HeadDim, c.RopeBase)));
             var layers = new List<Layer>();
+            progress?.Invoke(new LoadProgress(0, c.Layers, DeviceBytes));
             for (int l = 0; l < c.Layers; l++)
             {
-                progress?.Invoke($"layer {l + 1}/{c.Layers}");
                 layers.Add(LoadLayer(context, weights, format, l));
+                progress?.Invoke(new LoadProgress(l + 1, c.Layers, DeviceBytes));
             }
 
             Layers = layers;
@@ -125,3 +126,6 @@ public sealed class DeviceModel : IDisposable
     public void Dispose() => _owned.Dispose();
 }
 
+
+/// <summary>How far a load has come: layers on the device out of all, and device bytes so far.</summary>
+public readonly record struct LoadProgress(int LayersDone, int Layers, long DeviceBytes);

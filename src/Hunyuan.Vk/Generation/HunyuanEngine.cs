@@ -19,6 +19,12 @@ public sealed record EngineOptions
 
     /// <summary>KV-cache positions.</summary>
     public int ContextLength { get; init; } = 4096;
+
+    /// <summary>Hears the memory estimate (and the device) before the weights load.</summary>
+    public Action<string>? Log { get; init; }
+
+    /// <summary>Hears the load's progress: after the embedding and each layer.</summary>
+    public Action<LoadProgress>? Progress { get; init; }
 }
 
 /// <summary>What one generation call asks for; null fields take generation_config.json's values.</summary>
@@ -31,6 +37,16 @@ public sealed record GenerateOptions
     public float? TopP { get; init; }
     public float? RepetitionPenalty { get; init; }
     public int Seed { get; init; }
+
+    /// <summary>Close the reasoning after this many thinking tokens (<see cref="TextGenerator.CloseThought"/>) and let the model answer.</summary>
+    public int? ThinkBudget { get; init; }
+
+    /// <summary>Filled in as the generation runs: token counts, prompt time, decode time.</summary>
+    public GenerationStats? Stats { get; init; }
+
+    /// <summary>If set, receives the logits [vocab] of every prompt position and generated step (the prompt then runs
+    /// token by token instead of in chunks).</summary>
+    public Action<float[]>? OnLogits { get; init; }
 }
 
 /// <summary>A piece of the reply: reasoning or answer text, as it streams.</summary>
@@ -58,7 +74,17 @@ public sealed class HunyuanEngine : IDisposable
     public HunyuanConfig Config => _generator.Config;
     public DeviceInfo Device => _context.Info;
 
-    public static HunyuanEngine Load(string modelDirectory, EngineOptions? options = null, Action<string>? progress = null)
+    /// <summary>The device weight format in use.</summary>
+    public WeightFormat Format { get; private init; }
+
+    /// <summary>KV-cache positions: the most prompt plus generated tokens of one call.</summary>
+    public int ContextLength => _generator.ContextLength;
+
+    /// <summary>Defaults from the checkpoint's generation_config.json (stop ids among them).</summary>
+    public GenerationConfig Generation => _generator.Generation;
+
+    /// <summary>Opens the Vulkan device, checks the memory estimate and uploads the checkpoint in <paramref name="modelDirectory"/>.</summary>
+    public static HunyuanEngine Load(string modelDirectory, EngineOptions? options = null)
     {
         options ??= new EngineOptions();
         WeightFormat format = options.Weights ?? WeightFormats.DefaultFor(HunyuanConfig.Load(modelDirectory));
@@ -67,7 +93,9 @@ public sealed class HunyuanEngine : IDisposable
         try
         {
             context = instance.CreateContext(options.Device);
-            return new HunyuanEngine(instance, context, TextGenerator.Load(context, modelDirectory, format, options.ContextLength, progress));
+            options.Log?.Invoke($"{context.Info.Name}: loading {modelDirectory} as {format}");
+            TextGenerator generator = TextGenerator.Load(context, modelDirectory, format, options.ContextLength, options.Log, options.Progress);
+            return new HunyuanEngine(instance, context, generator) { Format = format };
         }
         catch
         {
@@ -77,13 +105,52 @@ public sealed class HunyuanEngine : IDisposable
         }
     }
 
+    /// <summary>The prompt ids of a conversation: the chat template rendered, its own special tokens allowed (special-token
+    /// text typed in a message is not).</summary>
+    public List<int> EncodeChat(IReadOnlyList<ChatMessage> messages, bool thinking) =>
+        Tokenizer.Encode(ChatTemplate.Render(messages, new ChatTemplateOptions { Thinking = thinking }), allowSpecial: true);
+
+    /// <summary>
+    /// The generated token ids after <paramref name="promptIds"/>, one at a time as the device produces them, up to a
+    /// stop id (yielded too) or <see cref="GenerateOptions.MaxTokens"/>. The engine serves one generation at a time (a
+    /// second enumeration waits); it is free again when the enumeration ends or is disposed. Cancellation stops before
+    /// the next token.
+    /// </summary>
+    public IEnumerable<int> GenerateTokens(IReadOnlyList<int> promptIds, GenerateOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(promptIds);
+        options ??= new GenerateOptions();
+        GenerationConfig g = _generator.Generation;
+        var sampling = Sampling.From(g, options.Temperature, options.TopK, options.TopP, options.RepetitionPenalty, options.Seed);
+        // Arguments are checked now, not at the first MoveNext.
+        IEnumerable<int> tokens = _generator.Generate(promptIds, options.MaxTokens, sampling, g.EosTokenIds, options.Stats ?? new GenerationStats(),
+            options.ThinkBudget, options.OnLogits);
+        return Exclusive(tokens, cancellationToken);
+    }
+
+    private IEnumerable<int> Exclusive(IEnumerable<int> tokens, CancellationToken cancellationToken)
+    {
+        _busy.Wait(cancellationToken);   // one generation at a time: a second caller waits its turn
+        try
+        {
+            foreach (int token in tokens)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                yield return token;
+            }
+        }
+        finally
+        {
+            _busy.Release();
+        }
+    }
+
     /// <summary>Streams the reply to a conversation (rendered with the chat template), split into reasoning and answer.</summary>
     public async IAsyncEnumerable<GenerationUpdate> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerateOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         options ??= new GenerateOptions();
-        string prompt = ChatTemplate.Render(messages, new ChatTemplateOptions { Thinking = options.Thinking });
-        List<int> ids = Tokenizer.Encode(prompt, allowSpecial: true);
+        List<int> ids = EncodeChat(messages, options.Thinking);
         await foreach (GenerationUpdate update in StreamAsync(ids, options, parse: true, cancellationToken).ConfigureAwait(false))
         {
             yield return update;
@@ -97,39 +164,30 @@ public sealed class HunyuanEngine : IDisposable
     private async IAsyncEnumerable<GenerationUpdate> StreamAsync(IReadOnlyList<int> promptIds, GenerateOptions options, bool parse,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await _busy.WaitAsync(cancellationToken).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        // Bounded: the producer waits for the reader, so a cancelled stream stops generating at once.
+        var channel = Channel.CreateBounded<GenerationUpdate>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
+        Task producer = Task.Run(() => Produce(promptIds, options, parse, channel.Writer, cancellationToken), cancellationToken);
         try
         {
-            // Bounded: the producer waits for the reader, so a cancelled stream stops generating at once.
-            var channel = Channel.CreateBounded<GenerationUpdate>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
-            Task producer = Task.Run(() => Produce(promptIds, options, parse, channel.Writer, cancellationToken), cancellationToken);
-            try
+            await foreach (GenerationUpdate update in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                await foreach (GenerationUpdate update in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    yield return update;
-                    cancellationToken.ThrowIfCancellationRequested();
-                }
+                yield return update;
+                cancellationToken.ThrowIfCancellationRequested();
             }
-            finally
-            {
-                await producer.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);   // let it finish before the next call
-            }
-
-            await producer.ConfigureAwait(false);
         }
         finally
         {
-            _busy.Release();
+            await producer.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);   // let it finish before the next call
         }
+
+        await producer.ConfigureAwait(false);
     }
 
     private void Produce(IReadOnlyList<int> promptIds, GenerateOptions options, bool parse, ChannelWriter<GenerationUpdate> writer, CancellationToken cancellationToken)
     {
         try
         {
-            GenerationConfig g = _generator.Generation;
-            var sampling = Sampling.From(g, options.Temperature, options.TopK, options.TopP, options.RepetitionPenalty, options.Seed);
             TokenDecoder decoder = Tokenizer.CreateDecoder(skipSpecial: true);
             var parser = new ChatOutputParser();
             void Emit(string text)
@@ -141,9 +199,8 @@ public sealed class HunyuanEngine : IDisposable
                 }
             }
 
-            foreach (int token in _generator.Generate(promptIds, options.MaxTokens, sampling, g.EosTokenIds, new GenerationStats()))
+            foreach (int token in GenerateTokens(promptIds, options, cancellationToken))
             {
-                cancellationToken.ThrowIfCancellationRequested();
                 Emit(decoder.Push(token));
             }
 

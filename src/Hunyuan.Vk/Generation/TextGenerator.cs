@@ -31,13 +31,21 @@ public sealed class TextGenerator : IDisposable
     public GenerationConfig Generation { get; }
     public int ContextLength { get; }
 
-    public static TextGenerator Load(GpuContext context, string modelDirectory, WeightFormat format, int contextLength, Action<string>? progress = null)
+    /// <summary>Checks the memory estimate against the device (refusing what cannot fit), then uploads the weights.</summary>
+    /// <param name="context">The device.</param>
+    /// <param name="modelDirectory">The checkpoint (Hugging Face layout) with its tokenizer.</param>
+    /// <param name="format">Device weight format.</param>
+    /// <param name="contextLength">KV-cache positions.</param>
+    /// <param name="log">Hears the estimate before the load starts.</param>
+    /// <param name="progress">Hears after the embedding and after each layer.</param>
+    public static TextGenerator Load(GpuContext context, string modelDirectory, WeightFormat format, int contextLength, Action<string>? log = null,
+        Action<LoadProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(context);
         using ModelWeights weights = ModelWeights.Open(modelDirectory);
         HunyuanTokenizer tokenizer = HunyuanTokenizer.FromModelDirectory(modelDirectory);
         var estimate = MemoryEstimate.For(weights.Config, format, contextLength);
-        progress?.Invoke($"about {estimate.TotalBytes / 1e9:F2} GB on the device ({estimate})");
+        log?.Invoke($"about {estimate.TotalBytes / 1e9:F2} GB on the device ({estimate})");
         estimate.CheckFits(context.Info);
         var model = new DeviceModel(context, weights, format, progress);
         try

@@ -108,7 +108,6 @@ public sealed class AttentionDecodeKernel : IDisposable
 
         uint kvLength = position0 + tokens, splits = Splits(kvLength);
         _split.Record(recorder, Shape, q, kCache, vCache, partial, tokens, position0, splits, PartialFloats(kvLength, tokens));
-        recorder.Barrier();
         _combine.Record(recorder, Shape, partial, output, tokens, position0, splits, Chunk);
     }
 

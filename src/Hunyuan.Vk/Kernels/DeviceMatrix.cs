@@ -11,6 +11,7 @@ namespace Hunyuan.Vk.Kernels;
 public sealed class DeviceMatrix : IDisposable
 {
     private const ulong Align = 256;   // region alignment: above every device's minTexelBufferOffsetAlignment
+    private readonly BindingResource[] _tables;
 
     private DeviceMatrix(GpuBuffer buffer, WeightFormat format, int rows, int cols, int count, ulong quantBytes, ulong scaleBytes, ulong zeroBytes)
     {
@@ -23,6 +24,12 @@ public sealed class DeviceMatrix : IDisposable
         Quants = buffer.View(format == WeightFormat.F32 ? TexelFormat.Rgba32Float : TexelFormat.Rgba32Uint, 0, quantBytes * (ulong)count);
         Scales = scaleBytes == 0 ? null : buffer.View(TexelFormat.R16Float, scalesAt, scaleBytes * (ulong)count);
         Zeros = zeroBytes == 0 ? null : buffer.View(TexelFormat.R8Uint, zerosAt, zeroBytes * (ulong)count);
+        _tables = format switch
+        {
+            WeightFormat.F32 or WeightFormat.F16 => [Quants],
+            WeightFormat.Q4Z => [Quants, Scales!, Zeros!],
+            _ => [Quants, Scales!],
+        };
         QuantTexelsPerMatrix = (uint)(quantBytes / 16);
         ScalesPerMatrix = (uint)(scaleBytes / 2);
     }
@@ -43,12 +50,7 @@ public sealed class DeviceMatrix : IDisposable
     public uint ScalesPerMatrix { get; }
 
     /// <summary>The texel views a kernel binds first, in shader order (shaders/include/weights.glsl).</summary>
-    public BindingResource[] Tables => Format switch
-    {
-        WeightFormat.F32 or WeightFormat.F16 => [Quants],
-        WeightFormat.Q4Z => [Quants, Scales!, Zeros!],
-        _ => [Quants, Scales!],
-    };
+    public ReadOnlySpan<BindingResource> Tables => _tables;
 
     /// <summary>The binding kinds of <see cref="Tables"/> for a format.</summary>
     public static BindingKind[] TableBindings(WeightFormat format) =>

@@ -20,11 +20,12 @@ public abstract class Kernel<TPush> : IDisposable
         Context = context;
         Shader = shader;
         ReadOnlyMemory<byte> spirv = ShaderLibrary.Spirv(shader);
-        CheckAgainstSpirv(shader, spirv, bindings);
+        SpirvReflection reflection = CheckAgainstSpirv(shader, spirv, bindings);
         _pipeline = context.CreatePipeline(new PipelineDescription(
             ShaderLibrary.FileName(shader), spirv, bindings, (uint)Unsafe.SizeOf<TPush>(), specialization)
         {
             RequiredSubgroupSize = requiredSubgroupSize,
+            WrittenBindings = reflection.WrittenBindings.Aggregate(0u, (mask, b) => mask | 1u << (int)b),
         });
     }
 
@@ -32,7 +33,7 @@ public abstract class Kernel<TPush> : IDisposable
     public ShaderId Shader { get; }
 
     /// <summary>The cached descriptor set for these ranges (made on first use).</summary>
-    public DescriptorBinding Bind(params BindingResource[] resources) => _pipeline.Bind(resources);
+    public DescriptorBinding Bind(params ReadOnlySpan<BindingResource> resources) => _pipeline.Bind(resources);
 
     protected static void Dispatch(CommandRecorder recorder, DescriptorBinding binding, in TPush push, uint groupsX, uint groupsY = 1)
     {
@@ -50,7 +51,7 @@ public abstract class Kernel<TPush> : IDisposable
         }
     }
 
-    private static void CheckAgainstSpirv(ShaderId shader, ReadOnlyMemory<byte> spirv, BindingKind[] bindings)
+    private static SpirvReflection CheckAgainstSpirv(ShaderId shader, ReadOnlyMemory<byte> spirv, BindingKind[] bindings)
     {
         SpirvReflection r = SpirvReflection.Parse(spirv.Span);
         for (uint i = 0; i < bindings.Length; i++)
@@ -65,6 +66,8 @@ public abstract class Kernel<TPush> : IDisposable
         {
             throw new InvalidOperationException($"{ShaderLibrary.FileName(shader)}: the shader has {r.Bindings.Count} bindings, the wrapper {bindings.Length}");
         }
+
+        return r;
     }
 
     protected static uint DivideUp(ulong n, uint by) => (uint)((n + by - 1) / by);

@@ -67,7 +67,8 @@ public sealed class MatMulKernel : Kernel<MatMulPush>
         Require(x, (ulong)tokens * (ulong)w.Cols, 4, "x");
         Require(y, (ulong)tokens * (ulong)w.Rows, 4, "y");
         var push = new MatMulPush((uint)w.Rows, (uint)w.Cols, tokens, (uint)index * w.QuantTexelsPerMatrix, (uint)index * w.ScalesPerMatrix, accumulate ? 1u : 0u, 0, 0);
-        Dispatch(recorder, Bind([.. w.Tables, x, y]), push, DivideUp((ulong)w.Rows, _rowsPerGroup), DivideUp(tokens, _tokensPerGroup));
+        var list = new ResourceList();
+        Dispatch(recorder, Bind(ResourceList.Join(ref list, w.Tables, x, y)), push, DivideUp((ulong)w.Rows, _rowsPerGroup), DivideUp(tokens, _tokensPerGroup));
     }
 
     /// <summary>
@@ -92,7 +93,10 @@ public sealed class MatMulKernel : Kernel<MatMulPush>
 
         Require(group, MoeGroupKernel.GroupUints, 4, "group");
         var push = new MatMulPush((uint)w.Rows, (uint)w.Cols, 0, 0, 0, 0, w.QuantTexelsPerMatrix, w.ScalesPerMatrix);
-        BindingResource[] resources = Mode == MatMulMode.GatherGateUp ? [.. w.Tables, x, y, group, entries] : [.. w.Tables, x, y, group];
+        var list = new ResourceList();
+        ReadOnlySpan<BindingResource> resources = Mode == MatMulMode.GatherGateUp
+            ? ResourceList.Join(ref list, w.Tables, x, y, group, entries)
+            : ResourceList.Join(ref list, w.Tables, x, y, group);
         recorder.Dispatch(Bind(resources), in push, DivideUp((ulong)w.Rows, _rowsPerGroup), DivideUp(maxPerExpert, _tokensPerGroup), (uint)w.Count);
     }
 

@@ -76,7 +76,8 @@ public sealed class MatVecKernel : Kernel<MatVecPush>
         Require(x, (ulong)w.Cols, 4, "x");
         Require(y, (ulong)yOffset + (ulong)w.Rows, 4, "y");
         var push = new MatVecPush((uint)w.Rows, (uint)w.Cols, (uint)index * w.QuantTexelsPerMatrix, (uint)index * w.ScalesPerMatrix, yOffset, accumulate ? 1u : 0u, 0, 0);
-        Dispatch(recorder, Bind(Resources(w, x, y, null)), push, DivideUp((ulong)w.Rows, _rowsPerGroup));
+        var list = new ResourceList();
+        Dispatch(recorder, Bind(ResourceList.Join(ref list, w.Tables, x, y)), push, DivideUp((ulong)w.Rows, _rowsPerGroup));
     }
 
     /// <summary>
@@ -101,7 +102,8 @@ public sealed class MatVecKernel : Kernel<MatVecPush>
         Require(y, (ulong)w.Rows * slots / (Mode == MatVecMode.GateUp ? 2u : 1u), 4, "y");
         Require(route, 32, 4, "route");
         var push = new MatVecPush((uint)w.Rows, (uint)w.Cols, 0, 0, 0, 0, w.QuantTexelsPerMatrix, w.ScalesPerMatrix);
-        Dispatch(recorder, Bind(Resources(w, x, y, route)), push, DivideUp((ulong)w.Rows, _rowsPerGroup), slots);
+        var list = new ResourceList();
+        Dispatch(recorder, Bind(ResourceList.Join(ref list, w.Tables, x, y, route)), push, DivideUp((ulong)w.Rows, _rowsPerGroup), slots);
     }
 
     private void CheckMatrix(DeviceMatrix w)
@@ -112,9 +114,6 @@ public sealed class MatVecKernel : Kernel<MatVecPush>
             throw new ArgumentException($"{ShaderLibrary.FileName(Shader)} reads {Format}; the matrix is {w.Format}");
         }
     }
-
-    private static BindingResource[] Resources(DeviceMatrix w, BufferRange x, BufferRange y, BufferRange? route) =>
-        route is BufferRange r ? [.. w.Tables, x, y, r] : [.. w.Tables, x, y];
 
     private static ShaderId ShaderFor(WeightFormat format, MatVecMode mode) => (mode, format) switch
     {

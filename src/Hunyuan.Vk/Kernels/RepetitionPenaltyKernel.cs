@@ -42,7 +42,6 @@ public sealed class RepetitionPenaltyKernel : IDisposable
         var push = new RepetitionPenaltyPush(count, penalty);
         uint groups = (count + _workgroup - 1) / _workgroup;
         _compute.Record(recorder, logits, history, scratch, push, groups);
-        recorder.Barrier();
         _write.Record(recorder, logits, history, scratch, push, groups);
     }
 

@@ -68,9 +68,7 @@ public sealed class Sampler : IDisposable
         BufferRange stage1Values = _scratch.Slice(0, all), stage1Ids = _scratch.Slice(all, all);
         BufferRange finalValues = _scratch.Slice(2UL * all, MaxK * 4);
         _topK.Record(recorder, logits, logits, stage1Values, stage1Ids, new TopKPush(n, k, Chunk, 0), chunks);
-        recorder.Barrier();
         _topK.Record(recorder, stage1Values, stage1Ids, finalValues, CandidateIds, new TopKPush(chunks * k, k, chunks * k, 1), 1);
-        recorder.Barrier();
         _pick.Record(recorder, finalValues, CandidateIds, tokens, Probabilities, new SamplePush(k, temperature, topP, u, slot));
     }
 

@@ -52,7 +52,8 @@ public sealed class EmbedKernel : Kernel<EmbedPush>
 
         Require(tokens, (ulong)tokenOffset + count, 4, "tokens");
         Require(output, (ulong)count * (ulong)embedding.Cols, 4, "output");
-        Dispatch(recorder, Bind([.. embedding.Tables, tokens, output]), new EmbedPush((uint)embedding.Cols, tokenOffset), DivideUp((ulong)embedding.Cols / 32, _workgroup), count);
+        var list = new ResourceList();
+        Dispatch(recorder, Bind(ResourceList.Join(ref list, embedding.Tables, tokens, output)), new EmbedPush((uint)embedding.Cols, tokenOffset), DivideUp((ulong)embedding.Cols / 32, _workgroup), count);
     }
 
     private static ShaderId ShaderFor(WeightFormat f) => f switch

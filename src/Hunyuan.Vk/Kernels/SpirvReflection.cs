@@ -18,10 +18,14 @@ public sealed class SpirvReflection
     /// <summary>Byte offsets of the push-constant block's members, in member order; empty when there is none.</summary>
     public IReadOnlyList<uint> PushConstantOffsets { get; }
 
-    private SpirvReflection(IReadOnlyDictionary<uint, BindingKind> bindings, IReadOnlyList<uint> pushOffsets)
+    /// <summary>Storage bindings the shader may write (declared without <c>readonly</c>).</summary>
+    public IReadOnlySet<uint> WrittenBindings { get; }
+
+    private SpirvReflection(IReadOnlyDictionary<uint, BindingKind> bindings, IReadOnlyList<uint> pushOffsets, IReadOnlySet<uint> written)
     {
         Bindings = bindings;
         PushConstantOffsets = pushOffsets;
+        WrittenBindings = written;
     }
 
     public static SpirvReflection Parse(ReadOnlySpan<byte> spirv)
@@ -37,6 +41,9 @@ public sealed class SpirvReflection
         var variables = new List<(uint Id, uint PointerType, uint Class)>();
         var memberOffsets = new Dictionary<uint, SortedDictionary<uint, uint>>();
         var bufferImages = new HashSet<uint>();              // OpTypeImage with Dim Buffer, and sampled images of them
+        var structMembers = new Dictionary<uint, int>();     // struct id -> member count
+        var readOnlyMembers = new Dictionary<uint, int>();   // struct id -> members decorated NonWritable
+        var readOnlyVariables = new HashSet<uint>();         // variables decorated NonWritable
 
         for (int at = 20; at < spirv.Length;)
         {
@@ -55,6 +62,15 @@ public sealed class SpirvReflection
                     break;
                 case 71 when Word(spirv, at + 8) == 3:             // OpDecorate id BufferBlock
                     bufferBlock.Add(Word(spirv, at + 4));
+                    break;
+                case 71 when Word(spirv, at + 8) == 24:            // OpDecorate id NonWritable
+                    readOnlyVariables.Add(Word(spirv, at + 4));
+                    break;
+                case 72 when Word(spirv, at + 12) == 24:           // OpMemberDecorate struct member NonWritable
+                    readOnlyMembers[Word(spirv, at + 4)] = readOnlyMembers.GetValueOrDefault(Word(spirv, at + 4)) + 1;
+                    break;
+                case 30:                                           // OpTypeStruct result members...
+                    structMembers[Word(spirv, at + 4)] = count - 2;
                     break;
                 case 72 when Word(spirv, at + 12) == 35:           // OpMemberDecorate struct member Offset n
                     uint type = Word(spirv, at + 4);
@@ -86,6 +102,7 @@ public sealed class SpirvReflection
 
         const uint UniformConstant = 0, Uniform = 2, PushConstant = 9, StorageBuffer = 12;
         var bindings = new Dictionary<uint, BindingKind>();
+        var written = new HashSet<uint>();
         IReadOnlyList<uint> push = [];
         foreach ((uint id, uint pointer, uint storageClass) in variables)
         {
@@ -97,6 +114,11 @@ public sealed class SpirvReflection
             else if (binding.TryGetValue(id, out uint b) && storageClass is Uniform or StorageBuffer)
             {
                 bindings[b] = storageClass == StorageBuffer || bufferBlock.Contains(block) ? BindingKind.Storage : BindingKind.Uniform;
+                bool readOnly = readOnlyVariables.Contains(id) || readOnlyMembers.GetValueOrDefault(block) == structMembers.GetValueOrDefault(block, -1);
+                if (bindings[b] == BindingKind.Storage && !readOnly)
+                {
+                    written.Add(b);
+                }
             }
             else if (binding.TryGetValue(id, out b) && storageClass == UniformConstant && bufferImages.Contains(block))
             {
@@ -104,7 +126,7 @@ public sealed class SpirvReflection
             }
         }
 
-        return new SpirvReflection(bindings, push);
+        return new SpirvReflection(bindings, push, written);
     }
 
     private static uint Word(ReadOnlySpan<byte> s, int at) => BinaryPrimitives.ReadUInt32LittleEndian(s[at..]);

@@ -119,6 +119,31 @@ public sealed class DecodeSessionTests : VulkanTest
         Assert.That(next, Is.EqualTo(ArgMax(expected[^1])));
     }
 
+    [TestCase(false)]
+    [TestCase(true)]
+    public void A_decode_step_allocates_no_managed_memory(bool sampled)
+    {
+        using ModelWeights weights = ModelWeights.Open(TestModels.Directory(TestModels.Tiny()));
+        using var model = new DeviceModel(Context, weights, WeightFormat.Q4);
+        using var session = new DecodeSession(Context, model, maxPositions: 64);
+        session.SetSampling(sampled ? new Sampling(0.8f, 20, 0.9f, Seed: 5, RepetitionPenalty: 1.1f) : Sampling.Greedy);
+        int token = session.Prefill(s_prompt);
+        for (int i = 0; i < 3; i++)
+        {
+            token = session.Step(token);   // first steps make the pipelines and descriptor sets
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 16; i++)
+        {
+            token = session.Step(token);
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.That(allocated, Is.Zero, "bytes allocated by 16 decode steps");
+        Assert.That(session.LastStep.Submits, Is.EqualTo(1), "one submit per token");
+    }
+
     [Test]
     public void A_full_context_is_refused_with_a_clear_error()
     {

@@ -82,4 +82,32 @@ public sealed class EngineApiTests
         {
         }
     }
+
+    [Test]
+    public void Loading_reports_the_estimate_then_each_layer()
+    {
+        var log = new List<string>();
+        var progress = new List<Vk.Execution.LoadProgress>();
+        using HunyuanEngine engine = HunyuanEngine.Load(TestModels.Directory(TestModels.Tiny()),
+            new EngineOptions { Weights = WeightFormat.Q4, ContextLength = 64, Log = log.Add, Progress = progress.Add });
+        int layers = engine.Config.Layers;
+        Assert.That(log, Has.Some.Contains("GB on the device"), "the memory estimate comes before the load");
+        Assert.That(progress.Select(p => p.LayersDone), Is.EqualTo(Enumerable.Range(0, layers + 1)));
+        Assert.That(progress.Select(p => p.DeviceBytes), Is.Ordered.And.All.GreaterThan(0));
+    }
+
+    [Test]
+    public void Token_generation_fills_the_stats_and_applies_the_think_budget()
+    {
+        using HunyuanEngine engine = Load();
+        var stats = new GenerationStats();
+        List<int> prompt = engine.EncodeChat([Vk.Text.ChatMessage.User("Hi")], thinking: true);
+        var options = new GenerateOptions { MaxTokens = 12, Temperature = 0, RepetitionPenalty = 1, ThinkBudget = 2, Stats = stats };
+        int[] tokens = [.. engine.GenerateTokens(prompt, options)];
+        int[] close = [.. engine.Tokenizer.Encode(TextGenerator.CloseThought)];
+        Assert.That(tokens.Skip(2).Take(close.Length), Is.EqualTo(close),
+            "after 2 thinking tokens the thought is closed for the model");
+        Assert.That(stats.PromptTokens, Is.EqualTo(prompt.Count));
+        Assert.That(stats.GeneratedTokens, Is.EqualTo(tokens.Length));
+    }
 }

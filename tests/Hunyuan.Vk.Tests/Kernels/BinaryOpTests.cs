@@ -44,7 +44,7 @@ public sealed class BinaryOpTests : VulkanTest
     }
 
     [Test]
-    public void Chained_ops_see_each_others_writes_after_a_barrier()
+    public void Chained_ops_see_each_others_writes_through_a_tracked_barrier()
     {
         const int N = 5000;
         float[] a = TestData.Uniform(10, N), b = TestData.Uniform(11, N);
@@ -55,14 +55,43 @@ public sealed class BinaryOpTests : VulkanTest
 
         using GpuBuffer ga = Upload(a, "a"), gb = Upload(b, "b"), tmp = Context.CreateBuffer(N * 4, "a+b");
         using var c = new GuardedOutput(Context, N, "(a+b)*b");
+        int barriers = -1;
         Context.Run(r =>
         {
             Kernel(BinaryOp.Add).Record(r, ga.All, gb.All, tmp.All, N);
-            r.Barrier();
-            Kernel(BinaryOp.Multiply).Record(r, tmp.All, gb.All, c.Range, N);
+            Kernel(BinaryOp.Multiply).Record(r, tmp.All, gb.All, c.Range, N);   // reads what the add wrote
+            barriers = r.BarrierCount;
         });
 
+        Assert.That(barriers, Is.EqualTo(1), "one read-after-write hazard, one barrier");
         Nmse.AssertClose(expected, c.Read(), Limit, "(a+b)*b");
+    }
+
+    [Test]
+    public void Barriers_go_only_where_a_hazard_is()
+    {
+        const int N = 256;
+        using GpuBuffer ga = Upload(TestData.Uniform(12, N), "a"), gb = Upload(TestData.Uniform(13, N), "b");
+        using GpuBuffer out1 = Context.CreateBuffer(N * 4 * 2, "out"), out2 = Context.CreateBuffer(N * 4, "out2");
+        BufferRange low = out1.Slice(0, N * 4), high = out1.Slice(N * 4, N * 4);
+        var counts = new List<int>();
+        Context.Run(r =>
+        {
+            BinaryOpKernel add = Kernel(BinaryOp.Add), mul = Kernel(BinaryOp.Multiply);
+            add.Record(r, ga.All, gb.All, low, N);
+            mul.Record(r, ga.All, gb.All, high, N);        // same inputs, other bytes of the same buffer: independent
+            counts.Add(r.BarrierCount);
+            add.Record(r, low, gb.All, out2.All, N);        // reads low: read after write
+            counts.Add(r.BarrierCount);
+            mul.Record(r, ga.All, gb.All, low, N);          // writes low, which the last op read: write after read
+            counts.Add(r.BarrierCount);
+            mul.Record(r, high, high, out2.All, N);         // touches nothing used since that barrier: no barrier
+            counts.Add(r.BarrierCount);
+            r.Copy(out2, 0, low.Buffer, 0, 16);             // reads out2 (written just now) and writes low: barrier
+            counts.Add(r.BarrierCount);
+        });
+
+        Assert.That(counts, Is.EqualTo(new[] { 0, 1, 2, 2, 3 }));
     }
 
     [Test]

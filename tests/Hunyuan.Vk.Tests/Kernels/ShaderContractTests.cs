@@ -60,6 +60,15 @@ public sealed class ShaderContractTests
         Assert.That(r.Bindings.Keys, Is.EquivalentTo(new uint[] { 0, 1, 2 }));
         Assert.That(r.Bindings.Values, Is.All.EqualTo(Vk.Vulkan.BindingKind.Storage));
         Assert.That(r.PushConstantOffsets, Is.EqualTo(new uint[] { 0, 4 }));
+        Assert.That(r.WrittenBindings, Is.EquivalentTo(new uint[] { 2 }), "x and the weight are readonly, y is written");
+    }
+
+    [Test]
+    public void Reflection_sees_every_output_of_a_multi_output_shader()
+    {
+        // rope_norm_kv: qkv, inv_freq, q_norm, k_norm in; q, k cache, v cache out.
+        SpirvReflection r = SpirvReflection.Parse(ShaderLibrary.Spirv(ShaderId.RopeNormKv).Span);
+        Assert.That(r.WrittenBindings, Is.EquivalentTo(new uint[] { 4, 5, 6 }));
     }
 
     [Test]
