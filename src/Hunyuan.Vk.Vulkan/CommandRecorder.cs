@@ -51,6 +51,19 @@ public sealed unsafe class CommandRecorder : IDisposable
     /// <summary>Barriers recorded since <see cref="Begin"/> (placed by hazard tracking or asked for).</summary>
     public int BarrierCount { get; private set; }
 
+    /// <summary>Weight bytes the kernels recorded since <see cref="Begin"/> declared they read (<see cref="AddWeightBytes"/>).</summary>
+    public ulong WeightBytes { get; private set; }
+
+    /// <summary>When set (between recordings), the next recordings time each dispatch on the GPU.</summary>
+    public DispatchProfile? Profile { get; set; }
+
+    /// <summary>Notes that the last dispatch reads <paramref name="bytes"/> of weights: for the benchmark's bytes per token.</summary>
+    public void AddWeightBytes(ulong bytes)
+    {
+        WeightBytes += bytes;
+        Profile?.AddWeightBytes(bytes);
+    }
+
     public void Begin()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -61,8 +74,15 @@ public sealed unsafe class CommandRecorder : IDisposable
         _boundPipeline = default;
         DispatchCount = 0;
         BarrierCount = 0;
+        WeightBytes = 0;
         _accessCount = 0;
         _recording = true;
+        if (Profile is DispatchProfile profile)
+        {
+            profile.Reset();
+            _context.Api.CmdResetQueryPool(_commands, profile.Pool.Handle, 0, profile.Pool.Count);
+            _context.Api.CmdWriteTimestamp(_commands, PipelineStageFlags.BottomOfPipeBit, profile.Pool.Handle, 0);
+        }
     }
 
     /// <summary>Records a dispatch of <paramref name="groupsX"/> x <paramref name="groupsY"/> x <paramref name="groupsZ"/> workgroups.</summary>
@@ -110,6 +130,11 @@ public sealed unsafe class CommandRecorder : IDisposable
 
         vk.CmdDispatch(_commands, groupsX, groupsY, groupsZ);
         DispatchCount++;
+        if (Profile is DispatchProfile profile && !profile.Full)
+        {
+            profile.Add(pipeline.Name);
+            vk.CmdWriteTimestamp(_commands, PipelineStageFlags.BottomOfPipeBit, profile.Pool.Handle, (uint)profile.Count);
+        }
     }
 
     /// <summary>Makes every earlier shader or transfer write visible to every later shader or transfer access. Hazard

@@ -21,6 +21,7 @@ public sealed unsafe class GpuBuffer : IDisposable
     private readonly List<DescriptorBinding> _dependents = [];
     private readonly Dictionary<(TexelFormat, ulong, ulong), TexelView> _views = [];
     private static long s_nextId;
+    private readonly long _allocation;
     private bool _disposed;
 
     /// <summary>Unique for the process lifetime, so cached descriptor sets never confuse a new buffer with a freed one.</summary>
@@ -66,6 +67,8 @@ public sealed unsafe class GpuBuffer : IDisposable
         }
 
         _memory = memory;
+        _allocation = (long)req.Size;
+        context.Allocated(_allocation);
         VulkanException.Check(vk.BindBufferMemory(context.Device, Handle, _memory, 0), $"vkBindBufferMemory ('{name}')");
         const MemoryPropertyFlags Direct = MemoryPropertyFlags.HostVisibleBit | MemoryPropertyFlags.HostCoherentBit;
         if ((flags & Direct) == Direct && (hostVisible || !context.ForceStaging))
@@ -217,6 +220,7 @@ public sealed unsafe class GpuBuffer : IDisposable
 
         vk.DestroyBuffer(_context.Device, Handle, null);
         vk.FreeMemory(_context.Device, _memory, null);
+        _context.Allocated(-_allocation);
     }
 
     public override string ToString() => $"{Name} ({Size} bytes)";

@@ -28,6 +28,25 @@ public sealed unsafe class GpuContext : IDisposable
     public bool ForceStaging { get; }
     public DeviceInfo Info { get; }
 
+    private long _allocated, _peak;
+
+    /// <summary>Bytes of device memory held by live buffers now.</summary>
+    public long AllocatedBytes => Interlocked.Read(ref _allocated);
+
+    /// <summary>The most <see cref="AllocatedBytes"/> has been since the context was made (or <see cref="ResetPeak"/>).</summary>
+    public long PeakAllocatedBytes => Interlocked.Read(ref _peak);
+
+    public void ResetPeak() => Interlocked.Exchange(ref _peak, AllocatedBytes);
+
+    internal void Allocated(long bytes)
+    {
+        long now = Interlocked.Add(ref _allocated, bytes);
+        long peak;
+        while (now > (peak = Interlocked.Read(ref _peak)) && Interlocked.CompareExchange(ref _peak, now, peak) != peak)
+        {
+        }
+    }
+
     internal GpuContext(VulkanInstance instance, PhysicalDevice physical, DeviceInfo info, bool forceStaging)
     {
         ForceStaging = forceStaging;

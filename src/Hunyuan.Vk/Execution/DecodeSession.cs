@@ -47,6 +47,7 @@ public sealed class DecodeSession : IDisposable
     private readonly MoeScatterKernel _scatter;
     private readonly CommandRecorder _prefillRecorder;
     private readonly uint[] _chunkIds;
+    private Range _layerDispatches;
     private readonly GpuBuffer _pTokens, _pH, _pX, _pQkv, _pQ, _pAttn, _pPartialAttn, _pRouter, _pRoutes, _pGroup, _pEntryToken, _pEntryOf, _pAct, _pPartialMoe;
 
     /// <param name="context">The device.</param>
@@ -145,12 +146,9 @@ public sealed class DecodeSession : IDisposable
         io[0] = (uint)token;
         _tokens.Write<uint>(io);
         Record((uint)Position);
-        long recorded = Stopwatch.GetTimestamp();
-        _recorder.SubmitAndWait();
+        LastStep = Submit(_recorder, start);
         Position++;
         _tokens.Read(io);
-        LastStep = new StepCounters(_recorder.DispatchCount, _recorder.BarrierCount, 1, Stopwatch.GetElapsedTime(start, recorded),
-            Stopwatch.GetElapsedTime(recorded));
         return (int)io[0];
     }
 
@@ -185,16 +183,26 @@ public sealed class DecodeSession : IDisposable
 
             _pTokens.Write<uint>(_chunkIds.AsSpan(0, n));
             RecordPrefill((uint)Position, (uint)n);
-            long recorded = Stopwatch.GetTimestamp();
-            _prefillRecorder.SubmitAndWait();
+            LastStep = Submit(_prefillRecorder, begin);
             Position += n;
-            LastStep = new StepCounters(_prefillRecorder.DispatchCount, _prefillRecorder.BarrierCount, 1, Stopwatch.GetElapsedTime(begin, recorded),
-                Stopwatch.GetElapsedTime(recorded));
         }
 
         Span<uint> chosen = stackalloc uint[1];
         _tokens.Read(chosen);
         return (int)chosen[0];
+    }
+
+    /// <summary>Times every dispatch of the following decode steps on the GPU (null: stop).</summary>
+    public void SetProfile(DispatchProfile? profile) => _recorder.Profile = profile;
+
+    private StepCounters Submit(CommandRecorder r, long start)
+    {
+        long recorded = Stopwatch.GetTimestamp();
+        r.Submit();
+        long submitted = Stopwatch.GetTimestamp();
+        r.Wait();
+        return new StepCounters(r.DispatchCount, r.BarrierCount, 1, r.WeightBytes, Stopwatch.GetElapsedTime(start, recorded),
+            Stopwatch.GetElapsedTime(recorded, submitted), Stopwatch.GetElapsedTime(submitted), _layerDispatches);
     }
 
     /// <summary>Empties the cache.</summary>
@@ -215,6 +223,7 @@ public sealed class DecodeSession : IDisposable
         r.Begin();
         r.Copy(_tokens, 0, _history, position * 4UL, 4);   // the token joins the history the repetition penalty reads
         Embed(_model.Embedding).Record(r, _model.Embedding, _tokens.All, _h.All, 1);
+        int layersFrom = r.DispatchCount;
         for (int l = 0; l < _c.Layers; l++)
         {
             DeviceModel.Layer layer = _model.Layers[l];
@@ -231,6 +240,7 @@ public sealed class DecodeSession : IDisposable
             _combine.Record(r, _partialMoe.All, _routing.All, _h.All, (uint)hidden, (uint)_slots);
         }
 
+        _layerDispatches = new Range(layersFrom, r.DispatchCount);
         RecordHead(r, position + 1);
         r.End();
     }
@@ -329,6 +339,12 @@ public sealed class DecodeSession : IDisposable
     public void Dispose() => _owned.Dispose();
 }
 
-/// <summary>What one command buffer of a session took: dispatches and barriers recorded, submits, and host time spent
-/// recording and then waiting for the device.</summary>
-public readonly record struct StepCounters(int Dispatches, int Barriers, int Submits, TimeSpan Record, TimeSpan Wait);
+/// <summary>What one command buffer of a session took: dispatches and barriers recorded, submits, weight bytes read,
+/// host time spent recording, submitting and then waiting for the device, and which dispatches ran the layers (the rest
+/// are the embedding and the head).</summary>
+public readonly record struct StepCounters(int Dispatches, int Barriers, int Submits, ulong WeightBytes, TimeSpan Record, TimeSpan Submit, TimeSpan Wait,
+    Range LayerDispatches)
+{
+    /// <summary>Host time the step costs besides the device's own work: recording plus submitting.</summary>
+    public TimeSpan HostOverhead => Record + Submit;
+}

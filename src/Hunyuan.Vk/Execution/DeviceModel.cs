@@ -27,11 +27,11 @@ public sealed class DeviceModel : IDisposable
 
     public HunyuanConfig Config { get; }
     public WeightFormat Format { get; }
-    public DeviceMatrix Embedding { get; }   // [vocab, hidden]; also the lm_head when tied
-    public DeviceMatrix LmHead { get; }
-    public GpuBuffer FinalNorm { get; }
-    public GpuBuffer InverseFrequencies { get; }
-    public IReadOnlyList<Layer> Layers { get; }
+    public DeviceMatrix Embedding { get; private set; }   // [vocab, hidden]; also the lm_head when tied
+    public DeviceMatrix LmHead { get; private set; }
+    public GpuBuffer FinalNorm { get; private set; }
+    public GpuBuffer InverseFrequencies { get; private set; }
+    public IReadOnlyList<Layer> Layers { get; private set; }
 
     /// <summary>Bytes of device memory the weights take.</summary>
     public long DeviceBytes => _owned.Items.OfType<GpuBuffer>().Sum(b => (long)b.Size) + _owned.Items.OfType<DeviceMatrix>().Sum(m => (long)m.Buffer.Size);
@@ -70,6 +70,67 @@ public sealed class DeviceModel : IDisposable
             Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Random weights of <paramref name="config"/>'s shape straight into device format, one matrix at a time, with no
+    /// checkpoint: for benchmarks at real dimensions (A13B) on any machine. With <paramref name="oneLayerForAll"/> every
+    /// layer runs the first layer's weights, so a full-depth step fits the memory of one layer.
+    /// </summary>
+    public static DeviceModel Random(GpuContext context, HunyuanConfig config, WeightFormat format, int seed = 1, bool oneLayerForAll = false,
+        Action<LoadProgress>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(config);
+        var m = new DeviceModel(config, format);
+        try
+        {
+            HunyuanConfig c = config;
+            var random = new Random(seed);
+            WeightFormat dense = format == WeightFormat.Q4Z ? WeightFormat.Q4 : format;   // as a checkpoint's non-GPTQ tensors
+            DeviceMatrix Matrix(string name, int count, int rows, int cols, WeightFormat f) =>
+                m.Own(DeviceMatrix.Upload(context, name, count, _ => QuantizedMatrix.Random(f, rows, cols, random)));
+            GpuBuffer Ones(string name, int n) => m.Own(Upload(context, name, [.. Enumerable.Repeat(1f, n)]));
+
+            m.Embedding = Matrix("embed_tokens", 1, c.VocabSize, c.HiddenSize, dense);
+            m.LmHead = c.TieWordEmbeddings ? m.Embedding : Matrix("lm_head", 1, c.VocabSize, c.HiddenSize, dense);
+            m.FinalNorm = Ones("norm", c.HiddenSize);
+            m.InverseFrequencies = m.Own(Upload(context, "inv_freq", RopeNormKvKernel.InverseFrequencies(c.HeadDim, c.RopeBase)));
+            int experts = c.Experts + (c.SharedExperts > 0 ? 1 : 0);
+            var layers = new List<Layer>();
+            progress?.Invoke(new LoadProgress(0, c.Layers, m.DeviceBytes));
+            for (int l = 0; l < c.Layers; l++)
+            {
+                layers.Add(oneLayerForAll && l > 0 ? layers[0] : new Layer(
+                    Ones($"layer {l} input norm", c.HiddenSize),
+                    Matrix($"layer {l} qkv", 1, c.QueryDim + 2 * c.KvDim, c.HiddenSize, format),
+                    Matrix($"layer {l} o_proj", 1, c.HiddenSize, c.QueryDim, format),
+                    c.UseQkNorm ? Ones($"layer {l} q norm", c.HeadDim) : null,
+                    c.UseQkNorm ? Ones($"layer {l} k norm", c.HeadDim) : null,
+                    Ones($"layer {l} post norm", c.HiddenSize),
+                    Matrix($"layer {l} router", 1, c.Experts, c.HiddenSize, WeightFormat.F32),
+                    Matrix($"layer {l} experts gate_up", experts, 2 * c.ExpertIntermediate, c.HiddenSize, format),
+                    Matrix($"layer {l} experts down", experts, c.HiddenSize, c.ExpertIntermediate, format)));
+                progress?.Invoke(new LoadProgress(l + 1, c.Layers, m.DeviceBytes));
+            }
+
+            m.Layers = layers;
+            return m;
+        }
+        catch
+        {
+            m.Dispose();
+            throw;
+        }
+    }
+
+    private DeviceModel(HunyuanConfig config, WeightFormat format)
+    {
+        Config = config;
+        Format = format;
+        Embedding = LmHead = null!;   // set by the factory before it returns
+        FinalNorm = InverseFrequencies = null!;
+        Layers = [];
     }
 
     private Layer LoadLayer(GpuContext context, ModelWeights w, WeightFormat format, int l)

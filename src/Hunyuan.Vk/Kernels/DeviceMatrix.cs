@@ -62,44 +62,51 @@ public sealed class DeviceMatrix : IDisposable
     /// <summary>Uploads matrices of one shape and format, stacked in order.</summary>
     public static DeviceMatrix Upload(GpuContext context, string name, IReadOnlyList<QuantizedMatrix> matrices)
     {
-        ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(matrices);
-        QuantizedMatrix first = matrices[0];
+        return Upload(context, name, matrices.Count, i => matrices[i]);
+    }
+
+    /// <summary>Uploads <paramref name="count"/> matrices of one shape and format, stacked in order, made one at a time
+    /// by <paramref name="matrix"/> (so only one is in host memory at once).</summary>
+    public static DeviceMatrix Upload(GpuContext context, string name, int count, Func<int, QuantizedMatrix> matrix)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(matrix);
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        QuantizedMatrix first = matrix(0);
         if (first.Cols % 32 != 0)
         {
             throw new ArgumentException($"'{name}': cols {first.Cols} is not a multiple of 32, which the matrix kernels need");
         }
 
-        foreach (QuantizedMatrix m in matrices)
-        {
-            if (m.Format != first.Format || m.Rows != first.Rows || m.Cols != first.Cols)
-            {
-                throw new ArgumentException($"'{name}': stacked matrices differ in format or shape");
-            }
-        }
-
         ulong quantBytes = (ulong)first.Quants.Length, scaleBytes = (ulong)first.Scales.Length * 2, zeroBytes = (ulong)first.Zeros.Length;
-        int n = matrices.Count;
+        int n = count;
         ulong total = RoundUp(quantBytes * (ulong)n) + RoundUp(scaleBytes * (ulong)n) + zeroBytes * (ulong)n;
         GpuBuffer buffer = context.CreateBuffer(total, name);
         try
         {
-            var matrix = new DeviceMatrix(buffer, first.Format, first.Rows, first.Cols, n, quantBytes, scaleBytes, zeroBytes);
+            var stacked = new DeviceMatrix(buffer, first.Format, first.Rows, first.Cols, n, quantBytes, scaleBytes, zeroBytes);
             for (int i = 0; i < n; i++)
             {
-                buffer.Write<byte>(matrices[i].Quants, quantBytes * (ulong)i);
+                QuantizedMatrix m = i == 0 ? first : matrix(i);
+                if (m.Format != first.Format || m.Rows != first.Rows || m.Cols != first.Cols)
+                {
+                    throw new ArgumentException($"'{name}': stacked matrices differ in format or shape");
+                }
+
+                buffer.Write<byte>(m.Quants, quantBytes * (ulong)i);
                 if (scaleBytes > 0)
                 {
-                    buffer.Write<Half>(matrices[i].Scales, matrix.Scales!.Offset + scaleBytes * (ulong)i);
+                    buffer.Write<Half>(m.Scales, stacked.Scales!.Offset + scaleBytes * (ulong)i);
                 }
 
                 if (zeroBytes > 0)
                 {
-                    buffer.Write<byte>(matrices[i].Zeros, matrix.Zeros!.Offset + zeroBytes * (ulong)i);
+                    buffer.Write<byte>(m.Zeros, stacked.Zeros!.Offset + zeroBytes * (ulong)i);
                 }
             }
 
-            return matrix;
+            return stacked;
         }
         catch
         {

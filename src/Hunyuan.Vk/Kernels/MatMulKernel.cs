@@ -69,6 +69,7 @@ public sealed class MatMulKernel : Kernel<MatMulPush>
         var push = new MatMulPush((uint)w.Rows, (uint)w.Cols, tokens, (uint)index * w.QuantTexelsPerMatrix, (uint)index * w.ScalesPerMatrix, accumulate ? 1u : 0u, 0, 0);
         var list = new ResourceList();
         Dispatch(recorder, Bind(ResourceList.Join(ref list, w.Tables, x, y)), push, DivideUp((ulong)w.Rows, _rowsPerGroup), DivideUp(tokens, _tokensPerGroup));
+        recorder.AddWeightBytes(w.BytesPerMatrix);
     }
 
     /// <summary>

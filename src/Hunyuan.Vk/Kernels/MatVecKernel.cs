@@ -78,6 +78,7 @@ public sealed class MatVecKernel : Kernel<MatVecPush>
         var push = new MatVecPush((uint)w.Rows, (uint)w.Cols, (uint)index * w.QuantTexelsPerMatrix, (uint)index * w.ScalesPerMatrix, yOffset, accumulate ? 1u : 0u, 0, 0);
         var list = new ResourceList();
         Dispatch(recorder, Bind(ResourceList.Join(ref list, w.Tables, x, y)), push, DivideUp((ulong)w.Rows, _rowsPerGroup));
+        recorder.AddWeightBytes(w.BytesPerMatrix);
     }
 
     /// <summary>
@@ -104,6 +105,7 @@ public sealed class MatVecKernel : Kernel<MatVecPush>
         var push = new MatVecPush((uint)w.Rows, (uint)w.Cols, 0, 0, 0, 0, w.QuantTexelsPerMatrix, w.ScalesPerMatrix);
         var list = new ResourceList();
         Dispatch(recorder, Bind(ResourceList.Join(ref list, w.Tables, x, y, route)), push, DivideUp((ulong)w.Rows, _rowsPerGroup), slots);
+        recorder.AddWeightBytes(slots * w.BytesPerMatrix);   // the chosen experts only
     }
 
     private void CheckMatrix(DeviceMatrix w)

@@ -43,6 +43,51 @@ public sealed class QuantizedMatrix
         }
     }
 
+    /// <summary>
+    /// Random weights in <paramref name="format"/> whose products keep O(1) activations (values of std about
+    /// 1/sqrt(cols)): for timing runs, where values do not matter but NaNs and overflow would.
+    /// </summary>
+    public static QuantizedMatrix Random(WeightFormat format, int rows, int cols, Random random)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        long n = (long)rows * cols;
+        float std = 1f / MathF.Sqrt(cols);
+        switch (format)
+        {
+            case WeightFormat.F32:
+            case WeightFormat.F16:
+                var values = new byte[n * (format == WeightFormat.F32 ? 4 : 2)];
+                for (long i = 0; i < n; i++)
+                {
+                    float v = (random.NextSingle() * 2 - 1) * 1.7f * std;   // uniform with that std
+                    if (format == WeightFormat.F32)
+                    {
+                        BinaryPrimitives.WriteSingleLittleEndian(values.AsSpan((int)(i * 4)), v);
+                    }
+                    else
+                    {
+                        BinaryPrimitives.WriteHalfLittleEndian(values.AsSpan((int)(i * 2)), (Half)v);
+                    }
+                }
+
+                return new QuantizedMatrix(format, rows, cols, values);
+            default:
+                var quants = new byte[format == WeightFormat.Q8 ? n : n / 2];
+                random.NextBytes(quants);
+                // Uniform quants have std ~74 (int8) or ~4.6 (int4 around its zero of 8).
+                var scale = (Half)(std / (format == WeightFormat.Q8 ? 74f : 4.6f));
+                var scales = new Half[n / format.GroupSize()];
+                Array.Fill(scales, scale);
+                byte[]? zeros = format == WeightFormat.Q4Z ? new byte[scales.Length] : null;
+                if (zeros is not null)
+                {
+                    Array.Fill(zeros, (byte)8);
+                }
+
+                return new QuantizedMatrix(format, rows, cols, quants, scales, zeros);
+        }
+    }
+
     public WeightFormat Format { get; }
     public int Rows { get; }
     public int Cols { get; }

@@ -1,0 +1,89 @@
+using System.CommandLine;
+using Hunyuan.Vk.Benchmarking;
+using Hunyuan.Vk.Execution;
+using Hunyuan.Vk.Model;
+using Hunyuan.Vk.Model.Formats;
+using Hunyuan.Vk.Model.Generation;
+using Hunyuan.Vk.Vulkan;
+
+namespace Hunyuan.Vk.Cli.Commands;
+
+/// <summary>
+/// <c>hyvk bench</c>: prompt and decode speed, time to first token, per-kernel GPU time and bandwidth, host overhead,
+/// bytes read against the minimum, and the decode floor of the device, on a checkpoint or on random weights of a
+/// preset's real shape (no download).
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model") { Description = "Benchmark this checkpoint directory" };
+        var preset = new Option<string?>("--preset") { Description = "Benchmark random weights of a preset's shape instead: a13b (the real dimensions), small, tiny" };
+        preset.AcceptOnlyFromAmong("tiny", "small", "a13b");
+        var layers = new Option<int?>("--layers") { Description = "With --preset: number of layers (default: the preset's; a13b layers take about 1.4 GB each at q4)" };
+        var shared = new Option<bool>("--shared-weights") { Description = "With --preset: every layer runs the first layer's weights, so a full-depth step fits the memory of one layer" };
+        var prompt = new Option<int>("--prompt-tokens", "-p") { Description = "Prompt tokens per repetition", DefaultValueFactory = _ => 512 };
+        var decode = new Option<int>("--decode-tokens", "-n") { Description = "Generated tokens per repetition", DefaultValueFactory = _ => 128 };
+        var repetitions = new Option<int>("--repetitions", "-r") { Description = "Timed repetitions (after one warm-up)", DefaultValueFactory = _ => 3 };
+        var weights = new Option<string>("--weights") { Description = "Device weight format: q4, q8, f16 or f32", DefaultValueFactory = _ => "q4" };
+        weights.AcceptOnlyFromAmong("q4", "q8", "f16", "f32");
+        var output = new Option<string>("--output", "-o") { Description = "table, json, csv or md", DefaultValueFactory = _ => "table" };
+        output.AcceptOnlyFromAmong("table", "json", "csv", "md");
+        var device = CliOptions.Device();
+        var command = new Command("bench", "Measure prompt and decode speed, per-kernel time and bandwidth, host overhead and the decode floor");
+        foreach (Option o in new Option[] { model, preset, layers, shared, prompt, decode, repetitions, weights, output, device })
+        {
+            command.Options.Add(o);
+        }
+
+        command.Validators.Add(result =>
+        {
+            if ((result.GetValue(model) is null) == (result.GetValue(preset) is null))
+            {
+                result.AddError("Give exactly one of --model or --preset.");
+            }
+        });
+        command.SetAction(parse => CliErrors.Run(() =>
+        {
+            WeightFormat format = parse.GetValue(weights) switch { "q8" => WeightFormat.Q8, "f16" => WeightFormat.F16, "f32" => WeightFormat.F32, _ => WeightFormat.Q4 };
+            var settings = new BenchSettings(parse.GetValue(prompt), parse.GetValue(decode), parse.GetValue(repetitions));
+            if (settings.PromptTokens < 1 || settings.DecodeTokens < 1 || settings.Repetitions < 1)
+            {
+                throw new ArgumentException("--prompt-tokens, --decode-tokens and --repetitions must be at least 1");
+            }
+
+            using var instance = new VulkanInstance();
+            using GpuContext gpu = instance.CreateContext(parse.GetValue(device));
+            void Log(string message) => Console.Error.WriteLine("hyvk bench: " + message);
+            using DeviceModel loaded = parse.GetValue(model) is string dir
+                ? LoadCheckpoint(gpu, dir, format, Log)
+                : MakeRandom(gpu, parse.GetValue(preset)!, parse.GetValue(layers), parse.GetValue(shared), format, Log);
+            BenchResult result = DecodeBenchmark.Run(gpu, loaded, settings, Log);
+            Console.Out.Write(parse.GetValue(output) switch
+            {
+                "json" => BenchReport.Json(result),
+                "csv" => BenchReport.Csv(result),
+                "md" => BenchReport.Markdown(result),
+                _ => BenchReport.Table(result),
+            });
+            return 0;
+        }));
+        return command;
+    }
+
+    private static DeviceModel LoadCheckpoint(GpuContext gpu, string dir, WeightFormat format, Action<string> log)
+    {
+        using ModelWeights w = ModelWeights.Open(dir);
+        log($"loading {dir} as {format} on {gpu.Info.Name}");
+        return new DeviceModel(gpu, w, format);
+    }
+
+    private static DeviceModel MakeRandom(GpuContext gpu, string preset, int? layers, bool shared, WeightFormat format, Action<string> log)
+    {
+        ModelPreset p = preset switch { "small" => ModelPreset.Small, "a13b" => ModelPreset.A13b, _ => ModelPreset.Tiny };
+        HunyuanConfig c = new CheckpointGenerator(new GeneratorOptions { Preset = p, Layers = layers }).Config;
+        log($"random {preset} weights, {c.Layers} layers{(shared ? " sharing one layer's weights" : string.Empty)}, {format}, on {gpu.Info.Name}");
+        return DeviceModel.Random(gpu, c, format, oneLayerForAll: shared,
+            progress: pr => log(FormattableString.Invariant($"made {pr.LayersDone}/{pr.Layers} layers, {pr.DeviceBytes / 1e9:F2} GB")));
+    }
+}

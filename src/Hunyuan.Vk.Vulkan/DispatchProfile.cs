@@ -1,0 +1,65 @@
+namespace Hunyuan.Vk.Vulkan;
+
+/// <summary>
+/// Per-dispatch GPU timing of one recording: with <see cref="CommandRecorder.Profile"/> set, the recorder writes a
+/// timestamp before the first dispatch and after each one, and notes each dispatch's pipeline and the weight bytes its
+/// kernel declared. The time of dispatch i is the gap between timestamps i and i+1 (exact when a barrier separates
+/// dispatches, as in the decode step; overlapping ones share the gap).
+/// </summary>
+public sealed class DispatchProfile : IDisposable
+{
+    private readonly TimestampPool _pool;
+    private readonly string[] _names;
+    private readonly ulong[] _weightBytes;
+    private readonly double[] _stamps;
+
+    public DispatchProfile(GpuContext context, int capacity)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        _pool = context.CreateTimestamps((uint)capacity + 1);
+        _names = new string[capacity];
+        _weightBytes = new ulong[capacity];
+        _stamps = new double[capacity + 1];
+    }
+
+    /// <summary>Dispatches profiled in the last recording (at most the capacity).</summary>
+    public int Count { get; private set; }
+
+    internal TimestampPool Pool => _pool;
+
+    internal bool Full => Count == _names.Length;
+
+    internal void Reset() => Count = 0;
+
+    internal void Add(string pipeline)
+    {
+        _weightBytes[Count] = 0;
+        _names[Count++] = pipeline;
+    }
+
+    internal void AddWeightBytes(ulong bytes)
+    {
+        if (Count > 0)
+        {
+            _weightBytes[Count - 1] += bytes;
+        }
+    }
+
+    /// <summary>Waits for the timestamps of the last submit and returns each dispatch: pipeline, GPU time, weight bytes.</summary>
+    public IReadOnlyList<DispatchTiming> Read()
+    {
+        _pool.ReadNanoseconds(_stamps.AsSpan(0, Count + 1));
+        var result = new DispatchTiming[Count];
+        for (int i = 0; i < Count; i++)
+        {
+            result[i] = new DispatchTiming(_names[i], (_stamps[i + 1] - _stamps[i]) / 1e6, _weightBytes[i]);
+        }
+
+        return result;
+    }
+
+    public void Dispose() => _pool.Dispose();
+}
+
+/// <summary>One profiled dispatch: its pipeline, its GPU time in milliseconds, and the weight bytes it read.</summary>
+public readonly record struct DispatchTiming(string Pipeline, double Milliseconds, ulong WeightBytes);

@@ -1,0 +1,32 @@
+using Hunyuan.Vk.Model;
+using Hunyuan.Vk.Model.Formats;
+
+namespace Hunyuan.Vk.Benchmarking;
+
+/// <summary>
+/// The least weight bytes one decode token must read, from the config alone: per layer q, k, v, o, the router (F32), and
+/// gate, up and down of the top-k routed experts plus the shared expert; then one embedding row and the lm_head.
+/// The floor a memory-bound decode step cannot beat.
+/// </summary>
+public static class ActiveWeights
+{
+    public static long PerLayer(HunyuanConfig c, WeightFormat format)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        double w = format.BytesPerWeight();
+        long hidden = c.HiddenSize;
+        long attention = (long)(c.QueryDim + 2L * c.KvDim) * hidden + hidden * (long)c.QueryDim;
+        long experts = c.TopK + (c.SharedExperts > 0 ? 1 : 0);
+        return (long)((attention + experts * 3L * c.ExpertIntermediate * hidden) * w) + c.Experts * hidden * 4;
+    }
+
+    /// <summary>Embedding row and lm_head (GPTQ checkpoints keep these outside int4: Q4 then).</summary>
+    public static long Head(HunyuanConfig c, WeightFormat format)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        double w = (format == WeightFormat.Q4Z ? WeightFormat.Q4 : format).BytesPerWeight();
+        return (long)((c.VocabSize + 1L) * c.HiddenSize * w);
+    }
+
+    public static long PerToken(HunyuanConfig c, WeightFormat format, int layers) => layers * PerLayer(c, format) + Head(c, format);
+}

@@ -1,0 +1,61 @@
+using Hunyuan.Vk.Model.Formats;
+
+namespace Hunyuan.Vk.Benchmarking;
+
+/// <summary>Mean and sample standard deviation over repetitions.</summary>
+public readonly record struct Stats(double Mean, double StdDev, int Count)
+{
+    public static Stats Of(IReadOnlyCollection<double> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        double mean = values.Average();
+        double variance = values.Count > 1 ? values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1) : 0;
+        return new Stats(mean, Math.Sqrt(variance), values.Count);
+    }
+}
+
+/// <summary>One kernel's share of a decode token: calls, GPU time, weight bytes, and the bandwidth that makes.</summary>
+public sealed record KernelTiming(string Kernel, double CallsPerToken, double MillisecondsPerToken, long WeightBytesPerToken, double CopyBandwidthGBs)
+{
+    public double GBs => MillisecondsPerToken > 0 ? WeightBytesPerToken / (MillisecondsPerToken * 1e6) : 0;
+
+    /// <summary>Achieved weight bandwidth over the device's measured copy bandwidth.</summary>
+    public double FractionOfCopy => CopyBandwidthGBs > 0 ? GBs / CopyBandwidthGBs : 0;
+}
+
+/// <summary>Everything <c>hyvk bench</c> reports for one model on one device.</summary>
+public sealed record BenchResult
+{
+    public required string Device { get; init; }
+    public required int Layers { get; init; }
+    public required WeightFormat Format { get; init; }
+    public required BenchSettings Settings { get; init; }
+    public required double CopyBandwidthGBs { get; init; }
+    public required Stats PromptTokensPerSecond { get; init; }
+    public required Stats TimeToFirstTokenMs { get; init; }
+    public required Stats DecodeTokensPerSecond { get; init; }
+    public required int DispatchesPerToken { get; init; }
+    public required double DispatchesPerLayer { get; init; }
+    public required int BarriersPerToken { get; init; }
+    public required int SubmitsPerToken { get; init; }
+    public required double HostRecordMs { get; init; }
+    public required double HostSubmitMs { get; init; }
+    public required long WeightBytesPerToken { get; init; }
+    public required long MinimumBytesPerToken { get; init; }
+    public required long PeakDeviceBytes { get; init; }
+    public required IReadOnlyList<KernelTiming> Kernels { get; init; }
+    public required double GpuMsPerLayer { get; init; }
+    public required double GpuMsOutsideLayers { get; init; }
+    public required int FullDepthLayers { get; init; }
+    public required double FullDepthMsPerToken { get; init; }
+    public required double FullDepthHostMs { get; init; }
+    public required long FullDepthMinimumBytes { get; init; }
+
+    public double HostOverheadMs => HostRecordMs + HostSubmitMs;
+    public double DecodeMsPerToken => 1e3 / DecodeTokensPerSecond.Mean;
+    public double BytesOverMinimum => (double)WeightBytesPerToken / MinimumBytesPerToken;
+
+    /// <summary>The decode floor on this device: the minimum bytes per token at the measured copy bandwidth.</summary>
+    public double FloorMsPerToken => MinimumBytesPerToken / (CopyBandwidthGBs * 1e6);
+    public double FullDepthFloorMsPerToken => FullDepthMinimumBytes / (CopyBandwidthGBs * 1e6);
+}

@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using Hunyuan.Vk.Execution;
+using Hunyuan.Vk.Model;
+using Hunyuan.Vk.Vulkan;
+
+namespace Hunyuan.Vk.Benchmarking;
+
+/// <summary>What to measure: prompt tokens, generated tokens, repetitions, and how many decode steps to profile.</summary>
+public sealed record BenchSettings(int PromptTokens, int DecodeTokens, int Repetitions, int ProfiledSteps = 4, int Seed = 1);
+
+/// <summary>
+/// llama-bench-style measurement of a loaded model: the device's copy bandwidth first, then per repetition (after a
+/// warm-up) the prompt (prefill, its time is the time to first token) and the decode of generated tokens, then a few
+/// decode steps timed per dispatch on the GPU. Token ids are random: speed does not depend on them (except the experts
+/// chosen, which is why the bytes read are counted from the kernels themselves).
+/// </summary>
+public static class DecodeBenchmark
+{
+    public static BenchResult Run(GpuContext context, DeviceModel model, BenchSettings settings, Action<string>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(settings);
+        HunyuanConfig c = model.Config;
+        progress?.Invoke("measuring the device's copy bandwidth");
+        double copyGbs = CopyBandwidth.Measure(context);
+        var random = new Random(settings.Seed);
+        int[] prompt = [.. Enumerable.Range(0, settings.PromptTokens).Select(_ => random.Next(c.VocabSize))];
+        using var session = new DecodeSession(context, model, settings.PromptTokens + settings.DecodeTokens + 1);
+
+        progress?.Invoke("warming up (pipelines, first-use compiles)");
+        session.Reset();
+        int warm = session.Prefill(prompt[..Math.Min(prompt.Length, session.PrefillChunk)]);
+        for (int i = 0; i < 2; i++)
+        {
+            warm = session.Step(warm);
+        }
+
+        var promptRates = new List<double>();
+        var ttft = new List<double>();
+        var decodeRates = new List<double>();
+        var host = new List<StepCounters>();
+        for (int rep = 0; rep < settings.Repetitions; rep++)
+        {
+            progress?.Invoke($"repetition {rep + 1}/{settings.Repetitions}");
+            session.Reset();
+            long start = Stopwatch.GetTimestamp();
+            int token = session.Prefill(prompt);
+            double prefillSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            promptRates.Add(settings.PromptTokens / prefillSeconds);
+            ttft.Add(prefillSeconds * 1e3);
+            start = Stopwatch.GetTimestamp();
+            for (int i = 0; i < settings.DecodeTokens; i++)
+            {
+                token = session.Step(token);
+                host.Add(session.LastStep);
+            }
+
+            decodeRates.Add(settings.DecodeTokens / Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+
+        progress?.Invoke("timing each kernel");
+        var kernels = new Dictionary<string, KernelAccumulator>();
+        double layersMs = 0, otherMs = 0;
+        int steps = Math.Max(1, Math.Min(settings.ProfiledSteps, settings.DecodeTokens));
+        using (var profile = new DispatchProfile(context, 4096))
+        {
+            session.Reset();
+            int token = session.Prefill(prompt);
+            session.SetProfile(profile);
+            for (int s = 0; s < steps; s++)
+            {
+                token = session.Step(token);
+                Range layers = session.LastStep.LayerDispatches;
+                IReadOnlyList<DispatchTiming> timings = profile.Read();
+                for (int i = 0; i < timings.Count; i++)
+                {
+                    DispatchTiming t = timings[i];
+                    KernelAccumulator a = kernels.TryGetValue(t.Pipeline, out KernelAccumulator? found) ? found : kernels[t.Pipeline] = new KernelAccumulator();
+                    a.Add(t);
+                    bool inLayers = i >= layers.Start.Value && i < layers.End.Value;
+                    layersMs += inLayers ? t.Milliseconds : 0;
+                    otherMs += inLayers ? 0 : t.Milliseconds;
+                }
+            }
+
+            session.SetProfile(null);
+        }
+
+        var kernelRows = kernels.Select(k => new KernelTiming(k.Key, k.Value.Calls / (double)steps, k.Value.Milliseconds / steps,
+                (long)(k.Value.WeightBytes / (ulong)steps), copyGbs))
+            .OrderByDescending(k => k.MillisecondsPerToken).ToList();
+        double hostMs = host.Average(h => h.HostOverhead.TotalMilliseconds);
+        double perLayerGpu = layersMs / steps / c.Layers, headGpu = otherMs / steps;
+        StepCounters last = host[^1];
+        // Host time goes with the dispatches recorded: scale it to the dispatches of a full-depth step.
+        int layerDispatches = last.LayerDispatches.End.Value - last.LayerDispatches.Start.Value;
+        double fullDepthDispatches = last.Dispatches - layerDispatches + layerDispatches * 32.0 / c.Layers;
+        return new BenchResult
+        {
+            Device = context.Info.Name,
+            Layers = c.Layers,
+            Format = model.Format,
+            Settings = settings,
+            CopyBandwidthGBs = copyGbs,
+            PromptTokensPerSecond = Stats.Of(promptRates),
+            TimeToFirstTokenMs = Stats.Of(ttft),
+            DecodeTokensPerSecond = Stats.Of(decodeRates),
+            DispatchesPerToken = last.Dispatches,
+            DispatchesPerLayer = (last.LayerDispatches.End.Value - last.LayerDispatches.Start.Value) / (double)c.Layers,
+            BarriersPerToken = last.Barriers,
+            SubmitsPerToken = last.Submits,
+            HostRecordMs = host.Average(h => h.Record.TotalMilliseconds),
+            HostSubmitMs = host.Average(h => h.Submit.TotalMilliseconds),
+            WeightBytesPerToken = (long)last.WeightBytes,
+            MinimumBytesPerToken = ActiveWeights.PerToken(c, model.Format, c.Layers),
+            PeakDeviceBytes = context.PeakAllocatedBytes,
+            Kernels = kernelRows,
+            GpuMsPerLayer = perLayerGpu,
+            GpuMsOutsideLayers = headGpu,
+            FullDepthLayers = 32,
+            FullDepthMsPerToken = headGpu + 32 * perLayerGpu,
+            FullDepthHostMs = hostMs * fullDepthDispatches / last.Dispatches,
+            FullDepthMinimumBytes = ActiveWeights.PerToken(c, model.Format, 32),
+        };
+    }
+
+    private sealed class KernelAccumulator
+    {
+        public int Calls { get; private set; }
+        public double Milliseconds { get; private set; }
+        public ulong WeightBytes { get; private set; }
+
+        public void Add(DispatchTiming t)
+        {
+            Calls++;
+            Milliseconds += t.Milliseconds;
+            WeightBytes += t.WeightBytes;
+        }
+    }
+}

@@ -1,0 +1,60 @@
+using System.Text.Json;
+using Hunyuan.Vk.Benchmarking;
+using Hunyuan.Vk.Model.Formats;
+using Hunyuan.Vk.Model.Generation;
+using Hunyuan.Vk.Tests.Harness;
+
+namespace Hunyuan.Vk.Tests.Cli;
+
+/// <summary><c>hyvk bench</c> on random weights: every figure is there and the counted ones hold (no speed is asserted).</summary>
+[Category("Vulkan")]
+public sealed class BenchCommandTests
+{
+    private static readonly string[] s_metrics =
+    [
+        "copy_bandwidth", "prompt_tokens_per_second", "prompt_tokens_per_second_stddev", "time_to_first_token", "decode_tokens_per_second",
+        "decode_tokens_per_second_stddev", "dispatches_per_token", "dispatches_per_layer", "submits_per_token", "host_record_ms", "host_submit_ms",
+        "host_overhead_ms", "weight_bytes_per_token", "minimum_bytes_per_token", "peak_device_bytes", "floor_ms_per_token", "full_depth_ms_per_token",
+    ];
+
+    [Test]
+    public void Json_output_has_every_figure_and_the_counts_hold()
+    {
+        (int exit, string output, string error) = Hyvk.Run("bench", "--preset", "tiny", "-p", "5", "-n", "3", "-r", "2", "--weights", "q8", "--output", "json");
+        Assert.That(exit, Is.Zero, error);
+        using JsonDocument doc = JsonDocument.Parse(output);
+        JsonElement metrics = doc.RootElement.GetProperty("metrics");
+        foreach (string name in s_metrics)
+        {
+            Assert.That(metrics.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.Number, Is.True, name);
+        }
+
+        Assert.That(metrics.GetProperty("dispatches_per_layer").GetDouble(), Is.LessThanOrEqualTo(12), "the decode step's dispatch budget");
+        Assert.That(metrics.GetProperty("submits_per_token").GetDouble(), Is.EqualTo(1));
+        // The kernels' own count of weight bytes equals the active weights computed from the config: no expert too many.
+        var config = new CheckpointGenerator(new GeneratorOptions { Preset = ModelPreset.Tiny }).Config;
+        Assert.That(metrics.GetProperty("weight_bytes_per_token").GetInt64(), Is.EqualTo(ActiveWeights.PerToken(config, WeightFormat.Q8, config.Layers)));
+        JsonElement kernels = doc.RootElement.GetProperty("kernels");
+        Assert.That(kernels.EnumerateArray().Select(k => k.GetProperty("kernel").GetString()), Has.Member("moe_gate_up_q8").And.Member("attn_decode"));
+        Assert.That(kernels.EnumerateArray().Sum(k => k.GetProperty("weight_bytes_per_token").GetInt64()),
+            Is.EqualTo(metrics.GetProperty("weight_bytes_per_token").GetInt64()), "per-kernel bytes add up to the step's");
+    }
+
+    [TestCase("csv", "metric,decode_tokens_per_second,")]
+    [TestCase("md", "| decode |")]
+    [TestCase("table", "roofline: floor")]
+    public void Other_outputs_carry_the_figures(string format, string expected)
+    {
+        (int exit, string output, string error) = Hyvk.Run("bench", "--preset", "tiny", "-p", "3", "-n", "2", "-r", "1", "--output", format);
+        Assert.That(exit, Is.Zero, error);
+        Assert.That(output, Does.Contain(expected));
+    }
+
+    [Test]
+    public void Model_and_preset_exclude_each_other()
+    {
+        (int exit, _, string error) = Hyvk.Run("bench", "-p", "3");
+        Assert.That(exit, Is.Not.Zero);
+        Assert.That(error, Does.Contain("--model or --preset"));
+    }
+}
