@@ -34,8 +34,8 @@ public class MoeStepBenchmarks : IDisposable
         _context = _instance.CreateContext();
         DeviceTuning tuning = DeviceTuning.For(_context.Info);
         var random = new Random(1);
-        DeviceMatrix gateUp = Own(DeviceMatrix.Upload(_context, "gate_up", [.. Enumerable.Range(0, Experts + 1).Select(_ => RandomQuants(random, 2 * Inter, Hidden))]));
-        DeviceMatrix down = Own(DeviceMatrix.Upload(_context, "down", [.. Enumerable.Range(0, Experts + 1).Select(_ => RandomQuants(random, Hidden, Inter))]));
+        DeviceMatrix gateUp = Own(DeviceMatrix.Upload(_context, "gate_up", [.. Enumerable.Range(0, Experts + 1).Select(_ => QuantizedMatrix.Random(Format, 2 * Inter, Hidden, random))]));
+        DeviceMatrix down = Own(DeviceMatrix.Upload(_context, "down", [.. Enumerable.Range(0, Experts + 1).Select(_ => QuantizedMatrix.Random(Format, Hidden, Inter, random))]));
         float[] router = [.. Enumerable.Range(0, Experts * Hidden).Select(_ => (random.NextSingle() - 0.5f) * 0.05f)];
         DeviceMatrix routerMatrix = Own(DeviceMatrix.Upload(_context, "router", Quantizer.Quantize(router, Experts, Hidden, WeightFormat.F32)));
         GpuBuffer x = Own(_context.CreateBuffer(Hidden * 4, "x"));
@@ -71,14 +71,6 @@ public class MoeStepBenchmarks : IDisposable
 
     [Benchmark]
     public void MoeStep() => _step!.SubmitAndWait();
-
-    private QuantizedMatrix RandomQuants(Random random, int rows, int cols)
-    {
-        var quants = new byte[Format == WeightFormat.Q8 ? (long)rows * cols : (long)rows * cols / 2];
-        random.NextBytes(quants);
-        Half[] scales = [.. Enumerable.Repeat((Half)0.001f, rows * cols / 32)];
-        return new QuantizedMatrix(Format, rows, cols, quants, scales);
-    }
 
     private T Own<T>(T item)
         where T : IDisposable
