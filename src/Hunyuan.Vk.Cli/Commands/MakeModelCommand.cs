@@ -14,6 +14,8 @@ internal static class MakeModelCommand
         var preset = new Option<string>("--preset") { Description = "Shape: tiny, small, or a13b (the real dimensions)", DefaultValueFactory = _ => "tiny" };
         preset.AcceptOnlyFromAmong("tiny", "small", "a13b");
         var layers = new Option<int?>("--layers") { Description = "Number of layers (default: the preset's; use few with a13b to fit memory)" };
+        var vocab = new Option<int?>("--vocab") { Description = "Vocabulary size (default: the real 128167; a small one for small test fixtures, run on token ids)" };
+        var untied = new Option<bool>("--untied-lm-head") { Description = "Write a separate lm_head.weight instead of tying it to the embedding" };
         var seed = new Option<ulong>("--seed") { Description = "Random seed: the same seed writes the same weights", DefaultValueFactory = _ => 1UL };
         var dtype = new Option<string>("--dtype") { Description = "Stored float type: bf16, f16 or f32", DefaultValueFactory = _ => "bf16" };
         dtype.AcceptOnlyFromAmong("bf16", "f16", "f32");
@@ -23,7 +25,7 @@ internal static class MakeModelCommand
         var tokenizer = new Option<string?>("--tokenizer") { Description = "A hy.tiktoken rank file to ship (default: cl100k_base with Hunyuan's special tokens)" };
 
         var command = new Command("make-model", "Write a random Hunyuan-A13B-style checkpoint (config, tokenizer, safetensors) for tests and demos");
-        foreach (Option o in new Option[] { output, preset, layers, seed, dtype, format, shards, tokenizer })
+        foreach (Option o in new Option[] { output, preset, layers, vocab, untied, seed, dtype, format, shards, tokenizer })
         {
             command.Options.Add(o);
         }
@@ -34,6 +36,8 @@ internal static class MakeModelCommand
             {
                 Preset = parse.GetValue(preset) switch { "small" => ModelPreset.Small, "a13b" => ModelPreset.A13b, _ => ModelPreset.Tiny },
                 Layers = parse.GetValue(layers),
+                Vocab = parse.GetValue(vocab),
+                TieEmbeddings = !parse.GetValue(untied),
                 Seed = parse.GetValue(seed),
                 FloatType = parse.GetValue(dtype) switch { "f16" => DType.F16, "f32" => DType.F32, _ => DType.BF16 },
                 Format = parse.GetValue(format) switch { "gptq-int4" => CheckpointFormat.GptqInt4, "fp8" => CheckpointFormat.Fp8, _ => CheckpointFormat.Dense },

@@ -20,11 +20,11 @@ public static class ActiveWeights
         return (long)((attention + experts * 3L * c.ExpertIntermediate * hidden) * w) + c.Experts * hidden * 4;
     }
 
-    /// <summary>Embedding row and lm_head (GPTQ checkpoints keep these outside int4: Q4 then).</summary>
+    /// <summary>Embedding row and lm_head (GPTQ checkpoints keep these outside int4: Q8 then).</summary>
     public static long Head(HunyuanConfig c, WeightFormat format)
     {
         ArgumentNullException.ThrowIfNull(c);
-        double w = (format == WeightFormat.Q4Z ? WeightFormat.Q4 : format).BytesPerWeight();
+        double w = format.ForUnquantized().BytesPerWeight();
         return (long)((c.VocabSize + 1L) * c.HiddenSize * w);
     }
 

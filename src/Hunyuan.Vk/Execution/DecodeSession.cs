@@ -48,6 +48,7 @@ public sealed class DecodeSession : IDisposable
     private readonly CommandRecorder _prefillRecorder;
     private readonly uint[] _chunkIds;
     private Range _layerDispatches;
+    private GpuBuffer? _capture;
     private readonly GpuBuffer _pTokens, _pH, _pX, _pQkv, _pQ, _pAttn, _pPartialAttn, _pRouter, _pRoutes, _pGroup, _pEntryToken, _pEntryOf, _pAct, _pPartialMoe;
 
     /// <param name="context">The device.</param>
@@ -192,6 +193,21 @@ public sealed class DecodeSession : IDisposable
         return (int)chosen[0];
     }
 
+    /// <summary>
+    /// For parity checks: when set, each prefill chunk also copies its hidden states into <paramref name="buffer"/>,
+    /// laid out [layers + 1][chunk tokens][hidden] f32: entering the first layer, then leaving each layer (null: stop).
+    /// </summary>
+    public void CaptureHiddenStates(GpuBuffer? buffer)
+    {
+        ulong needed = (ulong)(_c.Layers + 1) * (ulong)PrefillChunk * (ulong)_c.HiddenSize * 4;
+        if (buffer is not null && buffer.Size < needed)
+        {
+            throw new ArgumentException($"Capturing hidden states needs {needed} bytes; '{buffer.Name}' has {buffer.Size}");
+        }
+
+        _capture = buffer;
+    }
+
     /// <summary>Times every dispatch of the following decode steps on the GPU (null: stop).</summary>
     public void SetProfile(DispatchProfile? profile) => _recorder.Profile = profile;
 
@@ -253,6 +269,7 @@ public sealed class DecodeSession : IDisposable
         r.Begin();
         r.Copy(_pTokens, 0, _history, position0 * 4UL, n * 4UL);
         Embed(_model.Embedding).Record(r, _model.Embedding, _pTokens.All, _pH.All, n);
+        Capture(r, 0, n);
         for (int l = 0; l < _c.Layers; l++)
         {
             DeviceModel.Layer layer = _model.Layers[l];
@@ -268,12 +285,22 @@ public sealed class DecodeSession : IDisposable
             MatMul(layer.GateUp.Format, MatMulMode.GatherGateUp).RecordGrouped(r, layer.GateUp, _pX.All, _pAct.All, _pGroup.All, _pEntryToken.All, n);
             MatMul(layer.Down.Format, MatMulMode.GatherDown).RecordGrouped(r, layer.Down, _pAct.All, _pPartialMoe.All, _pGroup.All, _pEntryToken.All, n);
             _scatter.Record(r, _pPartialMoe.All, _pRoutes.All, _pEntryOf.All, _pH.All, (uint)hidden, n, slots);
+            Capture(r, l + 1, n);
         }
 
         // The last token's hidden state continues as decode's h: final norm, lm_head, token choice.
         r.Copy(_pH, (ulong)(n - 1) * (ulong)hidden * 4, _h, 0, (ulong)hidden * 4);
         RecordHead(r, position0 + n);
         r.End();
+    }
+
+    private void Capture(CommandRecorder r, int index, uint n)
+    {
+        if (_capture is GpuBuffer capture)
+        {
+            ulong bytes = n * (ulong)_c.HiddenSize * 4;
+            r.Copy(_pH, 0, capture, (ulong)index * bytes, bytes);
+        }
     }
 
     /// <summary>Final norm, lm_head, then the token choice: on the logits, or on a penalised copy (the logits stay raw).</summary>

@@ -87,7 +87,7 @@ public sealed class DeviceModel : IDisposable
         {
             HunyuanConfig c = config;
             var random = new Random(seed);
-            WeightFormat dense = format == WeightFormat.Q4Z ? WeightFormat.Q4 : format;   // as a checkpoint's non-GPTQ tensors
+            WeightFormat dense = format.ForUnquantized();   // as a checkpoint's non-GPTQ tensors
             DeviceMatrix Matrix(string name, int count, int rows, int cols, WeightFormat f) =>
                 m.Own(DeviceMatrix.Upload(context, name, count, _ => QuantizedMatrix.Random(f, rows, cols, random)));
             GpuBuffer Ones(string name, int n) => m.Own(Upload(context, name, [.. Enumerable.Repeat(1f, n)]));
@@ -168,9 +168,9 @@ public sealed class DeviceModel : IDisposable
             Own(DeviceMatrix.Upload(context, $"layer {l} experts down", down)));
     }
 
-    // Q4Z is GPTQ as it is; tensors that are not GPTQ (the embedding, a dense shared expert) go to Q4 then.
+    // Q4Z is GPTQ as it is; tensors that are not GPTQ (the embedding, the lm_head, a dense shared expert) go to Q8 then.
     private static QuantizedMatrix Convert(StoredTensor t, WeightFormat format) =>
-        format == WeightFormat.Q4Z && t is not GptqTensor ? Quantizer.Convert(t, WeightFormat.Q4) : Quantizer.Convert(t, format);
+        Quantizer.Convert(t, t is GptqTensor ? format : format.ForUnquantized());
 
     private GpuBuffer Floats(GpuContext context, StoredTensor t) => Own(Upload(context, t.Name, t.ReadF32()));
 

@@ -84,7 +84,9 @@ public sealed class HunyuanTokenizer
         }
     }
 
-    /// <summary>The raw bytes of a token (the UTF-8 of the text for special tokens). Unknown ids throw.</summary>
+    /// <summary>The raw bytes of a token (the UTF-8 of the text for special tokens). An id inside the vocabulary that
+    /// the rank file does not cover (a model whose vocabulary outgrows its tokenizer, as random ones with cl100k_base)
+    /// reads as U+FFFD; ids outside the vocabulary throw.</summary>
     public ReadOnlySpan<byte> TokenBytes(int id)
     {
         if (id >= 0 && id < _bytes.Length)
@@ -97,7 +99,12 @@ public sealed class HunyuanTokenizer
             return Encoding.UTF8.GetBytes(SpecialTokens.Text(id));
         }
 
-        throw new ArgumentOutOfRangeException(nameof(id), $"Token id {id} is outside the vocabulary (0..{VocabSize - 1}) or has no rank in {RankFileName}");
+        if (id >= 0 && id < SpecialTokens.First)
+        {
+            return "\uFFFD"u8;
+        }
+
+        throw new ArgumentOutOfRangeException(nameof(id), $"Token id {id} is outside the vocabulary (0..{VocabSize - 1})");
     }
 
     public static bool IsSpecial(int id) => id >= SpecialTokens.First && id < SpecialTokens.First + SpecialTokens.Count;

@@ -93,9 +93,14 @@ public sealed class GenerateCommandTests
     {
         string model = TestModels.Directory(TestModels.Tiny());
         string[] args = ["generate", "--model", model, "--prompt-ids", "127958,9906,9906,9906", "--temperature", "0", "--max-tokens", "8", "--json", "--weights", "q8", "--context", "64"];
-        int[] Ids(string json) => [.. JsonDocument.Parse(json).RootElement.GetProperty("generated_ids").EnumerateArray().Select(e => e.GetInt32())];
-        int[] plain = Ids(Hyvk.Run([.. args, "--repetition-penalty", "1"]).Out);
-        int[] strong = Ids(Hyvk.Run([.. args, "--repetition-penalty", "50"]).Out);
+        static int[] Ids((int Exit, string Out, string Error) run)
+        {
+            Assert.That(run.Exit, Is.Zero, run.Error);
+            return [.. JsonDocument.Parse(run.Out).RootElement.GetProperty("generated_ids").EnumerateArray().Select(e => e.GetInt32())];
+        }
+
+        int[] plain = Ids(Hyvk.Run([.. args, "--repetition-penalty", "1"]));
+        int[] strong = Ids(Hyvk.Run([.. args, "--repetition-penalty", "50"]));
         Assert.That(strong, Is.Not.EqualTo(plain), "a strong penalty steers greedy decoding away from what it saw");
         Assert.That(strong.Distinct().Count(), Is.EqualTo(strong.Length), "with penalty 50 no token repeats in 8 steps on this model");
     }

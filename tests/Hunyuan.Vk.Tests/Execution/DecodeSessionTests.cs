@@ -24,7 +24,7 @@ public sealed class DecodeSessionTests : VulkanTest
             }
 
             long[] shape = t.Spec.Shape;
-            return Quantizer.Quantize(t.ReadF32(), (int)shape[0], (int)shape[1], format == WeightFormat.Q4Z ? WeightFormat.Q4 : format).Dequantize();
+            return Quantizer.Quantize(t.ReadF32(), (int)shape[0], (int)shape[1], format.ForUnquantized()).Dequantize();
         }
 
         return new ReferenceModel<double>(TestModels.ReferenceConfig(weights.Config), Load);

@@ -133,4 +133,17 @@ public sealed class TokenizerTests
         Assert.That(Tokenizer.Decode([9906, SpecialTokens.Eos, 1917], skipSpecial: true), Is.EqualTo("Hello world"));
         Assert.Throws<ArgumentOutOfRangeException>(() => Tokenizer.Decode([999_999]));
     }
+
+    [Test]
+    public void Ids_the_rank_file_does_not_cover_decode_as_replacement_characters()
+    {
+        // A generated model ships cl100k_base (100256 ranks) under the real 128167-id vocabulary: random weights can
+        // pick an id in the gap, and generation must still print something.
+        string dir = TestModels.Directory(TestModels.Tiny() with { TokenizerPath = null });
+        HunyuanTokenizer cl100k = HunyuanTokenizer.FromModelDirectory(dir);
+        Assert.That(cl100k.RankCount, Is.LessThan(120739));
+        Assert.That(cl100k.Decode([9906, 120739, 1917]), Is.EqualTo("Hello\uFFFD world"));
+        Assert.That(cl100k.Decode([SpecialTokens.Eos], skipSpecial: false), Is.EqualTo(SpecialTokens.Text(SpecialTokens.Eos)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => cl100k.Decode([HunyuanTokenizer.VocabSize]));
+    }
 }

@@ -21,6 +21,13 @@ public enum WeightFormat
 
 public static class WeightFormats
 {
+    /// <summary>
+    /// The device format of tensors a GPTQ-Int4 checkpoint leaves unquantized (embedding, lm_head, any dense linear):
+    /// Q8 under Q4Z, as close to the release's 16-bit tensors as 8 bits get (Q4 there cost 50x the logits error on
+    /// the parity checkpoints); other formats apply to every tensor.
+    /// </summary>
+    public static WeightFormat ForUnquantized(this WeightFormat format) => format == WeightFormat.Q4Z ? WeightFormat.Q8 : format;
+
     /// <summary>The format a checkpoint loads as unless told otherwise: Q4, or Q4Z (as stored) for GPTQ-Int4.</summary>
     public static WeightFormat DefaultFor(HunyuanConfig config)
     {

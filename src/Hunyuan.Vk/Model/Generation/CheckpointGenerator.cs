@@ -29,6 +29,11 @@ public sealed class CheckpointGenerator
             throw new ArgumentOutOfRangeException(nameof(options), $"--layers {_shape.Layers}: at least one layer");
         }
 
+        if (options.Vocab is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"--vocab {options.Vocab}: at least one token");
+        }
+
         if (options.Shards < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(options), $"--shards {options.Shards}: at least one shard");
@@ -80,9 +85,9 @@ public sealed class CheckpointGenerator
             ["use_mla"] = false,
             ["attention_bias"] = false,
             ["mlp_bias"] = false,
-            ["tie_word_embeddings"] = true,
-            ["vocab_size"] = PresetShape.Vocab,
-            ["org_vocab_size"] = PresetShape.Vocab,
+            ["tie_word_embeddings"] = _options.TieEmbeddings,
+            ["vocab_size"] = _options.Vocab ?? PresetShape.Vocab,
+            ["org_vocab_size"] = _options.Vocab ?? PresetShape.Vocab,
             ["bos_token_id"] = 1,
             ["eos_token_id"] = 127960,
             ["eod_token_id"] = 127967,

@@ -1,0 +1,136 @@
+using Hunyuan.Vk.Execution;
+using Hunyuan.Vk.Model;
+using Hunyuan.Vk.Model.Formats;
+using Hunyuan.Vk.Reference;
+using Hunyuan.Vk.Tests.Harness;
+using Hunyuan.Vk.Vulkan;
+
+namespace Hunyuan.Vk.Tests.Parity;
+
+/// <summary>
+/// The engine and the CPU reference against goldens of an independent PyTorch implementation (tools/parity, float64):
+/// per-layer hidden states and every position's logits by NMSE, greedy tokens exactly where the weights are exact. The
+/// checkpoints are regenerated with make-model's seed and checked byte for byte against the hashes in the goldens.
+/// </summary>
+public sealed class ParityTests : VulkanTest
+{
+    private const int Chunk = 16;
+
+    private static string Checkpoint(Golden golden)
+    {
+        string dir = TestModels.Directory(golden.Generator);
+        golden.CheckCheckpoint(dir);
+        return dir;
+    }
+
+    [TestCase("tiny-dense")]
+    [TestCase("tiny-gptq-int4")]
+    public void Cpu_reference_matches_the_goldens(string name)
+    {
+        Golden golden = Golden.Load(name);
+        using ModelWeights weights = ModelWeights.Open(Checkpoint(golden));
+        ReferenceModel<double> reference = TestModels.Reference<double>(weights);
+        foreach (Golden.Prompt p in golden.Prompts)
+        {
+            var states = new double[weights.Config.Layers][][];
+            double[][] logits = reference.ForwardFull(p.Ids, (l, h) => states[l] = h);
+            for (int l = 0; l < states.Length; l++)
+            {
+                // Both run in float64 from the same weights; the goldens are stored in float32.
+                Nmse.AssertClose(Flatten(p.Hidden[l + 1]), Flatten(states[l]), 1e-12, $"{name}: hidden state after layer {l}");
+            }
+
+            Nmse.AssertClose(Flatten(p.Logits), Flatten(logits), 1e-12, $"{name}: logits");
+            reference.Reset();
+            var greedy = new List<int> { ArgMax(reference.Prefill(p.Ids)[^1]) };
+            while (greedy.Count < p.Greedy.Length)
+            {
+                greedy.Add(ArgMax(reference.Decode(greedy[^1])));
+            }
+
+            Assert.That(greedy, Is.EqualTo(p.Greedy), $"{name}: greedy continuation of [{string.Join(',', p.Ids)}]");
+        }
+    }
+
+    // Limits per device format, over the measured NMSE (on lavapipe; the note has the table). F32 carries the
+    // checkpoint's exact values (GPTQ dequantized exactly), so only f32 arithmetic and the f16 KV cache differ:
+    // measured 2e-8..5e-8, and greedy tokens must be identical. F16 holds bf16 weights exactly (the same 2e-8..5e-8).
+    // Q8 and Q4 re-round every weight (measured up to 1.2e-4 and 5.8e-2), and under Q4Z the GPTQ layers are exact but
+    // the embedding and lm_head go to Q8, whose rounding flips one near-tied expert choice of one prompt here (measured
+    // 2e-5 on one prompt, 1.4e-2 on the other): quantized limits catch a wrong op, not rounding.
+    [TestCase("tiny-dense", WeightFormat.F32, 1e-6, true)]
+    [TestCase("tiny-dense", WeightFormat.F16, 1e-6, true)]
+    [TestCase("tiny-dense", WeightFormat.Q8, 2e-3, false)]
+    [TestCase("tiny-dense", WeightFormat.Q4, 1e-1, false)]
+    [TestCase("tiny-gptq-int4", WeightFormat.Q4Z, 5e-2, false)]
+    [TestCase("tiny-gptq-int4", WeightFormat.F32, 1e-6, true)]
+    public void Engine_matches_the_goldens(string name, WeightFormat format, double limit, bool exactGreedy)
+    {
+        Golden golden = Golden.Load(name);
+        using ModelWeights weights = ModelWeights.Open(Checkpoint(golden));
+        HunyuanConfig c = weights.Config;
+        using var model = new DeviceModel(Context, weights, format);
+        using var session = new DecodeSession(Context, model, maxPositions: 64, prefillChunk: Chunk);
+        using GpuBuffer capture = Context.CreateBuffer((ulong)(c.Layers + 1) * Chunk * (ulong)c.HiddenSize * 4, "hidden states");
+        session.CaptureHiddenStates(capture);
+        foreach (Golden.Prompt p in golden.Prompts)
+        {
+            // Prefill (multi-token kernels): the hidden state entering layer 0 and leaving each layer.
+            session.Reset();
+            int next = session.Prefill(p.Ids);
+            int n = p.Ids.Length;
+            var states = new float[(c.Layers + 1) * n * c.HiddenSize];
+            capture.Read<float>(states);
+            for (int l = 0; l <= c.Layers; l++)
+            {
+                string what = l == 0 ? "embedding" : $"hidden state after layer {l - 1}";
+                Check(Flatten(p.Hidden[l]), states.AsSpan(l * n * c.HiddenSize, n * c.HiddenSize), limit, $"{name} {format}: {what}");
+            }
+
+            // Greedy continuation from the prefill, decoding one token at a time.
+            var greedy = new List<int> { next };
+            while (greedy.Count < p.Greedy.Length)
+            {
+                greedy.Add(session.Step(greedy[^1]));
+            }
+
+            if (exactGreedy)
+            {
+                Assert.That(greedy, Is.EqualTo(p.Greedy), $"{name} {format}: greedy continuation of [{string.Join(',', p.Ids)}]");
+            }
+
+            // Decode (single-token kernels): the logits of every prompt position.
+            session.Reset();
+            var logits = new float[n][];
+            for (int t = 0; t < n; t++)
+            {
+                session.Step(p.Ids[t]);
+                logits[t] = new float[c.VocabSize];
+                session.Logits.Read<float>(logits[t]);
+            }
+
+            Check(Flatten(p.Logits), Flatten(logits), limit, $"{name} {format}: logits of every position");
+        }
+    }
+
+    private static void Check(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double limit, string what)
+    {
+        TestContext.Out.WriteLine($"{what}: NMSE {Nmse.Compute(expected, actual).Value:E2}");
+        Nmse.AssertClose(expected, actual, limit, what);
+    }
+
+    private static float[] Flatten(float[][] rows) => [.. rows.SelectMany(r => r)];
+
+    private static float[] Flatten(double[][] rows) => [.. rows.SelectMany(r => r.Select(v => (float)v))];
+
+    private static int ArgMax(double[] values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++)
+        {
+            best = values[i] > values[best] ? i : best;
+        }
+
+        return best;
+    }
+}
