@@ -66,53 +66,71 @@ public sealed class DecodeSession : IDisposable
         _shape = new AttentionShape(_c.Heads, _c.KvHeads, _c.HeadDim);
         _slots = _c.TopK + (_c.SharedExperts > 0 ? 1 : 0);
         MaxPositions = maxPositions;
-        _norm = Own(new RmsNormKernel(context, _tuning));
-        _rope = Own(new RopeNormKvKernel(context, _tuning));
-        _attention = Own(new AttentionDecodeKernel(context, _tuning, _shape));
-        _route = Own(new MoeRouteKernel(context));
-        _combine = Own(new MoeCombineKernel(context, _tuning));
-        _argmax = Own(new ArgmaxKernel(context, _tuning));
-        _sampler = Own(new Sampler(context, _tuning, (uint)_c.VocabSize));
-        _penalty = Own(new RepetitionPenaltyKernel(context, _tuning));
-        _recorder = Own(context.CreateRecorder());
-        int hidden = _c.HiddenSize;
-        _h = Buffer(hidden, "h");
-        _x = Buffer(hidden, "x (normed)");
-        _qkv = Buffer(_shape.QkvDim, "qkv");
-        _q = Buffer(_shape.QueryDim, "q");
-        _attn = Buffer(_shape.QueryDim, "attention out");
-        _partialAttn = Buffer((int)_attention.PartialFloats((uint)maxPositions), "attention partials");
-        _logitsRouter = Buffer(_c.Experts, "router logits");
-        _routing = Buffer((int)(MoeRoute.Bytes / 4), "route");
-        _act = Buffer(_slots * _c.ExpertIntermediate, "expert activations");
-        _partialMoe = Buffer(_slots * hidden, "expert partials");
-        _logits = Buffer(_c.VocabSize, "logits");
-        _tokens = Own(context.CreateHostBuffer(4, "token"));
-        _history = Buffer(maxPositions, "token history");
-        _penaltyScratch = Buffer(maxPositions, "repetition penalty scratch");
-        _choice = Buffer(_c.VocabSize, "logits after the repetition penalty");
-        PrefillChunk = Math.Max(1, prefillChunk);
-        int chunk = PrefillChunk;
-        _group = Own(new MoeGroupKernel(context));
-        _scatter = Own(new MoeScatterKernel(context, _tuning));
-        _prefillRecorder = Own(context.CreateRecorder());
-        _pTokens = Own(context.CreateHostBuffer((ulong)chunk * 4, "prefill tokens"));
-        _chunkIds = new uint[chunk];
-        _pH = Buffer(chunk * hidden, "prefill h");
-        _pX = Buffer(chunk * hidden, "prefill x");
-        _pQkv = Buffer(chunk * _shape.QkvDim, "prefill qkv");
-        _pQ = Buffer(chunk * _shape.QueryDim, "prefill q");
-        _pAttn = Buffer(chunk * _shape.QueryDim, "prefill attention out");
-        _pPartialAttn = Buffer((int)_attention.PartialFloats((uint)maxPositions, (uint)chunk), "prefill attention partials");
-        _pRouter = Buffer(chunk * _c.Experts, "prefill router logits");
-        _pRoutes = Buffer(chunk * (int)(MoeRoute.Bytes / 4), "prefill routes");
-        _pGroup = Buffer((int)MoeGroupKernel.GroupUints, "prefill expert groups");
-        _pEntryToken = Buffer(chunk * _slots, "prefill entry tokens");
-        _pEntryOf = Buffer(chunk * _slots, "prefill entries of tokens");
-        _pAct = Buffer(chunk * _slots * _c.ExpertIntermediate, "prefill expert activations");
-        _pPartialMoe = Buffer(chunk * _slots * hidden, "prefill expert partials");
-        _kCache = [.. Enumerable.Range(0, _c.Layers).Select(l => Own(context.CreateBuffer((ulong)maxPositions * (ulong)_shape.KvDim * 2, $"layer {l} k cache")))];
-        _vCache = [.. Enumerable.Range(0, _c.Layers).Select(l => Own(context.CreateBuffer((ulong)maxPositions * (ulong)_shape.KvDim * 2, $"layer {l} v cache")))];
+        ulong range = context.Info.Limits.MaxStorageBufferRange;
+        ulong cachePerPosition = (ulong)_shape.KvDim * 2;
+        if ((ulong)maxPositions * cachePerPosition > range)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxPositions),
+                $"A context of {maxPositions} positions needs {(ulong)maxPositions * cachePerPosition} bytes of KV cache per layer; {context.Info.Name} binds at most {range} bytes at once (its maxStorageBufferRange), so {range / cachePerPosition} positions at most");
+        }
+
+        try
+        {
+            _norm = Own(new RmsNormKernel(context, _tuning));
+            _rope = Own(new RopeNormKvKernel(context, _tuning));
+            _attention = Own(new AttentionDecodeKernel(context, _tuning, _shape));
+            _route = Own(new MoeRouteKernel(context));
+            _combine = Own(new MoeCombineKernel(context, _tuning));
+            _argmax = Own(new ArgmaxKernel(context, _tuning));
+            _sampler = Own(new Sampler(context, _tuning, (uint)_c.VocabSize));
+            _penalty = Own(new RepetitionPenaltyKernel(context, _tuning));
+            _recorder = Own(context.CreateRecorder());
+            int hidden = _c.HiddenSize;
+            _h = Buffer(hidden, "h");
+            _x = Buffer(hidden, "x (normed)");
+            _qkv = Buffer(_shape.QkvDim, "qkv");
+            _q = Buffer(_shape.QueryDim, "q");
+            _attn = Buffer(_shape.QueryDim, "attention out");
+            _partialAttn = Buffer((int)_attention.PartialFloats((uint)maxPositions), "attention partials");
+            _logitsRouter = Buffer(_c.Experts, "router logits");
+            _routing = Buffer((int)(MoeRoute.Bytes / 4), "route");
+            _act = Buffer(_slots * _c.ExpertIntermediate, "expert activations");
+            _partialMoe = Buffer(_slots * hidden, "expert partials");
+            _logits = Buffer(_c.VocabSize, "logits");
+            _tokens = Own(context.CreateHostBuffer(4, "token"));
+            _history = Buffer(maxPositions, "token history");
+            _penaltyScratch = Buffer(maxPositions, "repetition penalty scratch");
+            _choice = Buffer(_c.VocabSize, "logits after the repetition penalty");
+            // The prefill attention partials grow with chunk x context; a shorter chunk keeps them in one binding.
+            ulong partialsPerToken = _attention.PartialFloats((uint)maxPositions) * 4;
+            PrefillChunk = (int)Math.Clamp(range / partialsPerToken, 1, (ulong)Math.Max(1, prefillChunk));
+            int chunk = PrefillChunk;
+            _group = Own(new MoeGroupKernel(context));
+            _scatter = Own(new MoeScatterKernel(context, _tuning));
+            _prefillRecorder = Own(context.CreateRecorder());
+            _pTokens = Own(context.CreateHostBuffer((ulong)chunk * 4, "prefill tokens"));
+            _chunkIds = new uint[chunk];
+            _pH = Buffer(chunk * hidden, "prefill h");
+            _pX = Buffer(chunk * hidden, "prefill x");
+            _pQkv = Buffer(chunk * _shape.QkvDim, "prefill qkv");
+            _pQ = Buffer(chunk * _shape.QueryDim, "prefill q");
+            _pAttn = Buffer(chunk * _shape.QueryDim, "prefill attention out");
+            _pPartialAttn = Buffer((int)_attention.PartialFloats((uint)maxPositions, (uint)chunk), "prefill attention partials");
+            _pRouter = Buffer(chunk * _c.Experts, "prefill router logits");
+            _pRoutes = Buffer(chunk * (int)(MoeRoute.Bytes / 4), "prefill routes");
+            _pGroup = Buffer((int)MoeGroupKernel.GroupUints, "prefill expert groups");
+            _pEntryToken = Buffer(chunk * _slots, "prefill entry tokens");
+            _pEntryOf = Buffer(chunk * _slots, "prefill entries of tokens");
+            _pAct = Buffer(chunk * _slots * _c.ExpertIntermediate, "prefill expert activations");
+            _pPartialMoe = Buffer(chunk * _slots * hidden, "prefill expert partials");
+            _kCache = [.. Enumerable.Range(0, _c.Layers).Select(l => Own(context.CreateBuffer((ulong)maxPositions * (ulong)_shape.KvDim * 2, $"layer {l} k cache")))];
+            _vCache = [.. Enumerable.Range(0, _c.Layers).Select(l => Own(context.CreateBuffer((ulong)maxPositions * (ulong)_shape.KvDim * 2, $"layer {l} v cache")))];
+        }
+        catch
+        {
+            _owned.Dispose();   // nothing half-made stays on the device
+            throw;
+        }
     }
 
     public int MaxPositions { get; }

@@ -57,4 +57,13 @@ public sealed class BenchCommandTests
         Assert.That(exit, Is.Not.Zero);
         Assert.That(error, Does.Contain("--model or --preset"));
     }
+
+    [Test]
+    public void Benchmarks_a_checkpoint_directory()
+    {
+        string model = TestModels.Directory(TestModels.Tiny());
+        (int exit, string output, string error) = Hyvk.Run("bench", "--model", model, "-p", "4", "-n", "2", "-r", "1", "--weights", "f16", "--output", "csv");
+        Assert.That(exit, Is.Zero, error);
+        Assert.That(output, Does.Contain("run,weights,F16").And.Contain("kernel,matvec_f16.ms_per_token,"));
+    }
 }

@@ -145,6 +145,18 @@ public sealed class DecodeSessionTests : VulkanTest
     }
 
     [Test]
+    public void A_context_beyond_one_binding_of_kv_cache_is_refused_before_allocating()
+    {
+        using ModelWeights weights = ModelWeights.Open(TestModels.Directory(TestModels.Tiny()));
+        using var model = new DeviceModel(Context, weights, WeightFormat.Q8);
+        long before = Context.AllocatedBytes;
+        int tooMany = (int)(Context.Info.Limits.MaxStorageBufferRange / (ulong)(weights.Config.KvDim * 2)) + 1;
+        Assert.That(() => new DecodeSession(Context, model, maxPositions: tooMany),
+            Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("maxStorageBufferRange"));
+        Assert.That(Context.AllocatedBytes, Is.EqualTo(before), "nothing left allocated");
+    }
+
+    [Test]
     public void A_full_context_is_refused_with_a_clear_error()
     {
         using ModelWeights weights = ModelWeights.Open(TestModels.Directory(TestModels.Tiny()));
