@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Hunyuan.Vk.Model;
 using Hunyuan.Vk.Model.Formats;
+using Hunyuan.Vk.Model.Generation;
 
 namespace Hunyuan.Vk.Cli;
 
@@ -23,12 +24,24 @@ internal static class CliOptions
     }.AcceptOnlyFromAmong("f32", "f16", "q8", "q4");
 
     /// <summary>The device format for --weights; by default Q4, or Q4Z (as stored) for a GPTQ-Int4 checkpoint.</summary>
-    public static WeightFormat WeightFormatFor(string? weights, string modelDirectory) => weights switch
+    public static WeightFormat WeightFormatFor(string? weights, string modelDirectory) =>
+        ParseWeights(weights) ?? WeightFormats.DefaultFor(HunyuanConfig.Load(modelDirectory));
+
+    /// <summary>The format a --weights value names, or null when none was given.</summary>
+    public static WeightFormat? ParseWeights(string? weights) => weights switch
     {
         "f32" => WeightFormat.F32,
         "f16" => WeightFormat.F16,
         "q8" => WeightFormat.Q8,
         "q4" => WeightFormat.Q4,
-        _ => WeightFormats.DefaultFor(HunyuanConfig.Load(modelDirectory)),
+        _ => null,
+    };
+
+    /// <summary>A --preset value: tiny, small or a13b.</summary>
+    public static ModelPreset ParsePreset(string? preset) => preset switch
+    {
+        "small" => ModelPreset.Small,
+        "a13b" => ModelPreset.A13b,
+        _ => ModelPreset.Tiny,
     };
 }

@@ -25,8 +25,7 @@ internal static class BenchCommand
         var prompt = new Option<int>("--prompt-tokens", "-p") { Description = "Prompt tokens per repetition", DefaultValueFactory = _ => 512 };
         var decode = new Option<int>("--decode-tokens", "-n") { Description = "Generated tokens per repetition", DefaultValueFactory = _ => 128 };
         var repetitions = new Option<int>("--repetitions", "-r") { Description = "Timed repetitions (after one warm-up)", DefaultValueFactory = _ => 3 };
-        var weights = new Option<string>("--weights") { Description = "Device weight format: q4, q8, f16 or f32", DefaultValueFactory = _ => "q4" };
-        weights.AcceptOnlyFromAmong("q4", "q8", "f16", "f32");
+        var weights = CliOptions.Weights();
         var output = new Option<string>("--output", "-o") { Description = "table, json, csv or md", DefaultValueFactory = _ => "table" };
         output.AcceptOnlyFromAmong("table", "json", "csv", "md");
         var device = CliOptions.Device();
@@ -45,7 +44,8 @@ internal static class BenchCommand
         });
         command.SetAction(parse => CliErrors.Run(() =>
         {
-            WeightFormat format = parse.GetValue(weights) switch { "q8" => WeightFormat.Q8, "f16" => WeightFormat.F16, "f32" => WeightFormat.F32, _ => WeightFormat.Q4 };
+            string? dir = parse.GetValue(model);
+            WeightFormat format = dir is null ? CliOptions.ParseWeights(parse.GetValue(weights)) ?? WeightFormat.Q4 : CliOptions.WeightFormatFor(parse.GetValue(weights), dir);
             var settings = new BenchSettings(parse.GetValue(prompt), parse.GetValue(decode), parse.GetValue(repetitions));
             if (settings.PromptTokens < 1 || settings.DecodeTokens < 1 || settings.Repetitions < 1)
             {
@@ -55,7 +55,7 @@ internal static class BenchCommand
             using var instance = new VulkanInstance();
             using GpuContext gpu = instance.CreateContext(parse.GetValue(device));
             void Log(string message) => Console.Error.WriteLine("hyvk bench: " + message);
-            using DeviceModel loaded = parse.GetValue(model) is string dir
+            using DeviceModel loaded = dir is not null
                 ? LoadCheckpoint(gpu, dir, format, Log)
                 : MakeRandom(gpu, parse.GetValue(preset)!, parse.GetValue(layers), parse.GetValue(shared), format, Log);
             BenchResult result = DecodeBenchmark.Run(gpu, loaded, settings, Log);
@@ -80,8 +80,7 @@ internal static class BenchCommand
 
     private static DeviceModel MakeRandom(GpuContext gpu, string preset, int? layers, bool shared, WeightFormat format, Action<string> log)
     {
-        ModelPreset p = preset switch { "small" => ModelPreset.Small, "a13b" => ModelPreset.A13b, _ => ModelPreset.Tiny };
-        HunyuanConfig c = new CheckpointGenerator(new GeneratorOptions { Preset = p, Layers = layers }).Config;
+        HunyuanConfig c = new CheckpointGenerator(new GeneratorOptions { Preset = CliOptions.ParsePreset(preset), Layers = layers }).Config;
         log($"random {preset} weights, {c.Layers} layers{(shared ? " sharing one layer's weights" : string.Empty)}, {format}, on {gpu.Info.Name}");
         return DeviceModel.Random(gpu, c, format, oneLayerForAll: shared,
             progress: pr => log(FormattableString.Invariant($"made {pr.LayersDone}/{pr.Layers} layers, {pr.DeviceBytes / 1e9:F2} GB")));

@@ -34,7 +34,7 @@ internal static class MakeModelCommand
         {
             var options = new GeneratorOptions
             {
-                Preset = parse.GetValue(preset) switch { "small" => ModelPreset.Small, "a13b" => ModelPreset.A13b, _ => ModelPreset.Tiny },
+                Preset = CliOptions.ParsePreset(parse.GetValue(preset)),
                 Layers = parse.GetValue(layers),
                 Vocab = parse.GetValue(vocab),
                 TieEmbeddings = !parse.GetValue(untied),
