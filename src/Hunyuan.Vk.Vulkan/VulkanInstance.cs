@@ -32,6 +32,10 @@ public sealed unsafe partial class VulkanInstance : IDisposable
 
     public IReadOnlyList<DeviceInfo> Devices => _devices;
 
+    /// <summary>Raised for every validation message of any instance in the process, on the driver's thread: lets a
+    /// program that does not own the instance (the CLI around the engine) report them.</summary>
+    public static event Action<ValidationMessage>? MessageRaised;
+
     /// <summary>Validation messages so far (empty when validation is off).</summary>
     public IReadOnlyCollection<ValidationMessage> ValidationMessages => _messages;
 
@@ -216,7 +220,9 @@ public sealed unsafe partial class VulkanInstance : IDisposable
             if (!loaderChatter)
             {
                 string level = severity.HasFlag(DebugUtilsMessageSeverityFlagsEXT.ErrorBitExt) ? "error" : "warning";
-                self._messages.Enqueue(new ValidationMessage(level, types.ToString(), id, text));
+                var message = new ValidationMessage(level, types.ToString(), id, text);
+                self._messages.Enqueue(message);
+                MessageRaised?.Invoke(message);
             }
         }
 
