@@ -28,6 +28,7 @@ internal static class BenchReport
         new("host_record_ms", r.HostRecordMs, "ms", "host: recording per token"),
         new("host_submit_ms", r.HostSubmitMs, "ms", "host: submitting per token"),
         new("host_overhead_ms", r.HostOverheadMs, "ms", "host overhead per token (record + submit)"),
+        new("host_exposed_ms", r.HostExposedMs, "ms", r.OverlapsRecording ? "host time on the critical path (recording overlapped)" : "host time on the critical path (not overlapped)"),
         new("weight_bytes_per_token", r.WeightBytesPerToken, "B", "weight bytes read per token"),
         new("minimum_bytes_per_token", r.MinimumBytesPerToken, "B", "minimum (active weights)"),
         new("bytes_over_minimum", r.BytesOverMinimum, "x", "read / minimum"),

@@ -28,9 +28,10 @@ internal static class BenchCommand
         var weights = CliOptions.Weights();
         var output = new Option<string>("--output", "-o") { Description = "table, json, csv or md", DefaultValueFactory = _ => "table" };
         output.AcceptOnlyFromAmong("table", "json", "csv", "md");
+        var overlap = new Option<bool>("--overlap-recording") { Description = "Record the next decode step while the device runs this one (true or false)", DefaultValueFactory = _ => true };
         var device = CliOptions.Device();
         var command = new Command("bench", "Measure prompt and decode speed, per-kernel time and bandwidth, host overhead and the decode floor");
-        foreach (Option o in new Option[] { model, preset, layers, shared, prompt, decode, repetitions, weights, output, device })
+        foreach (Option o in new Option[] { model, preset, layers, shared, prompt, decode, repetitions, weights, output, overlap, device })
         {
             command.Options.Add(o);
         }
@@ -46,7 +47,7 @@ internal static class BenchCommand
         {
             string? dir = parse.GetValue(model);
             WeightFormat format = dir is null ? CliOptions.ParseWeights(parse.GetValue(weights)) ?? WeightFormat.Q4 : CliOptions.WeightFormatFor(parse.GetValue(weights), dir);
-            var settings = new BenchSettings(parse.GetValue(prompt), parse.GetValue(decode), parse.GetValue(repetitions));
+            var settings = new BenchSettings(parse.GetValue(prompt), parse.GetValue(decode), parse.GetValue(repetitions)) { OverlapRecording = parse.GetValue(overlap) };
             if (settings.PromptTokens < 1 || settings.DecodeTokens < 1 || settings.Repetitions < 1)
             {
                 throw new ArgumentException("--prompt-tokens, --decode-tokens and --repetitions must be at least 1");

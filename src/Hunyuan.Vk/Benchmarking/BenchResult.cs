@@ -40,6 +40,10 @@ public sealed record BenchResult
     public required int SubmitsPerToken { get; init; }
     public required double HostRecordMs { get; init; }
     public required double HostSubmitMs { get; init; }
+
+    /// <summary>Host time on the token's critical path (recording drops out when it overlaps the previous step).</summary>
+    public required double HostExposedMs { get; init; }
+    public required bool OverlapsRecording { get; init; }
     public required long WeightBytesPerToken { get; init; }
     public required long MinimumBytesPerToken { get; init; }
     public required long PeakDeviceBytes { get; init; }

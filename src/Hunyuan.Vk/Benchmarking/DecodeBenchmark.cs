@@ -6,7 +6,11 @@ using Hunyuan.Vk.Vulkan;
 namespace Hunyuan.Vk.Benchmarking;
 
 /// <summary>What to measure: prompt tokens, generated tokens, repetitions, and how many decode steps to profile.</summary>
-public sealed record BenchSettings(int PromptTokens, int DecodeTokens, int Repetitions, int ProfiledSteps = 4, int Seed = 1);
+public sealed record BenchSettings(int PromptTokens, int DecodeTokens, int Repetitions, int ProfiledSteps = 4, int Seed = 1)
+{
+    /// <summary>Record step N+1 while the device runs step N (the default).</summary>
+    public bool OverlapRecording { get; init; } = true;
+}
 
 /// <summary>
 /// llama-bench-style measurement of a loaded model: the device's copy bandwidth first, then per repetition (after a
@@ -26,7 +30,7 @@ public static class DecodeBenchmark
         double copyGbs = CopyBandwidth.Measure(context);
         var random = new Random(settings.Seed);
         int[] prompt = [.. Enumerable.Range(0, settings.PromptTokens).Select(_ => random.Next(c.VocabSize))];
-        using var session = new DecodeSession(context, model, settings.PromptTokens + settings.DecodeTokens + 1);
+        using var session = new DecodeSession(context, model, settings.PromptTokens + settings.DecodeTokens + 1, overlapRecording: settings.OverlapRecording);
 
         progress?.Invoke("warming up (pipelines, first-use compiles)");
         session.Reset();
@@ -112,6 +116,8 @@ public static class DecodeBenchmark
             SubmitsPerToken = last.Submits,
             HostRecordMs = host.Average(h => h.Record.TotalMilliseconds),
             HostSubmitMs = host.Average(h => h.Submit.TotalMilliseconds),
+            HostExposedMs = host.Average(h => h.Exposed.TotalMilliseconds),
+            OverlapsRecording = session.OverlapsRecording,
             WeightBytesPerToken = (long)last.WeightBytes,
             MinimumBytesPerToken = ActiveWeights.PerToken(c, model.Format, c.Layers),
             PeakDeviceBytes = context.PeakAllocatedBytes,

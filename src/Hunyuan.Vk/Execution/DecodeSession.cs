@@ -38,7 +38,10 @@ public sealed class DecodeSession : IDisposable
     private readonly GpuBuffer _history, _penaltyScratch, _choice;
     private Sampling _sampling = Sampling.Greedy;
     private Random _random = new(0);
-    private readonly CommandRecorder _recorder;
+    private readonly CommandRecorder[] _steps = new CommandRecorder[2];   // alternate: one runs while the next is recorded
+    private int _current;
+    private int _preparedFor = -1;        // the position the other recorder holds a finished recording for, or -1
+    private TimeSpan _preparedRecordTime;
     private readonly GpuBuffer _h, _x, _qkv, _q, _attn, _partialAttn, _logitsRouter, _routing, _act, _partialMoe, _logits, _tokens;
     private readonly GpuBuffer[] _kCache, _vCache;
     private readonly int _slots;
@@ -55,7 +58,9 @@ public sealed class DecodeSession : IDisposable
     /// <param name="model">The weights on it.</param>
     /// <param name="maxPositions">KV-cache positions.</param>
     /// <param name="prefillChunk">Prompt tokens per prefill command buffer (the multi-token kernels' batch).</param>
-    public DecodeSession(GpuContext context, DeviceModel model, int maxPositions, int prefillChunk = 64)
+    /// <param name="overlapRecording">Record the next step while the device runs this one (the default; on lavapipe too,
+    /// where it measured no slower, so the path GPUs take is the one every test runs).</param>
+    public DecodeSession(GpuContext context, DeviceModel model, int maxPositions, int prefillChunk = 64, bool overlapRecording = true)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(model);
@@ -64,6 +69,7 @@ public sealed class DecodeSession : IDisposable
         _c = model.Config;
         _tuning = DeviceTuning.For(context.Info);
         _shape = new AttentionShape(_c.Heads, _c.KvHeads, _c.HeadDim);
+        OverlapsRecording = overlapRecording;
         _slots = _c.TopK + (_c.SharedExperts > 0 ? 1 : 0);
         MaxPositions = maxPositions;
         ulong range = context.Info.Limits.MaxStorageBufferRange;
@@ -84,7 +90,8 @@ public sealed class DecodeSession : IDisposable
             _argmax = Own(new ArgmaxKernel(context, _tuning));
             _sampler = Own(new Sampler(context, _tuning, (uint)_c.VocabSize));
             _penalty = Own(new RepetitionPenaltyKernel(context, _tuning));
-            _recorder = Own(context.CreateRecorder());
+            _steps[0] = Own(context.CreateRecorder());
+            _steps[1] = Own(context.CreateRecorder());
             int hidden = _c.HiddenSize;
             _h = Buffer(hidden, "h");
             _x = Buffer(hidden, "x (normed)");
@@ -135,6 +142,10 @@ public sealed class DecodeSession : IDisposable
 
     public int MaxPositions { get; }
 
+    /// <summary>Whether step N+1 is recorded while the device runs step N (the token it reads is on the device, so its
+    /// recording does not wait for it): the host's recording time leaves the token's critical path.</summary>
+    public bool OverlapsRecording { get; }
+
     /// <summary>Prompt tokens per prefill command buffer.</summary>
     public int PrefillChunk { get; }
 
@@ -164,9 +175,36 @@ public sealed class DecodeSession : IDisposable
         Span<uint> io = stackalloc uint[1];
         io[0] = (uint)token;
         _tokens.Write<uint>(io);
-        Record((uint)Position);
-        LastStep = Submit(_recorder, start);
+        CommandRecorder r = _steps[_current];
+        TimeSpan record = _preparedRecordTime;
+        if (_preparedFor != Position)
+        {
+            Record(r, (uint)Position);
+            record = Stopwatch.GetElapsedTime(start);
+        }
+
+        long submitStart = Stopwatch.GetTimestamp();
+        r.Submit();
+        long submitted = Stopwatch.GetTimestamp();
         Position++;
+        _preparedFor = -1;
+        if (OverlapsRecording && Position < MaxPositions)
+        {
+            // While the device runs this step: record the next one into the other command buffer.
+            CommandRecorder next = _steps[1 - _current];
+            Record(next, (uint)Position);
+            _preparedRecordTime = Stopwatch.GetElapsedTime(submitted);
+            _preparedFor = Position;
+            _current = 1 - _current;
+        }
+
+        long waitStart = Stopwatch.GetTimestamp();
+        r.Wait();
+        LastStep = new StepCounters(r.DispatchCount, r.BarrierCount, 1, r.WeightBytes, record, Stopwatch.GetElapsedTime(submitStart, submitted),
+            Stopwatch.GetElapsedTime(waitStart), _layerDispatches)
+        {
+            Exposed = Stopwatch.GetElapsedTime(start, submitted),
+        };
         _tokens.Read(io);
         return (int)io[0];
     }
@@ -227,7 +265,11 @@ public sealed class DecodeSession : IDisposable
     }
 
     /// <summary>Times every dispatch of the following decode steps on the GPU (null: stop).</summary>
-    public void SetProfile(DispatchProfile? profile) => _recorder.Profile = profile;
+    public void SetProfile(DispatchProfile? profile)
+    {
+        _steps[0].Profile = _steps[1].Profile = profile;
+        _preparedFor = -1;
+    }
 
     private StepCounters Submit(CommandRecorder r, long start)
     {
@@ -236,11 +278,18 @@ public sealed class DecodeSession : IDisposable
         long submitted = Stopwatch.GetTimestamp();
         r.Wait();
         return new StepCounters(r.DispatchCount, r.BarrierCount, 1, r.WeightBytes, Stopwatch.GetElapsedTime(start, recorded),
-            Stopwatch.GetElapsedTime(recorded, submitted), Stopwatch.GetElapsedTime(submitted), _layerDispatches);
+            Stopwatch.GetElapsedTime(recorded, submitted), Stopwatch.GetElapsedTime(submitted), _layerDispatches)
+        {
+            Exposed = Stopwatch.GetElapsedTime(start, submitted),
+        };
     }
 
     /// <summary>Empties the cache.</summary>
-    public void Reset() => Position = 0;
+    public void Reset()
+    {
+        Position = 0;
+        _preparedFor = -1;
+    }
 
     /// <summary>How the next token is chosen from the logits (on the GPU); a seed makes sampling reproducible.</summary>
     public void SetSampling(Sampling sampling)
@@ -248,11 +297,11 @@ public sealed class DecodeSession : IDisposable
         ArgumentNullException.ThrowIfNull(sampling);
         _sampling = sampling;
         _random = new Random(sampling.Seed);
+        _preparedFor = -1;
     }
 
-    private void Record(uint position)
+    private void Record(CommandRecorder r, uint position)
     {
-        CommandRecorder r = _recorder;
         int hidden = _c.HiddenSize;
         r.Begin();
         r.Copy(_tokens, 0, _history, position * 4UL, 4);   // the token joins the history the repetition penalty reads
@@ -392,4 +441,8 @@ public readonly record struct StepCounters(int Dispatches, int Barriers, int Sub
 {
     /// <summary>Host time the step costs besides the device's own work: recording plus submitting.</summary>
     public TimeSpan HostOverhead => Record + Submit;
+
+    /// <summary>Host time on the token's critical path, from the call to the submit: the recording drops out of it when
+    /// it was done while the device ran the previous step.</summary>
+    public TimeSpan Exposed { get; init; }
 }

@@ -119,13 +119,14 @@ public sealed class DecodeSessionTests : VulkanTest
         Assert.That(next, Is.EqualTo(ArgMax(expected[^1])));
     }
 
-    [TestCase(false)]
-    [TestCase(true)]
-    public void A_decode_step_allocates_no_managed_memory(bool sampled)
+    [TestCase(false, false)]
+    [TestCase(true, false)]
+    [TestCase(true, true)]
+    public void A_decode_step_allocates_no_managed_memory(bool sampled, bool overlap)
     {
         using ModelWeights weights = ModelWeights.Open(TestModels.Directory(TestModels.Tiny()));
         using var model = new DeviceModel(Context, weights, WeightFormat.Q4);
-        using var session = new DecodeSession(Context, model, maxPositions: 64);
+        using var session = new DecodeSession(Context, model, maxPositions: 64, overlapRecording: overlap);
         session.SetSampling(sampled ? new Sampling(0.8f, 20, 0.9f, Seed: 5, RepetitionPenalty: 1.1f) : Sampling.Greedy);
         int token = session.Prefill(s_prompt);
         for (int i = 0; i < 3; i++)
@@ -142,6 +143,42 @@ public sealed class DecodeSessionTests : VulkanTest
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.That(allocated, Is.Zero, "bytes allocated by 16 decode steps");
         Assert.That(session.LastStep.Submits, Is.EqualTo(1), "one submit per token");
+    }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public void Recording_the_next_step_during_this_one_changes_no_token(bool sampled)
+    {
+        // Untied lm_head: with the tied one a tiny random model repeats its last token whatever the step computes.
+        using ModelWeights weights = ModelWeights.Open(TestModels.Directory(TestModels.Tiny() with { TieEmbeddings = false }));
+        using var model = new DeviceModel(Context, weights, WeightFormat.Q8);
+        Sampling sampling = sampled ? new Sampling(1.2f, 30, 0.95f, Seed: 9, RepetitionPenalty: 1.1f) : Sampling.Greedy;
+        (int[] Tokens, float[] Logits) Run(bool overlap)
+        {
+            using var session = new DecodeSession(Context, model, maxPositions: 32, overlapRecording: overlap);
+            Assert.That(session.OverlapsRecording, Is.EqualTo(overlap));
+            session.SetSampling(sampling);
+            var tokens = new List<int> { session.Prefill(s_prompt) };
+            while (tokens.Count < 12)
+            {
+                tokens.Add(session.Step(tokens[^1]));
+            }
+
+            var logits = new float[weights.Config.VocabSize];
+            session.Logits.Read<float>(logits);
+
+            // A reset drops the step recorded ahead: the next run starts cleanly at position 0.
+            session.Reset();
+            session.SetSampling(sampling);
+            Assert.That(session.Prefill(s_prompt), Is.EqualTo(tokens[0]));
+            return ([.. tokens], logits);
+        }
+
+        (int[] overlapped, float[] overlappedLogits) = Run(overlap: true);
+        (int[] plain, float[] plainLogits) = Run(overlap: false);
+        Assert.That(overlapped, Is.EqualTo(plain));
+        Assert.That(overlapped.Distinct().Count(), Is.GreaterThan(3), "the tokens depend on the step (not one token repeated)");
+        Assert.That(overlappedLogits, Is.EqualTo(plainLogits), "the same commands, bit for bit");
     }
 
     [Test]
