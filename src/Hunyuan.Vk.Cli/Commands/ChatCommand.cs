@@ -7,8 +7,9 @@ namespace Hunyuan.Vk.Cli.Commands;
 
 /// <summary>
 /// <c>hyvk chat</c>: an interactive conversation. Each turn renders the whole history with the chat template and
-/// generates the reply; earlier replies enter the history as their answers (reasoning dropped). /think and /no_think
-/// switch the thinking mode, /reset forgets the history, /exit (or end of input) quits; Ctrl-C stops the current answer.
+/// generates the reply; the start of the prompt that the KV cache still holds from the last turn is not run again.
+/// Earlier replies enter the history as their answers (reasoning dropped). /think and /no_think switch the thinking
+/// mode, /reset forgets the history, /exit (or end of input) quits; Ctrl-C stops the current answer.
 /// </summary>
 internal static class ChatCommand
 {
@@ -92,7 +93,7 @@ internal static class ChatCommand
             Show(parser.Finish());
             Console.Out.WriteLine();
             history.Add(ChatMessage.Assistant(parser.Answer.Length > 0 ? parser.Answer : parser.Raw));
-            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"hyvk: {stats.GeneratedTokens} tokens at {stats.DecodeTokensPerSecond:F1} tokens/s"));
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"hyvk: {stats.GeneratedTokens} tokens at {stats.DecodeTokensPerSecond:F1} tokens/s; prompt {stats.PromptTokens} new tokens, {stats.CachedPromptTokens} from the cache"));
         }
     }
 

@@ -285,9 +285,15 @@ public sealed class DecodeSession : IDisposable
     }
 
     /// <summary>Empties the cache.</summary>
-    public void Reset()
+    public void Reset() => Rewind(0);
+
+    /// <summary>Keeps the first <paramref name="position"/> positions of the cache and forgets the rest: the next token
+    /// goes to <paramref name="position"/> (a conversation continues from what it shares with the last one).</summary>
+    public void Rewind(int position)
     {
-        Position = 0;
+        ArgumentOutOfRangeException.ThrowIfNegative(position);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(position, Position);
+        Position = position;
         _preparedFor = -1;
     }
 

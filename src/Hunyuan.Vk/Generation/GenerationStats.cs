@@ -3,7 +3,11 @@ namespace Hunyuan.Vk.Generation;
 /// <summary>Timings of one generation: prompt processing, time to first token, decoding.</summary>
 public sealed class GenerationStats
 {
+    /// <summary>Prompt tokens run through the model (the prompt less those already in the cache).</summary>
     public int PromptTokens { get; internal set; }
+
+    /// <summary>Prompt tokens found in the KV cache from the previous generation (a shared prefix) and not run again.</summary>
+    public int CachedPromptTokens { get; internal set; }
     public int GeneratedTokens { get; internal set; }
     public TimeSpan PromptTime { get; internal set; }
     public TimeSpan DecodeTime { get; internal set; }

@@ -16,6 +16,7 @@ public sealed class TextGenerator : IDisposable
 {
     private readonly DeviceModel _model;
     private readonly DecodeSession _session;
+    private readonly List<int> _cached = [];   // the tokens whose K and V the session's cache holds, in order
 
     private TextGenerator(DeviceModel model, DecodeSession session, HunyuanTokenizer tokenizer, GenerationConfig generation, int contextLength)
     {
@@ -96,22 +97,29 @@ public sealed class TextGenerator : IDisposable
     private IEnumerable<int> Run(IReadOnlyList<int> prompt, int maxTokens, Sampling sampling, IReadOnlyCollection<int> stopIds, GenerationStats stats,
         int? thinkBudget, Action<float[]>? logits)
     {
-        _session.Reset();
+        // What the cache already holds of this prompt (a conversation's earlier turns) is kept; at least one prompt token
+        // runs, for its logits. Logit dumps want every position, so they start from scratch.
+        int keep = logits is null ? Math.Min(SharedPrefix(_cached, prompt), prompt.Count - 1) : 0;
+        _session.Rewind(keep);
+        _cached.RemoveRange(keep, _cached.Count - keep);
         _session.SetSampling(sampling);
         var clock = Stopwatch.StartNew();
         int next = 0;
+        IReadOnlyList<int> fresh = keep == 0 ? prompt : [.. prompt.Skip(keep)];
         if (logits is null)
         {
-            next = _session.Prefill(prompt);
+            next = GuardedPrefill(fresh);
         }
         else
         {
-            foreach (int token in prompt)
+            foreach (int token in fresh)
             {
-                next = _session.Step(token);
+                next = Guarded(token);
                 logits(ReadLogits());
             }
         }
+
+        _cached.AddRange(fresh);
 
         var forced = new Queue<int>();
         var decoder = Tokenizer.CreateDecoder(skipSpecial: true);
@@ -119,7 +127,8 @@ public sealed class TextGenerator : IDisposable
         int thinking = 0;
         bool budgetSpent = thinkBudget is null;
 
-        stats.PromptTokens = prompt.Count;
+        stats.PromptTokens = fresh.Count;
+        stats.CachedPromptTokens = keep;
         stats.PromptTime = clock.Elapsed;
         clock.Restart();
         for (int i = 0; i < maxTokens; i++)
@@ -156,12 +165,59 @@ public sealed class TextGenerator : IDisposable
                 }
             }
 
-            next = _session.Step(next);
+            int fed = next;
+            next = Guarded(fed);
+            _cached.Add(fed);
             if (logits is not null)
             {
                 logits(ReadLogits());
             }
         }
+    }
+
+    /// <summary>A decode step; if it fails, the cache is forgotten (what it holds is no longer known).</summary>
+    private int Guarded(int token)
+    {
+        try
+        {
+            return _session.Step(token);
+        }
+        catch
+        {
+            Forget();
+            throw;
+        }
+    }
+
+    /// <summary>A prefill; if it fails, the cache is forgotten.</summary>
+    private int GuardedPrefill(IReadOnlyList<int> tokens)
+    {
+        try
+        {
+            return _session.Prefill(tokens);
+        }
+        catch
+        {
+            Forget();
+            throw;
+        }
+    }
+
+    private void Forget()
+    {
+        _cached.Clear();
+        _session.Reset();
+    }
+
+    private static int SharedPrefix(List<int> cached, IReadOnlyList<int> prompt)
+    {
+        int n = 0;
+        while (n < cached.Count && n < prompt.Count && cached[n] == prompt[n])
+        {
+            n++;
+        }
+
+        return n;
     }
 
     private float[] ReadLogits()

@@ -110,4 +110,31 @@ public sealed class EngineApiTests
         Assert.That(stats.PromptTokens, Is.EqualTo(prompt.Count));
         Assert.That(stats.GeneratedTokens, Is.EqualTo(tokens.Length));
     }
+
+    [Test]
+    public void A_prompt_continuing_the_last_one_reuses_its_cache()
+    {
+        // Untied head so tokens depend on the whole network; F32 so a fresh run must agree token for token.
+        string dir = TestModels.Directory(TestModels.Tiny() with { TieEmbeddings = false });
+        var options = new EngineOptions { Weights = WeightFormat.F32, ContextLength = 64 };
+        using HunyuanEngine engine = HunyuanEngine.Load(dir, options);
+        int[] first = [127958, 9906, 1917, 220, 16, 17, 127962];
+        int[] reply = [.. engine.GenerateTokens(first, new GenerateOptions { MaxTokens = 5, Temperature = 0, RepetitionPenalty = 1 })];
+
+        // The next turn: the whole exchange so far, then more. All but the reply's last token (never fed) is cached.
+        int[] second = [.. first, .. reply, 9906, 1917, 127962];
+        var stats = new GenerationStats();
+        int[] reused = [.. engine.GenerateTokens(second, new GenerateOptions { MaxTokens = 6, Temperature = 0, RepetitionPenalty = 1, Stats = stats })];
+        Assert.That(stats.CachedPromptTokens, Is.EqualTo(first.Length + reply.Length - 1));
+        Assert.That(stats.PromptTokens, Is.EqualTo(second.Length - stats.CachedPromptTokens));
+
+        using HunyuanEngine fresh = HunyuanEngine.Load(dir, options);
+        int[] expected = [.. fresh.GenerateTokens(second, new GenerateOptions { MaxTokens = 6, Temperature = 0, RepetitionPenalty = 1 })];
+        Assert.That(reused, Is.EqualTo(expected), "the same tokens as a run from an empty cache");
+
+        // A prompt that parts ways early keeps only the shared tokens.
+        var other = new GenerationStats();
+        _ = engine.GenerateTokens([127958, 9906, 42], new GenerateOptions { MaxTokens = 2, Stats = other }).ToList();
+        Assert.That(other.CachedPromptTokens, Is.EqualTo(2));
+    }
 }
