@@ -13,10 +13,11 @@ namespace Hunyuan.Vk.Execution;
 /// combine), o_proj matvec accumulating into h, rms_norm, router matvec, moe_route, routed gate/up (SwiGLU), routed
 /// down, moe_combine into h.
 /// </summary>
-/// <remarks>The step is recorded again for every token (position and cache length are push constants). Recording
-/// allocates nothing: descriptor sets are made on the first step and found again by their ranges, barriers come from
-/// the recorder's hazard tracking, and the token goes in and out through a host-visible buffer, so on a discrete GPU
-/// too a step is one submit and one fence wait.</remarks>
+/// <remarks>The step is recorded again for every token (position and cache length are push constants), into two
+/// command buffers in turn: step N+1 is recorded while the device runs step N, since the token it reads is already on
+/// the device. Recording allocates nothing: descriptor sets are made on the first step and found again by their
+/// ranges, barriers come from the recorder's hazard tracking, and the token goes in and out through a host-visible
+/// buffer, so on a discrete GPU too a step is one submit and one fence wait.</remarks>
 public sealed class DecodeSession : IDisposable
 {
     private readonly GpuContext _context;

@@ -38,7 +38,8 @@ public sealed class DecodeSessionTests : VulkanTest
     [TestCase(WeightFormat.Q4, 1e-5)]
     public void Prompt_logits_and_greedy_tokens_match_the_reference(WeightFormat format, double limit)
     {
-        using ModelWeights weights = ModelWeights.Open(TestModels.Directory(TestModels.Tiny()));
+        // Untied lm_head: with the tied one a tiny random model repeats its last token, and greedy tokens prove little.
+        using ModelWeights weights = ModelWeights.Open(TestModels.Directory(TestModels.Tiny() with { TieEmbeddings = false }));
         ReferenceModel<double> reference = ReferenceFor(weights, format);
         double[][] expected = reference.Prefill(s_prompt);
 
@@ -71,6 +72,7 @@ public sealed class DecodeSessionTests : VulkanTest
         }
 
         Assert.That(gpuTokens, Is.EqualTo(cpuTokens), $"{steps} greedy tokens on {format} weights");
+        Assert.That(gpuTokens.Distinct().Count(), Is.GreaterThan(steps / 2), "tokens that depend on the step, not one repeated");
         Assert.That(session.Position, Is.EqualTo(s_prompt.Length + steps));
     }
 
