@@ -77,6 +77,9 @@ public sealed unsafe class CommandRecorder : IDisposable
         WeightBytes = 0;
         _accessCount = 0;
         _recording = true;
+        // Hazard tracking sees one recording; this orders it after everything submitted before (a barrier's first scope
+        // is all earlier commands in submission order), so work of an earlier submit is visible here. Not counted.
+        EmitBarrier();
         if (Profile is DispatchProfile profile)
         {
             profile.Reset();
@@ -142,6 +145,13 @@ public sealed unsafe class CommandRecorder : IDisposable
     public void Barrier()
     {
         EnsureRecording();
+        EmitBarrier();
+        BarrierCount++;
+        _accessCount = 0;
+    }
+
+    private void EmitBarrier()
+    {
         const PipelineStageFlags Stages = PipelineStageFlags.ComputeShaderBit | PipelineStageFlags.TransferBit;
         var barrier = new MemoryBarrier
         {
@@ -151,8 +161,6 @@ public sealed unsafe class CommandRecorder : IDisposable
                 | AccessFlags.UniformReadBit,
         };
         _context.Api.CmdPipelineBarrier(_commands, Stages, Stages, 0, 1, &barrier, 0, null, 0, null);
-        BarrierCount++;
-        _accessCount = 0;
     }
 
     /// <summary>Places a barrier if <paramref name="accesses"/> conflict with an access since the last one (a write
