@@ -42,6 +42,11 @@ internal static class BenchCommand
             {
                 result.AddError("Give exactly one of --model or --preset.");
             }
+
+            if (result.GetValue(model) is not null && (result.GetValue(layers) is not null || result.GetValue(shared)))
+            {
+                result.AddError("--layers and --shared-weights go with --preset; a checkpoint runs all its layers.");
+            }
         });
         command.SetAction(parse => CliErrors.Run(() =>
         {

@@ -56,6 +56,9 @@ public sealed class BenchCommandTests
         (int exit, _, string error) = Hyvk.Run("bench", "-p", "3");
         Assert.That(exit, Is.Not.Zero);
         Assert.That(error, Does.Contain("--model or --preset"));
+        (exit, _, error) = Hyvk.Run("bench", "--model", "/nonexistent", "--layers", "2");
+        Assert.That(exit, Is.Not.Zero);
+        Assert.That(error, Does.Contain("go with --preset"));
     }
 
     [Test]
