@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Hunyuan.Vk.Model;
 using Hunyuan.Vk.Model.Formats;
-using Hunyuan.Vk.Model.Generation;
 
 namespace Hunyuan.Vk.Cli;
 
@@ -35,13 +34,5 @@ internal static class CliOptions
         "q8" => WeightFormat.Q8,
         "q4" => WeightFormat.Q4,
         _ => null,
-    };
-
-    /// <summary>A --preset value: tiny, small or a13b.</summary>
-    public static ModelPreset ParsePreset(string? preset) => preset switch
-    {
-        "small" => ModelPreset.Small,
-        "a13b" => ModelPreset.A13b,
-        _ => ModelPreset.Tiny,
     };
 }

@@ -8,6 +8,22 @@ namespace Hunyuan.Vk.Reference;
 /// </summary>
 public static class ModelOps
 {
+    /// <summary>The greedy choice: the index of the largest value, the first one on a tie.</summary>
+    public static int ArgMax<T>(ReadOnlySpan<T> values)
+        where T : IComparable<T>
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++)
+        {
+            if (values[i].CompareTo(values[best]) > 0)
+            {
+                best = i;
+            }
+        }
+
+        return best;
+    }
+
     /// <summary>y = W x. W: [y.Length, x.Length].</summary>
     public static void MatVec<T>(ReadOnlySpan<T> w, ReadOnlySpan<T> x, Span<T> y)
         where T : unmanaged, IFloatingPointIeee754<T>

@@ -256,6 +256,7 @@ public sealed unsafe class CommandRecorder : IDisposable
         CommandBuffer commands = _commands;
         var submit = new SubmitInfo { SType = StructureType.SubmitInfo, CommandBufferCount = 1, PCommandBuffers = &commands };
         VulkanException.Check(_context.Api.QueueSubmit(_context.Queue, 1, &submit, _fence), "vkQueueSubmit");
+        _context.Submitted();
         _pending = true;
     }
 

@@ -28,7 +28,12 @@ public sealed unsafe class GpuContext : IDisposable
     public bool ForceStaging { get; }
     public DeviceInfo Info { get; }
 
-    private long _allocated, _peak;
+    private long _allocated, _peak, _submits;
+
+    /// <summary>Queue submits so far, from every recorder of this context (staged uploads and read-backs included).</summary>
+    public long Submits => Interlocked.Read(ref _submits);
+
+    internal void Submitted() => Interlocked.Increment(ref _submits);
 
     /// <summary>Bytes of device memory held by live buffers now.</summary>
     public long AllocatedBytes => Interlocked.Read(ref _allocated);

@@ -86,7 +86,7 @@ internal static class BenchCommand
 
     private static DeviceModel MakeRandom(GpuContext gpu, string preset, int? layers, bool shared, WeightFormat format, Action<string> log)
     {
-        HunyuanConfig c = new CheckpointGenerator(new GeneratorOptions { Preset = CliOptions.ParsePreset(preset), Layers = layers }).Config;
+        HunyuanConfig c = new CheckpointGenerator(new GeneratorOptions { Preset = GeneratorOptions.ParsePreset(preset), Layers = layers }).Config;
         log($"random {preset} weights, {c.Layers} layers{(shared ? " sharing one layer's weights" : string.Empty)}, {format}, on {gpu.Info.Name}");
         return DeviceModel.Random(gpu, c, format, oneLayerForAll: shared,
             progress: pr => log(FormattableString.Invariant($"made {pr.LayersDone}/{pr.Layers} layers, {pr.DeviceBytes / 1e9:F2} GB")));

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Hunyuan.Vk.Model;
 using Hunyuan.Vk.Model.Generation;
-using Hunyuan.Vk.Model.Safetensors;
 
 namespace Hunyuan.Vk.Cli.Commands;
 
@@ -34,13 +33,13 @@ internal static class MakeModelCommand
         {
             var options = new GeneratorOptions
             {
-                Preset = CliOptions.ParsePreset(parse.GetValue(preset)),
+                Preset = GeneratorOptions.ParsePreset(parse.GetValue(preset)),
                 Layers = parse.GetValue(layers),
                 Vocab = parse.GetValue(vocab),
                 TieEmbeddings = !parse.GetValue(untied),
                 Seed = parse.GetValue(seed),
-                FloatType = parse.GetValue(dtype) switch { "f16" => DType.F16, "f32" => DType.F32, _ => DType.BF16 },
-                Format = parse.GetValue(format) switch { "gptq-int4" => CheckpointFormat.GptqInt4, "fp8" => CheckpointFormat.Fp8, _ => CheckpointFormat.Dense },
+                FloatType = GeneratorOptions.ParseFloatType(parse.GetValue(dtype)),
+                Format = GeneratorOptions.ParseFormat(parse.GetValue(format)),
                 Shards = parse.GetValue(shards),
                 TokenizerPath = parse.GetValue(tokenizer),
             };

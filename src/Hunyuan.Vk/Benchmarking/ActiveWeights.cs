@@ -14,10 +14,8 @@ public static class ActiveWeights
     {
         ArgumentNullException.ThrowIfNull(c);
         double w = format.BytesPerWeight();
-        long hidden = c.HiddenSize;
-        long attention = (long)(c.QueryDim + 2L * c.KvDim) * hidden + hidden * (long)c.QueryDim;
         long experts = c.TopK + (c.SharedExperts > 0 ? 1 : 0);
-        return (long)((attention + experts * 3L * c.ExpertIntermediate * hidden) * w) + c.Experts * hidden * 4;
+        return (long)((c.AttentionWeights + experts * c.ExpertWeights) * w) + (long)c.Experts * c.HiddenSize * 4;
     }
 
     /// <summary>Embedding row and lm_head (GPTQ checkpoints keep these outside int4: Q8 then).</summary>

@@ -37,7 +37,8 @@ public sealed record BenchResult
     public required int DispatchesPerToken { get; init; }
     public required double DispatchesPerLayer { get; init; }
     public required int BarriersPerToken { get; init; }
-    public required int SubmitsPerToken { get; init; }
+    /// <summary>Queue submits of the whole context during the decode loops, per token: counted, not assumed.</summary>
+    public required double SubmitsPerToken { get; init; }
     public required double HostRecordMs { get; init; }
     public required double HostSubmitMs { get; init; }
 

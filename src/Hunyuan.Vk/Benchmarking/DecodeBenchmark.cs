@@ -44,6 +44,7 @@ public static class DecodeBenchmark
         var ttft = new List<double>();
         var decodeRates = new List<double>();
         var host = new List<StepCounters>();
+        long submits = 0;
         for (int rep = 0; rep < settings.Repetitions; rep++)
         {
             progress?.Invoke($"repetition {rep + 1}/{settings.Repetitions}");
@@ -54,11 +55,14 @@ public static class DecodeBenchmark
             promptRates.Add(settings.PromptTokens / prefillSeconds);
             ttft.Add(prefillSeconds * 1e3);
             start = Stopwatch.GetTimestamp();
+            long submitsBefore = context.Submits;
             for (int i = 0; i < settings.DecodeTokens; i++)
             {
                 token = session.Step(token);
                 host.Add(session.LastStep);
             }
+
+            submits += context.Submits - submitsBefore;
 
             decodeRates.Add(settings.DecodeTokens / Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
@@ -113,7 +117,7 @@ public static class DecodeBenchmark
             DispatchesPerToken = last.Dispatches,
             DispatchesPerLayer = (last.LayerDispatches.End.Value - last.LayerDispatches.Start.Value) / (double)c.Layers,
             BarriersPerToken = last.Barriers,
-            SubmitsPerToken = last.Submits,
+            SubmitsPerToken = submits / (double)host.Count,
             HostRecordMs = host.Average(h => h.Record.TotalMilliseconds),
             HostSubmitMs = host.Average(h => h.Submit.TotalMilliseconds),
             HostExposedMs = host.Average(h => h.Exposed.TotalMilliseconds),

@@ -51,6 +51,7 @@ public sealed class DecodeSession : IDisposable
     private readonly MoeScatterKernel _scatter;
     private readonly CommandRecorder _prefillRecorder;
     private readonly uint[] _chunkIds;
+    private readonly int[] _cachedTokens;   // the token at each cached position, for SharedPrefix
     private Range _layerDispatches;
     private GpuBuffer? _capture;
     private readonly GpuBuffer _pTokens, _pH, _pX, _pQkv, _pQ, _pAttn, _pPartialAttn, _pRouter, _pRoutes, _pGroup, _pEntryToken, _pEntryOf, _pAct, _pPartialMoe;
@@ -118,6 +119,7 @@ public sealed class DecodeSession : IDisposable
             _prefillRecorder = Own(context.CreateRecorder());
             _pTokens = Own(context.CreateHostBuffer((ulong)chunk * 4, "prefill tokens"));
             _chunkIds = new uint[chunk];
+            _cachedTokens = new int[maxPositions];
             _pH = Buffer(chunk * hidden, "prefill h");
             _pX = Buffer(chunk * hidden, "prefill x");
             _pQkv = Buffer(chunk * _shape.QkvDim, "prefill qkv");
@@ -184,28 +186,10 @@ public sealed class DecodeSession : IDisposable
             record = Stopwatch.GetElapsedTime(start);
         }
 
-        long submitStart = Stopwatch.GetTimestamp();
-        r.Submit();
-        long submitted = Stopwatch.GetTimestamp();
+        _cachedTokens[Position] = token;
         Position++;
         _preparedFor = -1;
-        if (OverlapsRecording && Position < MaxPositions)
-        {
-            // While the device runs this step: record the next one into the other command buffer.
-            CommandRecorder next = _steps[1 - _current];
-            Record(next, (uint)Position);
-            _preparedRecordTime = Stopwatch.GetElapsedTime(submitted);
-            _preparedFor = Position;
-            _current = 1 - _current;
-        }
-
-        long waitStart = Stopwatch.GetTimestamp();
-        r.Wait();
-        LastStep = new StepCounters(r.DispatchCount, r.BarrierCount, 1, r.WeightBytes, record, Stopwatch.GetElapsedTime(submitStart, submitted),
-            Stopwatch.GetElapsedTime(waitStart), _layerDispatches)
-        {
-            Exposed = Stopwatch.GetElapsedTime(start, submitted),
-        };
+        LastStep = Execute(r, start, record, recordNext: OverlapsRecording && Position < MaxPositions);
         _tokens.Read(io);
         return (int)io[0];
     }
@@ -241,7 +225,12 @@ public sealed class DecodeSession : IDisposable
 
             _pTokens.Write<uint>(_chunkIds.AsSpan(0, n));
             RecordPrefill((uint)Position, (uint)n);
-            LastStep = Submit(_prefillRecorder, begin);
+            LastStep = Execute(_prefillRecorder, begin, Stopwatch.GetElapsedTime(begin), recordNext: false);
+            for (int i = 0; i < n; i++)
+            {
+                _cachedTokens[Position + i] = tokens[start + i];
+            }
+
             Position += n;
         }
 
@@ -272,17 +261,38 @@ public sealed class DecodeSession : IDisposable
         _preparedFor = -1;
     }
 
-    private StepCounters Submit(CommandRecorder r, long start)
+    /// <summary>Submits <paramref name="r"/>; with <paramref name="recordNext"/>, records the decode step at
+    /// <see cref="Position"/> into the other command buffer while the device runs this one; then waits.</summary>
+    private StepCounters Execute(CommandRecorder r, long start, TimeSpan record, bool recordNext)
     {
-        long recorded = Stopwatch.GetTimestamp();
+        long submitStart = Stopwatch.GetTimestamp();
         r.Submit();
         long submitted = Stopwatch.GetTimestamp();
-        r.Wait();
-        return new StepCounters(r.DispatchCount, r.BarrierCount, 1, r.WeightBytes, Stopwatch.GetElapsedTime(start, recorded),
-            Stopwatch.GetElapsedTime(recorded, submitted), Stopwatch.GetElapsedTime(submitted), _layerDispatches)
+        if (recordNext)
         {
-            Exposed = Stopwatch.GetElapsedTime(start, submitted),
-        };
+            Record(_steps[1 - _current], (uint)Position);
+            _preparedRecordTime = Stopwatch.GetElapsedTime(submitted);
+            _preparedFor = Position;
+            _current = 1 - _current;
+        }
+
+        long waitStart = Stopwatch.GetTimestamp();
+        r.Wait();
+        return new StepCounters(r.DispatchCount, r.BarrierCount, r.WeightBytes, record, Stopwatch.GetElapsedTime(submitStart, submitted),
+            Stopwatch.GetElapsedTime(waitStart), Stopwatch.GetElapsedTime(start, submitted), _layerDispatches);
+    }
+
+    /// <summary>How many of <paramref name="tokens"/>, from the first, the cache already holds at their positions.</summary>
+    public int SharedPrefix(IReadOnlyList<int> tokens)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        int n = 0;
+        while (n < Position && n < tokens.Count && _cachedTokens[n] == tokens[n])
+        {
+            n++;
+        }
+
+        return n;
     }
 
     /// <summary>Empties the cache.</summary>
@@ -440,16 +450,13 @@ public sealed class DecodeSession : IDisposable
     public void Dispose() => _owned.Dispose();
 }
 
-/// <summary>What one command buffer of a session took: dispatches and barriers recorded, submits, weight bytes read,
-/// host time spent recording, submitting and then waiting for the device, and which dispatches ran the layers (the rest
-/// are the embedding and the head).</summary>
-public readonly record struct StepCounters(int Dispatches, int Barriers, int Submits, ulong WeightBytes, TimeSpan Record, TimeSpan Submit, TimeSpan Wait,
-    Range LayerDispatches)
+/// <summary>What one command buffer of a session took: dispatches and barriers recorded, weight bytes read, host time
+/// spent recording it (whenever that was), submitting it and waiting for the device, the host time on the token's
+/// critical path (from the call to the submit: the recording drops out of it when it was done while the device ran
+/// the previous step), and which dispatches ran the layers (the rest are the embedding and the head).</summary>
+public readonly record struct StepCounters(int Dispatches, int Barriers, ulong WeightBytes, TimeSpan Record, TimeSpan Submit, TimeSpan Wait,
+    TimeSpan Exposed, Range LayerDispatches)
 {
     /// <summary>Host time the step costs besides the device's own work: recording plus submitting.</summary>
     public TimeSpan HostOverhead => Record + Submit;
-
-    /// <summary>Host time on the token's critical path, from the call to the submit: the recording drops out of it when
-    /// it was done while the device ran the previous step.</summary>
-    public TimeSpan Exposed { get; init; }
 }

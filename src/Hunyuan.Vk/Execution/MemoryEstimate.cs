@@ -18,9 +18,7 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
         ArgumentNullException.ThrowIfNull(c);
         double perWeight = format.BytesPerWeight();
         long hidden = c.HiddenSize, inter = c.ExpertIntermediate, experts = c.Experts + (c.SharedExperts > 0 ? 1 : 0);
-        long attention = (long)(c.QueryDim + 2L * c.KvDim) * hidden + hidden * (long)c.QueryDim;
-        long moe = experts * 3 * inter * hidden;
-        long perLayerWeights = (long)((attention + moe) * perWeight) + c.Experts * hidden * 4 + 2 * hidden * 4 + 2L * c.HeadDim * 4;
+        long perLayerWeights = (long)((c.AttentionWeights + experts * c.ExpertWeights) * perWeight) + c.Experts * hidden * 4 + 2 * hidden * 4 + 2L * c.HeadDim * 4;
         long embedding = (long)(c.VocabSize * hidden * format.ForUnquantized().BytesPerWeight()) * (c.TieWordEmbeddings ? 1 : 2);
         long weights = c.Layers * perLayerWeights + embedding + hidden * 4;
         long kv = 2L * c.Layers * contextLength * c.KvDim * 2;

@@ -16,7 +16,6 @@ public sealed class TextGenerator : IDisposable
 {
     private readonly DeviceModel _model;
     private readonly DecodeSession _session;
-    private readonly List<int> _cached = [];   // the tokens whose K and V the session's cache holds, in order
 
     private TextGenerator(DeviceModel model, DecodeSession session, HunyuanTokenizer tokenizer, GenerationConfig generation, int contextLength)
     {
@@ -99,31 +98,29 @@ public sealed class TextGenerator : IDisposable
     {
         // What the cache already holds of this prompt (a conversation's earlier turns) is kept; at least one prompt token
         // runs, for its logits. Logit dumps want every position, so they start from scratch.
-        int keep = logits is null ? Math.Min(SharedPrefix(_cached, prompt), prompt.Count - 1) : 0;
+        int keep = logits is null ? Math.Min(_session.SharedPrefix(prompt), prompt.Count - 1) : 0;
         _session.Rewind(keep);
-        _cached.RemoveRange(keep, _cached.Count - keep);
         _session.SetSampling(sampling);
         var clock = Stopwatch.StartNew();
         int next = 0;
         IReadOnlyList<int> fresh = keep == 0 ? prompt : [.. prompt.Skip(keep)];
         if (logits is null)
         {
-            next = GuardedPrefill(fresh);
+            next = _session.Prefill(fresh);
         }
         else
         {
             foreach (int token in fresh)
             {
-                next = Guarded(token);
+                next = _session.Step(token);
                 logits(ReadLogits());
             }
         }
 
-        _cached.AddRange(fresh);
 
         var forced = new Queue<int>();
         var decoder = Tokenizer.CreateDecoder(skipSpecial: true);
-        var text = new System.Text.StringBuilder();
+        string tail = string.Empty;   // the text's last 7 characters: one short of the 8 of "</think>" and "<answer>"
         int thinking = 0;
         bool budgetSpent = thinkBudget is null;
 
@@ -148,9 +145,10 @@ public sealed class TextGenerator : IDisposable
 
             if (!budgetSpent)
             {
-                text.Append(decoder.Push(next));
-                string sofar = text.ToString();
-                bool closed = sofar.Contains("</think>", StringComparison.Ordinal) || sofar.Contains("<answer>", StringComparison.Ordinal);
+                // A tag this token completed lies in its text and the 7 characters before it.
+                string window = tail + decoder.Push(next);
+                bool closed = window.Contains("</think>", StringComparison.Ordinal) || window.Contains("<answer>", StringComparison.Ordinal);
+                tail = window[Math.Max(0, window.Length - 7)..];
                 if (closed)
                 {
                     budgetSpent = true;
@@ -165,59 +163,12 @@ public sealed class TextGenerator : IDisposable
                 }
             }
 
-            int fed = next;
-            next = Guarded(fed);
-            _cached.Add(fed);
+            next = _session.Step(next);
             if (logits is not null)
             {
                 logits(ReadLogits());
             }
         }
-    }
-
-    /// <summary>A decode step; if it fails, the cache is forgotten (what it holds is no longer known).</summary>
-    private int Guarded(int token)
-    {
-        try
-        {
-            return _session.Step(token);
-        }
-        catch
-        {
-            Forget();
-            throw;
-        }
-    }
-
-    /// <summary>A prefill; if it fails, the cache is forgotten.</summary>
-    private int GuardedPrefill(IReadOnlyList<int> tokens)
-    {
-        try
-        {
-            return _session.Prefill(tokens);
-        }
-        catch
-        {
-            Forget();
-            throw;
-        }
-    }
-
-    private void Forget()
-    {
-        _cached.Clear();
-        _session.Reset();
-    }
-
-    private static int SharedPrefix(List<int> cached, IReadOnlyList<int> prompt)
-    {
-        int n = 0;
-        while (n < cached.Count && n < prompt.Count && cached[n] == prompt[n])
-        {
-            n++;
-        }
-
-        return n;
     }
 
     private float[] ReadLogits()

@@ -40,6 +40,12 @@ public sealed record HunyuanConfig
     public int KvDim => KvHeads * HeadDim;                   // 1024
     public int GroupSize => Heads / KvHeads;                 // 4 query heads per KV head
 
+    /// <summary>Weights of one layer's attention projections: q, k, v and o.</summary>
+    public long AttentionWeights => (QueryDim + 2L * KvDim) * HiddenSize + (long)HiddenSize * QueryDim;
+
+    /// <summary>Weights of one expert (routed or shared): gate, up and down.</summary>
+    public long ExpertWeights => 3L * ExpertIntermediate * HiddenSize;
+
     /// <summary>The NTK-alpha RoPE base: theta * alpha^(d/(d-2)), d = head_dim (10000 * 1000^(128/126) for A13B).</summary>
     public double RopeBase => RopeTheta * Math.Pow(RopeAlpha, HeadDim / (HeadDim - 2.0));
 

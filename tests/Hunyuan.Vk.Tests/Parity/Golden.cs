@@ -1,8 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using Hunyuan.Vk.Model;
 using Hunyuan.Vk.Model.Generation;
-using Hunyuan.Vk.Model.Safetensors;
 using Hunyuan.Vk.Tests.Harness;
 
 namespace Hunyuan.Vk.Tests.Parity;
@@ -40,11 +38,11 @@ public sealed class Golden
         JsonElement g = root.GetProperty("generator");
         var generator = new GeneratorOptions
         {
-            Preset = g.GetProperty("preset").GetString() switch { "small" => ModelPreset.Small, "a13b" => ModelPreset.A13b, _ => ModelPreset.Tiny },
+            Preset = GeneratorOptions.ParsePreset(g.GetProperty("preset").GetString()),
             Vocab = g.GetProperty("vocab").GetInt32(),
             Seed = g.GetProperty("seed").GetUInt64(),
-            Format = g.GetProperty("format").GetString() == "gptq-int4" ? CheckpointFormat.GptqInt4 : CheckpointFormat.Dense,
-            FloatType = g.GetProperty("dtype").GetString() switch { "f16" => DType.F16, "f32" => DType.F32, _ => DType.BF16 },
+            Format = GeneratorOptions.ParseFormat(g.GetProperty("format").GetString()),
+            FloatType = GeneratorOptions.ParseFloatType(g.GetProperty("dtype").GetString()),
             TieEmbeddings = !g.GetProperty("untied_lm_head").GetBoolean(),
         };
         var hashes = root.GetProperty("checkpoint_sha256").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!);

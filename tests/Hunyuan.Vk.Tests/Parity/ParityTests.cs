@@ -42,10 +42,10 @@ public sealed class ParityTests : VulkanTest
 
             Nmse.AssertClose(Flatten(p.Logits), Flatten(logits), 1e-12, $"{name}: logits");
             reference.Reset();
-            var greedy = new List<int> { ArgMax(reference.Prefill(p.Ids)[^1]) };
+            var greedy = new List<int> { ModelOps.ArgMax<double>(reference.Prefill(p.Ids)[^1]) };
             while (greedy.Count < p.Greedy.Length)
             {
-                greedy.Add(ArgMax(reference.Decode(greedy[^1])));
+                greedy.Add(ModelOps.ArgMax<double>(reference.Decode(greedy[^1])));
             }
 
             Assert.That(greedy, Is.EqualTo(p.Greedy), $"{name}: greedy continuation of [{string.Join(',', p.Ids)}]");
@@ -122,15 +122,4 @@ public sealed class ParityTests : VulkanTest
     private static float[] Flatten(float[][] rows) => [.. rows.SelectMany(r => r)];
 
     private static float[] Flatten(double[][] rows) => [.. rows.SelectMany(r => r.Select(v => (float)v))];
-
-    private static int ArgMax(double[] values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++)
-        {
-            best = values[i] > values[best] ? i : best;
-        }
-
-        return best;
-    }
 }

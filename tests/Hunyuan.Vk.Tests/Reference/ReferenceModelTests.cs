@@ -24,10 +24,10 @@ public sealed class ReferenceModelTests
         }
 
         // Greedy continuation from the cache equals the argmax of a full recompute of the longer sequence.
-        int next = ArgMax(cached[^1]);
+        int next = ModelOps.ArgMax(cached[^1]);
         double[] step = model.Decode(next);
         double[][] longer = model.ForwardFull([.. s_prompt, next]);
-        Assert.That(ArgMax(step), Is.EqualTo(ArgMax(longer[^1])));
+        Assert.That(ModelOps.ArgMax(step), Is.EqualTo(ModelOps.ArgMax(longer[^1])));
     }
 
     [Test]
@@ -39,7 +39,7 @@ public sealed class ReferenceModelTests
         for (int p = 0; p < s_prompt.Length; p++)
         {
             Nmse.AssertClose(f64[p].Select(v => (float)v).ToArray(), f32[p], 1e-9, $"position {p}");
-            Assert.That(ArgMax(f32[p]), Is.EqualTo(ArgMax(f64[p])), $"greedy token at position {p}");
+            Assert.That(ModelOps.ArgMax(f32[p]), Is.EqualTo(ModelOps.ArgMax(f64[p])), $"greedy token at position {p}");
         }
     }
 
@@ -93,20 +93,5 @@ public sealed class ReferenceModelTests
         Assert.That(rotated, Is.EqualTo(same).Within(1e-15), "position 0 is the identity");
         ModelOps.Rope<double>(rotated, 262_143, ropeBase);
         Assert.That(Math.Sqrt(rotated.Sum(v => v * v)), Is.EqualTo(Math.Sqrt(same.Sum(v => v * v))).Within(1e-12), "a rotation keeps the norm");
-    }
-
-    private static int ArgMax<T>(T[] values)
-        where T : IComparable<T>
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++)
-        {
-            if (values[i].CompareTo(values[best]) > 0)
-            {
-                best = i;
-            }
-        }
-
-        return best;
     }
 }

@@ -30,4 +30,28 @@ public sealed record GeneratorOptions
 
     /// <summary>A hy.tiktoken rank file to ship with the model; null ships cl100k_base (Microsoft.ML.Tokenizers.Data.Cl100kBase).</summary>
     public string? TokenizerPath { get; init; }
+
+    /// <summary>The preset named as on make-model's command line: tiny, small or a13b.</summary>
+    public static ModelPreset ParsePreset(string? name) => name switch
+    {
+        "small" => ModelPreset.Small,
+        "a13b" => ModelPreset.A13b,
+        _ => ModelPreset.Tiny,
+    };
+
+    /// <summary>The stored float type named as on make-model's command line: bf16, f16 or f32.</summary>
+    public static DType ParseFloatType(string? name) => name switch
+    {
+        "f16" => DType.F16,
+        "f32" => DType.F32,
+        _ => DType.BF16,
+    };
+
+    /// <summary>The checkpoint format named as on make-model's command line: dense, gptq-int4 or fp8.</summary>
+    public static CheckpointFormat ParseFormat(string? name) => name switch
+    {
+        "gptq-int4" => CheckpointFormat.GptqInt4,
+        "fp8" => CheckpointFormat.Fp8,
+        _ => CheckpointFormat.Dense,
+    };
 }
