@@ -2,10 +2,13 @@
 // h[i] += sum over slots of weight[slot] * partial[slot][i]: the routed experts' down projections (weighted by the
 // router) and the shared expert (weight 1), added to the residual stream.
 
+#extension GL_GOOGLE_include_directive : require
+#include "limits.glsl"
+
 layout(local_size_x_id = 0) in;
 
 layout(std430, binding = 0) readonly buffer Partial { float partial[]; };
-layout(std430, binding = 1) readonly buffer Route { uint ids[16]; float weights[16]; } route;
+layout(std430, binding = 1) readonly buffer Routing { Route route; };
 layout(std430, binding = 2) buffer H { float h[]; };
 
 layout(push_constant) uniform Push {

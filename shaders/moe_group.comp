@@ -4,16 +4,15 @@
 // offset[e] into the grouped list; per list entry: the token and its routing weight; per (token, slot): the entry.
 // One invocation: a few thousand assignments.
 
+#extension GL_GOOGLE_include_directive : require
+#include "limits.glsl"
+
 layout(local_size_x = 1) in;
 
-struct Route {
-    uint ids[16];
-    float weights[16];
-};
 layout(std430, binding = 0) readonly buffer Routes { Route routes[]; };
 layout(std430, binding = 1) writeonly buffer Group {
-    uint counts[80];     // per expert (up to 64 routed + shared + spare)
-    uint offsets[80];
+    uint counts[MAX_EXPERT_GROUPS];
+    uint offsets[MAX_EXPERT_GROUPS];
 } group_;
 layout(std430, binding = 2) writeonly buffer Entries { uint entry_token[]; };    // [tokens * slots]
 layout(std430, binding = 3) writeonly buffer EntryOf { uint entry_of[]; };       // [tokens][slots]
@@ -26,7 +25,7 @@ layout(push_constant) uniform Push {
 
 void main()
 {
-    uint counts[80];
+    uint counts[MAX_EXPERT_GROUPS];
     for (uint e = 0; e < p.experts; e++) {
         counts[e] = 0;
     }
@@ -35,7 +34,7 @@ void main()
             counts[routes[t].ids[s]]++;
         }
     }
-    uint next[80];
+    uint next[MAX_EXPERT_GROUPS];
     uint at = 0;
     for (uint e = 0; e < p.experts; e++) {
         group_.counts[e] = counts[e];

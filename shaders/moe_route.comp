@@ -5,13 +5,12 @@
 // One invocation per token (grid x = tokens): 64 logits and 8 picks are too little work to share. Token t reads
 // logits [t][experts] and writes routes[t].
 
+#extension GL_GOOGLE_include_directive : require
+#include "limits.glsl"
+
 layout(local_size_x = 1) in;
 
 layout(std430, binding = 0) readonly buffer Logits { float logits[]; };
-struct Route {
-    uint ids[16];
-    float weights[16];
-};
 layout(std430, binding = 1) writeonly buffer Routes { Route routes[]; };
 
 layout(push_constant) uniform Push {
@@ -20,13 +19,12 @@ layout(push_constant) uniform Push {
     uint shared_experts;   // 0 or 1
     uint norm_topk;
     float scaling;
-    uint logits_offset;
 } p;
 
 void main()
 {
     uint t = gl_WorkGroupID.x;
-    uint base = p.logits_offset + t * p.experts;
+    uint base = t * p.experts;
     float max_logit = -1.0 / 0.0;
     for (uint e = 0; e < p.experts; e++) {
         max_logit = max(max_logit, logits[base + e]);
@@ -37,9 +35,9 @@ void main()
     }
 
     // Top k by repeated selection: strictly greater wins, so equal values keep the lower index.
-    uint chosen_mask_lo = 0, chosen_mask_hi = 0;   // up to 64 experts
+    uint chosen_mask_lo = 0, chosen_mask_hi = 0;   // up to MAX_EXPERTS = 64
     float picked_sum = 0.0;
-    float picked[16];
+    float picked[MAX_ROUTE_SLOTS];
     for (uint k = 0; k < p.top_k; k++) {
         uint best = 0;
         float best_value = -1.0 / 0.0;

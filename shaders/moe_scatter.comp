@@ -2,12 +2,11 @@
 // Prefill MoE: h[t] += sum over slots s of weight[t][s] * partial[entry_of[t][s]] — the grouped experts' outputs,
 // weighted by the router (the shared expert by 1), added back to each token's residual. Grid: (hidden chunks, tokens).
 
+#extension GL_GOOGLE_include_directive : require
+#include "limits.glsl"
+
 layout(local_size_x_id = 0) in;
 
-struct Route {
-    uint ids[16];
-    float weights[16];
-};
 layout(std430, binding = 0) readonly buffer Partial { float partial[]; };   // [entries][hidden]
 layout(std430, binding = 1) readonly buffer Routes { Route routes[]; };
 layout(std430, binding = 2) readonly buffer EntryOf { uint entry_of[]; };   // [tokens][slots]

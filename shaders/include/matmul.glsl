@@ -1,5 +1,5 @@
-// Y = X W^T for many tokens (prefill): W [rows, cols] in one weight format (FORMAT_* defined by the including .comp),
-// X [tokens][cols] and Y [tokens][rows] in storage buffers, f32 accumulation. Each invocation computes ROWS rows for
+// Y = X W^T for many tokens (prefill): W [rows, cols] in one weight format of weights.glsl (compiled once per format
+// and mode, shaders/Shaders.targets), X [tokens][cols] and Y [tokens][rows] in storage buffers, f32 accumulation. Each invocation computes ROWS rows for
 // TOKENS tokens: every 32-value block of its rows is dequantized once and used for all TOKENS tokens, whose x block
 // the workgroup stages in shared memory (or reads directly). Grid: (row groups, token groups).
 // Grouped MoE modes (prefill), grid z = expert (the shared expert last), its tokens listed by moe_group.comp:
@@ -14,12 +14,13 @@ layout(constant_id = 2) const uint TOKENS = 8;
 layout(constant_id = 3) const bool X_SHARED = true;   // stage x blocks in shared memory; false: read the buffer directly
 
 #include "weights.glsl"
+#include "limits.glsl"
 
 layout(std430, binding = WEIGHT_TABLES) readonly buffer Xm { vec4 x4[]; };
 layout(std430, binding = WEIGHT_TABLES + 1) buffer Ym { float y[]; };
 #if defined(MODE_GATHER_GATE_UP) || defined(MODE_GATHER_DOWN)
 #define GATHER 1
-layout(std430, binding = WEIGHT_TABLES + 2) readonly buffer Group { uint counts[80]; uint offsets[80]; } group_;
+layout(std430, binding = WEIGHT_TABLES + 2) readonly buffer Group { uint counts[MAX_EXPERT_GROUPS]; uint offsets[MAX_EXPERT_GROUPS]; } group_;
 #endif
 #if defined(MODE_GATHER_GATE_UP)
 layout(std430, binding = WEIGHT_TABLES + 3) readonly buffer Entries { uint entry_token[]; };
@@ -42,42 +43,6 @@ float silu(float v)
 }
 
 shared vec4 s_x[X_SHARED ? TOKENS : 1][8];
-
-// The 32 weights of block b of a row, as 8 vec4.
-void dequant_block(int w_row, int s_row, uint b, out vec4 w[8])
-{
-#if defined(FORMAT_F32)
-    for (int i = 0; i < 8; i++) {
-        w[i] = texelFetch(W, w_row + int(b) * 8 + i);
-    }
-#elif defined(FORMAT_F16)
-    for (int i = 0; i < 4; i++) {
-        uvec4 q = texelFetch(W, w_row + int(b) * 4 + i);
-        w[2 * i] = vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y));
-        w[2 * i + 1] = vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w));
-    }
-#elif defined(FORMAT_Q8)
-    float d = texelFetch(S, s_row + int(b)).r;
-    for (int i = 0; i < 2; i++) {
-        ivec4 q = ivec4(texelFetch(W, w_row + int(b) * 2 + i));
-        for (int c = 0; c < 4; c++) {
-            w[4 * i + c] = vec4((ivec4(q[c]) << ivec4(24, 16, 8, 0)) >> 24) * d;
-        }
-    }
-#else
-    uvec4 q = texelFetch(W, w_row + int(b));
-#if defined(FORMAT_Q4)
-    float d = texelFetch(S, s_row + int(b)).r, z = 8.0;
-#else
-    int g = s_row + int(b / 4);
-    float d = texelFetch(S, g).r, z = float(texelFetch(Z, g).r);
-#endif
-    for (int c = 0; c < 4; c++) {
-        w[2 * c] = (vec4((uvec4(q[c]) >> uvec4(0, 4, 8, 12)) & 15u) - z) * d;
-        w[2 * c + 1] = (vec4((uvec4(q[c]) >> uvec4(16, 20, 24, 28)) & 15u) - z) * d;
-    }
-#endif
-}
 
 void main()
 {

@@ -1,15 +1,12 @@
-// y = W x for one weight format, f32 accumulation. The including .comp defines one of
-// FORMAT_F32, FORMAT_F16, FORMAT_Q8, FORMAT_Q4, FORMAT_Q4Z, and optionally a mode:
+// y = W x for one weight format, f32 accumulation. The build compiles it once per format (FORMAT_*) and mode
+// (shaders/Shaders.targets):
 //   (none)        y[y_offset + r] (+)= (W x)[r]
 //   MODE_GATE_UP  MoE gate/up: grid y = routing slot; W is the slot's expert (ids from the routing buffer), rows
 //                 interleave gate and up (row 2i = gate_i, 2i + 1 = up_i); writes y[slot * rows/2 + i] = silu(g) * u
 //   MODE_DOWN     MoE down: grid y = slot; x is act[slot] (a storage buffer: all slots do not fit a uniform
 //                 buffer); writes the slot's partial y[slot * rows + r]; moe_combine.comp weights and sums them.
 //
-// W is [rows, cols] row-major, cols a multiple of 32, read through texel buffers in blocks of 32 values:
-//   F32: 8 vec4 texels | F16: 4 uvec4 (8 halves each) | Q8: 2 uvec4 (16 int8 each) + f16 scale per block
-//   Q4: 1 uvec4 (32 nibbles, value k at bits 4*(k%8) of word k/8) + f16 scale per block: w = (q - 8) * d
-//   Q4Z: as Q4, with an f16 scale and a zero point per 4 blocks (group 128): w = (q - z) * d
+// W is [rows, cols] row-major in one of the formats of weights.glsl.
 // x comes from a uniform buffer (as vec4). Each invocation owns ROWS rows; LANES invocations share them and split
 // the blocks (LANES = 1: one invocation walks the whole row, x reads are uniform: what suits lavapipe; LANES =
 // subgroup size: a subgroup reads consecutive blocks of a row side by side, coalesced: what suits GPUs, with x staged
@@ -23,11 +20,11 @@ layout(constant_id = 2) const uint LANES = 1;
 layout(constant_id = 3) const uint X_SHARED_VEC4 = 0;   // 0: read x from the uniform buffer directly
 
 #include "common.glsl"
+#include "limits.glsl"
 
 #include "weights.glsl"
 #define BINDING_X WEIGHT_TABLES
 
-#define MAX_COLS 16384
 #if defined(MODE_DOWN)
 layout(std430, binding = BINDING_X) readonly buffer Xv { vec4 x4[]; };
 #else
@@ -36,7 +33,7 @@ layout(std140, binding = BINDING_X) uniform Xv { vec4 x4[MAX_COLS / 4]; };
 layout(std430, binding = BINDING_X + 1) buffer Yv { float y[]; };
 #if defined(MODE_GATE_UP) || defined(MODE_DOWN)
 #define ROUTED 1
-layout(std430, binding = BINDING_X + 2) readonly buffer Route { uint ids[16]; float weights[16]; } route;
+layout(std430, binding = BINDING_X + 2) readonly buffer Routing { Route route; };
 #endif
 
 layout(push_constant) uniform Push {
@@ -83,51 +80,17 @@ XBlock load_x(uint b)
     return x;
 }
 
-// Block b of a row (32 values) dotted with x. w_row: the row's first quant texel; s_row: its first scale.
+// Block b of a row (32 values) dotted with x: the raw values' dot product, then the zero (through x's sum) and the
+// scale, once per block.
 float block_dot(int w_row, int s_row, uint b, XBlock x)
 {
-#if defined(FORMAT_F32)
-    int t = w_row + int(b) * 8;
+    vec4 q[8];
+    block_values(w_row, b, q);
     float s = 0.0;
     for (int i = 0; i < 8; i++) {
-        s += dot(texelFetch(W, t + i), x.v[i]);
+        s += dot(q[i], x.v[i]);
     }
-    return s;
-#elif defined(FORMAT_F16)
-    int t = w_row + int(b) * 4;
-    float s = 0.0;
-    for (int i = 0; i < 4; i++) {
-        uvec4 q = texelFetch(W, t + i);
-        s += dot(vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y)), x.v[2 * i])
-           + dot(vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w)), x.v[2 * i + 1]);
-    }
-    return s;
-#elif defined(FORMAT_Q8)
-    int t = w_row + int(b) * 2;
-    float s = 0.0;
-    for (int i = 0; i < 2; i++) {
-        ivec4 q = ivec4(texelFetch(W, t + i));
-        for (int c = 0; c < 4; c++) {
-            vec4 v = vec4((ivec4(q[c]) << ivec4(24, 16, 8, 0)) >> 24);   // four int8, sign-extended
-            s += dot(v, x.v[4 * i + c]);
-        }
-    }
-    return s * texelFetch(S, s_row + int(b)).r;
-#else
-    uvec4 q = texelFetch(W, w_row + int(b));
-    float s = 0.0;
-    for (int c = 0; c < 4; c++) {
-        vec4 lo = vec4((uvec4(q[c]) >> uvec4(0, 4, 8, 12)) & 15u);
-        vec4 hi = vec4((uvec4(q[c]) >> uvec4(16, 20, 24, 28)) & 15u);
-        s += dot(lo, x.v[2 * c]) + dot(hi, x.v[2 * c + 1]);
-    }
-#if defined(FORMAT_Q4)
-    return (s - 8.0 * x.sum) * texelFetch(S, s_row + int(b)).r;
-#else
-    int g = s_row + int(b / 4);
-    return (s - float(texelFetch(Z, g).r) * x.sum) * texelFetch(S, g).r;
-#endif
-#endif
+    return (s - block_zero(s_row, b) * x.sum) * block_scale(s_row, b);
 }
 
 

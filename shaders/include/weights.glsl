@@ -1,6 +1,17 @@
-// The texel-buffer bindings of a weight matrix in one format (FORMAT_* defined by the including .comp), bound first:
+// A weight matrix in one device format (FORMAT_* defined by the build for each variant): its texel-buffer bindings,
+// bound first, and its one dequantisation, which matvec, matmul and embed all use.
 //   W (binding 0): quants (vec4 texels for F32, uvec4 otherwise); S (1): f16 scales for Q8/Q4/Q4Z; Z (2): Q4Z zero points.
 // WEIGHT_TABLES is the number of bindings used; the shader's own bindings follow it.
+//
+// W is [rows, cols] row-major, cols a multiple of 32, read in blocks of 32 values:
+//   F32: 8 vec4 texels | F16: 4 uvec4 (8 halves each) | Q8: 2 uvec4 (16 int8 each), f16 scale per block
+//   Q4: 1 uvec4 (32 nibbles, value k at bits 4*(k%8) of word k/8), f16 scale per block, zero 8
+//   Q4Z: as Q4, with an f16 scale and a zero point per 4 blocks (group 128)
+// Every format reads as w = (q - block_zero) * block_scale, q the block's 32 raw values from block_values, so a kernel
+// may fold the zero and the scale in after its dot product (matvec) or apply them per value (matmul, embed).
+// w_row: the row's first quant texel; s_row: its first scale.
+#ifndef WEIGHTS_GLSL
+#define WEIGHTS_GLSL
 
 #if defined(FORMAT_F32)
 layout(binding = 0) uniform samplerBuffer W;
@@ -15,8 +26,10 @@ layout(binding = 1) uniform samplerBuffer S;
 layout(binding = 1) uniform samplerBuffer S;
 layout(binding = 2) uniform usamplerBuffer Z;
 #define WEIGHT_TABLES 3
-#else
+#elif defined(FORMAT_F32) || defined(FORMAT_F16)
 #define WEIGHT_TABLES 1
+#else
+#error "weights.glsl: no FORMAT_* defined"
 #endif
 
 // Texels of W per 32-value block, and 32-value blocks per scale (Q4Z's group is 128).
@@ -34,4 +47,68 @@ const uint W_TEXELS_PER_BLOCK = 1;
 const uint BLOCKS_PER_SCALE = 4;
 #else
 const uint BLOCKS_PER_SCALE = 1;
+#endif
+
+// The 32 raw values of block b of a row, as 8 vec4 in order.
+void block_values(int w_row, uint b, out vec4 q[8])
+{
+    int t = w_row + int(b * W_TEXELS_PER_BLOCK);
+#if defined(FORMAT_F32)
+    for (int i = 0; i < 8; i++) {
+        q[i] = texelFetch(W, t + i);
+    }
+#elif defined(FORMAT_F16)
+    for (int i = 0; i < 4; i++) {
+        uvec4 h = texelFetch(W, t + i);
+        q[2 * i] = vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
+        q[2 * i + 1] = vec4(unpackHalf2x16(h.z), unpackHalf2x16(h.w));
+    }
+#elif defined(FORMAT_Q8)
+    for (int i = 0; i < 2; i++) {
+        ivec4 w = ivec4(texelFetch(W, t + i));
+        for (int c = 0; c < 4; c++) {
+            q[4 * i + c] = vec4((ivec4(w[c]) << ivec4(24, 16, 8, 0)) >> 24);   // four int8, sign-extended
+        }
+    }
+#else
+    uvec4 w = texelFetch(W, t);
+    for (int c = 0; c < 4; c++) {
+        q[2 * c] = vec4((uvec4(w[c]) >> uvec4(0, 4, 8, 12)) & 15u);
+        q[2 * c + 1] = vec4((uvec4(w[c]) >> uvec4(16, 20, 24, 28)) & 15u);
+    }
+#endif
+}
+
+// The scale of block b of a row.
+float block_scale(int s_row, uint b)
+{
+#if defined(FORMAT_F32) || defined(FORMAT_F16)
+    return 1.0;
+#else
+    return texelFetch(S, s_row + int(b / BLOCKS_PER_SCALE)).r;
+#endif
+}
+
+// The zero point of block b of a row.
+float block_zero(int s_row, uint b)
+{
+#if defined(FORMAT_Q4)
+    return 8.0;
+#elif defined(FORMAT_Q4Z)
+    return float(texelFetch(Z, s_row + int(b / BLOCKS_PER_SCALE)).r);
+#else
+    return 0.0;
+#endif
+}
+
+// The 32 weights of block b of a row, dequantized.
+void dequant_block(int w_row, int s_row, uint b, out vec4 w[8])
+{
+    block_values(w_row, b, w);
+    float d = block_scale(s_row, b), z = block_zero(s_row, b);
+    for (int i = 0; i < 8; i++) {
+        w[i] = (w[i] - z) * d;
+    }
+}
+
 #endif

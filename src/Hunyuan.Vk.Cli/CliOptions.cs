@@ -17,22 +17,17 @@ internal static class CliOptions
         Description = "Print JSON for machines instead of text for people",
     };
 
-    public static Option<string?> Weights() => new Option<string?>("--weights")
+    /// <summary>--weights: the names of the formats made from float weights (<see cref="WeightFormatSpec.Name"/>).</summary>
+    public static Option<string?> Weights()
     {
-        Description = "Device weight format: f32, f16, q8, q4 (default: q4; GPTQ checkpoints stay int4)",
-    }.AcceptOnlyFromAmong("f32", "f16", "q8", "q4");
+        string[] names = [.. WeightFormats.All.Where(f => f.FromFloats).Select(f => f.Name)];
+        return new Option<string?>("--weights")
+        {
+            Description = $"Device weight format: {string.Join(", ", names)} (default: q4; GPTQ checkpoints stay int4)",
+        }.AcceptOnlyFromAmong(names);
+    }
 
     /// <summary>The device format for --weights; by default Q4, or Q4Z (as stored) for a GPTQ-Int4 checkpoint.</summary>
     public static WeightFormat WeightFormatFor(string? weights, string modelDirectory) =>
-        ParseWeights(weights) ?? WeightFormats.DefaultFor(HunyuanConfig.Load(modelDirectory));
-
-    /// <summary>The format a --weights value names, or null when none was given.</summary>
-    public static WeightFormat? ParseWeights(string? weights) => weights switch
-    {
-        "f32" => WeightFormat.F32,
-        "f16" => WeightFormat.F16,
-        "q8" => WeightFormat.Q8,
-        "q4" => WeightFormat.Q4,
-        _ => null,
-    };
+        WeightFormats.Parse(weights) ?? WeightFormats.DefaultFor(HunyuanConfig.Load(modelDirectory));
 }

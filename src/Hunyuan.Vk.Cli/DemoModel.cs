@@ -1,4 +1,4 @@
-using Hunyuan.Vk.Model.Generation;
+using Hunyuan.Vk.Model.Synthetic;
 
 namespace Hunyuan.Vk.Cli;
 

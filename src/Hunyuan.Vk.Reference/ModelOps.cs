@@ -24,39 +24,75 @@ public static class ModelOps
         return best;
     }
 
-    /// <summary>y = W x. W: [y.Length, x.Length].</summary>
+    /// <summary>y = W x, accumulated in double (at least as accurate as any kernel it judges). W: [rows, cols] with
+    /// rows = y.Length and cols = x.Length.</summary>
     public static void MatVec<T>(ReadOnlySpan<T> w, ReadOnlySpan<T> x, Span<T> y)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int cols = x.Length;
-        for (int r = 0; r < y.Length; r++)
+        int rows = y.Length, cols = x.Length;
+        if (w.Length != (long)rows * cols)
+        {
+            throw new ArgumentException($"W has {w.Length} values; [{rows}, {cols}] needs {(long)rows * cols}");
+        }
+
+        for (int r = 0; r < rows; r++)
         {
             ReadOnlySpan<T> row = w.Slice(r * cols, cols);
-            T sum = T.Zero;
+            double sum = 0;
             for (int k = 0; k < cols; k++)
             {
-                sum += row[k] * x[k];
+                sum += double.CreateTruncating(row[k]) * double.CreateTruncating(x[k]);
             }
 
-            y[r] = sum;
+            y[r] = T.CreateTruncating(sum);
         }
     }
 
-    /// <summary>y = x / sqrt(mean(x^2) + eps) * w.</summary>
+    /// <summary>y = x / sqrt(mean(x^2) + eps) * w for each row of x, in double. x, y: [rows, n]; w: [n].</summary>
     public static void RmsNorm<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> w, Span<T> y, T eps)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        T sumSquares = T.Zero;
-        foreach (T v in x)
+        int n = w.Length;
+        if (n == 0 || x.Length % n != 0 || y.Length != x.Length)
         {
-            sumSquares += v * v;
+            throw new ArgumentException($"x has {x.Length} values and y {y.Length}: not the same whole number of rows of {n}");
         }
 
-        T scale = T.One / T.Sqrt(sumSquares / T.CreateChecked(x.Length) + eps);
-        for (int i = 0; i < x.Length; i++)
+        for (int row = 0; row < x.Length / n; row++)
         {
-            y[i] = x[i] * scale * w[i];
+            ReadOnlySpan<T> xr = x.Slice(row * n, n);
+            double sumSquares = 0;
+            foreach (T v in xr)
+            {
+                sumSquares += double.CreateTruncating(v) * double.CreateTruncating(v);
+            }
+
+            double scale = 1.0 / Math.Sqrt(sumSquares / n + double.CreateTruncating(eps));
+            for (int i = 0; i < n; i++)
+            {
+                y[row * n + i] = T.CreateTruncating(double.CreateTruncating(xr[i]) * scale * double.CreateTruncating(w[i]));
+            }
         }
+    }
+
+    /// <summary>
+    /// MoE gating (spec 2.4) from a token's router logits: softmax over all experts, the top k (ties to the lower
+    /// index), renormalised to sum to 1 when <paramref name="normTopK"/>, times <paramref name="scaling"/>.
+    /// </summary>
+    public static (int[] Experts, T[] Weights) Route<T>(ReadOnlySpan<T> logits, int k, bool normTopK, T scaling)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T[] probs = logits.ToArray();
+        Softmax<T>(probs);
+        int[] chosen = TopK<T>(probs, k);
+        T[] weights = [.. chosen.Select(e => probs[e])];
+        T sum = weights.Aggregate(T.Zero, (a, b) => a + b);
+        for (int i = 0; i < weights.Length; i++)
+        {
+            weights[i] = (normTopK ? weights[i] / sum : weights[i]) * scaling;
+        }
+
+        return (chosen, weights);
     }
 
     /// <summary>

@@ -101,7 +101,7 @@ public sealed class ReferenceModel<T>
             _keys[l].Add(k);
             _values[l].Add(v);
             Add(h, AttentionOutput(layer, q, _keys[l], _values[l]));
-            Add(h, Moe(layer, Norm(h, layer.PostNorm)));
+            Add(h, Moe(l, Norm(h, layer.PostNorm)));
             layerOutputs?.Invoke(l, (T[])h.Clone());
         }
 
@@ -142,7 +142,7 @@ public sealed class ReferenceModel<T>
             {
                 // Causal: position p sees keys 0..p.
                 Add(h[p], AttentionOutput(layer, qs[p], ks.GetRange(0, p + 1), vs.GetRange(0, p + 1)));
-                Add(h[p], Moe(layer, Norm(h[p], layer.PostNorm)));
+                Add(h[p], Moe(l, Norm(h[p], layer.PostNorm)));
             }
 
             layerOutputs?.Invoke(l, h.Select(x => (T[])x.Clone()).ToArray());
@@ -154,19 +154,9 @@ public sealed class ReferenceModel<T>
     /// <summary>The router's choice for a (post-attention-normed) hidden vector of a layer: expert ids and weights.</summary>
     public (int[] Experts, T[] Weights) Route(int layer, ReadOnlySpan<T> x)
     {
-        var probs = new T[_c.Experts];
-        ModelOps.MatVec<T>(_layers[layer].Router, x, probs);
-        ModelOps.Softmax<T>(probs);                       // softmax over all experts
-        int[] chosen = ModelOps.TopK<T>(probs, _c.TopK);  // then the top k
-        T[] weights = chosen.Select(e => probs[e]).ToArray();
-        T sum = weights.Aggregate(T.Zero, (a, b) => a + b);
-        T scale = T.CreateChecked(_c.RoutedScalingFactor);
-        for (int i = 0; i < weights.Length; i++)
-        {
-            weights[i] = (_c.NormTopKProb ? weights[i] / sum : weights[i]) * scale;   // renormalised to sum to 1
-        }
-
-        return (chosen, weights);
+        var logits = new T[_c.Experts];
+        ModelOps.MatVec<T>(_layers[layer].Router, x, logits);
+        return ModelOps.Route<T>(logits, _c.TopK, _c.NormTopKProb, T.CreateChecked(_c.RoutedScalingFactor));
     }
 
     private T[] Embed(int token)
@@ -256,9 +246,10 @@ public sealed class ReferenceModel<T>
         return o;
     }
 
-    /// <summary>Shared expert (weight 1) plus the weighted top-k routed experts.</summary>
-    private T[] Moe(Layer layer, T[] x)
+    /// <summary>Shared expert (weight 1) plus the weighted top-k routed experts of layer <paramref name="l"/>.</summary>
+    private T[] Moe(int l, T[] x)
     {
+        Layer layer = _layers[l];
         var y = new T[_c.Hidden];
         var expertOut = new T[_c.Hidden];
         if (layer.Shared is Expert shared)
@@ -266,7 +257,7 @@ public sealed class ReferenceModel<T>
             ModelOps.SwiGlu<T>(shared.Gate, shared.Up, shared.Down, x, y, _c.SharedIntermediate);
         }
 
-        (int[] experts, T[] weights) = Route(Array.IndexOf(_layers, layer), x);
+        (int[] experts, T[] weights) = Route(l, x);
         for (int i = 0; i < experts.Length; i++)
         {
             Expert e = layer.Experts[experts[i]];

@@ -38,10 +38,8 @@ public sealed unsafe class GpuContext : IDisposable
     /// <summary>Bytes of device memory held by live buffers now.</summary>
     public long AllocatedBytes => Interlocked.Read(ref _allocated);
 
-    /// <summary>The most <see cref="AllocatedBytes"/> has been since the context was made (or <see cref="ResetPeak"/>).</summary>
+    /// <summary>The most <see cref="AllocatedBytes"/> has been since the context was made.</summary>
     public long PeakAllocatedBytes => Interlocked.Read(ref _peak);
-
-    public void ResetPeak() => Interlocked.Exchange(ref _peak, AllocatedBytes);
 
     internal void Allocated(long bytes)
     {
@@ -118,13 +116,6 @@ public sealed unsafe class GpuContext : IDisposable
 
     public TimestampPool CreateTimestamps(uint count) => new(this, count);
 
-    /// <summary>Submits a recorded command buffer and waits for it to finish.</summary>
-    public void SubmitAndWait(CommandRecorder recorder)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        recorder.SubmitAndWait();
-    }
-
     /// <summary>Records with <paramref name="record"/> into a reusable one-shot command buffer, submits and waits.</summary>
     public void Run(Action<CommandRecorder> record)
     {
@@ -172,8 +163,6 @@ public sealed unsafe class GpuContext : IDisposable
         VulkanException.Check(Api.CreateBuffer(Device, &info, null, &buffer), $"vkCreateBuffer ({bytes} bytes)");
         return buffer;
     }
-
-    public void WaitIdle() => VulkanException.Check(Api.DeviceWaitIdle(Device), "vkDeviceWaitIdle");
 
     public void Dispose()
     {

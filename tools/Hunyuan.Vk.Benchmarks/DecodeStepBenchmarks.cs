@@ -2,7 +2,7 @@ using BenchmarkDotNet.Attributes;
 using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Model;
 using Hunyuan.Vk.Model.Formats;
-using Hunyuan.Vk.Model.Generation;
+using Hunyuan.Vk.Model.Synthetic;
 using Hunyuan.Vk.Vulkan;
 
 namespace Hunyuan.Vk.Benchmarks;

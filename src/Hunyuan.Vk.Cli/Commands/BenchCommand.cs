@@ -3,7 +3,7 @@ using Hunyuan.Vk.Benchmarking;
 using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Model;
 using Hunyuan.Vk.Model.Formats;
-using Hunyuan.Vk.Model.Generation;
+using Hunyuan.Vk.Model.Synthetic;
 using Hunyuan.Vk.Vulkan;
 
 namespace Hunyuan.Vk.Cli.Commands;
@@ -51,7 +51,7 @@ internal static class BenchCommand
         command.SetAction(parse => CliErrors.Run(() =>
         {
             string? dir = parse.GetValue(model);
-            WeightFormat format = dir is null ? CliOptions.ParseWeights(parse.GetValue(weights)) ?? WeightFormat.Q4 : CliOptions.WeightFormatFor(parse.GetValue(weights), dir);
+            WeightFormat format = dir is null ? WeightFormats.Parse(parse.GetValue(weights)) ?? WeightFormat.Q4 : CliOptions.WeightFormatFor(parse.GetValue(weights), dir);
             var settings = new BenchSettings(parse.GetValue(prompt), parse.GetValue(decode), parse.GetValue(repetitions)) { OverlapRecording = parse.GetValue(overlap) };
             if (settings.PromptTokens < 1 || settings.DecodeTokens < 1 || settings.Repetitions < 1)
             {
@@ -62,7 +62,7 @@ internal static class BenchCommand
             using GpuContext gpu = instance.CreateContext(parse.GetValue(device));
             void Log(string message) => Console.Error.WriteLine("hyvk bench: " + message);
             using DeviceModel loaded = dir is not null
-                ? LoadCheckpoint(gpu, dir, format, Log)
+                ? LoadCheckpoint(gpu, dir, format, settings.PromptTokens + settings.DecodeTokens + 1, Log)
                 : MakeRandom(gpu, parse.GetValue(preset)!, parse.GetValue(layers), parse.GetValue(shared), format, Log);
             BenchResult result = DecodeBenchmark.Run(gpu, loaded, settings, Log);
             Console.Out.Write(parse.GetValue(output) switch
@@ -77,10 +77,13 @@ internal static class BenchCommand
         return command;
     }
 
-    private static DeviceModel LoadCheckpoint(GpuContext gpu, string dir, WeightFormat format, Action<string> log)
+    /// <summary>As generate loads one: the memory estimate first (refusing what cannot fit), then the weights.</summary>
+    private static DeviceModel LoadCheckpoint(GpuContext gpu, string dir, WeightFormat format, int contextLength, Action<string> log)
     {
         using ModelWeights w = ModelWeights.Open(dir);
-        log($"loading {dir} as {format} on {gpu.Info.Name}");
+        var estimate = MemoryEstimate.For(w.Config, format, contextLength);
+        log(FormattableString.Invariant($"loading {dir} as {format} on {gpu.Info.Name}: about {estimate.TotalBytes / 1e9:F2} GB on the device ({estimate})"));
+        estimate.CheckFits(gpu.Info);
         return new DeviceModel(gpu, w, format);
     }
 

@@ -66,8 +66,7 @@ internal static class ChatCommand
 
             history.Add(ChatMessage.User(line));
             List<int> prompt = engine.EncodeChat(history, think);
-            var parser = new ChatOutputParser();
-            TokenDecoder decoder = engine.Tokenizer.CreateDecoder(skipSpecial: true);
+            var reply = new ReplyDecoder(engine.Tokenizer, chat: true);
             var stats = new GenerationStats();
             var options = new GenerateOptions { MaxTokens = maxTokens, Temperature = temperature, Seed = seed, Stats = stats };
             CancellationToken stop = cancel.Start();
@@ -75,7 +74,7 @@ internal static class ChatCommand
             {
                 foreach (int token in engine.GenerateTokens(prompt, options, stop))
                 {
-                    Show(parser.Push(decoder.Push(token)));
+                    Show(reply.Push(token));
                 }
             }
             catch (OperationCanceledException)
@@ -89,10 +88,9 @@ internal static class ChatCommand
                 continue;
             }
 
-            Show(parser.Push(decoder.Flush()));
-            Show(parser.Finish());
+            Show(reply.Finish());
             Console.Out.WriteLine();
-            history.Add(ChatMessage.Assistant(parser.Answer.Length > 0 ? parser.Answer : parser.Raw));
+            history.Add(ChatMessage.Assistant(reply.Answer.Length > 0 ? reply.Answer : reply.Text));
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"hyvk: {stats.GeneratedTokens} tokens at {stats.DecodeTokensPerSecond:F1} tokens/s; prompt {stats.PromptTokens} new tokens, {stats.CachedPromptTokens} from the cache"));
         }
     }

@@ -66,11 +66,24 @@ internal static class GenerateCommand
         using HunyuanEngine engine = EngineLoader.Load(q.Model, q.Weights, q.Context, q.Device);
         List<int> promptIds = q.PromptIds is string ids ? ParseIds(ids) : Render(engine, q);
         var stats = new GenerationStats();
-        var generated = new List<int>();
-        TokenDecoder decoder = engine.Tokenizer.CreateDecoder(skipSpecial: true);
-        var parser = new ChatOutputParser();
-        bool parse = !q.Raw && q.PromptIds is null;
+        bool chat = !q.Raw && q.PromptIds is null;
+        var reply = new ReplyDecoder(engine.Tokenizer, chat);
         ReplyPart? shown = null;
+        void Show(IReadOnlyList<ReplyDelta> deltas)
+        {
+            foreach (ReplyDelta delta in q.Json ? [] : deltas)
+            {
+                if (chat && shown != delta.Part)
+                {
+                    Console.Out.Write(shown is null ? string.Empty : "\n");
+                    Console.Out.WriteLine(delta.Part == ReplyPart.Reasoning ? "[reasoning]" : "[answer]");
+                }
+
+                shown = delta.Part;
+                Console.Out.Write(delta.Text);
+            }
+        }
+
         var logitRows = new List<float[]>();
         var options = new GenerateOptions
         {
@@ -86,38 +99,12 @@ internal static class GenerateCommand
         };
         foreach (int token in engine.GenerateTokens(promptIds, options))
         {
-            generated.Add(token);
-            string text = decoder.Push(token);
-            if (q.Json || text.Length == 0)
-            {
-                continue;
-            }
-
-            if (!parse)
-            {
-                Console.Out.Write(text);
-                continue;
-            }
-
-            foreach (ReplyDelta delta in parser.Push(text))
-            {
-                if (shown != delta.Part)
-                {
-                    Console.Out.Write(shown is null ? string.Empty : "\n");
-                    Console.Out.WriteLine(delta.Part == ReplyPart.Reasoning ? "[reasoning]" : "[answer]");
-                    shown = delta.Part;
-                }
-
-                Console.Out.Write(delta.Text);
-            }
+            Show(reply.Push(token));
         }
 
-        string tail = decoder.Flush();
-        IReadOnlyList<ReplyDelta> last = parser.Push(tail);
-        last = [.. last, .. parser.Finish()];
+        Show(reply.Finish());
         if (!q.Json)
         {
-            Console.Out.Write(parse ? string.Concat(last.Select(d => d.Text)) : tail);
             Console.Out.WriteLine();
         }
         else
@@ -125,11 +112,11 @@ internal static class GenerateCommand
             var result = new JsonObject
             {
                 ["prompt_ids"] = new JsonArray([.. promptIds.Select(i => (JsonNode)i)]),
-                ["generated_ids"] = new JsonArray([.. generated.Select(i => (JsonNode)i)]),
-                ["text"] = engine.Tokenizer.Decode(generated, skipSpecial: true),
-                ["reasoning"] = parser.Reasoning,
-                ["answer"] = parser.Answer,
-                ["tool_calls"] = new JsonArray([.. parser.ToolCalls.Select(c => (JsonNode)new JsonObject { ["name"] = c.Name, ["arguments"] = c.Arguments?.DeepClone() })]),
+                ["generated_ids"] = new JsonArray([.. reply.Ids.Select(i => (JsonNode)i)]),
+                ["text"] = reply.Text,
+                ["reasoning"] = reply.Reasoning,
+                ["answer"] = reply.Answer,
+                ["tool_calls"] = new JsonArray([.. reply.ToolCalls.Select(c => (JsonNode)new JsonObject { ["name"] = c.Name, ["arguments"] = c.Arguments?.DeepClone() })]),
                 ["timings"] = new JsonObject
                 {
                     ["prompt_tokens"] = stats.PromptTokens,

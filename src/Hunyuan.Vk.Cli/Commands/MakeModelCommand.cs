@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Hunyuan.Vk.Model;
-using Hunyuan.Vk.Model.Generation;
+using Hunyuan.Vk.Model.Synthetic;
 
 namespace Hunyuan.Vk.Cli.Commands;
 

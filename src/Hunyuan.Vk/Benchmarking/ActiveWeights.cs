@@ -14,7 +14,7 @@ public static class ActiveWeights
     {
         ArgumentNullException.ThrowIfNull(c);
         double w = format.BytesPerWeight();
-        long experts = c.TopK + (c.SharedExperts > 0 ? 1 : 0);
+        long experts = c.RouteSlots;
         return (long)((c.AttentionWeights + experts * c.ExpertWeights) * w) + (long)c.Experts * c.HiddenSize * 4;
     }
 

@@ -22,8 +22,8 @@ public sealed class DeviceModel : IDisposable
         GpuBuffer? KeyNorm,        // [head_dim] f32
         GpuBuffer PostNorm,        // [hidden] f32
         DeviceMatrix Router,       // [experts, hidden] F32
-        DeviceMatrix GateUp,       // (experts + 1) x [2 * inter, hidden], rows interleaved
-        DeviceMatrix Down);        // (experts + 1) x [hidden, inter]
+        DeviceMatrix GateUp,       // stacked experts (routed, then shared if any) x [2 * inter, hidden], rows interleaved
+        DeviceMatrix Down);        // stacked experts x [hidden, inter]
 
     public HunyuanConfig Config { get; }
     public WeightFormat Format { get; }
@@ -96,7 +96,7 @@ public sealed class DeviceModel : IDisposable
             m.LmHead = c.TieWordEmbeddings ? m.Embedding : Matrix("lm_head", 1, c.VocabSize, c.HiddenSize, dense);
             m.FinalNorm = Ones("norm", c.HiddenSize);
             m.InverseFrequencies = m.Own(Upload(context, "inv_freq", RopeNormKvKernel.InverseFrequencies(c.HeadDim, c.RopeBase)));
-            int experts = c.Experts + (c.SharedExperts > 0 ? 1 : 0);
+            int experts = c.StackedExperts;
             var layers = new List<Layer>();
             progress?.Invoke(new LoadProgress(0, c.Layers, m.DeviceBytes));
             for (int l = 0; l < c.Layers; l++)

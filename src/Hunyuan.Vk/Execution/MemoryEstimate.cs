@@ -17,12 +17,12 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
     {
         ArgumentNullException.ThrowIfNull(c);
         double perWeight = format.BytesPerWeight();
-        long hidden = c.HiddenSize, inter = c.ExpertIntermediate, experts = c.Experts + (c.SharedExperts > 0 ? 1 : 0);
+        long hidden = c.HiddenSize, inter = c.ExpertIntermediate, experts = c.StackedExperts;
         long perLayerWeights = (long)((c.AttentionWeights + experts * c.ExpertWeights) * perWeight) + c.Experts * hidden * 4 + 2 * hidden * 4 + 2L * c.HeadDim * 4;
         long embedding = (long)(c.VocabSize * hidden * format.ForUnquantized().BytesPerWeight()) * (c.TieWordEmbeddings ? 1 : 2);
         long weights = c.Layers * perLayerWeights + embedding + hidden * 4;
         long kv = 2L * c.Layers * contextLength * c.KvDim * 2;
-        int slots = c.TopK + (c.SharedExperts > 0 ? 1 : 0);
+        int slots = c.RouteSlots;
         long splits = (contextLength + 255) / 256;
         long activations = 4L * (c.VocabSize + prefillChunk * (3 * hidden + c.QueryDim * 2 + c.QueryDim + 2L * c.KvDim + slots * (inter + hidden))
             + (prefillChunk + 1L) * c.Heads * splits * (c.HeadDim + 2));

@@ -1,3 +1,5 @@
+using Hunyuan.Vk.Vulkan;
+
 namespace Hunyuan.Vk.Execution;
 
 /// <summary>Device objects with one owner, disposed together in reverse order of creation.</summary>
@@ -13,6 +15,9 @@ internal sealed class OwnedResources : IDisposable
         _items.Add(item);
         return item;
     }
+
+    /// <summary>A device buffer of <paramref name="floats"/> 32-bit values (at least one), owned here.</summary>
+    public GpuBuffer Floats(GpuContext context, long floats, string name) => Add(context.CreateBuffer((ulong)Math.Max(floats, 1) * 4, name));
 
     public void Dispose()
     {

@@ -188,12 +188,10 @@ public sealed class HunyuanEngine : IDisposable
     {
         try
         {
-            TokenDecoder decoder = Tokenizer.CreateDecoder(skipSpecial: true);
-            var parser = new ChatOutputParser();
-            void Emit(string text)
+            var reply = new ReplyDecoder(Tokenizer, chat: parse);
+            void Emit(IReadOnlyList<ReplyDelta> deltas)
             {
-                IEnumerable<ReplyDelta> deltas = parse ? parser.Push(text) : [new ReplyDelta(ReplyPart.Answer, text)];
-                foreach (ReplyDelta d in deltas.Where(d => d.Text.Length > 0))
+                foreach (ReplyDelta d in deltas)
                 {
                     writer.WriteAsync(new GenerationUpdate(d.Part, d.Text), cancellationToken).AsTask().GetAwaiter().GetResult();
                 }
@@ -201,18 +199,10 @@ public sealed class HunyuanEngine : IDisposable
 
             foreach (int token in GenerateTokens(promptIds, options, cancellationToken))
             {
-                Emit(decoder.Push(token));
+                Emit(reply.Push(token));
             }
 
-            Emit(decoder.Flush());
-            if (parse)
-            {
-                foreach (ReplyDelta d in parser.Finish().Where(d => d.Text.Length > 0))
-                {
-                    writer.WriteAsync(new GenerationUpdate(d.Part, d.Text), cancellationToken).AsTask().GetAwaiter().GetResult();
-                }
-            }
-
+            Emit(reply.Finish());
             writer.TryComplete();
         }
         catch (Exception e)

@@ -5,18 +5,18 @@ namespace Hunyuan.Vk.Kernels;
 
 /// <summary>Push constants of shaders/rope_norm_kv.comp.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly record struct RopeNormKvPush(uint Heads, uint KvHeads, uint HeadDim, uint Position0, float Eps, uint UseNorm);
+internal readonly record struct RopeNormKvPush(uint Heads, uint KvHeads, uint HeadDim, uint Position0, float Eps, uint UseNorm);
 
 /// <summary>Push constants of shaders/attn_decode.comp.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly record struct AttentionDecodePush(uint KvHeads, uint HeadDim, uint Position0, uint MaxSplits, float Scale);
+internal readonly record struct AttentionDecodePush(uint KvHeads, uint HeadDim, uint Position0, uint MaxSplits, float Scale);
 
 /// <summary>Push constants of shaders/attn_combine.comp.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly record struct AttentionCombinePush(uint HeadDim, uint MaxSplits, uint Position0, uint Chunk);
+internal readonly record struct AttentionCombinePush(uint HeadDim, uint MaxSplits, uint Position0, uint Chunk);
 
 /// <summary>The attention shape of a model.</summary>
-public sealed record AttentionShape(int Heads, int KvHeads, int HeadDim)
+internal sealed record AttentionShape(int Heads, int KvHeads, int HeadDim)
 {
     public int QueryDim => Heads * HeadDim;
     public int KvDim => KvHeads * HeadDim;
@@ -28,10 +28,10 @@ public sealed record AttentionShape(int Heads, int KvHeads, int HeadDim)
 /// RoPE (NeoX, fp32 angles) then per-head QK RMSNorm, q out, k and v appended to the f16 KV cache
 /// (shaders/rope_norm_kv.comp), for a batch of tokens at consecutive positions.
 /// </summary>
-public sealed class RopeNormKvKernel : Kernel<RopeNormKvPush>
+internal sealed class RopeNormKvKernel : Kernel<RopeNormKvPush>
 {
     public RopeNormKvKernel(GpuContext context, DeviceTuning tuning)
-        : base(context, ShaderId.RopeNormKv, [.. Enumerable.Repeat(BindingKind.Storage, 7)], [SpecConstant.FromUInt32(0, tuning?.NormWorkgroup ?? 0)])
+        : base(context, ShaderId.RopeNormKv, [.. Enumerable.Repeat(BindingKind.Storage, 7)], [SpecConstant.FromUInt32(0, Tuned(tuning).NormWorkgroup)])
     {
     }
 
@@ -61,7 +61,7 @@ public sealed class RopeNormKvKernel : Kernel<RopeNormKvPush>
 /// (shaders/attn_combine.comp). Two dispatches with a barrier between. One token is decode; a batch of tokens at
 /// consecutive positions is causal prefill (token t sees positions up to its own).
 /// </summary>
-public sealed class AttentionDecodeKernel : IDisposable
+internal sealed class AttentionDecodeKernel : IDisposable
 {
     private readonly SplitKernel _split;
     private readonly CombineKernel _combine;
@@ -69,10 +69,11 @@ public sealed class AttentionDecodeKernel : IDisposable
     public AttentionDecodeKernel(GpuContext context, DeviceTuning tuning, AttentionShape shape)
     {
         ArgumentNullException.ThrowIfNull(shape);
+        ArgumentNullException.ThrowIfNull(tuning);
         Shape = shape;
-        Chunk = tuning?.AttentionChunk ?? 256;
-        _split = new SplitKernel(context, tuning!, (uint)shape.Group);
-        _combine = new CombineKernel(context, tuning!);
+        Chunk = tuning.AttentionChunk;
+        _split = new SplitKernel(context, tuning, (uint)shape.Group);
+        _combine = new CombineKernel(context, tuning);
     }
 
     public AttentionShape Shape { get; }

@@ -3,7 +3,7 @@ using Hunyuan.Vk.Vulkan;
 
 namespace Hunyuan.Vk.Kernels;
 
-public enum BinaryOp
+internal enum BinaryOp
 {
     Add = 0,
     Multiply = 1,
@@ -11,19 +11,19 @@ public enum BinaryOp
 
 /// <summary>Push constants of shaders/binary_op.comp.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly record struct BinaryOpPush(uint N);
+internal readonly record struct BinaryOpPush(uint N);
 
 /// <summary>Elementwise <c>c = a + b</c> or <c>c = a * b</c> over f32 vectors (shaders/binary_op.comp).</summary>
-public sealed class BinaryOpKernel : Kernel<BinaryOpPush>
+internal sealed class BinaryOpKernel : Kernel<BinaryOpPush>
 {
     private const uint MaxGroups = 65535;
     private readonly uint _workgroup;
 
     public BinaryOpKernel(GpuContext context, DeviceTuning tuning, BinaryOp op)
         : base(context, ShaderId.BinaryOp, [BindingKind.Storage, BindingKind.Storage, BindingKind.Storage],
-            [SpecConstant.FromUInt32(0, tuning?.ElementwiseWorkgroup ?? 0), SpecConstant.FromUInt32(1, (uint)op)])
+            [SpecConstant.FromUInt32(0, Tuned(tuning).ElementwiseWorkgroup), SpecConstant.FromUInt32(1, (uint)op)])
     {
-        _workgroup = tuning!.ElementwiseWorkgroup;
+        _workgroup = tuning.ElementwiseWorkgroup;
         Op = op;
     }
 

@@ -11,27 +11,28 @@ namespace Hunyuan.Vk.Kernels;
 public sealed class DeviceMatrix : IDisposable
 {
     private const ulong Align = 256;   // region alignment: above every device's minTexelBufferOffsetAlignment
-    private readonly BindingResource[] _tables;
+    private readonly TexelView[] _tables;   // quants, then scales and zero points where the format has them
+    private readonly BindingResource[] _bindings;
 
-    private DeviceMatrix(GpuBuffer buffer, WeightFormat format, int rows, int cols, int count, ulong quantBytes, ulong scaleBytes, ulong zeroBytes)
+    private DeviceMatrix(GpuBuffer buffer, WeightFormatSpec spec, int rows, int cols, int count)
     {
         Buffer = buffer;
-        Format = format;
+        Format = spec.Format;
         Rows = rows;
         Cols = cols;
         Count = count;
-        ulong scalesAt = RoundUp(quantBytes * (ulong)count), zerosAt = scalesAt + RoundUp(scaleBytes * (ulong)count);
-        Quants = buffer.View(format == WeightFormat.F32 ? TexelFormat.Rgba32Float : TexelFormat.Rgba32Uint, 0, quantBytes * (ulong)count);
-        Scales = scaleBytes == 0 ? null : buffer.View(TexelFormat.R16Float, scalesAt, scaleBytes * (ulong)count);
-        Zeros = zeroBytes == 0 ? null : buffer.View(TexelFormat.R8Uint, zerosAt, zeroBytes * (ulong)count);
-        _tables = format switch
+        ulong at = 0;
+        _tables = new TexelView[spec.Tables.Count];
+        for (int t = 0; t < _tables.Length; t++)
         {
-            WeightFormat.F32 or WeightFormat.F16 => [Quants],
-            WeightFormat.Q4Z => [Quants, Scales!, Zeros!],
-            _ => [Quants, Scales!],
-        };
-        QuantTexelsPerMatrix = (uint)(quantBytes / 16);
-        ScalesPerMatrix = (uint)(scaleBytes / 2);
+            _tables[t] = buffer.View(spec.Tables[t], at, RegionBytes(spec, rows, cols, t) * (ulong)count);
+            at += RoundUp(_tables[t].Bytes);
+        }
+
+        QuantTexelsPerMatrix = (uint)(spec.QuantBytes(rows, cols) / WeightFormatSpec.QuantTexelBytes);
+        ScalesPerMatrix = (uint)spec.Groups(rows, cols);
+        BytesPerMatrix = (ulong)spec.Bytes(rows, cols);
+        _bindings = [.. _tables];
     }
 
     public GpuBuffer Buffer { get; }
@@ -39,9 +40,9 @@ public sealed class DeviceMatrix : IDisposable
     public int Rows { get; }
     public int Cols { get; }
     public int Count { get; }
-    public TexelView Quants { get; }
-    public TexelView? Scales { get; }
-    public TexelView? Zeros { get; }
+    public TexelView Quants => _tables[0];
+    public TexelView? Scales => _tables.Length > 1 ? _tables[1] : null;
+    public TexelView? Zeros => _tables.Length > 2 ? _tables[2] : null;
 
     /// <summary>Texels of <see cref="Quants"/> per matrix: the offset step from one stacked matrix to the next.</summary>
     public uint QuantTexelsPerMatrix { get; }
@@ -50,14 +51,20 @@ public sealed class DeviceMatrix : IDisposable
     public uint ScalesPerMatrix { get; }
 
     /// <summary>The texel views a kernel binds first, in shader order (shaders/include/weights.glsl).</summary>
-    public ReadOnlySpan<BindingResource> Tables => _tables;
+    public ReadOnlySpan<BindingResource> Tables => _bindings;
 
     /// <summary>The binding kinds of <see cref="Tables"/> for a format.</summary>
-    public static BindingKind[] TableBindings(WeightFormat format) =>
-        [.. Enumerable.Repeat(BindingKind.UniformTexel, format switch { WeightFormat.Q4Z => 3, WeightFormat.Q8 or WeightFormat.Q4 => 2, _ => 1 })];
+    public static BindingKind[] TableBindings(WeightFormat format) => [.. format.Spec().Tables.Select(_ => BindingKind.UniformTexel)];
 
-    /// <summary>Bytes one matrix-vector product reads.</summary>
-    public ulong BytesPerMatrix => QuantTexelsPerMatrix * 16UL + ScalesPerMatrix * (Format == WeightFormat.Q4Z ? 3UL : 2UL);
+    /// <summary>Bytes one matrix occupies and one matrix-vector product reads (<see cref="WeightFormatSpec.Bytes"/>).</summary>
+    public ulong BytesPerMatrix { get; }
+
+    /// <summary>Bytes the stack's views cover: <see cref="Count"/> x <see cref="BytesPerMatrix"/> (the buffer adds alignment).</summary>
+    public ulong ViewBytes => _tables.Aggregate(0UL, (sum, t) => sum + t.Bytes);
+
+    // Bytes of table t (quants, scales, zero points) of one [rows, cols] matrix.
+    private static ulong RegionBytes(WeightFormatSpec spec, int rows, int cols, int t) =>
+        (ulong)(t == 0 ? spec.QuantBytes(rows, cols) : spec.Groups(rows, cols) * (t == 1 ? 2 : 1));
 
     /// <summary>Uploads matrices of one shape and format, stacked in order.</summary>
     public static DeviceMatrix Upload(GpuContext context, string name, IReadOnlyList<QuantizedMatrix> matrices)
@@ -74,19 +81,24 @@ public sealed class DeviceMatrix : IDisposable
         ArgumentNullException.ThrowIfNull(matrix);
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         QuantizedMatrix first = matrix(0);
-        if (first.Cols % 32 != 0)
+        WeightFormatSpec spec = first.Format.Spec();
+        if (first.Cols % WeightFormatSpec.BlockValues != 0)
         {
-            throw new ArgumentException($"'{name}': cols {first.Cols} is not a multiple of 32, which the matrix kernels need");
+            throw new ArgumentException($"'{name}': cols {first.Cols} is not a multiple of {WeightFormatSpec.BlockValues}, which the matrix kernels need");
         }
 
-        ulong quantBytes = (ulong)first.Quants.Length, scaleBytes = (ulong)first.Scales.Length * 2, zeroBytes = (ulong)first.Zeros.Length;
-        int n = count;
-        ulong total = RoundUp(quantBytes * (ulong)n) + RoundUp(scaleBytes * (ulong)n) + zeroBytes * (ulong)n;
+        int tables = spec.Tables.Count;
+        ulong total = 0;
+        for (int t = 0; t < tables; t++)
+        {
+            total += RoundUp(RegionBytes(spec, first.Rows, first.Cols, t) * (ulong)count);
+        }
+
         GpuBuffer buffer = context.CreateBuffer(total, name);
         try
         {
-            var stacked = new DeviceMatrix(buffer, first.Format, first.Rows, first.Cols, n, quantBytes, scaleBytes, zeroBytes);
-            for (int i = 0; i < n; i++)
+            var stacked = new DeviceMatrix(buffer, spec, first.Rows, first.Cols, count);
+            for (int i = 0; i < count; i++)
             {
                 QuantizedMatrix m = i == 0 ? first : matrix(i);
                 if (m.Format != first.Format || m.Rows != first.Rows || m.Cols != first.Cols)
@@ -94,15 +106,15 @@ public sealed class DeviceMatrix : IDisposable
                     throw new ArgumentException($"'{name}': stacked matrices differ in format or shape");
                 }
 
-                buffer.Write<byte>(m.Quants, quantBytes * (ulong)i);
-                if (scaleBytes > 0)
+                buffer.Write<byte>(m.Quants, stacked.Quants.Offset + (ulong)m.Quants.Length * (ulong)i);
+                if (stacked.Scales is TexelView scales)
                 {
-                    buffer.Write<Half>(m.Scales, stacked.Scales!.Offset + scaleBytes * (ulong)i);
+                    buffer.Write<Half>(m.Scales, scales.Offset + (ulong)m.Scales.Length * 2 * (ulong)i);
                 }
 
-                if (zeroBytes > 0)
+                if (stacked.Zeros is TexelView zeros)
                 {
-                    buffer.Write<byte>(m.Zeros, stacked.Zeros!.Offset + zeroBytes * (ulong)i);
+                    buffer.Write<byte>(m.Zeros, zeros.Offset + (ulong)m.Zeros.Length * (ulong)i);
                 }
             }
 

@@ -1,14 +1,17 @@
+using System.Reflection;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Hunyuan.Vk.Vulkan;
 
 namespace Hunyuan.Vk.Kernels;
 
 /// <summary>
 /// Base of the typed kernel wrappers: one shader, its bindings, its push-constant struct <typeparamref name="TPush"/>
-/// and its specialization. Checks at construction that the C# side agrees with the SPIR-V (binding kinds and
-/// push-constant size), so a shader edit that the wrapper did not follow fails loudly, not silently.
+/// and its specialization. Checks at construction that the C# side agrees with the SPIR-V (binding kinds, and the
+/// push-constant block's member offsets and size against <typeparamref name="TPush"/>'s fields), so a shader edit that
+/// the wrapper did not follow fails loudly, not silently.
 /// </summary>
-public abstract class Kernel<TPush> : IDisposable
+internal abstract class Kernel<TPush> : IDisposable
     where TPush : unmanaged
 {
     private readonly ComputePipeline _pipeline;
@@ -21,6 +24,7 @@ public abstract class Kernel<TPush> : IDisposable
         Shader = shader;
         ReadOnlyMemory<byte> spirv = ShaderLibrary.Spirv(shader);
         SpirvReflection reflection = CheckAgainstSpirv(shader, spirv, bindings);
+        CheckPushConstants(shader, reflection);
         _pipeline = context.CreatePipeline(new PipelineDescription(
             ShaderLibrary.FileName(shader), spirv, bindings, (uint)Unsafe.SizeOf<TPush>(), specialization)
         {
@@ -68,6 +72,25 @@ public abstract class Kernel<TPush> : IDisposable
         }
 
         return r;
+    }
+
+    private static void CheckPushConstants(ShaderId shader, SpirvReflection r)
+    {
+        uint[] host = [.. typeof(TPush).GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic)
+            .Select(f => (uint)Marshal.OffsetOf<TPush>(f.Name))
+            .Order()];
+        if (!host.AsSpan().SequenceEqual([.. r.PushConstantOffsets]) || (uint)Unsafe.SizeOf<TPush>() != r.PushConstantSize)
+        {
+            throw new InvalidOperationException(
+                $"{ShaderLibrary.FileName(shader)}: {typeof(TPush).Name} has members at [{string.Join(", ", host)}] and {Unsafe.SizeOf<TPush>()} bytes; the shader's push constants are at [{string.Join(", ", r.PushConstantOffsets)}] and {r.PushConstantSize} bytes");
+        }
+    }
+
+    /// <summary>The tuning a wrapper's constructor reads, checked once.</summary>
+    protected static DeviceTuning Tuned(DeviceTuning tuning)
+    {
+        ArgumentNullException.ThrowIfNull(tuning);
+        return tuning;
     }
 
     protected static uint DivideUp(ulong n, uint by) => (uint)((n + by - 1) / by);

@@ -6,10 +6,10 @@ namespace Hunyuan.Vk.Kernels;
 
 /// <summary>Push constants of shaders/include/matmul.glsl.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly record struct MatMulPush(uint Rows, uint Cols, uint Tokens, uint WOffset, uint SOffset, uint Accumulate, uint WStride, uint SStride);
+internal readonly record struct MatMulPush(uint Rows, uint Cols, uint Tokens, uint WOffset, uint SOffset, uint Accumulate, uint WStride, uint SStride);
 
 /// <summary>What a prefill matrix kernel computes (shaders/include/matmul.glsl).</summary>
-public enum MatMulMode
+internal enum MatMulMode
 {
     /// <summary>Y (+)= X W^T.</summary>
     Plain,
@@ -26,7 +26,7 @@ public enum MatMulMode
 /// <see cref="DeviceMatrix"/>, X [tokens][cols] and Y [tokens][rows] in storage buffers. Each weight block is
 /// dequantized once per <see cref="DeviceTuning.MatMulTokens"/> tokens.
 /// </summary>
-public sealed class MatMulKernel : Kernel<MatMulPush>
+internal sealed class MatMulKernel : Kernel<MatMulPush>
 {
     private readonly uint _rowsPerGroup;
     private readonly uint _tokensPerGroup;
@@ -35,15 +35,15 @@ public sealed class MatMulKernel : Kernel<MatMulPush>
         : base(context, ShaderFor(format, mode),
             [.. DeviceMatrix.TableBindings(format), .. Enumerable.Repeat(BindingKind.Storage, mode switch { MatMulMode.Plain => 2, MatMulMode.GatherDown => 3, _ => 4 })],
             [
-                SpecConstant.FromUInt32(0, tuning?.MatMulWorkgroup ?? 0),
-                SpecConstant.FromUInt32(1, tuning?.MatMulRows ?? 0),
-                SpecConstant.FromUInt32(2, tuning?.MatMulTokens ?? 0),
-                SpecConstant.FromUInt32(3, tuning?.MatMulSharedX ?? true ? 1u : 0u),
+                SpecConstant.FromUInt32(0, Tuned(tuning).MatMulWorkgroup),
+                SpecConstant.FromUInt32(1, Tuned(tuning).MatMulRows),
+                SpecConstant.FromUInt32(2, Tuned(tuning).MatMulTokens),
+                SpecConstant.FromUInt32(3, Tuned(tuning).MatMulSharedX ? 1u : 0u),
             ])
     {
         Format = format;
         Mode = mode;
-        _rowsPerGroup = tuning!.MatMulWorkgroup * tuning.MatMulRows;
+        _rowsPerGroup = tuning.MatMulWorkgroup * tuning.MatMulRows;
         _tokensPerGroup = tuning.MatMulTokens;
     }
 
@@ -101,22 +101,11 @@ public sealed class MatMulKernel : Kernel<MatMulPush>
         recorder.Dispatch(Bind(resources), in push, DivideUp((ulong)w.Rows, _rowsPerGroup), DivideUp(maxPerExpert, _tokensPerGroup), (uint)w.Count);
     }
 
-    private static ShaderId ShaderFor(WeightFormat format, MatMulMode mode) => (mode, format) switch
+    private static ShaderId ShaderFor(WeightFormat format, MatMulMode mode) => ShaderLibrary.For(mode switch
     {
-        (MatMulMode.Plain, WeightFormat.F32) => ShaderId.MatmulF32,
-        (MatMulMode.Plain, WeightFormat.F16) => ShaderId.MatmulF16,
-        (MatMulMode.Plain, WeightFormat.Q8) => ShaderId.MatmulQ8,
-        (MatMulMode.Plain, WeightFormat.Q4) => ShaderId.MatmulQ4,
-        (MatMulMode.Plain, _) => ShaderId.MatmulQ4z,
-        (MatMulMode.GatherGateUp, WeightFormat.F32) => ShaderId.MoePrefillGateUpF32,
-        (MatMulMode.GatherGateUp, WeightFormat.F16) => ShaderId.MoePrefillGateUpF16,
-        (MatMulMode.GatherGateUp, WeightFormat.Q8) => ShaderId.MoePrefillGateUpQ8,
-        (MatMulMode.GatherGateUp, WeightFormat.Q4) => ShaderId.MoePrefillGateUpQ4,
-        (MatMulMode.GatherGateUp, _) => ShaderId.MoePrefillGateUpQ4z,
-        (_, WeightFormat.F32) => ShaderId.MoePrefillDownF32,
-        (_, WeightFormat.F16) => ShaderId.MoePrefillDownF16,
-        (_, WeightFormat.Q8) => ShaderId.MoePrefillDownQ8,
-        (_, WeightFormat.Q4) => ShaderId.MoePrefillDownQ4,
-        _ => ShaderId.MoePrefillDownQ4z,
-    };
+        MatMulMode.Plain => "matmul",
+        MatMulMode.GatherGateUp => "moe_prefill_gate_up",
+        MatMulMode.GatherDown => "moe_prefill_down",
+        _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, null),
+    }, format);
 }

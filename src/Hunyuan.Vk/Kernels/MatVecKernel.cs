@@ -6,10 +6,10 @@ namespace Hunyuan.Vk.Kernels;
 
 /// <summary>Push constants of shaders/include/matvec.glsl.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly record struct MatVecPush(uint Rows, uint Cols, uint WOffset, uint SOffset, uint YOffset, uint Accumulate, uint WStride, uint SStride);
+internal readonly record struct MatVecPush(uint Rows, uint Cols, uint WOffset, uint SOffset, uint YOffset, uint Accumulate, uint WStride, uint SStride);
 
 /// <summary>What a matrix-vector kernel computes (shaders/include/matvec.glsl).</summary>
-public enum MatVecMode
+internal enum MatVecMode
 {
     /// <summary>y (+)= W x.</summary>
     Plain,
@@ -23,20 +23,20 @@ public enum MatVecMode
 
 /// <summary>
 /// <c>y = W x</c> (or <c>y += W x</c>) for one weight format (shaders/matvec_*.comp, moe_gate_up_*.comp, moe_down_*.comp):
-/// W a <see cref="DeviceMatrix"/>, x in a uniform buffer (at most 16384 floats; a storage buffer for
+/// W a <see cref="DeviceMatrix"/>, x in a uniform buffer (at most <see cref="ShaderLimits.MaxCols"/> floats; a storage buffer for
 /// <see cref="MatVecMode.Down"/>), y in a storage buffer. Decode's main kernel.
 /// </summary>
-public sealed class MatVecKernel : Kernel<MatVecPush>
+internal sealed class MatVecKernel : Kernel<MatVecPush>
 {
     private readonly uint _rowsPerGroup;
 
     public MatVecKernel(GpuContext context, DeviceTuning tuning, WeightFormat format, uint cols, MatVecMode mode = MatVecMode.Plain)
-        : base(context, ShaderFor(format, mode), Bindings(format, mode), Specialization(tuning, cols), SubgroupFor(context, tuning))
+        : base(context, ShaderFor(format, mode), Bindings(format, mode), Specialization(tuning, cols, mode), SubgroupFor(context, tuning))
     {
         Format = format;
         Mode = mode;
-        _rowsPerGroup = tuning!.MatVecRows * (tuning.MatVecWorkgroup / tuning.MatVecLanes);
-        RequiredSubgroup = tuning.MatVecLanes > 1 ? tuning.MatVecLanes : 0;
+        MaxCols = tuning.MatVecSharedX ? cols : (mode == MatVecMode.Down ? uint.MaxValue : ShaderLimits.MaxCols);
+        _rowsPerGroup = tuning.MatVecRows * (tuning.MatVecWorkgroup / tuning.MatVecLanes);
     }
 
     // Lanes > 1 sum with subgroupAdd, so a subgroup must be exactly one row group: require that size where the
@@ -61,8 +61,9 @@ public sealed class MatVecKernel : Kernel<MatVecPush>
 
     public MatVecMode Mode { get; }
 
-    /// <summary>The subgroup size the kernel relies on (0: none).</summary>
-    public uint RequiredSubgroup { get; }
+    /// <summary>The widest input the kernel reads: the cols it was built for when x is staged in shared memory (sized
+    /// for them), else what the uniform buffer holds (<see cref="ShaderLimits.MaxCols"/>; unbounded for Down).</summary>
+    public uint MaxCols { get; }
 
     /// <summary>Records y[yOffset + r] (+)= (W_index x)[r] for every row r of matrix <paramref name="index"/> of <paramref name="w"/>.</summary>
     public void Record(CommandRecorder recorder, DeviceMatrix w, BufferRange x, BufferRange y, bool accumulate = false, uint yOffset = 0, int index = 0)
@@ -115,26 +116,20 @@ public sealed class MatVecKernel : Kernel<MatVecPush>
         {
             throw new ArgumentException($"{ShaderLibrary.FileName(Shader)} reads {Format}; the matrix is {w.Format}");
         }
+
+        if (w.Cols > MaxCols)
+        {
+            throw new ArgumentException($"{ShaderLibrary.FileName(Shader)} reads at most {MaxCols} cols here; the matrix has {w.Cols}");
+        }
     }
 
-    private static ShaderId ShaderFor(WeightFormat format, MatVecMode mode) => (mode, format) switch
+    private static ShaderId ShaderFor(WeightFormat format, MatVecMode mode) => ShaderLibrary.For(mode switch
     {
-        (MatVecMode.Plain, WeightFormat.F32) => ShaderId.MatvecF32,
-        (MatVecMode.Plain, WeightFormat.F16) => ShaderId.MatvecF16,
-        (MatVecMode.Plain, WeightFormat.Q8) => ShaderId.MatvecQ8,
-        (MatVecMode.Plain, WeightFormat.Q4) => ShaderId.MatvecQ4,
-        (MatVecMode.Plain, _) => ShaderId.MatvecQ4z,
-        (MatVecMode.GateUp, WeightFormat.F32) => ShaderId.MoeGateUpF32,
-        (MatVecMode.GateUp, WeightFormat.F16) => ShaderId.MoeGateUpF16,
-        (MatVecMode.GateUp, WeightFormat.Q8) => ShaderId.MoeGateUpQ8,
-        (MatVecMode.GateUp, WeightFormat.Q4) => ShaderId.MoeGateUpQ4,
-        (MatVecMode.GateUp, _) => ShaderId.MoeGateUpQ4z,
-        (_, WeightFormat.F32) => ShaderId.MoeDownF32,
-        (_, WeightFormat.F16) => ShaderId.MoeDownF16,
-        (_, WeightFormat.Q8) => ShaderId.MoeDownQ8,
-        (_, WeightFormat.Q4) => ShaderId.MoeDownQ4,
-        _ => ShaderId.MoeDownQ4z,
-    };
+        MatVecMode.Plain => "matvec",
+        MatVecMode.GateUp => "moe_gate_up",
+        MatVecMode.Down => "moe_down",
+        _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, null),
+    }, format);
 
     private static BindingKind[] Bindings(WeightFormat format, MatVecMode mode)
     {
@@ -143,9 +138,14 @@ public sealed class MatVecKernel : Kernel<MatVecPush>
         return [.. DeviceMatrix.TableBindings(format), .. io];
     }
 
-    private static SpecConstant[] Specialization(DeviceTuning tuning, uint cols)
+    private static SpecConstant[] Specialization(DeviceTuning tuning, uint cols, MatVecMode mode)
     {
         ArgumentNullException.ThrowIfNull(tuning);
+        if (mode != MatVecMode.Down && cols > ShaderLimits.MaxCols)
+        {
+            throw new ArgumentOutOfRangeException(nameof(cols), cols, $"matvec reads x from a uniform buffer of at most {ShaderLimits.MaxCols} floats (MAX_COLS, shaders/include/limits.glsl)");
+        }
+
         return
         [
             SpecConstant.FromUInt32(0, tuning.MatVecWorkgroup),

@@ -5,24 +5,25 @@ namespace Hunyuan.Vk.Kernels;
 
 /// <summary>Push constants of shaders/moe_route.comp.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly record struct MoeRoutePush(uint Experts, uint TopK, uint SharedExperts, uint NormTopK, float Scaling, uint LogitsOffset);
+internal readonly record struct MoeRoutePush(uint Experts, uint TopK, uint SharedExperts, uint NormTopK, float Scaling);
 
 /// <summary>Push constants of shaders/moe_combine.comp.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly record struct MoeCombinePush(uint N, uint Slots);
+internal readonly record struct MoeCombinePush(uint N, uint Slots);
 
 /// <summary>
-/// The routing buffer every MoE kernel reads: <c>uint ids[16]; float weights[16];</c> (128 bytes). Slots 0..k-1 are the
-/// chosen experts, slot k the shared expert (id = expert count, weight 1).
+/// The routing buffer every MoE kernel reads: <c>struct Route</c> of shaders/include/limits.glsl, ids then weights of
+/// <see cref="Capacity"/> slots each. Slots 0..k-1 are the chosen experts, slot k the shared expert (id = expert
+/// count, weight 1).
 /// </summary>
-public static class MoeRoute
+internal static class MoeRoute
 {
-    public const int Capacity = 16;
+    public const int Capacity = ShaderLimits.MaxRouteSlots;
     public const ulong Bytes = Capacity * 8;
 }
 
 /// <summary>Softmax -> top-k -> renormalise over the router logits, on the GPU (shaders/moe_route.comp).</summary>
-public sealed class MoeRouteKernel : Kernel<MoeRoutePush>
+internal sealed class MoeRouteKernel : Kernel<MoeRoutePush>
 {
     public MoeRouteKernel(GpuContext context)
         : base(context, ShaderId.MoeRoute, [BindingKind.Storage, BindingKind.Storage], [])
@@ -31,34 +32,34 @@ public sealed class MoeRouteKernel : Kernel<MoeRoutePush>
 
     public void Record(CommandRecorder recorder, BufferRange logits, BufferRange route, int experts, int topK, bool sharedExpert, bool normTopK, float scaling, uint tokens = 1)
     {
-        if (experts > 64 || topK < 1 || topK + (sharedExpert ? 1 : 0) > MoeRoute.Capacity || topK > experts)
+        if (experts > ShaderLimits.MaxExperts || topK < 1 || topK + (sharedExpert ? 1 : 0) > MoeRoute.Capacity || topK > experts)
         {
-            throw new ArgumentOutOfRangeException(nameof(topK), $"moe_route handles up to 64 experts and {MoeRoute.Capacity} slots; got {experts} experts, top {topK}");
+            throw new ArgumentOutOfRangeException(nameof(topK), $"moe_route handles up to {ShaderLimits.MaxExperts} experts and {MoeRoute.Capacity} slots; got {experts} experts, top {topK}");
         }
 
         Require(logits, (ulong)experts * tokens, 4, "logits");
         Require(route, MoeRoute.Capacity * 2UL * tokens, 4, "route");
-        var push = new MoeRoutePush((uint)experts, (uint)topK, sharedExpert ? 1u : 0u, normTopK ? 1u : 0u, scaling, 0);
+        var push = new MoeRoutePush((uint)experts, (uint)topK, sharedExpert ? 1u : 0u, normTopK ? 1u : 0u, scaling);
         Dispatch(recorder, Bind(logits, route), push, tokens);
     }
 }
 
 /// <summary>Push constants of shaders/moe_group.comp.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly record struct MoeGroupPush(uint Tokens, uint Slots, uint Experts);
+internal readonly record struct MoeGroupPush(uint Tokens, uint Slots, uint Experts);
 
 /// <summary>Push constants of shaders/moe_scatter.comp.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly record struct MoeScatterPush(uint Hidden, uint Slots);
+internal readonly record struct MoeScatterPush(uint Hidden, uint Slots);
 
 /// <summary>
 /// Prefill MoE grouping (shaders/moe_group.comp): per expert, how many of the batch's (token, slot) assignments it has
 /// and where its list starts; per list entry, the token; per (token, slot), the entry.
 /// </summary>
-public sealed class MoeGroupKernel : Kernel<MoeGroupPush>
+internal sealed class MoeGroupKernel : Kernel<MoeGroupPush>
 {
-    /// <summary>uints of the group buffer: counts[80] then offsets[80].</summary>
-    public const ulong GroupUints = 160;
+    /// <summary>uints of the group buffer: a count, then an offset, per expert group.</summary>
+    public const ulong GroupUints = 2 * ShaderLimits.MaxExpertGroups;
 
     public MoeGroupKernel(GpuContext context)
         : base(context, ShaderId.MoeGroup, [.. Enumerable.Repeat(BindingKind.Storage, 4)], [])
@@ -67,9 +68,9 @@ public sealed class MoeGroupKernel : Kernel<MoeGroupPush>
 
     public void Record(CommandRecorder recorder, BufferRange routes, BufferRange group, BufferRange entryToken, BufferRange entryOf, uint tokens, uint slots, uint experts)
     {
-        if (experts > 80 || slots > MoeRoute.Capacity)
+        if (experts > ShaderLimits.MaxExpertGroups || slots > MoeRoute.Capacity)
         {
-            throw new ArgumentOutOfRangeException(nameof(experts), $"moe_group handles up to 80 experts and {MoeRoute.Capacity} slots");
+            throw new ArgumentOutOfRangeException(nameof(experts), $"moe_group handles up to {ShaderLimits.MaxExpertGroups} expert groups and {MoeRoute.Capacity} slots; got {experts} and {slots}");
         }
 
         Require(routes, MoeRoute.Capacity * 2UL * tokens, 4, "routes");
@@ -81,14 +82,14 @@ public sealed class MoeGroupKernel : Kernel<MoeGroupPush>
 }
 
 /// <summary>Prefill MoE: h[t] += sum over slots of weight * partial[entry] (shaders/moe_scatter.comp).</summary>
-public sealed class MoeScatterKernel : Kernel<MoeScatterPush>
+internal sealed class MoeScatterKernel : Kernel<MoeScatterPush>
 {
     private readonly uint _workgroup;
 
     public MoeScatterKernel(GpuContext context, DeviceTuning tuning)
-        : base(context, ShaderId.MoeScatter, [.. Enumerable.Repeat(BindingKind.Storage, 4)], [SpecConstant.FromUInt32(0, tuning?.ElementwiseWorkgroup ?? 0)])
+        : base(context, ShaderId.MoeScatter, [.. Enumerable.Repeat(BindingKind.Storage, 4)], [SpecConstant.FromUInt32(0, Tuned(tuning).ElementwiseWorkgroup)])
     {
-        _workgroup = tuning!.ElementwiseWorkgroup;
+        _workgroup = tuning.ElementwiseWorkgroup;
     }
 
     public void Record(CommandRecorder recorder, BufferRange partials, BufferRange routes, BufferRange entryOf, BufferRange h, uint hidden, uint tokens, uint slots)
@@ -100,15 +101,15 @@ public sealed class MoeScatterKernel : Kernel<MoeScatterPush>
 }
 
 /// <summary>h += sum over slots of route weight * partial[slot] (shaders/moe_combine.comp).</summary>
-public sealed class MoeCombineKernel : Kernel<MoeCombinePush>
+internal sealed class MoeCombineKernel : Kernel<MoeCombinePush>
 {
     private readonly uint _workgroup;
 
     public MoeCombineKernel(GpuContext context, DeviceTuning tuning)
         : base(context, ShaderId.MoeCombine, [BindingKind.Storage, BindingKind.Storage, BindingKind.Storage],
-            [SpecConstant.FromUInt32(0, tuning?.ElementwiseWorkgroup ?? 0)])
+            [SpecConstant.FromUInt32(0, Tuned(tuning).ElementwiseWorkgroup)])
     {
-        _workgroup = tuning!.ElementwiseWorkgroup;
+        _workgroup = tuning.ElementwiseWorkgroup;
     }
 
     public void Record(CommandRecorder recorder, BufferRange partials, BufferRange route, BufferRange h, uint n, uint slots)

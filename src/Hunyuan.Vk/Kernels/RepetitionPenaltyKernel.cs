@@ -5,13 +5,13 @@ namespace Hunyuan.Vk.Kernels;
 
 /// <summary>Push constants of shaders/repetition_penalty.comp.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly record struct RepetitionPenaltyPush(uint Count, float Penalty);
+internal readonly record struct RepetitionPenaltyPush(uint Count, float Penalty);
 
 /// <summary>
 /// Repetition penalty on the logits of the tokens in a history buffer (shaders/repetition_penalty.comp): two passes
 /// with a barrier, so a token that occurs many times is penalised once.
 /// </summary>
-public sealed class RepetitionPenaltyKernel : IDisposable
+internal sealed class RepetitionPenaltyKernel : IDisposable
 {
     private readonly Pass _compute;
     private readonly Pass _write;

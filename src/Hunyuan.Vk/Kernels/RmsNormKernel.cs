@@ -5,14 +5,14 @@ namespace Hunyuan.Vk.Kernels;
 
 /// <summary>Push constants of shaders/rms_norm.comp.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly record struct RmsNormPush(uint N, float Eps);
+internal readonly record struct RmsNormPush(uint N, float Eps);
 
 /// <summary>RMSNorm of each row of x (<c>[rows, n]</c>) with weight w (<c>[n]</c>) into y (shaders/rms_norm.comp).</summary>
-public sealed class RmsNormKernel : Kernel<RmsNormPush>
+internal sealed class RmsNormKernel : Kernel<RmsNormPush>
 {
     public RmsNormKernel(GpuContext context, DeviceTuning tuning)
         : base(context, ShaderId.RmsNorm, [BindingKind.Storage, BindingKind.Storage, BindingKind.Storage],
-            [SpecConstant.FromUInt32(0, tuning?.NormWorkgroup ?? 0)])
+            [SpecConstant.FromUInt32(0, Tuned(tuning).NormWorkgroup)])
     {
     }
 

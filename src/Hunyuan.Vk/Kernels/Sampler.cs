@@ -5,11 +5,11 @@ namespace Hunyuan.Vk.Kernels;
 
 /// <summary>Push constants of shaders/topk.comp.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly record struct TopKPush(uint N, uint K, uint Chunk, uint ReadIds);
+internal readonly record struct TopKPush(uint N, uint K, uint Chunk, uint ReadIds);
 
 /// <summary>Push constants of shaders/sample.comp.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly record struct SamplePush(uint K, float Temperature, float TopP, float U, uint Slot);
+internal readonly record struct SamplePush(uint K, float Temperature, float TopP, float U, uint Slot);
 
 /// <summary>
 /// Top-k / top-p sampling on the GPU in three dispatches, so only the chosen token id ever needs to reach the host:
@@ -17,7 +17,7 @@ public readonly record struct SamplePush(uint K, float Temperature, float TopP, 
 /// shader, one workgroup), then temperature softmax, nucleus and the pick by a host-supplied uniform
 /// (shaders/sample.comp). Owns its scratch buffers, sized for <c>maxLogits</c> and <see cref="MaxK"/>.
 /// </summary>
-public sealed class Sampler : IDisposable
+internal sealed class Sampler : IDisposable
 {
     public const int MaxK = 64;
     private const uint Chunk = 4096;   // with k <= 64, at most 64 * 4096 / 8 loop iterations per invocation on lavapipe
@@ -80,7 +80,7 @@ public sealed class Sampler : IDisposable
     }
 
     private sealed class TopKKernel(GpuContext context, DeviceTuning tuning)
-        : Kernel<TopKPush>(context, ShaderId.Topk, [.. Enumerable.Repeat(BindingKind.Storage, 4)], [SpecConstant.FromUInt32(0, tuning?.ReductionWorkgroup ?? 0)])
+        : Kernel<TopKPush>(context, ShaderId.Topk, [.. Enumerable.Repeat(BindingKind.Storage, 4)], [SpecConstant.FromUInt32(0, Tuned(tuning).ReductionWorkgroup)])
     {
         public void Record(CommandRecorder r, BufferRange values, BufferRange ids, BufferRange outValues, BufferRange outIds, TopKPush push, uint groups)
         {

@@ -8,7 +8,7 @@ namespace Hunyuan.Vk.Kernels;
 /// buffers) and the
 /// push-constant block's member offsets and size. Used to check each kernel's C# mirror of its shader.
 /// </summary>
-public sealed class SpirvReflection
+internal sealed class SpirvReflection
 {
     private const uint Magic = 0x07230203;
 
@@ -18,13 +18,17 @@ public sealed class SpirvReflection
     /// <summary>Byte offsets of the push-constant block's members, in member order; empty when there is none.</summary>
     public IReadOnlyList<uint> PushConstantOffsets { get; }
 
+    /// <summary>Bytes of the push-constant block: its last member's offset plus that member's size; 0 when there is none.</summary>
+    public uint PushConstantSize { get; }
+
     /// <summary>Storage bindings the shader may write (declared without <c>readonly</c>).</summary>
     public IReadOnlySet<uint> WrittenBindings { get; }
 
-    private SpirvReflection(IReadOnlyDictionary<uint, BindingKind> bindings, IReadOnlyList<uint> pushOffsets, IReadOnlySet<uint> written)
+    private SpirvReflection(IReadOnlyDictionary<uint, BindingKind> bindings, IReadOnlyList<uint> pushOffsets, uint pushSize, IReadOnlySet<uint> written)
     {
         Bindings = bindings;
         PushConstantOffsets = pushOffsets;
+        PushConstantSize = pushSize;
         WrittenBindings = written;
     }
 
@@ -44,6 +48,8 @@ public sealed class SpirvReflection
         var structMembers = new Dictionary<uint, int>();     // struct id -> member count
         var readOnlyMembers = new Dictionary<uint, int>();   // struct id -> members decorated NonWritable
         var readOnlyVariables = new HashSet<uint>();         // variables decorated NonWritable
+        var scalarBytes = new Dictionary<uint, uint>();      // int, float and vector type ids -> bytes
+        var lastMemberType = new Dictionary<uint, uint>();   // struct id -> type of its last member
 
         for (int at = 20; at < spirv.Length;)
         {
@@ -71,6 +77,17 @@ public sealed class SpirvReflection
                     break;
                 case 30:                                           // OpTypeStruct result members...
                     structMembers[Word(spirv, at + 4)] = count - 2;
+                    if (count > 2)
+                    {
+                        lastMemberType[Word(spirv, at + 4)] = Word(spirv, at + (count - 1) * 4);
+                    }
+
+                    break;
+                case 21 or 22:                                     // OpTypeInt / OpTypeFloat result width ...
+                    scalarBytes[Word(spirv, at + 4)] = Word(spirv, at + 8) / 8;
+                    break;
+                case 23:                                           // OpTypeVector result component count
+                    scalarBytes[Word(spirv, at + 4)] = scalarBytes.GetValueOrDefault(Word(spirv, at + 8)) * Word(spirv, at + 12);
                     break;
                 case 72 when Word(spirv, at + 12) == 35:           // OpMemberDecorate struct member Offset n
                     uint type = Word(spirv, at + 4);
@@ -104,12 +121,19 @@ public sealed class SpirvReflection
         var bindings = new Dictionary<uint, BindingKind>();
         var written = new HashSet<uint>();
         IReadOnlyList<uint> push = [];
+        uint pushSize = 0;
         foreach ((uint id, uint pointer, uint storageClass) in variables)
         {
             uint block = pointerTarget.TryGetValue(pointer, out var target) ? target.Type : 0;
             if (storageClass == PushConstant)
             {
                 push = memberOffsets.TryGetValue(block, out var m) ? [.. m.Values] : [];
+                if (push.Count > 0)
+                {
+                    uint last = scalarBytes.GetValueOrDefault(lastMemberType.GetValueOrDefault(block));
+                    pushSize = last > 0 ? push[^1] + last
+                        : throw new InvalidDataException("The push-constant block ends in a member that is not a scalar or vector");
+                }
             }
             else if (binding.TryGetValue(id, out uint b) && storageClass is Uniform or StorageBuffer)
             {
@@ -126,7 +150,7 @@ public sealed class SpirvReflection
             }
         }
 
-        return new SpirvReflection(bindings, push, written);
+        return new SpirvReflection(bindings, push, pushSize, written);
     }
 
     private static uint Word(ReadOnlySpan<byte> s, int at) => BinaryPrimitives.ReadUInt32LittleEndian(s[at..]);

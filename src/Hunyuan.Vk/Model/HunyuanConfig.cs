@@ -40,6 +40,12 @@ public sealed record HunyuanConfig
     public int KvDim => KvHeads * HeadDim;                   // 1024
     public int GroupSize => Heads / KvHeads;                 // 4 query heads per KV head
 
+    /// <summary>Expert matrices a layer stacks on the device: the routed experts, then the shared expert if there is one.</summary>
+    public int StackedExperts => Experts + (SharedExperts > 0 ? 1 : 0);   // 65
+
+    /// <summary>Experts one token runs: its top k, then the shared expert if there is one.</summary>
+    public int RouteSlots => TopK + (SharedExperts > 0 ? 1 : 0);          // 9
+
     /// <summary>Weights of one layer's attention projections: q, k, v and o.</summary>
     public long AttentionWeights => (QueryDim + 2L * KvDim) * HiddenSize + (long)HiddenSize * QueryDim;
 

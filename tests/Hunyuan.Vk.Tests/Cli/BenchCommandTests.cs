@@ -1,14 +1,13 @@
 using System.Text.Json;
 using Hunyuan.Vk.Benchmarking;
 using Hunyuan.Vk.Model.Formats;
-using Hunyuan.Vk.Model.Generation;
+using Hunyuan.Vk.Model.Synthetic;
 using Hunyuan.Vk.Tests.Harness;
 
 namespace Hunyuan.Vk.Tests.Cli;
 
 /// <summary><c>hyvk bench</c> on random weights: every figure is there and the counted ones hold (no speed is asserted).</summary>
-[Category("Vulkan")]
-public sealed class BenchCommandTests
+public sealed class BenchCommandTests : VulkanTest
 {
     private static readonly string[] s_metrics =
     [

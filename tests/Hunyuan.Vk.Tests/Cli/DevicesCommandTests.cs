@@ -3,8 +3,7 @@ using Hunyuan.Vk.Tests.Harness;
 
 namespace Hunyuan.Vk.Tests.Cli;
 
-[Category("Vulkan")]
-public sealed class DevicesCommandTests
+public sealed class DevicesCommandTests : VulkanTest
 {
     private static (int Exit, string Out) Run(params string[] args)
     {

@@ -5,8 +5,7 @@ using Hunyuan.Vk.Tests.Harness;
 
 namespace Hunyuan.Vk.Tests.Cli;
 
-[Category("Vulkan")]
-public sealed class GenerateCommandTests
+public sealed class GenerateCommandTests : VulkanTest
 {
     private static readonly string[] s_prompt = ["127958", "9906", "1917", "127962"];
 

@@ -206,4 +206,25 @@ public sealed class DecodeSessionTests : VulkanTest
         session.Step(2);
         Assert.That(() => session.Step(3), Throws.InvalidOperationException.With.Message.Contains("context is full"));
     }
+
+    [Test]
+    public void Counters_name_the_layers_of_the_command_buffer_they_count()
+    {
+        using ModelWeights weights = ModelWeights.Open(TestModels.Directory(TestModels.Tiny()));
+        using var model = new DeviceModel(Context, weights, WeightFormat.Q8);
+        using var session = new DecodeSession(Context, model, maxPositions: 32);
+        int layers = weights.Config.Layers;
+        int token = session.Step(1);
+        Range decode = session.LastStep.LayerDispatches;
+        Assert.That(decode.End.Value - decode.Start.Value, Is.EqualTo(12 * layers), "decode: 12 dispatches a layer");
+
+        session.Prefill(s_prompt);
+        Range prefill = session.LastStep.LayerDispatches;
+        // Prefill's layer adds the expert grouping (moe_group) to decode's 12: a range left from the decode step is wrong.
+        Assert.That(prefill.End.Value - prefill.Start.Value, Is.EqualTo(13 * layers), "prefill: 13 dispatches a layer");
+        Assert.That(prefill.End.Value, Is.LessThan(session.LastStep.Dispatches), "the head follows the layers");
+
+        session.Step(token);
+        Assert.That(session.LastStep.LayerDispatches, Is.EqualTo(decode), "decode again");
+    }
 }

@@ -1,7 +1,7 @@
 using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Model;
 using Hunyuan.Vk.Model.Formats;
-using Hunyuan.Vk.Model.Generation;
+using Hunyuan.Vk.Model.Synthetic;
 using Hunyuan.Vk.Tests.Harness;
 using Hunyuan.Vk.Vulkan;
 

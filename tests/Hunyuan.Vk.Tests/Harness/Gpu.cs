@@ -9,11 +9,14 @@ namespace Hunyuan.Vk.Tests.Harness;
 /// </summary>
 public static class Gpu
 {
-    private static readonly Lazy<(VulkanInstance Instance, GpuContext Context)> s_gpu = new(Open);
+    private static readonly Lazy<(VulkanInstance? Instance, GpuContext? Context, string? Missing)> s_gpu = new(Open);
     private static readonly Dictionary<Type, object> s_kernels = [];
 
-    public static VulkanInstance Instance => s_gpu.Value.Instance;
-    public static GpuContext Context => s_gpu.Value.Context;
+    public static VulkanInstance Instance => s_gpu.Value.Instance ?? throw new InvalidOperationException(Unavailable);
+    public static GpuContext Context => s_gpu.Value.Context ?? throw new InvalidOperationException(Unavailable);
+
+    /// <summary>Why there is no device for the tests (null: there is one). With HYVK_VALIDATION set, a device is required.</summary>
+    public static string? Unavailable => s_gpu.Value.Missing;
     public static DeviceTuning Tuning => DeviceTuning.For(Context.Info);
 
     internal static bool IsOpen => s_gpu.IsValueCreated;
@@ -47,17 +50,28 @@ public static class Gpu
         }
 
         s_kernels.Clear();
-        s_gpu.Value.Context.Dispose();
-        s_gpu.Value.Instance.Dispose();
+        s_gpu.Value.Context?.Dispose();
+        s_gpu.Value.Instance?.Dispose();
     }
 
-    private static (VulkanInstance, GpuContext) Open()
+    private static (VulkanInstance?, GpuContext?, string?) Open()
     {
-        var instance = new VulkanInstance();
-        TestContext.Progress.WriteLine(
-            $"Vulkan tests on {instance.Devices.Count} device(s); validation layer {(instance.ValidationEnabled ? "ON" : "off")}");
-        GpuContext context = instance.CreateContext();
-        TestContext.Progress.WriteLine($"Device: [{context.Info.Index}] {context.Info.Name} ({context.Info.Driver})");
-        return (instance, context);
+        VulkanInstance? instance = null;
+        try
+        {
+            instance = new VulkanInstance();
+            TestContext.Progress.WriteLine(
+                $"Vulkan tests on {instance.Devices.Count} device(s); validation layer {(instance.ValidationEnabled ? "ON" : "off")}");
+            GpuContext context = instance.CreateContext();
+            TestContext.Progress.WriteLine($"Device: [{context.Info.Index}] {context.Info.Name} ({context.Info.Driver})");
+            return (instance, context, null);
+        }
+        catch (VulkanException e) when (Environment.GetEnvironmentVariable(VulkanInstance.ValidationVariable) is null)
+        {
+            instance?.Dispose();
+            string reason = $"No Vulkan device to test on: {e.Message} (bash tools/setup.sh installs lavapipe, Mesa's CPU device)";
+            TestContext.Progress.WriteLine(reason);
+            return (null, null, reason);
+        }
     }
 }

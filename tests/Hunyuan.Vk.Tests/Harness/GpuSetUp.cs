@@ -10,7 +10,7 @@ public sealed class GpuSetUp
     public void CloseDevice()
     {
         TestModels.DeleteAll();
-        if (!Gpu.IsOpen)
+        if (!Gpu.IsOpen || Gpu.Unavailable is not null)
         {
             return;
         }

@@ -1,5 +1,5 @@
 using Hunyuan.Vk.Model;
-using Hunyuan.Vk.Model.Generation;
+using Hunyuan.Vk.Model.Synthetic;
 using Hunyuan.Vk.Model.Safetensors;
 using Hunyuan.Vk.Reference;
 
@@ -11,15 +11,28 @@ public static class TestModels
     private static readonly Dictionary<GeneratorOptions, string> s_made = [];
     private static readonly string s_root = System.IO.Directory.CreateTempSubdirectory("hyvk-models-").FullName;
 
-    /// <summary>The real hy.tiktoken from ../shared when present, else null (the generator then ships cl100k_base).</summary>
-    public static string? RealRankFile
+    private static readonly Lazy<string> s_realRankFile = new(Decompress);
+
+    /// <summary>SHA-256 of Hunyuan-A13B's hy.tiktoken (docs/hunyuan-a13b.md 5.1).</summary>
+    public const string RealRankFileSha256 = "51e1bf20514dc78d5496f9b791af3127eadcc906c830184bf954d5b11d60573f";
+
+    /// <summary>The real hy.tiktoken, from the repository's compressed copy (TestData/hy.tiktoken.gz, with its licence
+    /// notice), decompressed once per run and checked against its known SHA-256.</summary>
+    public static string RealRankFile => s_realRankFile.Value;
+
+    private static string Decompress()
     {
-        get
+        string source = Path.Combine(RepoPaths.Root, "tests", "Hunyuan.Vk.Tests", "TestData", "hy.tiktoken.gz");
+        string path = Path.Combine(s_root, "hy.tiktoken");
+        using (FileStream input = File.OpenRead(source))
+        using (var gzip = new System.IO.Compression.GZipStream(input, System.IO.Compression.CompressionMode.Decompress))
+        using (FileStream output = File.Create(path))
         {
-            string? shared = RepoPaths.Shared;
-            string? path = shared is null ? null : Path.Combine(shared, "hunyuan-tokenizer", "hy.tiktoken");
-            return path is not null && File.Exists(path) ? path : null;
+            gzip.CopyTo(output);
         }
+
+        string sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)));
+        return sha == RealRankFileSha256 ? path : throw new InvalidDataException($"{source} decompresses to sha256 {sha}, not hy.tiktoken's {RealRankFileSha256}");
     }
 
     /// <summary>The directory of a generated model with these options (made on first request).</summary>

@@ -38,7 +38,7 @@ public sealed class GpuShapeTests : VulkanTest
         QuantizedMatrix q = MatVecTests.Matrix(format, rows, cols, seed: rows);
         float[] x = TestData.Uniform(cols, cols);
         var expected = new float[rows];
-        Ops.MatVec(q.Dequantize(), x, expected);
+        ModelOps.MatVec<float>(q.Dequantize(), x, expected);
         using DeviceMatrix w = DeviceMatrix.Upload(Context, "W", q);
         using GpuBuffer gx = Upload(x, "x");
         using var y = new GuardedOutput(Context, rows, "y");
@@ -57,7 +57,7 @@ public sealed class GpuShapeTests : VulkanTest
         var expected = new float[tokens * rows];
         for (int t = 0; t < tokens; t++)
         {
-            Ops.MatVec(w, x.AsSpan(t * cols, cols), expected.AsSpan(t * rows, rows));
+            ModelOps.MatVec<float>(w, x.AsSpan(t * cols, cols), expected.AsSpan(t * rows, rows));
         }
 
         using DeviceMatrix dw = DeviceMatrix.Upload(Context, "W", q);
@@ -74,7 +74,7 @@ public sealed class GpuShapeTests : VulkanTest
         const int Rows = 3, N = 4099;
         float[] x = TestData.Uniform(1, Rows * N, 3f), w = TestData.Uniform(2, N);
         var expected = new float[Rows * N];
-        Ops.RmsNorm(x, w, expected, 1e-5f);
+        ModelOps.RmsNorm<float>(x, w, expected, 1e-5f);
         using GpuBuffer gx = Upload(x, "x"), gw = Upload(w, "w");
         using var y = new GuardedOutput(Context, Rows * N, "y");
         using var kernel = new RmsNormKernel(Context, GpuLike);

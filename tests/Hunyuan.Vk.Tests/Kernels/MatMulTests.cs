@@ -32,7 +32,7 @@ public sealed class MatMulTests : VulkanTest
         var expected = new float[tokens * rows];
         for (int t = 0; t < tokens; t++)
         {
-            Ops.MatVec(w, x.AsSpan(t * cols, cols), expected.AsSpan(t * rows, rows));
+            ModelOps.MatVec<float>(w, x.AsSpan(t * cols, cols), expected.AsSpan(t * rows, rows));
         }
 
         using DeviceMatrix dw = DeviceMatrix.Upload(Context, "W", q);

@@ -76,14 +76,14 @@ public sealed class MoeTests : VulkanTest
         for (int s = 0; s < Slots; s++)
         {
             float[] gu = new float[2 * Inter];
-            Ops.MatVec(gateUp[slotIds[s]].Dequantize(), x, gu);
+            ModelOps.MatVec<float>(gateUp[slotIds[s]].Dequantize(), x, gu);
             for (int i = 0; i < Inter; i++)
             {
                 act[s * Inter + i] = (float)(ModelOps.Silu<double>(gu[2 * i]) * gu[2 * i + 1]);
             }
 
             float[] y = new float[Hidden];
-            Ops.MatVec(down[slotIds[s]].Dequantize(), act.AsSpan(s * Inter, Inter), y);
+            ModelOps.MatVec<float>(down[slotIds[s]].Dequantize(), act.AsSpan(s * Inter, Inter), y);
             for (int i = 0; i < Hidden; i++)
             {
                 expected[i] += slotWeights[s] * y[i];
@@ -135,10 +135,10 @@ public sealed class MoeTests : VulkanTest
             for (int s = 0; s < Slots; s++)
             {
                 var g = new float[2 * Inter];
-                Ops.MatVec(gu[slotIds[s]], x.AsSpan(t * Hidden, Hidden), g);
+                ModelOps.MatVec<float>(gu[slotIds[s]], x.AsSpan(t * Hidden, Hidden), g);
                 float[] activation = [.. Enumerable.Range(0, Inter).Select(i => (float)(ModelOps.Silu<double>(g[2 * i]) * g[2 * i + 1]))];
                 var y = new float[Hidden];
-                Ops.MatVec(dn[slotIds[s]], activation, y);
+                ModelOps.MatVec<float>(dn[slotIds[s]], activation, y);
                 for (int i = 0; i < Hidden; i++)
                 {
                     acc[i] += slotWeights[s] * y[i];

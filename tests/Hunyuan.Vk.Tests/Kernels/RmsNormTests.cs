@@ -22,7 +22,7 @@ public sealed class RmsNormTests : VulkanTest
         float[] x = TestData.Uniform(100 + n, rows * n, scale: 3f);
         float[] w = TestData.Uniform(200 + n, n);
         var expected = new float[rows * n];
-        Ops.RmsNorm(x, w, expected, Eps);
+        ModelOps.RmsNorm<float>(x, w, expected, Eps);
 
         using GpuBuffer gx = Upload(x, "x"), gw = Upload(w, "w");
         using var y = new GuardedOutput(Context, rows * n, "y");
@@ -41,7 +41,7 @@ public sealed class RmsNormTests : VulkanTest
         float[] x = TestData.Uniform(5, N, scale: 1e-3f);
         float[] w = TestData.Uniform(6, N);
         var expected = new float[N];
-        Ops.RmsNorm(x, w, expected, Eps);
+        ModelOps.RmsNorm<float>(x, w, expected, Eps);
 
         using GpuBuffer gx = Upload(x, "x"), gw = Upload(w, "w");
         using var y = new GuardedOutput(Context, N, "y");

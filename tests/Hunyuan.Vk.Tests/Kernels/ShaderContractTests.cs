@@ -1,56 +1,55 @@
-using System.Reflection;
 using System.Runtime.InteropServices;
 using Hunyuan.Vk.Kernels;
+using Hunyuan.Vk.Model.Formats;
+using Hunyuan.Vk.Tests.Harness;
+using Hunyuan.Vk.Vulkan;
 
 namespace Hunyuan.Vk.Tests.Kernels;
 
-/// <summary>Every shader is embedded, and every push-constant struct mirrors its GLSL block byte for byte.</summary>
-public sealed class ShaderContractTests
+/// <summary>
+/// Every shader is embedded and reflects; every weight format has every per-format kernel; and a kernel wrapper whose
+/// push-constant struct does not mirror its shader cannot be built (each wrapper checks itself at construction, so
+/// every kernel test covers its own).
+/// </summary>
+public sealed class ShaderContractTests : VulkanTest
 {
-    [Test]
-    public void Every_shader_is_embedded_as_valid_spirv([Values] ShaderId id)
+    private static IEnumerable<string> Shaders => Enum.GetNames<ShaderId>();
+
+    /// <summary>The kernels of shaders/variants.txt, built once per format.</summary>
+    private static readonly string[] s_perFormat = ["matvec", "moe_gate_up", "moe_down", "matmul", "moe_prefill_gate_up", "moe_prefill_down", "embed"];
+
+    [TestCaseSource(nameof(Shaders))]
+    public void Every_shader_is_embedded_as_valid_spirv(string name)
     {
-        ReadOnlyMemory<byte> spirv = ShaderLibrary.Spirv(id);
+        ReadOnlyMemory<byte> spirv = ShaderLibrary.Spirv(Enum.Parse<ShaderId>(name));
         Assert.That(spirv.Length, Is.GreaterThan(20).And.Matches<int>(n => n % 4 == 0));
-        Assert.DoesNotThrow(() => SpirvReflection.Parse(spirv.Span));
+        SpirvReflection r = SpirvReflection.Parse(spirv.Span);
+        Assert.That(r.PushConstantSize, Is.EqualTo(r.PushConstantOffsets.Count == 0 ? 0 : r.PushConstantOffsets[^1] + 4), "all push constants are 32-bit scalars");
     }
 
-    [TestCase(ShaderId.BinaryOp, typeof(BinaryOpPush))]
-    [TestCase(ShaderId.RmsNorm, typeof(RmsNormPush))]
-    [TestCase(ShaderId.MatvecF32, typeof(MatVecPush))]
-    [TestCase(ShaderId.MatvecF16, typeof(MatVecPush))]
-    [TestCase(ShaderId.MatvecQ8, typeof(MatVecPush))]
-    [TestCase(ShaderId.MatvecQ4, typeof(MatVecPush))]
-    [TestCase(ShaderId.MatvecQ4z, typeof(MatVecPush))]
-    [TestCase(ShaderId.MoeGateUpQ4, typeof(MatVecPush))]
-    [TestCase(ShaderId.MoeDownQ8, typeof(MatVecPush))]
-    [TestCase(ShaderId.MoeRoute, typeof(MoeRoutePush))]
-    [TestCase(ShaderId.MoeCombine, typeof(MoeCombinePush))]
-    [TestCase(ShaderId.RopeNormKv, typeof(RopeNormKvPush))]
-    [TestCase(ShaderId.AttnDecode, typeof(AttentionDecodePush))]
-    [TestCase(ShaderId.AttnCombine, typeof(AttentionCombinePush))]
-    [TestCase(ShaderId.Argmax, typeof(ArgmaxPush))]
-    [TestCase(ShaderId.EmbedQ4, typeof(EmbedPush))]
-    [TestCase(ShaderId.Topk, typeof(TopKPush))]
-    [TestCase(ShaderId.Sample, typeof(SamplePush))]
-    [TestCase(ShaderId.MatmulQ4, typeof(MatMulPush))]
-    [TestCase(ShaderId.MatmulQ4z, typeof(MatMulPush))]
-    [TestCase(ShaderId.MatmulF32, typeof(MatMulPush))]
-    [TestCase(ShaderId.MoePrefillGateUpQ4, typeof(MatMulPush))]
-    [TestCase(ShaderId.MoePrefillDownQ8, typeof(MatMulPush))]
-    [TestCase(ShaderId.MoeGroup, typeof(MoeGroupPush))]
-    [TestCase(ShaderId.MoeScatter, typeof(MoeScatterPush))]
-    [TestCase(ShaderId.RepetitionPenalty, typeof(RepetitionPenaltyPush))]
-    public void Push_constants_match_the_shader(ShaderId id, Type push)
+    [Test]
+    public void Every_weight_format_has_every_per_format_kernel()
     {
-        IReadOnlyList<uint> shaderOffsets = SpirvReflection.Parse(ShaderLibrary.Spirv(id).Span).PushConstantOffsets;
-        uint[] hostOffsets = push.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic)
-            .Select(f => (uint)Marshal.OffsetOf(push, f.Name))
-            .Order()
-            .ToArray();
+        foreach (WeightFormatSpec spec in WeightFormats.All)
+        {
+            foreach (string kernel in s_perFormat)
+            {
+                Assert.DoesNotThrow(() => ShaderLibrary.For(kernel, spec.Format), $"{kernel} for {spec.Name}");
+            }
+        }
 
-        Assert.That(hostOffsets, Is.EqualTo(shaderOffsets), $"{push.Name} vs {ShaderLibrary.FileName(id)}.comp push-constant member offsets");
-        Assert.That(Marshal.SizeOf(push), Is.EqualTo(shaderOffsets.Count * 4), "size (all members are 32-bit)");
+        Assert.That(() => ShaderLibrary.Find("matvec_q3"), Throws.TypeOf<KeyNotFoundException>().With.Message.Contains("matvec_q3"));
+        Assert.That(() => ShaderLibrary.For("matvec", (WeightFormat)99), Throws.TypeOf<ArgumentOutOfRangeException>(), "an unknown format is an error, never a fallback");
+    }
+
+    [Test]
+    public void A_push_constant_struct_that_does_not_mirror_its_shader_cannot_be_built()
+    {
+        // argmax.comp's block is { uint n; uint slot; }: one member short, one too many, and a reordered size all fail.
+        Assert.That(() => new ArgmaxWith<OneMember>(Context).Dispose(), Throws.InvalidOperationException.With.Message.Contains("argmax").And.Message.Contains("push constants"));
+        Assert.That(() => new ArgmaxWith<ThreeMembers>(Context).Dispose(), Throws.InvalidOperationException);
+        Assert.That(() => new ArgmaxWith<WideSecond>(Context).Dispose(), Throws.InvalidOperationException);
+        Assert.DoesNotThrow(() => new ArgmaxWith<TwoMembers>(Context).Dispose());
     }
 
     [Test]
@@ -58,8 +57,9 @@ public sealed class ShaderContractTests
     {
         SpirvReflection r = SpirvReflection.Parse(ShaderLibrary.Spirv(ShaderId.RmsNorm).Span);
         Assert.That(r.Bindings.Keys, Is.EquivalentTo(new uint[] { 0, 1, 2 }));
-        Assert.That(r.Bindings.Values, Is.All.EqualTo(Vk.Vulkan.BindingKind.Storage));
+        Assert.That(r.Bindings.Values, Is.All.EqualTo(BindingKind.Storage));
         Assert.That(r.PushConstantOffsets, Is.EqualTo(new uint[] { 0, 4 }));
+        Assert.That(r.PushConstantSize, Is.EqualTo(8));
         Assert.That(r.WrittenBindings, Is.EquivalentTo(new uint[] { 2 }), "x and the weight are readonly, y is written");
     }
 
@@ -76,4 +76,30 @@ public sealed class ShaderContractTests
     {
         Assert.Throws<InvalidDataException>(() => SpirvReflection.Parse(new byte[64]));
     }
+
+    [Test]
+    public void Limits_shared_with_glsl_are_what_the_shaders_were_built_with()
+    {
+        // moe_route writes struct Route (limits.glsl) per token; its size in C# comes from the same #define.
+        Assert.That(MoeRoute.Bytes, Is.EqualTo(ShaderLimits.MaxRouteSlots * 8UL));
+        Assert.That(MoeGroupKernel.GroupUints, Is.EqualTo(2UL * ShaderLimits.MaxExpertGroups));
+        Assert.That(() => new MatVecKernel(Context, Gpu.Tuning, WeightFormat.Q8, ShaderLimits.MaxCols + 32).Dispose(),
+            Throws.TypeOf<ArgumentOutOfRangeException>().With.Message.Contains("MAX_COLS"), "x wider than the uniform buffer the shader declares");
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private readonly record struct OneMember(uint N);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private readonly record struct TwoMembers(uint N, uint Slot);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private readonly record struct ThreeMembers(uint N, uint Slot, uint Extra);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private readonly record struct WideSecond(uint N, ulong Slot);
+
+    private sealed class ArgmaxWith<TPush>(GpuContext context)
+        : Kernel<TPush>(context, ShaderId.Argmax, [BindingKind.Storage, BindingKind.Storage], [SpecConstant.FromUInt32(0, 8)])
+        where TPush : unmanaged;
 }

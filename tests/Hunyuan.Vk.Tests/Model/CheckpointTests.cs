@@ -1,5 +1,5 @@
 using Hunyuan.Vk.Model;
-using Hunyuan.Vk.Model.Generation;
+using Hunyuan.Vk.Model.Synthetic;
 using Hunyuan.Vk.Model.Safetensors;
 using Hunyuan.Vk.Tests.Harness;
 

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Hunyuan.Vk.Model;
-using Hunyuan.Vk.Model.Generation;
+using Hunyuan.Vk.Model.Synthetic;
 
 namespace Hunyuan.Vk.Tests.Model;
 

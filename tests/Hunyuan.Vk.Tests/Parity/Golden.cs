@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using Hunyuan.Vk.Model.Generation;
+using Hunyuan.Vk.Model.Synthetic;
 using Hunyuan.Vk.Tests.Harness;
 
 namespace Hunyuan.Vk.Tests.Parity;

@@ -8,17 +8,17 @@ public sealed class TokenizerTests
 {
     private static HunyuanTokenizer? s_tokenizer;
 
-    private static HunyuanTokenizer Tokenizer
-    {
-        get
-        {
-            if (TestModels.RealRankFile is not string path)
-            {
-                Assert.Ignore("../shared/hunyuan-tokenizer/hy.tiktoken is not beside the checkout");
-                return null!;
-            }
+    private static HunyuanTokenizer Tokenizer => s_tokenizer ??= HunyuanTokenizer.FromRankFile(TestModels.RealRankFile);
 
-            return s_tokenizer ??= HunyuanTokenizer.FromRankFile(path);
+    [Test]
+    public void The_repository_copy_is_the_real_rank_file()
+    {
+        // RealRankFile checks the SHA-256 itself; where ../shared is beside the checkout, its copy must agree byte for byte.
+        string path = TestModels.RealRankFile;
+        Assert.That(new FileInfo(path).Length, Is.EqualTo(2_141_890));
+        if (RepoPaths.Shared is string shared && File.Exists(Path.Combine(shared, "hunyuan-tokenizer", "hy.tiktoken")))
+        {
+            Assert.That(File.ReadAllBytes(path), Is.EqualTo(File.ReadAllBytes(Path.Combine(shared, "hunyuan-tokenizer", "hy.tiktoken"))));
         }
     }
 

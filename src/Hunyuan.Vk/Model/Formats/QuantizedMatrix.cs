@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
 namespace Hunyuan.Vk.Model.Formats;
@@ -18,9 +17,10 @@ public sealed class QuantizedMatrix
     public QuantizedMatrix(WeightFormat format, int rows, int cols, byte[] quants, Half[]? scales = null, byte[]? zeros = null)
     {
         ArgumentNullException.ThrowIfNull(quants);
-        if (format is not (WeightFormat.F32 or WeightFormat.F16) && cols % format.GroupSize() != 0)
+        WeightFormatSpec spec = format.Spec();
+        if (spec.HasScales)
         {
-            throw new ArgumentException($"{format} needs cols ({cols}) to be a multiple of {format.GroupSize()}");
+            spec.CheckShape(rows, cols);
         }
 
         Format = format;
@@ -29,15 +29,8 @@ public sealed class QuantizedMatrix
         Quants = quants;
         Scales = scales ?? [];
         Zeros = zeros ?? [];
-        long expected = format switch
-        {
-            WeightFormat.F32 => 4L * rows * cols,
-            WeightFormat.F16 => 2L * rows * cols,
-            WeightFormat.Q8 => (long)rows * cols,
-            _ => (long)rows * cols / 2,
-        };
-        if (quants.Length != expected || (format.GroupSize() > 1 && Scales.Length != (long)rows * cols / format.GroupSize())
-            || (format == WeightFormat.Q4Z && Zeros.Length != Scales.Length))
+        if (quants.LongLength != (long)rows * cols * spec.BlockBytes / WeightFormatSpec.BlockValues || Scales.LongLength != spec.Groups(rows, cols)
+            || Zeros.LongLength != (spec.HasZeros ? Scales.LongLength : 0))
         {
             throw new ArgumentException($"{format} [{rows}, {cols}]: array sizes do not match the shape");
         }
@@ -47,46 +40,7 @@ public sealed class QuantizedMatrix
     /// Random weights in <paramref name="format"/> whose products keep O(1) activations (values of std about
     /// 1/sqrt(cols)): for timing runs, where values do not matter but NaNs and overflow would.
     /// </summary>
-    public static QuantizedMatrix Random(WeightFormat format, int rows, int cols, Random random)
-    {
-        ArgumentNullException.ThrowIfNull(random);
-        long n = (long)rows * cols;
-        float std = 1f / MathF.Sqrt(cols);
-        switch (format)
-        {
-            case WeightFormat.F32:
-            case WeightFormat.F16:
-                var values = new byte[n * (format == WeightFormat.F32 ? 4 : 2)];
-                for (long i = 0; i < n; i++)
-                {
-                    float v = (random.NextSingle() * 2 - 1) * 1.7f * std;   // uniform with that std
-                    if (format == WeightFormat.F32)
-                    {
-                        BinaryPrimitives.WriteSingleLittleEndian(values.AsSpan((int)(i * 4)), v);
-                    }
-                    else
-                    {
-                        BinaryPrimitives.WriteHalfLittleEndian(values.AsSpan((int)(i * 2)), (Half)v);
-                    }
-                }
-
-                return new QuantizedMatrix(format, rows, cols, values);
-            default:
-                var quants = new byte[format == WeightFormat.Q8 ? n : n / 2];
-                random.NextBytes(quants);
-                // Uniform quants have std ~74 (int8) or ~4.6 (int4 around its zero of 8).
-                var scale = (Half)(std / (format == WeightFormat.Q8 ? 74f : 4.6f));
-                var scales = new Half[n / format.GroupSize()];
-                Array.Fill(scales, scale);
-                byte[]? zeros = format == WeightFormat.Q4Z ? new byte[scales.Length] : null;
-                if (zeros is not null)
-                {
-                    Array.Fill(zeros, (byte)8);
-                }
-
-                return new QuantizedMatrix(format, rows, cols, quants, scales, zeros);
-        }
-    }
+    public static QuantizedMatrix Random(WeightFormat format, int rows, int cols, Random random) => Quantizer.Random(format, rows, cols, random);
 
     public WeightFormat Format { get; }
     public int Rows { get; }
@@ -101,35 +55,7 @@ public sealed class QuantizedMatrix
     public long DeviceBytes => Quants.Length + Scales.Length * 2L + Zeros.Length;
 
     /// <summary>The values this matrix stands for, row-major: what the CPU reference runs on to judge a kernel.</summary>
-    public float[] Dequantize()
-    {
-        var w = new float[(long)Rows * Cols];
-        int group = Format.GroupSize();
-        for (int r = 0; r < Rows; r++)
-        {
-            for (int k = 0; k < Cols; k++)
-            {
-                long i = (long)r * Cols + k;
-                int g = r * GroupsPerRow + k / group;
-                w[i] = Format switch
-                {
-                    WeightFormat.F32 => BinaryPrimitives.ReadSingleLittleEndian(Quants.AsSpan((int)(i * 4))),
-                    WeightFormat.F16 => (float)BinaryPrimitives.ReadHalfLittleEndian(Quants.AsSpan((int)(i * 2))),
-                    WeightFormat.Q8 => (sbyte)Quants[i] * (float)Scales[g],
-                    WeightFormat.Q4 => (Nibble(i) - 8) * (float)Scales[g],
-                    _ => (Nibble(i) - Zeros[g]) * (float)Scales[g],
-                };
-            }
-        }
-
-        return w;
-    }
-
-    private int Nibble(long i)
-    {
-        uint word = BinaryPrimitives.ReadUInt32LittleEndian(Quants.AsSpan((int)(i / 8 * 4)));
-        return (int)((word >> (int)(4 * (i % 8))) & 0xF);
-    }
+    public float[] Dequantize() => Quantizer.Dequantize(this);
 
     /// <summary>The quants viewed as 32-bit words (Q4, Q4Z).</summary>
     public ReadOnlySpan<uint> Words => MemoryMarshal.Cast<byte, uint>(Quants);

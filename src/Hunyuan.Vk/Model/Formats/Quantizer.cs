@@ -3,9 +3,10 @@ using System.Buffers.Binary;
 namespace Hunyuan.Vk.Model.Formats;
 
 /// <summary>
-/// Converts float matrices to the device formats. Symmetric per-group quantization: Q8 d = max|w| / 127,
-/// q = round(w / d); Q4 d = max|w| / 7, q = clamp(round(w / d), -8, 7) + 8. Scales are rounded to f16 first and the
-/// rounded scale is used to quantize, so the error bound (half a step) holds for what is stored.
+/// The values of each device format (<see cref="WeightFormatSpec"/> describes their layout): made from floats, from
+/// GPTQ, or at random, and read back. Symmetric per-group quantization: Q8 d = max|w| / 127, q = round(w / d); Q4
+/// d = max|w| / 7, q = clamp(round(w / d), -8, 7) + 8. Scales are rounded to f16 first and the rounded scale is used
+/// to quantize, so the error bound (half a step) holds for what is stored.
 /// </summary>
 public static class Quantizer
 {
@@ -22,8 +23,81 @@ public static class Quantizer
             WeightFormat.F16 => F16(w, rows, cols),
             WeightFormat.Q8 => Grouped(w, rows, cols, WeightFormat.Q8, 127),
             WeightFormat.Q4 => Grouped(w, rows, cols, WeightFormat.Q4, 7),
-            _ => throw new ArgumentException($"{format} is made from GPTQ checkpoints (Quantizer.FromGptq), not from floats"),
+            WeightFormat.Q4Z => throw new ArgumentException($"{format} is made from GPTQ checkpoints (Quantizer.FromGptq), not from floats"),
+            _ => throw new ArgumentOutOfRangeException(nameof(format), format, "Not a weight format this engine knows"),
         };
+    }
+
+    /// <summary>The values <paramref name="m"/> stands for, row-major.</summary>
+    public static float[] Dequantize(QuantizedMatrix m)
+    {
+        ArgumentNullException.ThrowIfNull(m);
+        var w = new float[(long)m.Rows * m.Cols];
+        int group = m.Format.GroupSize(), groupsPerRow = m.GroupsPerRow;
+        ReadOnlySpan<byte> q = m.Quants;
+        static int Nibble(ReadOnlySpan<byte> q, long i) => (int)((BinaryPrimitives.ReadUInt32LittleEndian(q[(int)(i / 8 * 4)..]) >> (int)(4 * (i % 8))) & 0xF);
+        for (int r = 0; r < m.Rows; r++)
+        {
+            for (int k = 0; k < m.Cols; k++)
+            {
+                long i = (long)r * m.Cols + k;
+                int g = r * groupsPerRow + k / group;
+                w[i] = m.Format switch
+                {
+                    WeightFormat.F32 => BinaryPrimitives.ReadSingleLittleEndian(q[(int)(i * 4)..]),
+                    WeightFormat.F16 => (float)BinaryPrimitives.ReadHalfLittleEndian(q[(int)(i * 2)..]),
+                    WeightFormat.Q8 => (sbyte)q[(int)i] * (float)m.Scales[g],
+                    WeightFormat.Q4 => (Nibble(q, i) - 8) * (float)m.Scales[g],
+                    WeightFormat.Q4Z => (Nibble(q, i) - m.Zeros[g]) * (float)m.Scales[g],
+                    _ => throw new ArgumentOutOfRangeException(nameof(m), m.Format, "Not a weight format this engine knows"),
+                };
+            }
+        }
+
+        return w;
+    }
+
+    /// <summary>
+    /// Random weights in <paramref name="format"/> whose products keep O(1) activations (values of std about
+    /// 1/sqrt(cols)): for timing runs, where values do not matter but NaNs and overflow would.
+    /// </summary>
+    public static QuantizedMatrix Random(WeightFormat format, int rows, int cols, Random random)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        WeightFormatSpec spec = format.Spec();
+        long n = (long)rows * cols;
+        float std = 1f / MathF.Sqrt(cols);
+        if (!spec.HasScales)
+        {
+            var values = new byte[n * spec.BlockBytes / WeightFormatSpec.BlockValues];
+            for (long i = 0; i < n; i++)
+            {
+                float v = (random.NextSingle() * 2 - 1) * 1.7f * std;   // uniform with that std
+                if (format == WeightFormat.F32)
+                {
+                    BinaryPrimitives.WriteSingleLittleEndian(values.AsSpan((int)(i * 4)), v);
+                }
+                else
+                {
+                    BinaryPrimitives.WriteHalfLittleEndian(values.AsSpan((int)(i * 2)), (Half)v);
+                }
+            }
+
+            return new QuantizedMatrix(format, rows, cols, values);
+        }
+
+        var quants = new byte[spec.QuantBytes(rows, cols)];
+        random.NextBytes(quants);
+        // Uniform quants have std ~74 (int8) or ~4.6 (int4 around its zero of 8).
+        var scales = new Half[spec.Groups(rows, cols)];
+        Array.Fill(scales, (Half)(std / (format == WeightFormat.Q8 ? 74f : 4.6f)));
+        byte[]? zeros = spec.HasZeros ? new byte[scales.Length] : null;
+        if (zeros is not null)
+        {
+            Array.Fill(zeros, (byte)8);
+        }
+
+        return new QuantizedMatrix(format, rows, cols, quants, scales, zeros);
     }
 
     private static QuantizedMatrix F32(ReadOnlySpan<float> w, int rows, int cols)

@@ -1,6 +1,0 @@
-#version 450
-#extension GL_GOOGLE_include_directive : require
-// MoE down projection of the routed experts, W in F32 (see include/matvec.glsl).
-#define FORMAT_F32
-#define MODE_DOWN
-#include "matvec.glsl"

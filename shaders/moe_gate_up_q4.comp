@@ -1,6 +1,0 @@
-#version 450
-#extension GL_GOOGLE_include_directive : require
-// MoE gate_up projection of the routed experts, W in Q4 (see include/matvec.glsl).
-#define FORMAT_Q4
-#define MODE_GATE_UP
-#include "matvec.glsl"

@@ -1,6 +1,0 @@
-#version 450
-#extension GL_GOOGLE_include_directive : require
-// Prefill MoE gate_up projection grouped by expert, W in Q8 (see include/matmul.glsl).
-#define FORMAT_Q8
-#define MODE_GATHER_GATE_UP
-#include "matmul.glsl"
