@@ -383,34 +383,3 @@ public sealed unsafe class ComputePipeline : IDisposable
         }
     }
 }
-
-/// <summary>A descriptor set of one pipeline, bound to fixed buffer ranges. Owned by the pipeline's cache.</summary>
-public sealed class DescriptorBinding
-{
-    internal DescriptorBinding(ComputePipeline pipeline, DescriptorSet set, DescriptorPool pool, ComputePipeline.BindingKey key, BufferAccess[] accesses)
-    {
-        Pipeline = pipeline;
-        Set = set;
-        Pool = pool;
-        Key = key;
-        Accesses = accesses;
-    }
-
-    /// <summary>The bytes each binding reads or writes, in binding order: what the recorder's hazard tracking sees.</summary>
-    internal BufferAccess[] Accesses { get; }
-
-    public ComputePipeline Pipeline { get; }
-    internal DescriptorSet Set { get; }
-    internal DescriptorPool Pool { get; }
-    internal ComputePipeline.BindingKey Key { get; }
-}
-
-/// <summary>Bytes of a buffer that one command reads or writes.</summary>
-internal readonly record struct BufferAccess(long BufferId, ulong Start, ulong End, bool Write)
-{
-    public static BufferAccess Of(in BindingResource r, bool write) => r.View is TexelView v
-        ? new(v.Buffer.Id, v.Offset, v.Offset + v.Bytes, false)
-        : new(r.Range.Buffer.Id, r.Range.Offset, r.Range.Offset + r.Range.Size, write);
-
-    public bool Overlaps(in BufferAccess other) => BufferId == other.BufferId && Start < other.End && other.Start < End;
-}

@@ -8,7 +8,7 @@ namespace Hunyuan.Vk.Kernels;
 [StructLayout(LayoutKind.Sequential)]
 internal readonly record struct EmbedPush(uint Cols, uint TokenOffset);
 
-/// <summary>Embedding rows of the token ids in a buffer, dequantized (shaders/embed_*.comp).</summary>
+/// <summary>Embedding rows of the token ids in a buffer, dequantized (shaders/include/embed.glsl, per format).</summary>
 internal sealed class EmbedKernel : Kernel<EmbedPush>
 {
     private readonly uint _workgroup;

@@ -22,7 +22,7 @@ internal enum MatMulMode
 }
 
 /// <summary>
-/// Prefill <c>Y = X W^T</c> (or <c>Y += X W^T</c>) for a batch of tokens (shaders/matmul_*.comp): W a
+/// Prefill <c>Y = X W^T</c> (or <c>Y += X W^T</c>) for a batch of tokens (shaders/include/matmul.glsl, per format and mode): W a
 /// <see cref="DeviceMatrix"/>, X [tokens][cols] and Y [tokens][rows] in storage buffers. Each weight block is
 /// dequantized once per <see cref="DeviceTuning.MatMulTokens"/> tokens.
 /// </summary>

@@ -22,7 +22,7 @@ internal enum MatVecMode
 }
 
 /// <summary>
-/// <c>y = W x</c> (or <c>y += W x</c>) for one weight format (shaders/matvec_*.comp, moe_gate_up_*.comp, moe_down_*.comp):
+/// <c>y = W x</c> (or <c>y += W x</c>) for one weight format (shaders/include/matvec.glsl, per format and mode):
 /// W a <see cref="DeviceMatrix"/>, x in a uniform buffer (at most <see cref="ShaderLimits.MaxCols"/> floats; a storage buffer for
 /// <see cref="MatVecMode.Down"/>), y in a storage buffer. Decode's main kernel.
 /// </summary>
