@@ -9,8 +9,8 @@
 // W is [rows, cols] row-major in one of the formats of weights.glsl.
 // x comes from a uniform buffer (as vec4). Each invocation owns ROWS rows; LANES invocations share them and split
 // the blocks (LANES = 1: one invocation walks the whole row, x reads are uniform: what suits lavapipe; LANES =
-// subgroup size: a subgroup reads consecutive blocks of a row side by side, coalesced: what suits GPUs, with x staged
-// in shared memory when X_SHARED_VEC4 > 0, sized for the matrix's cols / 4).
+// subgroup size: a subgroup reads consecutive blocks of a row side by side, coalesced, and sums with subgroupAdd: what
+// suits GPUs, with x staged in shared memory when X_SHARED_VEC4 > 0, sized for the matrix's cols / 4).
 
 #extension GL_GOOGLE_include_directive : require
 
@@ -113,8 +113,10 @@ void main()
         barrier();
     }
 
-    uint group = gl_LocalInvocationID.x / LANES;
-    uint lane = gl_LocalInvocationID.x % LANES;
+    // With LANES > 1 a row group is one subgroup (the pipeline requires full subgroups of LANES invocations), so lane
+    // and group come from the subgroup built-ins: Vulkan guarantees no mapping from gl_LocalInvocationID to subgroups.
+    uint group = LANES == 1 ? gl_LocalInvocationID.x : gl_SubgroupID;
+    uint lane = LANES == 1 ? 0 : gl_SubgroupInvocationID;
     uint first = (gl_WorkGroupID.x * (gl_WorkGroupSize.x / LANES) + group) * ROWS;
 
     float acc[ROWS];

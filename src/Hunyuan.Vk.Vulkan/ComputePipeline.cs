@@ -261,6 +261,11 @@ public sealed unsafe class ComputePipeline : IDisposable
                     throw new VulkanException($"Pipeline '{d.Name}' requires subgroup size {d.RequiredSubgroupSize}; the device has no subgroup size control");
                 }
 
+                if (d.RequireFullSubgroups && !_context.Info.Features.ComputeFullSubgroups)
+                {
+                    throw new VulkanException($"Pipeline '{d.Name}' requires full subgroups; the device lacks computeFullSubgroups");
+                }
+
                 var info = new ComputePipelineCreateInfo
                 {
                     SType = StructureType.ComputePipelineCreateInfo,
@@ -273,6 +278,7 @@ public sealed unsafe class ComputePipeline : IDisposable
                         PName = (byte*)entryName,
                         PSpecializationInfo = specCount > 0 ? &spec : null,
                         PNext = requireSize ? &subgroup : null,
+                        Flags = d.RequireFullSubgroups ? PipelineShaderStageCreateFlags.RequireFullSubgroupsBit : 0,
                     },
                 };
                 Pipeline pipeline;

@@ -43,6 +43,7 @@ public sealed record DeviceFeatures
     public bool ShaderFloat64 { get; init; }
     public bool IntegerDotProduct { get; init; }
     public bool BufferDeviceAddress { get; init; }
+    /// <summary>Subgroup size control for compute shaders (the feature, and compute among requiredSubgroupSizeStages).</summary>
     public bool SubgroupSizeControl { get; init; }
     public bool ComputeFullSubgroups { get; init; }
     public bool SubgroupArithmetic { get; init; }
@@ -72,4 +73,7 @@ public sealed record DeviceLimits
     public uint MaxMemoryAllocationCount { get; init; }
     /// <summary>Nanoseconds per timestamp tick.</summary>
     public float TimestampPeriod { get; init; }
+
+    /// <summary>Bits of a compute-queue timestamp that are defined (the rest are garbage, masked off).</summary>
+    public uint TimestampValidBits { get; init; } = 64;
 }

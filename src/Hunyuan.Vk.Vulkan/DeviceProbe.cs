@@ -35,7 +35,7 @@ internal static unsafe class DeviceProbe
         HashSet<string> extensions = DeviceExtensions(vk, device);
         PhysicalDeviceMemoryProperties memory;
         vk.GetPhysicalDeviceMemoryProperties(device, &memory);
-        (bool hasCompute, bool timestamps) = ComputeQueue(vk, device);
+        (bool hasCompute, uint timestampBits) = ComputeQueue(vk, device);
 
         var heaps = new List<MemoryHeapInfo>();
         for (int i = 0; i < memory.MemoryHeapCount; i++)
@@ -96,7 +96,7 @@ internal static unsafe class DeviceProbe
                 ShaderFloat64 = supported.Core.Features.ShaderFloat64,
                 IntegerDotProduct = supported.V13.ShaderIntegerDotProduct,
                 BufferDeviceAddress = supported.V12.BufferDeviceAddress,
-                SubgroupSizeControl = supported.V13.SubgroupSizeControl,
+                SubgroupSizeControl = supported.V13.SubgroupSizeControl && v13 && p13.RequiredSubgroupSizeStages.HasFlag(ShaderStageFlags.ComputeBit),
                 ComputeFullSubgroups = supported.V13.ComputeFullSubgroups,
                 SubgroupArithmetic = ops.HasFlag(SubgroupFeatureFlags.ArithmeticBit),
                 SubgroupShuffle = ops.HasFlag(SubgroupFeatureFlags.ShuffleBit),
@@ -104,7 +104,7 @@ internal static unsafe class DeviceProbe
                 Synchronization2 = supported.V13.Synchronization2,
                 TimelineSemaphore = supported.V12.TimelineSemaphore,
                 CooperativeMatrix = extensions.Contains("VK_KHR_cooperative_matrix"),
-                Timestamps = timestamps,
+                Timestamps = timestampBits > 0,
             },
             Limits = new DeviceLimits
             {
@@ -123,16 +123,17 @@ internal static unsafe class DeviceProbe
                 MinTexelBufferOffsetAlignment = l.MinTexelBufferOffsetAlignment,
                 MaxMemoryAllocationCount = l.MaxMemoryAllocationCount,
                 TimestampPeriod = l.TimestampPeriod,
+                TimestampValidBits = timestampBits,
             },
             Unsupported = unsupported,
         };
     }
 
-    /// <summary>The first queue family with compute; timestamps when it has valid timestamp bits.</summary>
-    public static (bool HasCompute, bool Timestamps) ComputeQueue(VkApi vk, PhysicalDevice device)
+    /// <summary>The first queue family with compute, and its valid timestamp bits (0: no timestamps).</summary>
+    public static (bool HasCompute, uint TimestampBits) ComputeQueue(VkApi vk, PhysicalDevice device)
     {
         int family = ComputeQueueFamily(vk, device, out QueueFamilyProperties props);
-        return (family >= 0, family >= 0 && props.TimestampValidBits > 0);
+        return (family >= 0, family >= 0 ? props.TimestampValidBits : 0);
     }
 
     public static int ComputeQueueFamily(VkApi vk, PhysicalDevice device, out QueueFamilyProperties chosen)

@@ -11,7 +11,7 @@ public sealed class DispatchProfile : IDisposable
     private readonly TimestampPool _pool;
     private readonly string[] _names;
     private readonly ulong[] _weightBytes;
-    private readonly double[] _stamps;
+    private readonly double[] _intervals;
 
     public DispatchProfile(GpuContext context, int capacity)
     {
@@ -19,7 +19,7 @@ public sealed class DispatchProfile : IDisposable
         _pool = context.CreateTimestamps((uint)capacity + 1);
         _names = new string[capacity];
         _weightBytes = new ulong[capacity];
-        _stamps = new double[capacity + 1];
+        _intervals = new double[capacity];
     }
 
     /// <summary>Dispatches profiled in the last recording (at most the capacity).</summary>
@@ -48,11 +48,11 @@ public sealed class DispatchProfile : IDisposable
     /// <summary>Waits for the timestamps of the last submit and returns each dispatch: pipeline, GPU time, weight bytes.</summary>
     public IReadOnlyList<DispatchTiming> Read()
     {
-        _pool.ReadNanoseconds(_stamps.AsSpan(0, Count + 1));
+        _pool.ReadIntervals(_intervals.AsSpan(0, Count));
         var result = new DispatchTiming[Count];
         for (int i = 0; i < Count; i++)
         {
-            result[i] = new DispatchTiming(_names[i], (_stamps[i + 1] - _stamps[i]) / 1e6, _weightBytes[i]);
+            result[i] = new DispatchTiming(_names[i], _intervals[i] / 1e6, _weightBytes[i]);
         }
 
         return result;

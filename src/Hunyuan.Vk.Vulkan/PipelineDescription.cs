@@ -34,6 +34,10 @@ public sealed record PipelineDescription(
     /// <summary>Optional: the subgroup size to require (VK_EXT_subgroup_size_control), or 0 for the driver's choice.</summary>
     public uint RequiredSubgroupSize { get; init; }
 
+    /// <summary>Require full subgroups (VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT): every subgroup
+    /// of a workgroup is complete, so a shader may give each subgroup its own rows and reduce them with subgroup ops.</summary>
+    public bool RequireFullSubgroups { get; init; }
+
     /// <summary>
     /// Bit i set: the shader may write binding i. The command recorder places barriers from this (a write followed by
     /// any access of the same bytes, or a read followed by a write). Uniform and texel bindings are never written;

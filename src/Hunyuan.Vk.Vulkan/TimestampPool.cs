@@ -26,11 +26,11 @@ public sealed unsafe class TimestampPool : IDisposable
         Handle = pool;
     }
 
-    /// <summary>Reads timestamps 0..n-1 (waiting for them) as nanoseconds since an arbitrary origin.</summary>
-    public void ReadNanoseconds(Span<double> destination)
+    /// <summary>Waits for timestamps 0..n and writes the n intervals between consecutive ones, in nanoseconds.</summary>
+    public void ReadIntervals(Span<double> nanoseconds)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        int n = Math.Min(destination.Length, (int)Count);
+        int n = Math.Min(nanoseconds.Length + 1, (int)Count);
         Span<ulong> ticks = stackalloc ulong[n];
         fixed (ulong* p = ticks)
         {
@@ -40,11 +40,22 @@ public sealed unsafe class TimestampPool : IDisposable
                 "vkGetQueryPoolResults");
         }
 
-        double period = _context.Info.Limits.TimestampPeriod;
-        for (int i = 0; i < n; i++)
+        DeviceLimits limits = _context.Info.Limits;
+        for (int i = 0; i + 1 < n; i++)
         {
-            destination[i] = ticks[i] * period;
+            nanoseconds[i] = Interval(ticks[i], ticks[i + 1], limits.TimestampValidBits, limits.TimestampPeriod);
         }
+    }
+
+    /// <summary>
+    /// Nanoseconds from timestamp <paramref name="from"/> to <paramref name="to"/>: only the low
+    /// <paramref name="validBits"/> bits of a timestamp are defined, so both are masked and subtracted as integers
+    /// (a counter that wrapped in between still gives the right interval), then scaled by the tick period.
+    /// </summary>
+    public static double Interval(ulong from, ulong to, uint validBits, double period)
+    {
+        ulong mask = validBits >= 64 ? ulong.MaxValue : (1UL << (int)validBits) - 1;
+        return ((to - from) & mask) * period;
     }
 
     public void Dispose()

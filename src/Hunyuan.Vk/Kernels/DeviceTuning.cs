@@ -3,12 +3,16 @@ using Hunyuan.Vk.Vulkan;
 namespace Hunyuan.Vk.Kernels;
 
 /// <summary>
-/// Kernel shapes for one device, passed to shaders as specialization constants. Chosen from the device's type,
-/// vendor and subgroup size: GPUs get wide workgroups; lavapipe gets one subgroup per workgroup, since barriers and
-/// shared memory turn its invocations into slow coroutines (docs: vulkan-on-lavapipe.md).
+/// Kernel shapes for one device, passed to shaders as specialization constants. Chosen from a row per device kind
+/// (the device's type and vendor, or the row <see cref="RowVariable"/> names) and sized by its subgroup: GPUs get
+/// wide workgroups; lavapipe gets one subgroup per workgroup, since barriers and shared memory turn its invocations
+/// into slow coroutines (docs: vulkan-on-lavapipe.md).
 /// </summary>
 public sealed record DeviceTuning
 {
+    /// <summary>The row of the table these shapes came from (<see cref="Rows"/>); "custom" for hand-made shapes.</summary>
+    public string Row { get; init; } = "custom";
+
     /// <summary>Invocations per workgroup of elementwise kernels.</summary>
     public required uint ElementwiseWorkgroup { get; init; }
 
@@ -49,28 +53,81 @@ public sealed record DeviceTuning
     /// <summary>Stage x in shared memory (GPUs, where lanes read different parts of x) rather than reading the uniform buffer.</summary>
     public bool MatVecSharedX { get; init; }
 
-    public static DeviceTuning For(DeviceInfo device)
+    /// <summary>The environment variable that forces a row of the table (cpu, nvidia, amd, intel) on any device: to run
+    /// one vendor's kernel shapes elsewhere (tests, <c>hyvk selftest</c>), or to try another row on a new GPU.</summary>
+    public const string RowVariable = "HYVK_TUNING";
+
+    /// <summary>
+    /// Whether <paramref name="device"/> can run a matvec whose rows are split across <paramref name="lanes"/>
+    /// invocations summed with subgroupAdd: it needs full subgroups of exactly that size, either the device's fixed
+    /// size or one it can be asked for (subgroup size control for compute). Checked before any weight is uploaded.
+    /// </summary>
+    public static bool SplitsRows(DeviceInfo device, uint lanes)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (lanes <= 1)
+        {
+            return true;
+        }
+
+        bool fixedSize = device.MinSubgroupSize == device.MaxSubgroupSize && device.SubgroupSize == lanes;
+        bool chosen = device.Features.SubgroupSizeControl && lanes >= device.MinSubgroupSize && lanes <= device.MaxSubgroupSize;
+        return device.Features.ComputeFullSubgroups && (fixedSize || chosen);
+    }
+
+    /// <summary>The table's rows, by the name <see cref="RowVariable"/> takes.</summary>
+    public static IReadOnlyList<string> Rows { get; } = ["cpu", "nvidia", "amd", "intel"];
+
+    /// <summary>The row a device gets: <paramref name="row"/> if given, else <see cref="RowVariable"/>, else the
+    /// device's own (its type, then its vendor).</summary>
+    public static string RowFor(DeviceInfo device, string? row = null)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        row ??= Environment.GetEnvironmentVariable(RowVariable);
+        if (!string.IsNullOrEmpty(row))
+        {
+            return Rows.Contains(row.ToLowerInvariant()) ? row.ToLowerInvariant()
+                : throw new ArgumentException($"{RowVariable}={row}: not a tuning row; one of {string.Join(", ", Rows)}");
+        }
+
+        return (device.Type, device.Vendor) switch
+        {
+            ("cpu", _) => "cpu",
+            (_, "NVIDIA") => "nvidia",
+            (_, "AMD") => "amd",
+            _ => "intel",
+        };
+    }
+
+    /// <summary>The shapes for <paramref name="device"/> from the row <see cref="RowFor"/> picks, sized by the device's
+    /// subgroup and clamped to its limits.</summary>
+    public static DeviceTuning For(DeviceInfo device, string? row = null)
     {
         ArgumentNullException.ThrowIfNull(device);
         uint subgroup = Math.Max(device.SubgroupSize, 1);
         uint maxInvocations = device.Limits.MaxComputeWorkGroupInvocations;
-        DeviceTuning t = (device.Type, device.Vendor) switch
+        DeviceTuning t = RowFor(device, row) switch
         {
             // lavapipe: one subgroup per workgroup, each invocation walks 16 whole rows so every x block loaded serves 16
             // rows. Measured on 2 cores, Q4 4096x4096: 4 rows 1.9 ms, 8 rows 1.5 ms, 16 rows 1.35 ms, 32 rows 1.29 ms.
-            ("cpu", _) => new()
+            "cpu" => new()
             {
-                ElementwiseWorkgroup = 64, NormWorkgroup = subgroup, MatVecWorkgroup = subgroup, MatVecRows = 16,
+                Row = "cpu", ElementwiseWorkgroup = 64, NormWorkgroup = subgroup, MatVecWorkgroup = subgroup, MatVecRows = 16,
                 AttentionWorkgroup = subgroup, ReductionWorkgroup = subgroup,
                 // Prefill, Q4 4096x4096 x 64 tokens: 32 rows x 8 tokens with x read directly 46 ms (16 rows: 59-100 ms,
                 // 48 rows: registers spill, 770 ms; x staged in shared memory: 57-105 ms).
                 MatMulWorkgroup = subgroup, MatMulRows = 32, MatMulTokens = 8, MatMulSharedX = false,
             },
             // GPUs: a subgroup per row pair, four subgroups per workgroup, x in shared memory.
-            (_, "NVIDIA") => new() { ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 4 * subgroup, MatVecRows = 2, MatVecLanes = subgroup, MatVecSharedX = true },
-            (_, "AMD") => new() { ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 4 * subgroup, MatVecRows = 2, MatVecLanes = subgroup, MatVecSharedX = true },
-            _ => new() { ElementwiseWorkgroup = 256, NormWorkgroup = 128, MatVecWorkgroup = 4 * subgroup, MatVecRows = 2, MatVecLanes = subgroup, MatVecSharedX = true },
+            "nvidia" => new() { Row = "nvidia", ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 4 * subgroup, MatVecRows = 2, MatVecLanes = subgroup, MatVecSharedX = true },
+            "amd" => new() { Row = "amd", ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 4 * subgroup, MatVecRows = 2, MatVecLanes = subgroup, MatVecSharedX = true },
+            _ => new() { Row = "intel", ElementwiseWorkgroup = 256, NormWorkgroup = 128, MatVecWorkgroup = 4 * subgroup, MatVecRows = 2, MatVecLanes = subgroup, MatVecSharedX = true },
         };
+        if (!SplitsRows(device, t.MatVecLanes))
+        {
+            t = t with { MatVecLanes = 1, MatVecRows = 4 };   // the one-lane shape: each invocation walks whole rows
+        }
+
         return t with
         {
             ElementwiseWorkgroup = Math.Min(t.ElementwiseWorkgroup, maxInvocations),

@@ -16,7 +16,8 @@ internal abstract class Kernel<TPush> : IDisposable
 {
     private readonly ComputePipeline _pipeline;
 
-    protected Kernel(GpuContext context, ShaderId shader, BindingKind[] bindings, SpecConstant[] specialization, uint requiredSubgroupSize = 0)
+    protected Kernel(GpuContext context, ShaderId shader, BindingKind[] bindings, SpecConstant[] specialization, uint requiredSubgroupSize = 0,
+        bool fullSubgroups = false)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(bindings);
@@ -29,6 +30,7 @@ internal abstract class Kernel<TPush> : IDisposable
             ShaderLibrary.FileName(shader), spirv, bindings, (uint)Unsafe.SizeOf<TPush>(), specialization)
         {
             RequiredSubgroupSize = requiredSubgroupSize,
+            RequireFullSubgroups = fullSubgroups,
             WrittenBindings = reflection.WrittenBindings.Aggregate(0u, (mask, b) => mask | 1u << (int)b),
         });
     }

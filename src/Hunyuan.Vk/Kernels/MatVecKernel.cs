@@ -31,7 +31,8 @@ internal sealed class MatVecKernel : Kernel<MatVecPush>
     private readonly uint _rowsPerGroup;
 
     public MatVecKernel(GpuContext context, DeviceTuning tuning, WeightFormat format, uint cols, MatVecMode mode = MatVecMode.Plain)
-        : base(context, ShaderFor(format, mode), Bindings(format, mode), Specialization(tuning, cols, mode), SubgroupFor(context, tuning))
+        : base(context, ShaderFor(format, mode), Bindings(format, mode), Specialization(tuning, cols, mode), SubgroupFor(context, tuning),
+            fullSubgroups: tuning.MatVecLanes > 1)
     {
         Format = format;
         Mode = mode;
@@ -39,22 +40,20 @@ internal sealed class MatVecKernel : Kernel<MatVecPush>
         _rowsPerGroup = tuning.MatVecRows * (tuning.MatVecWorkgroup / tuning.MatVecLanes);
     }
 
-    // Lanes > 1 sum with subgroupAdd, so a subgroup must be exactly one row group: require that size where the
-    // device lets us choose, else it must be the device's (fixed) size.
+    // Lanes > 1 sum with subgroupAdd, so a subgroup must be exactly one row group: full subgroups of that size, required
+    // where the device lets us choose, else the device's fixed size (DeviceTuning.SplitsRows says which devices can).
     private static uint SubgroupFor(GpuContext context, DeviceTuning tuning)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(tuning);
         uint lanes = tuning.MatVecLanes;
         DeviceInfo d = context.Info;
-        if (lanes <= 1 || (d.MinSubgroupSize == d.MaxSubgroupSize && d.SubgroupSize == lanes))
+        if (!DeviceTuning.SplitsRows(d, lanes))
         {
-            return 0;
+            throw new NotSupportedException($"matvec needs full subgroups of {lanes} on {d.Name}, which it cannot guarantee");
         }
 
-        return d.Features.SubgroupSizeControl && lanes >= d.MinSubgroupSize && lanes <= d.MaxSubgroupSize
-            ? lanes
-            : throw new NotSupportedException($"matvec needs subgroups of {lanes} on {d.Name}, which it cannot guarantee");
+        return lanes <= 1 || d.MinSubgroupSize == d.MaxSubgroupSize ? 0 : lanes;
     }
 
     public WeightFormat Format { get; }

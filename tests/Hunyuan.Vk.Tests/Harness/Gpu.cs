@@ -5,12 +5,14 @@ namespace Hunyuan.Vk.Tests.Harness;
 
 /// <summary>
 /// The one Vulkan instance and device of a test run, opened on first use and closed by <see cref="GpuSetUp"/>.
-/// HYVK_VALIDATION=1 turns the validation layer on; HYVK_DEVICE picks the device.
+/// HYVK_VALIDATION=1 turns the validation layer on; HYVK_DEVICE picks the device; HYVK_TUNING forces a row of the
+/// kernel-shape table (cpu, nvidia, amd, intel), so one vendor's shapes run here.
 /// </summary>
 public static class Gpu
 {
     private static readonly Lazy<(VulkanInstance? Instance, GpuContext? Context, string? Missing)> s_gpu = new(Open);
     private static readonly Dictionary<Type, object> s_kernels = [];
+    private static readonly Lazy<SubgroupProbeResult> s_subgroups = new(() => SubgroupProbe.Run(Context));
 
     public static VulkanInstance Instance => s_gpu.Value.Instance ?? throw new InvalidOperationException(Unavailable);
     public static GpuContext Context => s_gpu.Value.Context ?? throw new InvalidOperationException(Unavailable);
@@ -18,6 +20,9 @@ public static class Gpu
     /// <summary>Why there is no device for the tests (null: there is one). With HYVK_VALIDATION set, a device is required.</summary>
     public static string? Unavailable => s_gpu.Value.Missing;
     public static DeviceTuning Tuning => DeviceTuning.For(Context.Info);
+
+    /// <summary>What the subgroup probe saw on the device (run once).</summary>
+    public static SubgroupProbeResult Subgroups => s_subgroups.Value;
 
     internal static bool IsOpen => s_gpu.IsValueCreated;
 

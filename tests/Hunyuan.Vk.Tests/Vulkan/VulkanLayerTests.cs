@@ -107,9 +107,19 @@ public sealed class VulkanLayerTests : VulkanTest
             add.Record(r, a.All, a.All, c.All, N);
             r.WriteTimestamp(timestamps, 1);
         });
-        var ns = new double[2];
-        timestamps.ReadNanoseconds(ns);
-        Assert.That(ns[1], Is.GreaterThan(ns[0]));
+        var ns = new double[1];
+        timestamps.ReadIntervals(ns);
+        Assert.That(ns[0], Is.GreaterThan(0).And.LessThan(10e9), "a 4 MiB add takes more than nothing and less than 10 s");
+    }
+
+    [Test]
+    public void Timestamps_are_masked_to_their_valid_bits_and_subtracted_as_integers()
+    {
+        // A 32-bit counter that wrapped between the two stamps; the bits above 32 are garbage.
+        Assert.That(TimestampPool.Interval(0xABCD_0000_FFFF_FFF0, 0x1234_0000_0000_0010, 32, 1.5), Is.EqualTo(0x20 * 1.5));
+        // 64 valid bits: a plain difference, exact beyond double's 53 bits of mantissa before scaling.
+        Assert.That(TimestampPool.Interval(ulong.MaxValue - 5, ulong.MaxValue, 64, 1.0), Is.EqualTo(5.0));
+        Assert.That(TimestampPool.Interval(1UL << 60, (1UL << 60) + 3, 64, 2.0), Is.EqualTo(6.0));
     }
 
     [Test]
