@@ -1,0 +1,42 @@
+using Hunyuan.Vk.Kernels;
+using Hunyuan.Vk.Tests.Harness;
+using Hunyuan.Vk.Vulkan;
+
+namespace Hunyuan.Vk.Tests.Kernels;
+
+/// <summary>The tuning table: rows by name, and the split-row matvec only where a device can guarantee its subgroups.</summary>
+public sealed class DeviceTuningTests : VulkanTest
+{
+    [Test]
+    public void A_row_can_be_forced_by_name_and_an_unknown_one_is_refused()
+    {
+        foreach (string row in DeviceTuning.Rows)
+        {
+            Assert.That(DeviceTuning.For(Context.Info, row).Row, Is.EqualTo(row));
+        }
+
+        Assert.That(DeviceTuning.For(Context.Info, "NVIDIA").MatVecLanes, Is.EqualTo(Context.Info.SubgroupSize), "names are case-blind");
+        Assert.That(() => DeviceTuning.For(Context.Info, "voodoo"), Throws.ArgumentException.With.Message.Contains("HYVK_TUNING").And.Message.Contains("nvidia"));
+        Assert.That(DeviceTuning.RowFor(Context.Info with { Type = "discrete", Vendor = "AMD" }), Is.EqualTo("amd"));
+    }
+
+    [Test]
+    public void Rows_split_across_a_subgroup_only_where_the_device_guarantees_full_subgroups_of_that_size()
+    {
+        // A wave32/wave64 GPU that reports 64: with subgroup size control the split shape requires 64; without it, or
+        // without full subgroups, nothing guarantees a row group is one subgroup, so the one-lane shape is chosen.
+        DeviceInfo wave = Context.Info with
+        {
+            Type = "discrete", Vendor = "AMD", SubgroupSize = 64, MinSubgroupSize = 32, MaxSubgroupSize = 64,
+            Features = Context.Info.Features with { SubgroupSizeControl = true, ComputeFullSubgroups = true },
+        };
+        Assert.That(DeviceTuning.For(wave).MatVecLanes, Is.EqualTo(64));
+        Assert.That(DeviceTuning.For(wave with { Features = wave.Features with { SubgroupSizeControl = false } }).MatVecLanes, Is.EqualTo(1));
+        Assert.That(DeviceTuning.For(wave with { Features = wave.Features with { ComputeFullSubgroups = false } }).MatVecLanes, Is.EqualTo(1));
+
+        // A fixed subgroup size needs no control, only full subgroups.
+        DeviceInfo fixed32 = wave with { SubgroupSize = 32, MinSubgroupSize = 32, MaxSubgroupSize = 32, Features = wave.Features with { SubgroupSizeControl = false } };
+        Assert.That(DeviceTuning.For(fixed32).MatVecLanes, Is.EqualTo(32));
+        Assert.That(DeviceTuning.SplitsRows(fixed32, 16), Is.False, "not the device's size");
+    }
+}
