@@ -78,7 +78,7 @@ public sealed class GenerateCommandTests : VulkanTest
             {
                 float[] row = new float[vocab];
                 Buffer.BlockCopy(bytes, 10 + headerLength + p * vocab * 4, row, 0, vocab * 4);
-                Nmse.AssertClose(expected[p].Select(v => (float)v).ToArray(), row, 1e-5, $"dumped logits at position {p}");
+                AssertNmse.Close(expected[p].Select(v => (float)v).ToArray(), row, 1e-5, $"dumped logits at position {p}");
             }
         }
         finally

@@ -53,7 +53,7 @@ public sealed class DecodeSessionTests : VulkanTest
             next = session.Step(s_prompt[p]);
             session.Logits.Read<float>(logits);
             float[] want = expected[p].Select(v => (float)v).ToArray();
-            Nmse.AssertClose(want, logits, limit, $"{format} logits at prompt position {p}");
+            AssertNmse.Close(want, logits, limit, $"{format} logits at prompt position {p}");
             TestContext.Out.WriteLine($"{format} position {p}: logits NMSE {Nmse.Compute(want, logits).Value:E2}");
             Assert.That(next, Is.EqualTo(ModelOps.ArgMax<double>(expected[p])), $"greedy token after position {p}");
         }
@@ -88,7 +88,7 @@ public sealed class DecodeSessionTests : VulkanTest
         int next = session.Prefill(s_prompt);
         var logits = new float[weights.Config.VocabSize];
         session.Logits.Read<float>(logits);
-        Nmse.AssertClose(expected.Select(v => (float)v).ToArray(), logits, 1e-5, $"last prompt position after prefill in chunks of {chunk}");
+        AssertNmse.Close(expected.Select(v => (float)v).ToArray(), logits, 1e-5, $"last prompt position after prefill in chunks of {chunk}");
         Assert.That(session.Position, Is.EqualTo(s_prompt.Length));
 
         var gpu = new List<int>();
@@ -117,7 +117,7 @@ public sealed class DecodeSessionTests : VulkanTest
         int next = session.Prefill(s_prompt);
         var logits = new float[weights.Config.VocabSize];
         session.Logits.Read<float>(logits);
-        Nmse.AssertClose(expected[^1].Select(v => (float)v).ToArray(), logits, 1e-5, "GPTQ-Int4 logits");
+        AssertNmse.Close(expected[^1].Select(v => (float)v).ToArray(), logits, 1e-5, "GPTQ-Int4 logits");
         Assert.That(next, Is.EqualTo(ModelOps.ArgMax<double>(expected[^1])));
     }
 

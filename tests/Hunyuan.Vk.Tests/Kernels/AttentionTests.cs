@@ -59,13 +59,13 @@ public sealed class AttentionTests : VulkanTest
         RopeNormKvKernel kernel = Gpu.Kernel((c, t) => new RopeNormKvKernel(c, t));
         Context.Run(r => kernel.Record(r, shape, gqkv.All, freq.All, gqn.All, gkn.All, qOut.Range, kCache.All, vCache.All, (uint)tokens, (uint)position0, Eps));
 
-        Nmse.AssertClose(q, qOut.Read(), 1e-9, "q after RoPE and norm");
+        AssertNmse.Close(q, qOut.Read(), 1e-9, "q after RoPE and norm");
         ulong at = (ulong)position0 * (ulong)shape.KvDim * 2;
         var kh = new Half[k.Length];
         var vh = new Half[v.Length];
         kCache.Read<Half>(kh, at);
         vCache.Read<Half>(vh, at);
-        Nmse.AssertClose(k, kh.Select(x => (float)x).ToArray(), 1e-6, "k in the cache (f16)");
+        AssertNmse.Close(k, kh.Select(x => (float)x).ToArray(), 1e-6, "k in the cache (f16)");
         Assert.That(vh.Select(x => (float)x), Is.EqualTo(v), "v in the cache: the projection rounded to f16");
     }
 
@@ -109,7 +109,7 @@ public sealed class AttentionTests : VulkanTest
         Context.Run(r => kernel.Record(r, gq.All, gk.All, gv.All, partial.All, output.Range, (uint)kvLength));
 
         // Attention: the design's 5e-4 is for f16 K/V against f32; here K/V are the same f16 values on both sides.
-        Nmse.AssertClose(expected, output.Read(), 1e-8, $"attention {heads}/{kvHeads} heads over {kvLength} positions");
+        AssertNmse.Close(expected, output.Read(), 1e-8, $"attention {heads}/{kvHeads} heads over {kvLength} positions");
     }
 
     [TestCase(4, 2, 64, 5, 0)]      // prefill from the start: token t sees t + 1 positions
@@ -154,6 +154,6 @@ public sealed class AttentionTests : VulkanTest
         using GpuBuffer partial = Context.CreateBuffer(kernel.PartialFloats((uint)kvLength, (uint)tokens) * 4, "partial");
         using var output = new GuardedOutput(Context, expected.Length, "attention out");
         Context.Run(r => kernel.RecordBatch(r, gq.All, gk.All, gv.All, partial.All, output.Range, (uint)tokens, (uint)position0));
-        Nmse.AssertClose(expected, output.Read(), 1e-8, $"causal attention, {tokens} tokens from position {position0}");
+        AssertNmse.Close(expected, output.Read(), 1e-8, $"causal attention, {tokens} tokens from position {position0}");
     }
 }

@@ -41,7 +41,7 @@ public sealed class BinaryOpTests : VulkanTest
         BinaryOpKernel kernel = Kernel(op);
         Context.Run(r => kernel.Record(r, ga.All, gb.All, c.Range, (uint)n));
 
-        Nmse.AssertClose(expected, c.Read(), Limit, $"{op} n={n}");
+        AssertNmse.Close(expected, c.Read(), Limit, $"{op} n={n}");
     }
 
     [Test]
@@ -65,7 +65,7 @@ public sealed class BinaryOpTests : VulkanTest
         });
 
         Assert.That(barriers, Is.EqualTo(1), "one read-after-write hazard, one barrier");
-        Nmse.AssertClose(expected, c.Read(), Limit, "(a+b)*b");
+        AssertNmse.Close(expected, c.Read(), Limit, "(a+b)*b");
     }
 
     [Test]

@@ -44,7 +44,7 @@ public sealed class GpuShapeTests : VulkanTest
         using var y = new GuardedOutput(Context, rows, "y");
         using var kernel = new MatVecKernel(Context, GpuLike, format, (uint)cols);
         Context.Run(r => kernel.Record(r, w, gx.All, y.Range));
-        Nmse.AssertClose(expected, y.Read(), 1e-6, $"GPU-shaped matvec {format}");
+        AssertNmse.Close(expected, y.Read(), 1e-6, $"GPU-shaped matvec {format}");
     }
 
     [TestCase(WeightFormat.Q4, 70, 256, 11)]
@@ -65,7 +65,7 @@ public sealed class GpuShapeTests : VulkanTest
         using var y = new GuardedOutput(Context, expected.Length, "Y");
         using var kernel = new MatMulKernel(Context, GpuLike, format);
         Context.Run(r => kernel.Record(r, dw, gx.All, y.Range, (uint)tokens));
-        Nmse.AssertClose(expected, y.Read(), 1e-6, $"GPU-shaped matmul {format}");
+        AssertNmse.Close(expected, y.Read(), 1e-6, $"GPU-shaped matmul {format}");
     }
 
     [Test]
@@ -79,7 +79,7 @@ public sealed class GpuShapeTests : VulkanTest
         using var y = new GuardedOutput(Context, Rows * N, "y");
         using var kernel = new RmsNormKernel(Context, GpuLike);
         Context.Run(r => kernel.Record(r, gx.All, gw.All, y.Range, Rows, N, 1e-5f));
-        Nmse.AssertClose(expected, y.Read(), 1e-7, "GPU-shaped rms_norm");
+        AssertNmse.Close(expected, y.Read(), 1e-7, "GPU-shaped rms_norm");
     }
 
     [Test]
@@ -107,7 +107,7 @@ public sealed class GpuShapeTests : VulkanTest
         using GpuBuffer partial = Context.CreateBuffer(kernel.PartialFloats(KvLength) * 4, "partial");
         using var output = new GuardedOutput(Context, shape.QueryDim, "out");
         Context.Run(r => kernel.Record(r, gq.All, gk.All, gv.All, partial.All, output.Range, KvLength));
-        Nmse.AssertClose(expected, output.Read(), 1e-8, "GPU-shaped attention");
+        AssertNmse.Close(expected, output.Read(), 1e-8, "GPU-shaped attention");
     }
 
     [Test]

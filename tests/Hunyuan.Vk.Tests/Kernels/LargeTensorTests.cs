@@ -40,6 +40,6 @@ public sealed class LargeTensorTests : VulkanTest
         using var y = new GuardedOutput(Context, Rows, "y");
         using var kernel = new MatVecKernel(Context, Gpu.Tuning, WeightFormat.Q8, Cols);
         Context.Run(r => kernel.Record(r, w, gx.All, y.Range));
-        Nmse.AssertClose(expected, y.Read(), 1e-6, "Q8 11008x12288");
+        AssertNmse.Close(expected, y.Read(), 1e-6, "Q8 11008x12288");
     }
 }

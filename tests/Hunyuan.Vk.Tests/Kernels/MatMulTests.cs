@@ -40,7 +40,7 @@ public sealed class MatMulTests : VulkanTest
         using var y = new GuardedOutput(Context, tokens * rows, "Y");
         using var kernel = new MatMulKernel(Context, Gpu.Tuning, format);
         Context.Run(r => kernel.Record(r, dw, gx.All, y.Range, (uint)tokens));
-        Nmse.AssertClose(expected, y.Read(), Limit, $"matmul {format} {rows}x{cols} x {tokens} tokens");
+        AssertNmse.Close(expected, y.Read(), Limit, $"matmul {format} {rows}x{cols} x {tokens} tokens");
     }
 
     [Test]
@@ -66,6 +66,6 @@ public sealed class MatMulTests : VulkanTest
         var b = new float[Tokens * Rows];
         mm.Read<float>(a);
         mv.Read<float>(b);
-        Nmse.AssertClose(b, a, 1e-10, "prefill matmul vs decode matvec, accumulating");
+        AssertNmse.Close(b, a, 1e-10, "prefill matmul vs decode matvec, accumulating");
     }
 }

@@ -45,7 +45,7 @@ public sealed class MatVecTests : VulkanTest
         MatVecKernel kernel = Kernel(format, cols);
         Context.Run(r => kernel.Record(r, w, gx.All, y.Range));
 
-        Nmse.AssertClose(expected, y.Read(), Limit, $"matvec {format} {rows}x{cols}");
+        AssertNmse.Close(expected, y.Read(), Limit, $"matvec {format} {rows}x{cols}");
     }
 
     [TestCase(WeightFormat.Q4)]
@@ -70,7 +70,7 @@ public sealed class MatVecTests : VulkanTest
         Context.Run(r => Kernel(format, Cols).Record(r, w, gx.All, y.All, accumulate: true, yOffset: Offset, index: 2));
         var actual = new float[Rows + Offset];
         y.Read<float>(actual);
-        Nmse.AssertClose(expected, actual, Limit, $"{format} stack[2] accumulated at {Offset}");
+        AssertNmse.Close(expected, actual, Limit, $"{format} stack[2] accumulated at {Offset}");
         Assert.That(actual[..Offset], Is.EqualTo(start[..Offset]), "elements before the offset untouched");
     }
 

@@ -106,10 +106,10 @@ public sealed class MoeTests : VulkanTest
             kernels.Combine.Record(r, partial.All, route.All, h.All, Hidden, Slots);
         });
 
-        Nmse.AssertClose(act, gact.Read(), 1e-6, $"{format} act = silu(gate x) * (up x) per slot");
+        AssertNmse.Close(act, gact.Read(), 1e-6, $"{format} act = silu(gate x) * (up x) per slot");
         var actual = new float[Hidden];
         h.Read<float>(actual);
-        Nmse.AssertClose(expected.Select(v => (float)v).ToArray(), actual, 1e-6, $"{format} h + MoE(x)");
+        AssertNmse.Close(expected.Select(v => (float)v).ToArray(), actual, 1e-6, $"{format} h + MoE(x)");
     }
 
     [TestCase(WeightFormat.Q4, 13)]
@@ -179,7 +179,7 @@ public sealed class MoeTests : VulkanTest
         group.Read<uint>(counts);
         Assert.That(counts.Sum(c => (long)c), Is.EqualTo(entries), "every (token, slot) assignment listed once");
         Assert.That(counts[Experts], Is.EqualTo((uint)tokens), "the shared expert sees every token");
-        Nmse.AssertClose(expected, actual, 1e-6, $"{format} prefill MoE over {tokens} tokens");
+        AssertNmse.Close(expected, actual, 1e-6, $"{format} prefill MoE over {tokens} tokens");
     }
 
     private sealed class MoeHolder(GpuContext context, DeviceTuning tuning) : IDisposable

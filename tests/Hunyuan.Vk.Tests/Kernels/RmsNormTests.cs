@@ -29,7 +29,7 @@ public sealed class RmsNormTests : VulkanTest
         RmsNormKernel kernel = Gpu.Kernel((c, t) => new RmsNormKernel(c, t));
         Context.Run(r => kernel.Record(r, gx.All, gw.All, y.Range, (uint)rows, (uint)n, Eps));
 
-        Nmse.AssertClose(expected, y.Read(), Limit, $"rms_norm {rows}x{n}");
+        AssertNmse.Close(expected, y.Read(), Limit, $"rms_norm {rows}x{n}");
     }
 
     [Test]
@@ -48,6 +48,6 @@ public sealed class RmsNormTests : VulkanTest
         RmsNormKernel kernel = Gpu.Kernel((c, t) => new RmsNormKernel(c, t));
         Context.Run(r => kernel.Record(r, gx.All, gw.All, y.Range, 1, N, Eps));
 
-        Nmse.AssertClose(expected, y.Read(), Limit, "rms_norm eps");
+        AssertNmse.Close(expected, y.Read(), Limit, "rms_norm eps");
     }
 }

@@ -55,7 +55,7 @@ public sealed class CheckpointTests
         float[] raw = generator.RawValues(spec), read = stored.ReadF32();
         // Int4 with 16 levels over [-max, max] of each group; E4M3 has 3 mantissa bits (relative error <= 1/16).
         double limit = format == CheckpointFormat.GptqInt4 ? 1e-2 : 2e-3;
-        Nmse.AssertClose(raw, read, limit, $"{format} {spec.Name} vs its unquantized values");
+        AssertNmse.Close(raw, read, limit, $"{format} {spec.Name} vs its unquantized values");
     }
 
     [Test]

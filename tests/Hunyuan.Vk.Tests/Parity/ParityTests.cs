@@ -37,10 +37,10 @@ public sealed class ParityTests : VulkanTest
             for (int l = 0; l < states.Length; l++)
             {
                 // Both run in float64 from the same weights; the goldens are stored in float32.
-                Nmse.AssertClose(Flatten(p.Hidden[l + 1]), Flatten(states[l]), 1e-12, $"{name}: hidden state after layer {l}");
+                AssertNmse.Close(Flatten(p.Hidden[l + 1]), Flatten(states[l]), 1e-12, $"{name}: hidden state after layer {l}");
             }
 
-            Nmse.AssertClose(Flatten(p.Logits), Flatten(logits), 1e-12, $"{name}: logits");
+            AssertNmse.Close(Flatten(p.Logits), Flatten(logits), 1e-12, $"{name}: logits");
             reference.Reset();
             var greedy = new List<int> { ModelOps.ArgMax<double>(reference.Prefill(p.Ids)[^1]) };
             while (greedy.Count < p.Greedy.Length)
@@ -116,7 +116,7 @@ public sealed class ParityTests : VulkanTest
     private static void Check(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double limit, string what)
     {
         TestContext.Out.WriteLine($"{what}: NMSE {Nmse.Compute(expected, actual).Value:E2}");
-        Nmse.AssertClose(expected, actual, limit, what);
+        AssertNmse.Close(expected, actual, limit, what);
     }
 
     private static float[] Flatten(float[][] rows) => [.. rows.SelectMany(r => r)];

@@ -38,7 +38,7 @@ public sealed class ReferenceModelTests
         double[][] f64 = TestModels.Reference<double>(weights).Prefill(s_prompt);
         for (int p = 0; p < s_prompt.Length; p++)
         {
-            Nmse.AssertClose(f64[p].Select(v => (float)v).ToArray(), f32[p], 1e-9, $"position {p}");
+            AssertNmse.Close(f64[p].Select(v => (float)v).ToArray(), f32[p], 1e-9, $"position {p}");
             Assert.That(ModelOps.ArgMax(f32[p]), Is.EqualTo(ModelOps.ArgMax(f64[p])), $"greedy token at position {p}");
         }
     }

@@ -68,7 +68,7 @@ public sealed class VulkanLayerTests : VulkanTest
         staged.Run(r => kernel.Record(r, ga.All, gb.All, gc.All, N));
         var actual = new float[N];
         gc.Read<float>(actual);
-        Nmse.AssertClose(expected, actual, 1e-7, "add through staging");
+        AssertNmse.Close(expected, actual, 1e-7, "add through staging");
     }
 
     [Test]
