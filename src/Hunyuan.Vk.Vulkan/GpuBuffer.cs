@@ -47,6 +47,11 @@ public sealed unsafe class GpuBuffer : IDisposable
             throw new VulkanException($"Buffer '{name}' needs {bytes} bytes, above the device's maxBufferSize of {limits.MaxBufferSize}");
         }
 
+        if (bytes > limits.MaxMemoryAllocationSize)
+        {
+            throw new VulkanException($"Buffer '{name}' needs {bytes} bytes in one allocation, above the device's maxMemoryAllocationSize of {limits.MaxMemoryAllocationSize}");
+        }
+
         VkApi vk = context.Api;
         Handle = context.CreateRawBuffer(bytes, Usage);
         MemoryRequirements req;

@@ -26,6 +26,12 @@ public sealed unsafe class GpuContext : IDisposable
 
     /// <summary>True when device buffers are never mapped (uploads and read-backs always go through staging copies).</summary>
     public bool ForceStaging { get; }
+
+    /// <summary>Hears what a user should know about the device's memory (once each), e.g. device buffers that had to go
+    /// to host memory. Null: nobody listens.</summary>
+    public Action<string>? Log { get; set; }
+
+    private int _saidHostFallback;
     public DeviceInfo Info { get; }
 
     private long _allocated, _peak, _submits;
@@ -141,6 +147,11 @@ public sealed unsafe class GpuContext : IDisposable
                 MemoryPropertyFlags f = _memory.MemoryTypes[(int)i].PropertyFlags;
                 if ((allowedTypes & (1u << (int)i)) != 0 && (f & wanted) == wanted)
                 {
+                    if (!hostVisible && !f.HasFlag(MemoryPropertyFlags.DeviceLocalBit) && Interlocked.Exchange(ref _saidHostFallback, 1) == 0)
+                    {
+                        Log?.Invoke($"{Info.Name}: a device buffer went to memory that is not device-local (no device-local type allows it); kernels reading it run at host-memory speed");
+                    }
+
                     flags = f;
                     return i;
                 }

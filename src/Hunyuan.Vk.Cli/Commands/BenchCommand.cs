@@ -61,6 +61,7 @@ internal static class BenchCommand
             using var instance = new VulkanInstance();
             using GpuContext gpu = instance.CreateContext(parse.GetValue(device));
             void Log(string message) => Console.Error.WriteLine("hyvk bench: " + message);
+            gpu.Log = Log;
             using DeviceModel loaded = dir is not null
                 ? LoadCheckpoint(gpu, dir, format, settings.PromptTokens + settings.DecodeTokens + 1, Log)
                 : MakeRandom(gpu, parse.GetValue(preset)!, parse.GetValue(layers), parse.GetValue(shared), format, Log);

@@ -93,6 +93,7 @@ public sealed class HunyuanEngine : IDisposable
         try
         {
             context = instance.CreateContext(options.Device);
+            context.Log = options.Log;
             options.Log?.Invoke($"{context.Info.Name}: loading {modelDirectory} as {format}");
             TextGenerator generator = TextGenerator.Load(context, modelDirectory, format, options.ContextLength, options.Log, options.Progress);
             return new HunyuanEngine(instance, context, generator) { Format = format };

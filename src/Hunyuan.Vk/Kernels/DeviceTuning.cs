@@ -105,7 +105,9 @@ public sealed record DeviceTuning
     {
         ArgumentNullException.ThrowIfNull(device);
         uint subgroup = Math.Max(device.SubgroupSize, 1);
-        uint maxInvocations = device.Limits.MaxComputeWorkGroupInvocations;
+        // A workgroup is 1-D here: its size is bounded by both the invocation count and the x dimension.
+        uint maxInvocations = Math.Min(device.Limits.MaxComputeWorkGroupInvocations,
+            device.Limits.MaxComputeWorkGroupSize.Count > 0 ? device.Limits.MaxComputeWorkGroupSize[0] : uint.MaxValue);
         DeviceTuning t = RowFor(device, row) switch
         {
             // lavapipe: one subgroup per workgroup, each invocation walks 16 whole rows so every x block loaded serves 16

@@ -31,12 +31,12 @@ internal sealed class MatVecKernel : Kernel<MatVecPush>
     private readonly uint _rowsPerGroup;
 
     public MatVecKernel(GpuContext context, DeviceTuning tuning, WeightFormat format, uint cols, MatVecMode mode = MatVecMode.Plain)
-        : base(context, ShaderFor(format, mode), Bindings(format, mode), Specialization(tuning, cols, mode), SubgroupFor(context, tuning),
+        : base(context, ShaderFor(format, mode), Bindings(format, mode), Specialization(context, tuning, cols, mode), SubgroupFor(context, tuning),
             fullSubgroups: tuning.MatVecLanes > 1)
     {
         Format = format;
         Mode = mode;
-        MaxCols = tuning.MatVecSharedX ? cols : (mode == MatVecMode.Down ? uint.MaxValue : ShaderLimits.MaxCols);
+        MaxCols = StagesX(tuning, context.Info.Limits, cols) ? cols : (mode == MatVecMode.Down ? uint.MaxValue : ShaderLimits.MaxCols);
         _rowsPerGroup = tuning.MatVecRows * (tuning.MatVecWorkgroup / tuning.MatVecLanes);
     }
 
@@ -137,12 +137,36 @@ internal sealed class MatVecKernel : Kernel<MatVecPush>
         return [.. DeviceMatrix.TableBindings(format), .. io];
     }
 
-    private static SpecConstant[] Specialization(DeviceTuning tuning, uint cols, MatVecMode mode)
+    /// <summary>
+    /// Whether x is staged in shared memory: where the tuning asks for it and the device's compute shared memory holds
+    /// x (cols floats) besides the workgroup's reduction slots; otherwise lanes read x where it is (a GPU with 16 KiB of
+    /// shared memory still runs A13B's 4096-wide products, only with uncached x reads).
+    /// </summary>
+    internal static bool StagesX(DeviceTuning tuning, DeviceLimits limits, uint cols) =>
+        tuning.MatVecSharedX && (ulong)cols * 4 + (ulong)tuning.MatVecWorkgroup * 4 <= limits.MaxComputeSharedMemory;
+
+    /// <summary>Throws unless x of <paramref name="cols"/> floats fits the uniform buffer the shader declares
+    /// (<see cref="ShaderLimits.MaxCols"/>) and one uniform binding of the device.</summary>
+    internal static void CheckUniformX(DeviceLimits limits, uint cols)
     {
-        ArgumentNullException.ThrowIfNull(tuning);
-        if (mode != MatVecMode.Down && cols > ShaderLimits.MaxCols)
+        if (cols > ShaderLimits.MaxCols)
         {
             throw new ArgumentOutOfRangeException(nameof(cols), cols, $"matvec reads x from a uniform buffer of at most {ShaderLimits.MaxCols} floats (MAX_COLS, shaders/include/limits.glsl)");
+        }
+
+        if ((ulong)cols * 4 > limits.MaxUniformBufferRange)
+        {
+            throw new ArgumentOutOfRangeException(nameof(cols), cols, $"matvec reads x ({cols * 4} bytes) from a uniform buffer; the device binds at most {limits.MaxUniformBufferRange} bytes (maxUniformBufferRange)");
+        }
+    }
+
+    private static SpecConstant[] Specialization(GpuContext context, DeviceTuning tuning, uint cols, MatVecMode mode)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(tuning);
+        if (mode != MatVecMode.Down)
+        {
+            CheckUniformX(context.Info.Limits, cols);
         }
 
         return
@@ -150,7 +174,7 @@ internal sealed class MatVecKernel : Kernel<MatVecPush>
             SpecConstant.FromUInt32(0, tuning.MatVecWorkgroup),
             SpecConstant.FromUInt32(1, tuning.MatVecRows),
             SpecConstant.FromUInt32(2, tuning.MatVecLanes),
-            SpecConstant.FromUInt32(3, tuning.MatVecSharedX ? cols / 4 : 0),
+            SpecConstant.FromUInt32(3, StagesX(tuning, context.Info.Limits, cols) ? cols / 4 : 0),
         ];
     }
 }

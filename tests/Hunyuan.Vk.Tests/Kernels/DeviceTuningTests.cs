@@ -39,4 +39,42 @@ public sealed class DeviceTuningTests : VulkanTest
         Assert.That(DeviceTuning.For(fixed32).MatVecLanes, Is.EqualTo(32));
         Assert.That(DeviceTuning.SplitsRows(fixed32, 16), Is.False, "not the device's size");
     }
+
+    [Test]
+    public void Workgroups_fit_the_x_dimension_limit_as_well_as_the_invocation_count()
+    {
+        DeviceInfo narrow = Context.Info with
+        {
+            Type = "discrete", Vendor = "NVIDIA",
+            Limits = Context.Info.Limits with { MaxComputeWorkGroupInvocations = 1024, MaxComputeWorkGroupSize = [128, 1024, 64] },
+        };
+        DeviceTuning t = DeviceTuning.For(narrow);
+        Assert.That(new[] { t.ElementwiseWorkgroup, t.NormWorkgroup, t.MatVecWorkgroup, t.MatMulWorkgroup, t.AttentionWorkgroup, t.ReductionWorkgroup },
+            Is.All.LessThanOrEqualTo(128u));
+    }
+
+    [Test]
+    public void Matvec_stages_x_only_where_shared_memory_holds_it_and_reads_x_only_within_one_uniform_binding()
+    {
+        DeviceTuning gpu = DeviceTuning.For(Context.Info, "nvidia");
+        DeviceLimits limits = Context.Info.Limits;
+        Assert.That(MatVecKernel.StagesX(gpu, limits with { MaxComputeSharedMemory = 48 * 1024 }, 4096), Is.True, "A13B's 4096 floats in 48 KiB");
+        Assert.That(MatVecKernel.StagesX(gpu, limits with { MaxComputeSharedMemory = 16 * 1024 }, 4096), Is.False, "16 KiB: x is read in place");
+        Assert.That(MatVecKernel.StagesX(gpu with { MatVecSharedX = false }, limits, 256), Is.False);
+
+        DeviceLimits minimum = limits with { MaxUniformBufferRange = 16384 };   // the least Vulkan allows
+        Assert.DoesNotThrow(() => MatVecKernel.CheckUniformX(minimum, 4096), "A13B's widest uniform x is 4096 floats");
+        Assert.That(() => MatVecKernel.CheckUniformX(minimum, 8192), Throws.TypeOf<ArgumentOutOfRangeException>().With.Message.Contains("maxUniformBufferRange"));
+    }
+
+    [Test]
+    public void A_buffer_beyond_one_allocation_is_refused_naming_it_before_anything_is_allocated()
+    {
+        long before = Context.AllocatedBytes;
+        ulong tooBig = Context.Info.Limits.MaxMemoryAllocationSize + 1;
+        Assume.That(tooBig, Is.LessThanOrEqualTo(Context.Info.Limits.MaxBufferSize), "the allocation limit is the lower one here");
+        Assert.That(() => Context.CreateBuffer(tooBig, "an F16 expert stack"),
+            Throws.TypeOf<VulkanException>().With.Message.Contains("an F16 expert stack").And.Message.Contains("maxMemoryAllocationSize"));
+        Assert.That(Context.AllocatedBytes, Is.EqualTo(before));
+    }
 }
