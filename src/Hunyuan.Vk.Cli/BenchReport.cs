@@ -14,6 +14,8 @@ internal static class BenchReport
     private static List<Metric> Metrics(BenchResult r) =>
     [
         new("copy_bandwidth", r.CopyBandwidthGBs, "GB/s", "device copy bandwidth (read + write)"),
+        new("load_seconds", r.LoadSeconds, "s", "load: weights to the device (conversion included)"),
+        new("load_gb_per_second", r.LoadGBs, "GB/s", "load: device bytes over load time"),
         new("prompt_tokens_per_second", r.PromptTokensPerSecond.Mean, "tok/s", "prompt processing"),
         new("prompt_tokens_per_second_stddev", r.PromptTokensPerSecond.StdDev, "tok/s", "  spread (stddev)"),
         new("time_to_first_token", r.TimeToFirstTokenMs.Mean, "ms", "time to first token"),

@@ -56,6 +56,13 @@ public sealed record BenchResult
     public required double FullDepthHostMs { get; init; }
     public required long FullDepthMinimumBytes { get; init; }
 
+    /// <summary>Wall time the weights took to reach the device (reading and converting a checkpoint, or making random
+    /// weights, and uploading them), and the device bytes they take: what a user waits for before the first token.</summary>
+    public double LoadSeconds { get; init; }
+    public long LoadedBytes { get; init; }
+
+    public double LoadGBs => LoadSeconds > 0 ? LoadedBytes / (LoadSeconds * 1e9) : 0;
+
     public double HostOverheadMs => HostRecordMs + HostSubmitMs;
     public double DecodeMsPerToken => 1e3 / DecodeTokensPerSecond.Mean;
     public double BytesOverMinimum => (double)WeightBytesPerToken / MinimumBytesPerToken;

@@ -14,6 +14,7 @@ public sealed class BenchCommandTests : VulkanTest
         "copy_bandwidth", "prompt_tokens_per_second", "prompt_tokens_per_second_stddev", "time_to_first_token", "decode_tokens_per_second",
         "decode_tokens_per_second_stddev", "dispatches_per_token", "dispatches_per_layer", "submits_per_token", "host_record_ms", "host_submit_ms",
         "host_overhead_ms", "weight_bytes_per_token", "minimum_bytes_per_token", "peak_device_bytes", "floor_ms_per_token", "full_depth_ms_per_token",
+        "load_seconds", "load_gb_per_second",
     ];
 
     [Test]
@@ -30,6 +31,7 @@ public sealed class BenchCommandTests : VulkanTest
 
         Assert.That(metrics.GetProperty("dispatches_per_layer").GetDouble(), Is.LessThanOrEqualTo(12), "the decode step's dispatch budget");
         Assert.That(metrics.GetProperty("submits_per_token").GetDouble(), Is.EqualTo(1));
+        Assert.That(metrics.GetProperty("load_gb_per_second").GetDouble(), Is.GreaterThan(0), "the load was timed");
         // The kernels' own count of weight bytes equals the active weights computed from the config: no expert too many.
         var config = new CheckpointGenerator(new GeneratorOptions { Preset = ModelPreset.Tiny }).Config;
         Assert.That(metrics.GetProperty("weight_bytes_per_token").GetInt64(), Is.EqualTo(ActiveWeights.PerToken(config, WeightFormat.Q8, config.Layers)));
