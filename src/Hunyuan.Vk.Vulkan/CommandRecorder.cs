@@ -250,6 +250,7 @@ public sealed unsafe class CommandRecorder : IDisposable
             throw new InvalidOperationException("Submit before End: the command buffer is still recording");
         }
 
+        _context.FlushUploads();   // writes gathered for upload land before any work that may read them
         Wait();
         Fence fence = _fence;
         VulkanException.Check(_context.Api.ResetFences(_context.Device, 1, &fence), "vkResetFences");

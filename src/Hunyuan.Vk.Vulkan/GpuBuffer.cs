@@ -84,7 +84,8 @@ public sealed unsafe class GpuBuffer : IDisposable
         }
     }
 
-    /// <summary>Writes <paramref name="data"/> at <paramref name="byteOffset"/>; waits for the copy when staging is needed.</summary>
+    /// <summary>Writes <paramref name="data"/> at <paramref name="byteOffset"/>. When the host cannot map the buffer the
+    /// write goes through the context's staging buffer: at once, or with the batch of <see cref="GpuContext.BatchUploads"/>.</summary>
     public void Write<T>(ReadOnlySpan<T> data, ulong byteOffset = 0)
         where T : unmanaged
     {
@@ -99,14 +100,8 @@ public sealed unsafe class GpuBuffer : IDisposable
         WriteStaged(bytes, byteOffset);
     }
 
-    // Apart from Write so that the mapped path allocates nothing (a lambda's captures are allocated on method entry).
-    private void WriteStaged(ReadOnlySpan<byte> bytes, ulong byteOffset)
-    {
-        using GpuBuffer staging = _context.CreateHostBuffer((ulong)Math.Max(bytes.Length, 4), $"{Name} (upload)");
-        staging.Write(bytes);
-        ulong length = (ulong)bytes.Length;
-        _context.Run(r => r.Copy(staging, 0, this, byteOffset, length));
-    }
+    // Apart from Write so that the mapped path stays the shortest.
+    private void WriteStaged(ReadOnlySpan<byte> bytes, ulong byteOffset) => _context.Uploads.Write(this, bytes, byteOffset);
 
     /// <summary>Reads into <paramref name="destination"/> from <paramref name="byteOffset"/>. The device must be idle for this buffer.</summary>
     public void Read<T>(Span<T> destination, ulong byteOffset = 0)
@@ -202,6 +197,11 @@ public sealed unsafe class GpuBuffer : IDisposable
         if (_disposed)
         {
             return;
+        }
+
+        if (_mapped == null)
+        {
+            _context.FlushUploads();   // no gathered copy may name a freed buffer
         }
 
         _disposed = true;

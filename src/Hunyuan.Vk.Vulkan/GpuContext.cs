@@ -13,6 +13,7 @@ public sealed unsafe class GpuContext : IDisposable
     private readonly PhysicalDeviceMemoryProperties _memory;
     private readonly DescriptorAllocator _descriptors;
     private CommandRecorder? _oneShot;
+    private StagedUploads? _uploads;
     private bool _disposed;
 
     internal VkApi Api { get; }
@@ -122,6 +123,21 @@ public sealed unsafe class GpuContext : IDisposable
 
     public TimestampPool CreateTimestamps(uint count) => new(this, count);
 
+    /// <summary>
+    /// Until the returned scope is disposed, writes to buffers the host cannot map are gathered and copied in few
+    /// submits (<see cref="StagedUploads"/>) instead of one each; any submit in between sends them first. Scopes nest.
+    /// </summary>
+    public UploadBatch BatchUploads()
+    {
+        Uploads.BeginBatch();
+        return new UploadBatch(Uploads);
+    }
+
+    internal StagedUploads Uploads => _uploads ??= new StagedUploads(this);
+
+    /// <summary>Sends the gathered uploads before other work is submitted.</summary>
+    internal void FlushUploads() => _uploads?.Flush();
+
     /// <summary>Records with <paramref name="record"/> into a reusable one-shot command buffer, submits and waits.</summary>
     public void Run(Action<CommandRecorder> record)
     {
@@ -183,6 +199,7 @@ public sealed unsafe class GpuContext : IDisposable
         }
 
         _disposed = true;
+        _uploads?.Dispose();
         _ = Api.DeviceWaitIdle(Device);
         _oneShot?.Dispose();
         _descriptors.Dispose();

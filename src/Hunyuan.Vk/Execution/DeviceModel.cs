@@ -49,6 +49,7 @@ public sealed class DeviceModel : IDisposable
 
         Config = c;
         Format = format;
+        using UploadBatch batch = context.BatchUploads();   // where the host cannot map device memory: few large copies
         try
         {
             Embedding = Own(DeviceMatrix.Upload(context, "embed_tokens", Convert(weights[ModelLayout.Embedding], format)));
@@ -83,6 +84,7 @@ public sealed class DeviceModel : IDisposable
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(config);
         var m = new DeviceModel(config, format);
+        using UploadBatch batch = context.BatchUploads();
         try
         {
             HunyuanConfig c = config;

@@ -90,6 +90,13 @@ public sealed record DeviceTuning
                 : throw new ArgumentException($"{RowVariable}={row}: not a tuning row; one of {string.Join(", ", Rows)}");
         }
 
+        return OwnRow(device);
+    }
+
+    /// <summary>The row of the device's own kind: its type (a CPU device), else its vendor.</summary>
+    public static string OwnRow(DeviceInfo device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
         return (device.Type, device.Vendor) switch
         {
             ("cpu", _) => "cpu",

@@ -17,7 +17,8 @@ public sealed class DeviceTuningTests : VulkanTest
 
         Assert.That(DeviceTuning.For(Context.Info, "NVIDIA").MatVecLanes, Is.EqualTo(Context.Info.SubgroupSize), "names are case-blind");
         Assert.That(() => DeviceTuning.For(Context.Info, "voodoo"), Throws.ArgumentException.With.Message.Contains("HYVK_TUNING").And.Message.Contains("nvidia"));
-        Assert.That(DeviceTuning.RowFor(Context.Info with { Type = "discrete", Vendor = "AMD" }), Is.EqualTo("amd"));
+        Assert.That(DeviceTuning.OwnRow(Context.Info with { Type = "discrete", Vendor = "AMD" }), Is.EqualTo("amd"));
+        Assert.That(DeviceTuning.RowFor(Context.Info, "intel"), Is.EqualTo("intel"), "an explicit row wins over HYVK_TUNING");
     }
 
     [Test]
@@ -30,13 +31,14 @@ public sealed class DeviceTuningTests : VulkanTest
             Type = "discrete", Vendor = "AMD", SubgroupSize = 64, MinSubgroupSize = 32, MaxSubgroupSize = 64,
             Features = Context.Info.Features with { SubgroupSizeControl = true, ComputeFullSubgroups = true },
         };
-        Assert.That(DeviceTuning.For(wave).MatVecLanes, Is.EqualTo(64));
-        Assert.That(DeviceTuning.For(wave with { Features = wave.Features with { SubgroupSizeControl = false } }).MatVecLanes, Is.EqualTo(1));
-        Assert.That(DeviceTuning.For(wave with { Features = wave.Features with { ComputeFullSubgroups = false } }).MatVecLanes, Is.EqualTo(1));
+        // The row is named: these are the AMD row's shapes whatever HYVK_TUNING says (CI sweeps the rows).
+        Assert.That(DeviceTuning.For(wave, "amd").MatVecLanes, Is.EqualTo(64));
+        Assert.That(DeviceTuning.For(wave with { Features = wave.Features with { SubgroupSizeControl = false } }, "amd").MatVecLanes, Is.EqualTo(1));
+        Assert.That(DeviceTuning.For(wave with { Features = wave.Features with { ComputeFullSubgroups = false } }, "amd").MatVecLanes, Is.EqualTo(1));
 
         // A fixed subgroup size needs no control, only full subgroups.
         DeviceInfo fixed32 = wave with { SubgroupSize = 32, MinSubgroupSize = 32, MaxSubgroupSize = 32, Features = wave.Features with { SubgroupSizeControl = false } };
-        Assert.That(DeviceTuning.For(fixed32).MatVecLanes, Is.EqualTo(32));
+        Assert.That(DeviceTuning.For(fixed32, "amd").MatVecLanes, Is.EqualTo(32));
         Assert.That(DeviceTuning.SplitsRows(fixed32, 16), Is.False, "not the device's size");
     }
 
@@ -48,7 +50,7 @@ public sealed class DeviceTuningTests : VulkanTest
             Type = "discrete", Vendor = "NVIDIA",
             Limits = Context.Info.Limits with { MaxComputeWorkGroupInvocations = 1024, MaxComputeWorkGroupSize = [128, 1024, 64] },
         };
-        DeviceTuning t = DeviceTuning.For(narrow);
+        DeviceTuning t = DeviceTuning.For(narrow, "nvidia");
         Assert.That(new[] { t.ElementwiseWorkgroup, t.NormWorkgroup, t.MatVecWorkgroup, t.MatMulWorkgroup, t.AttentionWorkgroup, t.ReductionWorkgroup },
             Is.All.LessThanOrEqualTo(128u));
     }
