@@ -11,9 +11,11 @@ namespace Hunyuan.Vk.Vulkan;
 /// </summary>
 public sealed unsafe class GpuBuffer : IDisposable
 {
+    // Weights are read through uniform texel views, whose formats (R8 uint, R16 float, RGBA32 uint/float) every
+    // device must support; no kernel writes a texel buffer, so no buffer carries storage-texel usage, which would make
+    // views of formats without storage-texel support invalid.
     private const BufferUsageFlags Usage = BufferUsageFlags.StorageBufferBit | BufferUsageFlags.UniformBufferBit
-        | BufferUsageFlags.TransferSrcBit | BufferUsageFlags.TransferDstBit
-        | BufferUsageFlags.UniformTexelBufferBit | BufferUsageFlags.StorageTexelBufferBit;
+        | BufferUsageFlags.TransferSrcBit | BufferUsageFlags.TransferDstBit | BufferUsageFlags.UniformTexelBufferBit;
 
     private readonly GpuContext _context;
     private readonly DeviceMemory _memory;

@@ -9,7 +9,11 @@ namespace Hunyuan.Vk.Execution;
 /// Device memory a model will take, from its config alone, so a load that cannot fit is refused before any weight is
 /// read: weights in the device format (router, norms in F32), the f16 KV cache, and the activation buffers.
 /// </summary>
-public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long ActivationBytes)
+/// <param name="WeightBytes">The weights in their device formats.</param>
+/// <param name="KvCacheBytes">The f16 KV cache of the context.</param>
+/// <param name="ActivationBytes">Decode and prefill activations.</param>
+/// <param name="LargestView">Texels of the largest texel-buffer view a weight stack needs, and what it is.</param>
+public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long ActivationBytes, (long Texels, string What) LargestView = default)
 {
     public long TotalBytes => WeightBytes + KvCacheBytes + ActivationBytes;
 
@@ -26,13 +30,37 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
         long splits = (contextLength + 255) / 256;
         long activations = 4L * (c.VocabSize + prefillChunk * (3 * hidden + c.QueryDim * 2 + c.QueryDim + 2L * c.KvDim + slots * (inter + hidden))
             + (prefillChunk + 1L) * c.Heads * splits * (c.HeadDim + 2));
-        return new MemoryEstimate(weights, kv, activations);
+        WeightFormat dense = format.ForUnquantized();
+        (long, string)[] views =
+        [
+            Texels(format, experts, 2 * inter, hidden, "an expert gate/up stack"),
+            Texels(format, experts, hidden, inter, "an expert down stack"),
+            Texels(format, 1, c.QueryDim + 2L * c.KvDim, hidden, "a QKV matrix"),
+            Texels(dense, 1, c.VocabSize, hidden, "the embedding"),
+        ];
+        return new MemoryEstimate(weights, kv, activations, views.MaxBy(v => v.Item1));
     }
 
-    /// <summary>Throws, naming both sizes, when the estimate exceeds the device's device-local memory.</summary>
+    /// <summary>The largest view of <paramref name="count"/> stacked [rows, cols] matrices: quants (16-byte texels) or
+    /// scales (one per group).</summary>
+    private static (long, string) Texels(WeightFormat format, long count, long rows, long cols, string what)
+    {
+        WeightFormatSpec spec = format.Spec();
+        long texels = Math.Max(count * spec.QuantBytes(rows, cols) / WeightFormatSpec.QuantTexelBytes, count * spec.Groups(rows, cols));
+        return (texels, $"{what} in {spec.Name}");
+    }
+
+    /// <summary>Throws, naming both sizes, when the estimate exceeds the device's device-local memory, or a weight
+    /// stack's view the device's maxTexelBufferElements, before any weight is read.</summary>
     public void CheckFits(DeviceInfo device)
     {
         ArgumentNullException.ThrowIfNull(device);
+        if ((ulong)LargestView.Texels > device.Limits.MaxTexelBufferElements)
+        {
+            throw new NotSupportedException(string.Create(CultureInfo.InvariantCulture,
+                $"{LargestView.What} is {LargestView.Texels:N0} texels, above the {device.Limits.MaxTexelBufferElements:N0} of {device.Name}'s maxTexelBufferElements (views are not split yet): choose a smaller --weights format, such as q8 or q4."));
+        }
+
         if (TotalBytes > (long)device.DeviceLocalBytes)
         {
             throw new InsufficientDeviceMemoryException(string.Create(CultureInfo.InvariantCulture,

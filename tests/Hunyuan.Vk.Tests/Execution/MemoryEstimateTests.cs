@@ -38,4 +38,22 @@ public sealed class MemoryEstimateTests : VulkanTest
         Assert.That(e!.Message, Does.Contain("GiB on the device").And.Contain("has 2.00 GiB"));
         Assert.DoesNotThrow(() => MemoryEstimate.For(TestModels.TinyConfig(), WeightFormat.Q4, 64).CheckFits(Context.Info));
     }
+
+    [Test]
+    public void An_f16_a13b_expert_stack_beyond_nvidias_texel_limit_is_refused_before_loading()
+    {
+        // NVIDIA (and NVK) allow 2^27 texels per view; A13B's 65 stacked F16 gate/up experts are 65 x 6144 x 4096 x 2 / 16.
+        HunyuanConfig a13b = new CheckpointGenerator(new GeneratorOptions { Preset = ModelPreset.A13b }).Config;
+        DeviceInfo nvidia = Context.Info with
+        {
+            MemoryHeaps = [new MemoryHeapInfo(200UL << 30, true)],
+            Limits = Context.Info.Limits with { MaxTexelBufferElements = 1UL << 27 },
+        };
+        MemoryEstimate f16 = MemoryEstimate.For(a13b, WeightFormat.F16, 4096);
+        Assert.That(f16.LargestView.Texels, Is.EqualTo(65L * 6144 * 4096 * 2 / 16));
+        var e = Assert.Throws<NotSupportedException>(() => f16.CheckFits(nvidia));
+        Assert.That(e!.Message, Does.Contain("expert gate/up stack in f16").And.Contain("maxTexelBufferElements").And.Contain("q8"));
+        Assert.DoesNotThrow(() => MemoryEstimate.For(a13b, WeightFormat.Q8, 4096).CheckFits(nvidia), "Q8: 102M texels fit");
+        Assert.DoesNotThrow(() => MemoryEstimate.For(a13b, WeightFormat.Q4, 4096).CheckFits(nvidia));
+    }
 }
