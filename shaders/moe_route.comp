@@ -2,13 +2,17 @@
 // MoE gating (spec 2.4) from the router logits: softmax over all experts, the top k (ties to the lower index),
 // renormalised to sum to 1 when NORM_TOPK, times the routed scaling factor; then the shared expert as one more slot
 // with weight 1 (its weights are stacked after the routed experts, so its id is the expert count).
-// One invocation per token (grid x = tokens): 64 logits and 8 picks are too little work to share. Token t reads
-// logits [t][experts] and writes routes[t].
+// One subgroup per token (grid x = tokens; the pipeline requires full subgroups): each lane holds the experts
+// lane, lane + lanes, ...; the softmax's max and sum and each pick are subgroup reductions, so a token costs 8 rounds
+// of 64 / lanes reads instead of one invocation's 8 x 64. Token t reads logits [t][experts] and writes routes[t].
 
 #extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
 #include "limits.glsl"
 
-layout(local_size_x = 1) in;
+layout(local_size_x_id = 0) in;   // 1 (lavapipe), or the device's largest subgroup size with full subgroups
+layout(constant_id = 1) const bool SPLIT = true;   // false: one invocation walks all experts (the reductions are no-ops)
 
 layout(std430, binding = 0) readonly buffer Logits { float logits[]; };
 layout(std430, binding = 1) writeonly buffer Routes { Route routes[]; };
@@ -23,43 +27,51 @@ layout(push_constant) uniform Push {
 
 void main()
 {
-    uint t = gl_WorkGroupID.x;
+    uint t = gl_WorkGroupID.x, lane = SPLIT ? gl_SubgroupInvocationID : 0, lanes = SPLIT ? gl_SubgroupSize : 1;
     uint base = t * p.experts;
-    float max_logit = -1.0 / 0.0;
-    for (uint e = 0; e < p.experts; e++) {
-        max_logit = max(max_logit, logits[base + e]);
+    float m = -1.0 / 0.0;
+    for (uint e = lane; e < p.experts; e += lanes) {
+        m = max(m, logits[base + e]);
     }
-    float total = 0.0;
-    for (uint e = 0; e < p.experts; e++) {
-        total += exp(logits[base + e] - max_logit);
+    float max_logit = subgroupMax(m);
+    float s = 0.0;
+    for (uint e = lane; e < p.experts; e += lanes) {
+        s += exp(logits[base + e] - max_logit);
     }
+    float total = subgroupAdd(s);
 
-    // Top k by repeated selection: strictly greater wins, so equal values keep the lower index.
-    uint chosen_mask_lo = 0, chosen_mask_hi = 0;   // up to MAX_EXPERTS = 64
+    // Top k by repeated selection, ties to the lower index: each lane's best untaken expert (strictly greater wins,
+    // so a lane keeps its lowest index among equals), then the largest value and, among lanes holding it, the lowest id.
+    uint chosen_mask_lo = 0, chosen_mask_hi = 0;   // up to MAX_EXPERTS = 64, the same in every lane
     float picked_sum = 0.0;
     float picked[MAX_ROUTE_SLOTS];
     for (uint k = 0; k < p.top_k; k++) {
-        uint best = 0;
-        float best_value = -1.0 / 0.0;
-        bool found = false;
-        for (uint e = 0; e < p.experts; e++) {
+        uint mine = MAX_EXPERTS;   // none
+        float mine_value = -1.0 / 0.0;
+        for (uint e = lane; e < p.experts; e += lanes) {
             bool taken = e < 32 ? ((chosen_mask_lo >> e) & 1u) != 0 : ((chosen_mask_hi >> (e - 32)) & 1u) != 0;
             float v = logits[base + e];
-            if (!taken && (!found || v > best_value)) {
-                best = e;
-                best_value = v;
-                found = true;
+            if (!taken && (mine == MAX_EXPERTS || v > mine_value)) {
+                mine = e;
+                mine_value = v;
             }
         }
+        float best_value = subgroupMax(mine_value);
+        uint best = subgroupMin(mine != MAX_EXPERTS && mine_value == best_value ? mine : 0xFFFFFFFFu);
         if (best < 32) {
             chosen_mask_lo |= 1u << best;
         } else {
             chosen_mask_hi |= 1u << (best - 32);
         }
         float prob = exp(best_value - max_logit) / total;
-        routes[t].ids[k] = best;
         picked[k] = prob;
         picked_sum += prob;
+        if (lane == 0) {
+            routes[t].ids[k] = best;
+        }
+    }
+    if (lane != 0) {
+        return;
     }
     for (uint k = 0; k < p.top_k; k++) {
         routes[t].weights[k] = (p.norm_topk != 0 ? picked[k] / picked_sum : picked[k]) * p.scaling;

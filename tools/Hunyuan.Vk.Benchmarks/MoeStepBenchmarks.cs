@@ -46,7 +46,7 @@ public class MoeStepBenchmarks : IDisposable
         GpuBuffer act = Own(_context.CreateBuffer(Slots * Inter * 4, "act"));
         GpuBuffer partial = Own(_context.CreateBuffer(Slots * Hidden * 4, "partials"));
         MatVecKernel routerKernel = Own(new MatVecKernel(_context, tuning, WeightFormat.F32, Hidden));
-        MoeRouteKernel routeKernel = Own(new MoeRouteKernel(_context));
+        MoeRouteKernel routeKernel = Own(new MoeRouteKernel(_context, tuning));
         MatVecKernel gateUpKernel = Own(new MatVecKernel(_context, tuning, Format, Hidden, MatVecMode.GateUp));
         MatVecKernel downKernel = Own(new MatVecKernel(_context, tuning, Format, Inter, MatVecMode.Down));
         MoeCombineKernel combine = Own(new MoeCombineKernel(_context, tuning));

@@ -26,7 +26,7 @@ internal sealed class KernelSet : IDisposable
             Norm = Own(new RmsNormKernel(context, Tuning));
             Rope = Own(new RopeNormKvKernel(context, Tuning));
             Attention = Own(new AttentionDecodeKernel(context, Tuning, shape));
-            Route = Own(new MoeRouteKernel(context));
+            Route = Own(new MoeRouteKernel(context, Tuning));
             Combine = Own(new MoeCombineKernel(context, Tuning));
             Group = Own(new MoeGroupKernel(context));
             Scatter = Own(new MoeScatterKernel(context, Tuning));

@@ -50,6 +50,10 @@ public sealed record DeviceTuning
     /// <summary>Invocations of single-workgroup reductions (argmax over the vocabulary).</summary>
     public uint ReductionWorkgroup { get; init; } = 256;
 
+    /// <summary>Route each token with one subgroup (GPUs: the reads and picks split across lanes) rather than one
+    /// invocation (lavapipe, where the subgroup version measured 3x slower: 0.31 vs 0.09 ms per layer).</summary>
+    public bool RouteSplit { get; init; } = true;
+
     /// <summary>Stage x in shared memory (GPUs, where lanes read different parts of x) rather than reading the uniform buffer.</summary>
     public bool MatVecSharedX { get; init; }
 
@@ -125,7 +129,7 @@ public sealed record DeviceTuning
                 AttentionWorkgroup = subgroup, ReductionWorkgroup = subgroup,
                 // Prefill, Q4 4096x4096 x 64 tokens: 32 rows x 8 tokens with x read directly 46 ms (16 rows: 59-100 ms,
                 // 48 rows: registers spill, 770 ms; x staged in shared memory: 57-105 ms).
-                MatMulWorkgroup = subgroup, MatMulRows = 32, MatMulTokens = 8, MatMulSharedX = false,
+                MatMulWorkgroup = subgroup, MatMulRows = 32, MatMulTokens = 8, MatMulSharedX = false, RouteSplit = false,
             },
             // GPUs: a subgroup per row pair, four subgroups per workgroup, x in shared memory.
             "nvidia" => new() { Row = "nvidia", ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 4 * subgroup, MatVecRows = 2, MatVecLanes = subgroup, MatVecSharedX = true },

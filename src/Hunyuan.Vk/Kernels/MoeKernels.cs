@@ -22,12 +22,22 @@ internal static class MoeRoute
     public const ulong Bytes = Capacity * 8;
 }
 
-/// <summary>Softmax -> top-k -> renormalise over the router logits, on the GPU (shaders/moe_route.comp).</summary>
+/// <summary>Softmax -> top-k -> renormalise over the router logits, on the GPU (shaders/moe_route.comp): one subgroup
+/// per token (a workgroup of the device's largest subgroup size, full subgroups required), or with
+/// <see cref="DeviceTuning.RouteSplit"/> off one invocation per token.</summary>
 internal sealed class MoeRouteKernel : Kernel<MoeRoutePush>
 {
-    public MoeRouteKernel(GpuContext context)
-        : base(context, ShaderId.MoeRoute, [BindingKind.Storage, BindingKind.Storage], [])
+    public MoeRouteKernel(GpuContext context, DeviceTuning tuning)
+        : base(context, ShaderId.MoeRoute, [BindingKind.Storage, BindingKind.Storage],
+            [SpecConstant.FromUInt32(0, Workgroup(context, tuning)), SpecConstant.FromUInt32(1, Tuned(tuning).RouteSplit ? 1u : 0u)],
+            fullSubgroups: tuning.RouteSplit)
     {
+    }
+
+    private static uint Workgroup(GpuContext context, DeviceTuning tuning)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return Tuned(tuning).RouteSplit ? Math.Max(context.Info.MaxSubgroupSize, 1) : 1;
     }
 
     public void Record(CommandRecorder recorder, BufferRange logits, BufferRange route, int experts, int topK, bool sharedExpert, bool normTopK, float scaling, uint tokens = 1)

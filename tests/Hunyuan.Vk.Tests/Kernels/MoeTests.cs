@@ -37,7 +37,7 @@ public sealed class MoeTests : VulkanTest
         float[] logits = TestData.Uniform(experts + topK, experts, scale: 3f);
         (int[] ids, double[] weights) = ReferenceRoute(logits, topK, norm);
         using GpuBuffer gl = Upload(logits, "logits"), route = Context.CreateBuffer(MoeRoute.Bytes, "route");
-        MoeRouteKernel kernel = Gpu.Kernel((c, _) => new MoeRouteKernel(c));
+        MoeRouteKernel kernel = Gpu.Kernel((c, t) => new MoeRouteKernel(c, t));
         Context.Run(r => kernel.Record(r, gl.All, route.All, experts, topK, sharedExpert: true, norm, scaling: 1f));
         (int[] gpuIds, float[] gpuWeights) = ReadRoute(route);
         Assert.That(gpuIds[..topK], Is.EqualTo(ids), "the same experts in the same order (exact)");
@@ -50,7 +50,7 @@ public sealed class MoeTests : VulkanTest
     {
         float[] logits = [0.5f, 2f, 1f, 2f, 2f, -1f, 1f, 0f];
         using GpuBuffer gl = Upload(logits, "logits"), route = Context.CreateBuffer(MoeRoute.Bytes, "route");
-        Context.Run(r => Gpu.Kernel((c, _) => new MoeRouteKernel(c)).Record(r, gl.All, route.All, 8, 4, false, true, 1f));
+        Context.Run(r => Gpu.Kernel((c, t) => new MoeRouteKernel(c, t)).Record(r, gl.All, route.All, 8, 4, false, true, 1f));
         Assert.That(ReadRoute(route).Ids[..4], Is.EqualTo(new[] { 1, 3, 4, 2 }));
     }
 
@@ -155,7 +155,7 @@ public sealed class MoeTests : VulkanTest
         using GpuBuffer group = Context.CreateBuffer(MoeGroupKernel.GroupUints * 4, "group");
         using GpuBuffer entryToken = Context.CreateBuffer(entries * 4, "entry token"), entryOf = Context.CreateBuffer(entries * 4, "entry of");
         using GpuBuffer act = Context.CreateBuffer(entries * Inter * 4, "act"), partial = Context.CreateBuffer(entries * Hidden * 4, "partials");
-        using var route = new MoeRouteKernel(Context);
+        using var route = new MoeRouteKernel(Context, Gpu.Tuning);
         using var groupKernel = new MoeGroupKernel(Context);
         using var gateUpKernel = new MatMulKernel(Context, Gpu.Tuning, format, MatMulMode.GatherGateUp);
         using var downKernel = new MatMulKernel(Context, Gpu.Tuning, format, MatMulMode.GatherDown);
@@ -186,7 +186,7 @@ public sealed class MoeTests : VulkanTest
     {
         private readonly Dictionary<(WeightFormat, MatVecMode, int), MatVecKernel> _matvec = [];
 
-        public MoeRouteKernel Route { get; } = new(context);
+        public MoeRouteKernel Route { get; } = new(context, tuning);
         public MoeCombineKernel Combine { get; } = new(context, tuning);
 
         public MatVecKernel Get(WeightFormat f, MatVecMode mode, int cols)
