@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Diagnostics;
 using Hunyuan.Vk.Benchmarking;
 using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Model;
@@ -62,11 +63,11 @@ internal static class BenchCommand
             using GpuContext gpu = instance.CreateContext(parse.GetValue(device));
             void Log(string message) => Console.Error.WriteLine("hyvk bench: " + message);
             gpu.Log = Log;
-            long loadStart = System.Diagnostics.Stopwatch.GetTimestamp();
+            long loadStart = Stopwatch.GetTimestamp();
             using DeviceModel loaded = dir is not null
                 ? LoadCheckpoint(gpu, dir, format, settings.PromptTokens + settings.DecodeTokens + 1, Log)
                 : MakeRandom(gpu, parse.GetValue(preset)!, parse.GetValue(layers), parse.GetValue(shared), format, Log);
-            double loadSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(loadStart).TotalSeconds;
+            double loadSeconds = Stopwatch.GetElapsedTime(loadStart).TotalSeconds;
             BenchResult result = DecodeBenchmark.Run(gpu, loaded, settings, Log) with { LoadSeconds = loadSeconds, LoadedBytes = loaded.DeviceBytes };
             Console.Out.Write(parse.GetValue(output) switch
             {

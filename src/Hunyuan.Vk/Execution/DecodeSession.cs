@@ -30,7 +30,6 @@ public sealed partial class DecodeSession : IDisposable
     private readonly CommandRecorder[] _steps = new CommandRecorder[2];   // alternate: one runs while the next is recorded
     private readonly Range[] _stepLayers = new Range[2];                   // the layers' dispatches of each recording
     private readonly CommandRecorder _prefill;
-    private Range _prefillLayers;
     private int _current;
     private int _preparedFor = -1;        // the position the other recorder holds a finished recording for, or -1
     private TimeSpan _preparedRecordTime;
@@ -154,8 +153,8 @@ public sealed partial class DecodeSession : IDisposable
             }
 
             _p.Tokens.Write<uint>(_chunkIds.AsSpan(0, n));
-            _prefillLayers = RecordPrefill((uint)Position, (uint)n);
-            LastStep = Execute(_prefill, _prefillLayers, begin, Stopwatch.GetElapsedTime(begin), recordNext: false);
+            Range layers = RecordPrefill((uint)Position, (uint)n);
+            LastStep = Execute(_prefill, layers, begin, Stopwatch.GetElapsedTime(begin), recordNext: false);
             Position += n;
         }
 

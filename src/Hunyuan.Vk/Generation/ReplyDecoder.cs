@@ -61,6 +61,6 @@ public sealed class ReplyDecoder
             deltas = [.. deltas, .. _parser.Finish()];
         }
 
-        return deltas.Any(d => d.Text.Length == 0) ? [.. deltas.Where(d => d.Text.Length > 0)] : deltas;
+        return [.. deltas.Where(d => d.Text.Length > 0)];
     }
 }
