@@ -61,7 +61,7 @@ else
     run selftest selftest --json
     run bench-q4 bench --preset a13b --layers 32 --shared-weights -p 256 -n 32 -r 1 --weights q4 --output json
     run bench-q8 bench --preset a13b --layers 32 --shared-weights -p 256 -n 32 -r 1 --weights q8 --output json
-    # An F16 A13B expert stack is ~204M uvec4 texels, beyond NVIDIA's maxTexelBufferElements of 2^27: does it load?
+    # An F16 A13B expert stack is ~204M uvec4 texels, beyond NVIDIA's maxTexelBufferElements of 2^27: it loads in parts.
     run load-f16 bench --preset a13b --layers 1 -p 8 -n 2 -r 1 --weights f16 --output json
 fi
 echo "device-check: results in $out (summary.txt); $( ((status == 0)) && echo 'every step passed' || echo 'some steps FAILED')"

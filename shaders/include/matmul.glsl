@@ -2,7 +2,7 @@
 // and mode, shaders/Shaders.targets), X [tokens][cols] and Y [tokens][rows] in storage buffers, f32 accumulation. Each invocation computes ROWS rows for
 // TOKENS tokens: every 32-value block of its rows is dequantized once and used for all TOKENS tokens, whose x block
 // the workgroup stages in shared memory (or reads directly). Grid: (row groups, token groups).
-// Grouped MoE modes (prefill), grid z = expert (the shared expert last), its tokens listed by moe_group.comp:
+// Grouped MoE modes (prefill), grid z = expert (the shared expert last; first_expert + z for a part of a split stack), its tokens listed by moe_group.comp:
 //   MODE_GATHER_GATE_UP  x rows are the listed tokens; rows interleave gate and up; y[entry][i] = silu(g_i) * u_i
 //   MODE_GATHER_DOWN     x rows are the entries' activations; y[entry][r] is the entry's partial (moe_scatter.comp)
 
@@ -35,6 +35,7 @@ layout(push_constant) uniform Push {
     uint accumulate;   // 1: Y += X W^T
     uint w_stride;     // grouped: texels from one expert to the next
     uint s_stride;     // grouped: scales from one expert to the next
+    uint first_expert; // grouped: the stack index of W's first expert, grid z = 0 (a split stack: one dispatch per part)
 } p;
 
 float silu(float v)
@@ -50,15 +51,15 @@ void main()
     uint first_row = (gl_WorkGroupID.x * gl_WorkGroupSize.x + gl_LocalInvocationID.x) * ROWS;
     uint w_offset = p.w_offset, s_offset = p.s_offset;
 #ifdef GATHER
-    uint expert = gl_WorkGroupID.z;
+    uint expert = p.first_expert + gl_WorkGroupID.z;
     uint count = group_.counts[expert], list = group_.offsets[expert];
     uint first = gl_WorkGroupID.y * TOKENS;   // index into the expert's list
     if (first >= count) {
         return;   // uniform: this tile is past the expert's tokens
     }
     uint n = count;
-    w_offset += expert * p.w_stride;
-    s_offset += expert * p.s_stride;
+    w_offset += gl_WorkGroupID.z * p.w_stride;
+    s_offset += gl_WorkGroupID.z * p.s_stride;
 #else
     uint first = gl_WorkGroupID.y * TOKENS;
     uint n = p.tokens;

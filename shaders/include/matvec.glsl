@@ -45,6 +45,8 @@ layout(push_constant) uniform Push {
     uint accumulate;    // 1: y += W x (residual add fused), 0: y = W x
     uint w_stride;      // routed: texels from one expert to the next
     uint s_stride;      // routed: scales from one expert to the next
+    uint first_expert;  // routed: the stack index of W's first expert (a stack split in parts: one dispatch each)
+    uint experts;       // routed: experts W holds; slots routed to others are another part's
 } p;
 
 const bool X_SHARED = X_SHARED_VEC4 > 0;
@@ -100,8 +102,12 @@ void main()
     uint w_offset = p.w_offset, s_offset = p.s_offset;
 #ifdef ROUTED
     uint slot = gl_WorkGroupID.y;
-    w_offset += route.ids[slot] * p.w_stride;
-    s_offset += route.ids[slot] * p.s_stride;
+    uint expert = route.ids[slot] - p.first_expert;   // below first_expert: wraps past experts
+    if (expert >= p.experts) {
+        return;   // uniform: the whole workgroup has this slot, held by another part of the stack
+    }
+    w_offset += expert * p.w_stride;
+    s_offset += expert * p.s_stride;
 #endif
 #ifdef MODE_DOWN
     x_base = slot * (p.cols / 4);

@@ -76,4 +76,21 @@ public sealed record DeviceLimits
 
     /// <summary>Bits of a compute-queue timestamp that are defined (the rest are garbage, masked off).</summary>
     public uint TimestampValidBits { get; init; } = 64;
+
+    /// <summary><paramref name="device"/>'s limits with the sizes <paramref name="wanted"/> lowers: a device opened as a
+    /// stand-in for a smaller one (tests of the paths a GPU's limits take). Never looser than the device.</summary>
+    public static DeviceLimits Tightest(DeviceLimits device, DeviceLimits wanted)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(wanted);
+        return device with
+        {
+            MaxStorageBufferRange = Math.Min(device.MaxStorageBufferRange, wanted.MaxStorageBufferRange),
+            MaxUniformBufferRange = Math.Min(device.MaxUniformBufferRange, wanted.MaxUniformBufferRange),
+            MaxTexelBufferElements = Math.Min(device.MaxTexelBufferElements, wanted.MaxTexelBufferElements),
+            MaxMemoryAllocationSize = Math.Min(device.MaxMemoryAllocationSize, wanted.MaxMemoryAllocationSize),
+            MaxBufferSize = Math.Min(device.MaxBufferSize, wanted.MaxBufferSize),
+            MaxComputeSharedMemory = Math.Min(device.MaxComputeSharedMemory, wanted.MaxComputeSharedMemory),
+        };
+    }
 }

@@ -72,10 +72,17 @@ public sealed unsafe partial class VulkanInstance : IDisposable
     /// <param name="deviceIndex">Index from <see cref="Devices"/>, or null to choose.</param>
     /// <param name="forceStaging">Never map device memory, even where it is host-visible: every upload and read-back then takes
     /// the staging path that discrete GPUs need (used by tests on unified-memory devices).</param>
-    public GpuContext CreateContext(int? deviceIndex = null, bool forceStaging = false)
+    /// <param name="tighten">Lowers size limits, which the context then keeps to as a device with those limits would
+    /// (<see cref="DeviceLimits.Tightest"/>): to run the paths a smaller GPU's limits take.</param>
+    public GpuContext CreateContext(int? deviceIndex = null, bool forceStaging = false, Func<DeviceLimits, DeviceLimits>? tighten = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         DeviceInfo info = DeviceSelector.Select(_devices, deviceIndex);
+        if (tighten is not null)
+        {
+            info = info with { Limits = DeviceLimits.Tightest(info.Limits, tighten(info.Limits)) };
+        }
+
         return new GpuContext(this, _physical[info.Index], info, forceStaging);
     }
 

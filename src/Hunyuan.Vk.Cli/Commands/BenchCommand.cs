@@ -66,7 +66,7 @@ internal static class BenchCommand
             long loadStart = Stopwatch.GetTimestamp();
             using DeviceModel loaded = dir is not null
                 ? LoadCheckpoint(gpu, dir, format, settings.PromptTokens + settings.DecodeTokens + 1, Log)
-                : MakeRandom(gpu, parse.GetValue(preset)!, parse.GetValue(layers), parse.GetValue(shared), format, Log);
+                : MakeRandom(gpu, parse.GetValue(preset)!, parse.GetValue(layers), parse.GetValue(shared), format, settings.PromptTokens + settings.DecodeTokens + 1, Log);
             double loadSeconds = Stopwatch.GetElapsedTime(loadStart).TotalSeconds;
             BenchResult result = DecodeBenchmark.Run(gpu, loaded, settings, Log) with { LoadSeconds = loadSeconds, LoadedBytes = loaded.DeviceBytes };
             Console.Out.Write(parse.GetValue(output) switch
@@ -91,10 +91,20 @@ internal static class BenchCommand
         return new DeviceModel(gpu, w, format);
     }
 
-    private static DeviceModel MakeRandom(GpuContext gpu, string preset, int? layers, bool shared, WeightFormat format, Action<string> log)
+    /// <summary>Random weights at a preset's shape, after the same memory estimate (one layer's weights when all
+    /// layers share them).</summary>
+    private static DeviceModel MakeRandom(GpuContext gpu, string preset, int? layers, bool shared, WeightFormat format, int contextLength, Action<string> log)
     {
         HunyuanConfig c = new CheckpointGenerator(new GeneratorOptions { Preset = GeneratorOptions.ParsePreset(preset), Layers = layers }).Config;
-        log($"random {preset} weights, {c.Layers} layers{(shared ? " sharing one layer's weights" : string.Empty)}, {format}, on {gpu.Info.Name}");
+        MemoryEstimate estimate = MemoryEstimate.For(c, format, contextLength);
+        if (shared)
+        {
+            estimate = estimate with { WeightBytes = MemoryEstimate.For(c with { Layers = 1 }, format, contextLength).WeightBytes };
+        }
+
+        log($"random {preset} weights, {c.Layers} layers{(shared ? " sharing one layer's weights" : string.Empty)}, {format}, on {gpu.Info.Name}: "
+            + FormattableString.Invariant($"about {estimate.TotalBytes / 1e9:F2} GB on the device ({estimate})"));
+        estimate.CheckFits(gpu.Info);
         return DeviceModel.Random(gpu, c, format, oneLayerForAll: shared,
             progress: pr => log(FormattableString.Invariant($"made {pr.LayersDone}/{pr.Layers} layers, {pr.DeviceBytes / 1e9:F2} GB")));
     }

@@ -34,7 +34,7 @@ public sealed class DeviceModel : IDisposable
     public IReadOnlyList<Layer> Layers { get; private set; }
 
     /// <summary>Bytes of device memory the weights take.</summary>
-    public long DeviceBytes => _owned.Items.OfType<GpuBuffer>().Sum(b => (long)b.Size) + _owned.Items.OfType<DeviceMatrix>().Sum(m => (long)m.Buffer.Size);
+    public long DeviceBytes => _owned.Items.OfType<GpuBuffer>().Sum(b => (long)b.Size) + _owned.Items.OfType<DeviceMatrix>().Sum(m => (long)m.DeviceBytes);
 
     /// <summary>Converts and uploads every tensor; <paramref name="progress"/> hears after the embedding and each layer.</summary>
     public DeviceModel(GpuContext context, ModelWeights weights, WeightFormat format, Action<LoadProgress>? progress = null)

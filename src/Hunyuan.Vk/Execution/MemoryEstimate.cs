@@ -1,4 +1,5 @@
 using System.Globalization;
+using Hunyuan.Vk.Kernels;
 using Hunyuan.Vk.Model;
 using Hunyuan.Vk.Model.Formats;
 using Hunyuan.Vk.Vulkan;
@@ -12,7 +13,7 @@ namespace Hunyuan.Vk.Execution;
 /// <param name="WeightBytes">The weights in their device formats.</param>
 /// <param name="KvCacheBytes">The f16 KV cache of the context.</param>
 /// <param name="ActivationBytes">Decode and prefill activations.</param>
-/// <param name="LargestView">Texels of the largest texel-buffer view a weight stack needs, and what it is.</param>
+/// <param name="LargestView">Texels of the largest texel-buffer view one weight matrix needs, and what it is.</param>
 public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long ActivationBytes, (long Texels, string What) LargestView = default)
 {
     public long TotalBytes => WeightBytes + KvCacheBytes + ActivationBytes;
@@ -33,32 +34,32 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
         WeightFormat dense = format.ForUnquantized();
         (long, string)[] views =
         [
-            Texels(format, experts, 2 * inter, hidden, "an expert gate/up stack"),
-            Texels(format, experts, hidden, inter, "an expert down stack"),
-            Texels(format, 1, c.QueryDim + 2L * c.KvDim, hidden, "a QKV matrix"),
-            Texels(dense, 1, c.VocabSize, hidden, "the embedding"),
+            Texels(format, 2 * inter, hidden, "an expert's gate/up matrix"),
+            Texels(format, hidden, inter, "an expert's down matrix"),
+            Texels(format, c.QueryDim + 2L * c.KvDim, hidden, "a QKV matrix"),
+            Texels(dense, c.VocabSize, hidden, "the embedding"),
         ];
         return new MemoryEstimate(weights, kv, activations, views.MaxBy(v => v.Item1));
     }
 
-    /// <summary>The largest view of <paramref name="count"/> stacked [rows, cols] matrices: quants (16-byte texels) or
-    /// scales (one per group).</summary>
-    private static (long, string) Texels(WeightFormat format, long count, long rows, long cols, string what)
+    /// <summary>The largest view of one [rows, cols] matrix: quants (16-byte texels) or scales (one per group). A stack
+    /// of experts beyond the limit is split into parts of whole matrices (<see cref="DeviceMatrix"/>); one matrix is not.</summary>
+    private static (long, string) Texels(WeightFormat format, long rows, long cols, string what)
     {
         WeightFormatSpec spec = format.Spec();
-        long texels = Math.Max(count * spec.QuantBytes(rows, cols) / WeightFormatSpec.QuantTexelBytes, count * spec.Groups(rows, cols));
+        long texels = Math.Max(spec.QuantBytes(rows, cols) / WeightFormatSpec.QuantTexelBytes, spec.Groups(rows, cols));
         return (texels, $"{what} in {spec.Name}");
     }
 
-    /// <summary>Throws, naming both sizes, when the estimate exceeds the device's device-local memory, or a weight
-    /// stack's view the device's maxTexelBufferElements, before any weight is read.</summary>
+    /// <summary>Throws, naming both sizes, when the estimate exceeds the device's device-local memory, or one weight
+    /// matrix's view the device's maxTexelBufferElements, before any weight is read.</summary>
     public void CheckFits(DeviceInfo device)
     {
         ArgumentNullException.ThrowIfNull(device);
         if ((ulong)LargestView.Texels > device.Limits.MaxTexelBufferElements)
         {
             throw new NotSupportedException(string.Create(CultureInfo.InvariantCulture,
-                $"{LargestView.What} is {LargestView.Texels:N0} texels, above the {device.Limits.MaxTexelBufferElements:N0} of {device.Name}'s maxTexelBufferElements (views are not split yet): choose a smaller --weights format, such as q8 or q4."));
+                $"{LargestView.What} is {LargestView.Texels:N0} texels, above the {device.Limits.MaxTexelBufferElements:N0} of {device.Name}'s maxTexelBufferElements: choose a smaller --weights format, such as q8 or q4."));
         }
 
         if (TotalBytes > (long)device.DeviceLocalBytes)

@@ -4,54 +4,48 @@ using Hunyuan.Vk.Vulkan;
 namespace Hunyuan.Vk.Kernels;
 
 /// <summary>
-/// A weight matrix on the device in one of the <see cref="WeightFormat"/>s: one buffer holding the quants, then the f16
-/// scales, then the zero points, each viewed as a texel buffer. <see cref="Count"/> matrices of the same shape can be
-/// stacked in one (the experts of a layer); kernels pick one by its texel offsets.
+/// A weight matrix on the device in one of the <see cref="WeightFormat"/>s: the quants, then the f16 scales, then the
+/// zero points, each viewed as a texel buffer. <see cref="Count"/> matrices of the same shape can be stacked (the
+/// experts of a layer); kernels pick one by its texel offsets. A stack whose views would exceed the device's
+/// maxTexelBufferElements (A13B's F16 gate/up experts on NVIDIA) or one allocation is split into
+/// <see cref="Parts"/>, each a buffer of whole matrices within the limits; kernels record one dispatch per part.
 /// </summary>
 public sealed class DeviceMatrix : IDisposable
 {
     private const ulong Align = 256;   // region alignment: above every device's minTexelBufferOffsetAlignment
-    private readonly TexelView[] _tables;   // quants, then scales and zero points where the format has them
-    private readonly BindingResource[] _bindings;
+    private readonly DeviceMatrixPart[] _parts;
 
-    private DeviceMatrix(GpuBuffer buffer, WeightFormatSpec spec, int rows, int cols, int count)
+    private DeviceMatrix(WeightFormatSpec spec, int rows, int cols, int count, DeviceMatrixPart[] parts)
     {
-        Buffer = buffer;
         Format = spec.Format;
         Rows = rows;
         Cols = cols;
         Count = count;
-        ulong at = 0;
-        _tables = new TexelView[spec.Tables.Count];
-        for (int t = 0; t < _tables.Length; t++)
-        {
-            _tables[t] = buffer.View(spec.Tables[t], at, RegionBytes(spec, rows, cols, t) * (ulong)count);
-            at += RoundUp(_tables[t].Bytes);
-        }
-
+        _parts = parts;
         QuantTexelsPerMatrix = (uint)(spec.QuantBytes(rows, cols) / WeightFormatSpec.QuantTexelBytes);
         ScalesPerMatrix = (uint)spec.Groups(rows, cols);
         BytesPerMatrix = (ulong)spec.Bytes(rows, cols);
-        _bindings = [.. _tables];
     }
 
-    public GpuBuffer Buffer { get; }
     public WeightFormat Format { get; }
     public int Rows { get; }
     public int Cols { get; }
     public int Count { get; }
-    public TexelView Quants => _tables[0];
-    public TexelView? Scales => _tables.Length > 1 ? _tables[1] : null;
-    public TexelView? Zeros => _tables.Length > 2 ? _tables[2] : null;
 
-    /// <summary>Texels of <see cref="Quants"/> per matrix: the offset step from one stacked matrix to the next.</summary>
+    /// <summary>The runs of whole matrices the stack is held in: one, unless the device's limits split it.</summary>
+    public IReadOnlyList<DeviceMatrixPart> Parts => _parts;
+
+    /// <summary>Texels of the quants per matrix: the offset step from one stacked matrix to the next.</summary>
     public uint QuantTexelsPerMatrix { get; }
 
     /// <summary>Scales (and zero points) per matrix.</summary>
     public uint ScalesPerMatrix { get; }
 
-    /// <summary>The texel views a kernel binds first, in shader order (shaders/include/weights.glsl).</summary>
-    public ReadOnlySpan<BindingResource> Tables => _bindings;
+    /// <summary>The texel views a kernel binds first, in shader order (shaders/include/weights.glsl), of a matrix held
+    /// in one part; a split stack is bound part by part (<see cref="Parts"/>).</summary>
+    public ReadOnlySpan<BindingResource> Tables => _parts.Length == 1
+        ? _parts[0].Tables
+        : throw new InvalidOperationException($"The stack '{_parts[0].Buffer.Name}' is split in {_parts.Length} parts: bind them one by one");
 
     /// <summary>The binding kinds of <see cref="Tables"/> for a format.</summary>
     public static BindingKind[] TableBindings(WeightFormat format) => [.. format.Spec().Tables.Select(_ => BindingKind.UniformTexel)];
@@ -59,12 +53,51 @@ public sealed class DeviceMatrix : IDisposable
     /// <summary>Bytes one matrix occupies and one matrix-vector product reads (<see cref="WeightFormatSpec.Bytes"/>).</summary>
     public ulong BytesPerMatrix { get; }
 
-    /// <summary>Bytes the stack's views cover: <see cref="Count"/> x <see cref="BytesPerMatrix"/> (the buffer adds alignment).</summary>
-    public ulong ViewBytes => _tables.Aggregate(0UL, (sum, t) => sum + t.Bytes);
+    /// <summary>Bytes the stack's views cover: <see cref="Count"/> x <see cref="BytesPerMatrix"/> (the buffers add alignment).</summary>
+    public ulong ViewBytes => _parts.Aggregate(0UL, (sum, p) => sum + p.ViewBytes);
+
+    /// <summary>Bytes of device memory the stack's buffers hold.</summary>
+    public ulong DeviceBytes => _parts.Aggregate(0UL, (sum, p) => sum + p.Buffer.Size);
+
+    /// <summary>The part holding matrix <paramref name="index"/> and the matrix's index within it.</summary>
+    public (DeviceMatrixPart Part, int Local) Locate(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Count);
+        foreach (DeviceMatrixPart part in _parts)
+        {
+            if (index < part.First + part.Count)
+            {
+                return (part, index - part.First);
+            }
+        }
+
+        throw new InvalidOperationException("unreachable: the parts cover the stack");
+    }
 
     // Bytes of table t (quants, scales, zero points) of one [rows, cols] matrix.
-    private static ulong RegionBytes(WeightFormatSpec spec, int rows, int cols, int t) =>
+    internal static ulong TableBytes(WeightFormatSpec spec, long rows, long cols, int t) =>
         (ulong)(t == 0 ? spec.QuantBytes(rows, cols) : spec.Groups(rows, cols) * (t == 1 ? 2 : 1));
+
+    /// <summary>How many matrices of a shape one part may hold on a device: every table's view within
+    /// maxTexelBufferElements, the buffer within one allocation. Zero: not even one matrix fits.</summary>
+    public static long MatricesPerPart(WeightFormatSpec spec, long rows, long cols, DeviceLimits limits)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(limits);
+        long most = long.MaxValue;
+        ulong bytes = 0;
+        for (int t = 0; t < spec.Tables.Count; t++)
+        {
+            ulong region = TableBytes(spec, rows, cols, t);
+            most = (long)Math.Min((ulong)most, limits.MaxTexelBufferElements / (region / (ulong)TexelView.TexelBytes(spec.Tables[t])));
+            bytes += region;
+        }
+
+        ulong allocation = Math.Min(limits.MaxMemoryAllocationSize, limits.MaxBufferSize == 0 ? ulong.MaxValue : limits.MaxBufferSize);
+        ulong slack = Align * (ulong)spec.Tables.Count;   // each table's region rounded up
+        return allocation < slack ? 0 : (long)Math.Min((ulong)most, (allocation - slack) / bytes);
+    }
 
     /// <summary>Uploads matrices of one shape and format, stacked in order.</summary>
     public static DeviceMatrix Upload(GpuContext context, string name, IReadOnlyList<QuantizedMatrix> matrices)
@@ -87,17 +120,25 @@ public sealed class DeviceMatrix : IDisposable
             throw new ArgumentException($"'{name}': cols {first.Cols} is not a multiple of {WeightFormatSpec.BlockValues}, which the matrix kernels need");
         }
 
-        int tables = spec.Tables.Count;
-        ulong total = 0;
-        for (int t = 0; t < tables; t++)
+        long perPart = MatricesPerPart(spec, first.Rows, first.Cols, context.Info.Limits);
+        if (perPart < 1)
         {
-            total += RoundUp(RegionBytes(spec, first.Rows, first.Cols, t) * (ulong)count);
+            throw new NotSupportedException(
+                $"'{name}': one {first.Rows}x{first.Cols} {spec.Name} matrix exceeds {context.Info.Name}'s maxTexelBufferElements ({context.Info.Limits.MaxTexelBufferElements:N0}) or its largest allocation; choose a smaller --weights format");
         }
 
-        GpuBuffer buffer = context.CreateBuffer(total, name);
+        int parts = (int)((count + perPart - 1) / perPart);
+        int size = (count + parts - 1) / parts;   // balanced: the parts differ by at most one matrix
+        var made = new List<DeviceMatrixPart>(parts);
         try
         {
-            var stacked = new DeviceMatrix(buffer, spec, first.Rows, first.Cols, count);
+            for (int at = 0; at < count; at += size)
+            {
+                int n = Math.Min(size, count - at);
+                made.Add(DeviceMatrixPart.Create(context, parts == 1 ? name : $"{name} [{at}..{at + n - 1}]", spec, first.Rows, first.Cols, at, n));
+            }
+
+            var stacked = new DeviceMatrix(spec, first.Rows, first.Cols, count, [.. made]);
             for (int i = 0; i < count; i++)
             {
                 QuantizedMatrix m = i == 0 ? first : matrix(i);
@@ -106,19 +147,86 @@ public sealed class DeviceMatrix : IDisposable
                     throw new ArgumentException($"'{name}': stacked matrices differ in format or shape");
                 }
 
-                buffer.Write<byte>(m.Quants, stacked.Quants.Offset + (ulong)m.Quants.Length * (ulong)i);
-                if (stacked.Scales is TexelView scales)
-                {
-                    buffer.Write<Half>(m.Scales, scales.Offset + (ulong)m.Scales.Length * 2 * (ulong)i);
-                }
-
-                if (stacked.Zeros is TexelView zeros)
-                {
-                    buffer.Write<byte>(m.Zeros, zeros.Offset + (ulong)m.Zeros.Length * (ulong)i);
-                }
+                (DeviceMatrixPart part, int local) = stacked.Locate(i);
+                part.Write(m, local);
             }
 
             return stacked;
+        }
+        catch
+        {
+            foreach (DeviceMatrixPart part in made)
+            {
+                part.Buffer.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    public static DeviceMatrix Upload(GpuContext context, string name, QuantizedMatrix matrix) => Upload(context, name, [matrix]);
+
+    internal static ulong RoundUp(ulong n) => (n + Align - 1) / Align * Align;
+
+    public void Dispose()
+    {
+        foreach (DeviceMatrixPart part in _parts)
+        {
+            part.Buffer.Dispose();
+        }
+    }
+}
+
+/// <summary>Matrices <see cref="First"/> .. <see cref="First"/> + <see cref="Count"/> - 1 of a
+/// <see cref="DeviceMatrix"/> stack, in one buffer: the quants, then the scales and zero points, each one view.</summary>
+public sealed class DeviceMatrixPart
+{
+    private readonly TexelView[] _tables;
+    private readonly BindingResource[] _bindings;
+
+    private DeviceMatrixPart(GpuBuffer buffer, int first, int count, TexelView[] tables)
+    {
+        Buffer = buffer;
+        First = first;
+        Count = count;
+        _tables = tables;
+        _bindings = [.. tables];
+    }
+
+    public GpuBuffer Buffer { get; }
+
+    /// <summary>The stack index of the part's first matrix.</summary>
+    public int First { get; }
+    public int Count { get; }
+    public TexelView Quants => _tables[0];
+    public TexelView? Scales => _tables.Length > 1 ? _tables[1] : null;
+    public TexelView? Zeros => _tables.Length > 2 ? _tables[2] : null;
+
+    /// <summary>The part's texel views, in shader order (shaders/include/weights.glsl).</summary>
+    public ReadOnlySpan<BindingResource> Tables => _bindings;
+
+    public ulong ViewBytes => _tables.Aggregate(0UL, (sum, t) => sum + t.Bytes);
+
+    internal static DeviceMatrixPart Create(GpuContext context, string name, WeightFormatSpec spec, int rows, int cols, int first, int count)
+    {
+        ulong total = 0;
+        for (int t = 0; t < spec.Tables.Count; t++)
+        {
+            total += DeviceMatrix.RoundUp(DeviceMatrix.TableBytes(spec, rows, cols, t) * (ulong)count);
+        }
+
+        GpuBuffer buffer = context.CreateBuffer(total, name);
+        try
+        {
+            var tables = new TexelView[spec.Tables.Count];
+            ulong at = 0;
+            for (int t = 0; t < tables.Length; t++)
+            {
+                tables[t] = buffer.View(spec.Tables[t], at, DeviceMatrix.TableBytes(spec, rows, cols, t) * (ulong)count);
+                at += DeviceMatrix.RoundUp(tables[t].Bytes);
+            }
+
+            return new DeviceMatrixPart(buffer, first, count, tables);
         }
         catch
         {
@@ -127,9 +235,18 @@ public sealed class DeviceMatrix : IDisposable
         }
     }
 
-    public static DeviceMatrix Upload(GpuContext context, string name, QuantizedMatrix matrix) => Upload(context, name, [matrix]);
+    // Writes matrix `local` of the part.
+    internal void Write(QuantizedMatrix m, int local)
+    {
+        Buffer.Write<byte>(m.Quants, Quants.Offset + (ulong)m.Quants.Length * (ulong)local);
+        if (Scales is TexelView scales)
+        {
+            Buffer.Write<Half>(m.Scales, scales.Offset + (ulong)m.Scales.Length * 2 * (ulong)local);
+        }
 
-    private static ulong RoundUp(ulong n) => (n + Align - 1) / Align * Align;
-
-    public void Dispose() => Buffer.Dispose();
+        if (Zeros is TexelView zeros)
+        {
+            Buffer.Write<byte>(m.Zeros, zeros.Offset + (ulong)m.Zeros.Length * (ulong)local);
+        }
+    }
 }

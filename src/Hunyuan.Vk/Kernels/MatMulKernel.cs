@@ -6,7 +6,7 @@ namespace Hunyuan.Vk.Kernels;
 
 /// <summary>Push constants of shaders/include/matmul.glsl.</summary>
 [StructLayout(LayoutKind.Sequential)]
-internal readonly record struct MatMulPush(uint Rows, uint Cols, uint Tokens, uint WOffset, uint SOffset, uint Accumulate, uint WStride, uint SStride);
+internal readonly record struct MatMulPush(uint Rows, uint Cols, uint Tokens, uint WOffset, uint SOffset, uint Accumulate, uint WStride, uint SStride, uint FirstExpert);
 
 /// <summary>What a prefill matrix kernel computes (shaders/include/matmul.glsl).</summary>
 internal enum MatMulMode
@@ -66,9 +66,10 @@ internal sealed class MatMulKernel : Kernel<MatMulPush>
 
         Require(x, (ulong)tokens * (ulong)w.Cols, 4, "x");
         Require(y, (ulong)tokens * (ulong)w.Rows, 4, "y");
-        var push = new MatMulPush((uint)w.Rows, (uint)w.Cols, tokens, (uint)index * w.QuantTexelsPerMatrix, (uint)index * w.ScalesPerMatrix, accumulate ? 1u : 0u, 0, 0);
+        (DeviceMatrixPart part, int local) = w.Locate(index);
+        var push = new MatMulPush((uint)w.Rows, (uint)w.Cols, tokens, (uint)local * w.QuantTexelsPerMatrix, (uint)local * w.ScalesPerMatrix, accumulate ? 1u : 0u, 0, 0, 0);
         var list = new ResourceList();
-        Dispatch(recorder, Bind(ResourceList.Join(ref list, w.Tables, x, y)), push, DivideUp((ulong)w.Rows, _rowsPerGroup), DivideUp(tokens, _tokensPerGroup));
+        Dispatch(recorder, Bind(ResourceList.Join(ref list, part.Tables, x, y)), push, DivideUp((ulong)w.Rows, _rowsPerGroup), DivideUp(tokens, _tokensPerGroup));
         recorder.AddWeightBytes(w.BytesPerMatrix);
     }
 
@@ -93,12 +94,15 @@ internal sealed class MatMulKernel : Kernel<MatMulPush>
         }
 
         Require(group, MoeGroupKernel.GroupUints, 4, "group");
-        var push = new MatMulPush((uint)w.Rows, (uint)w.Cols, 0, 0, 0, 0, w.QuantTexelsPerMatrix, w.ScalesPerMatrix);
-        var list = new ResourceList();
-        ReadOnlySpan<BindingResource> resources = Mode == MatMulMode.GatherGateUp
-            ? ResourceList.Join(ref list, w.Tables, x, y, group, entries)
-            : ResourceList.Join(ref list, w.Tables, x, y, group);
-        recorder.Dispatch(Bind(resources), in push, DivideUp((ulong)w.Rows, _rowsPerGroup), DivideUp(maxPerExpert, _tokensPerGroup), (uint)w.Count);
+        foreach (DeviceMatrixPart part in w.Parts)   // a split stack: one dispatch per part, grid z its experts
+        {
+            var push = new MatMulPush((uint)w.Rows, (uint)w.Cols, 0, 0, 0, 0, w.QuantTexelsPerMatrix, w.ScalesPerMatrix, (uint)part.First);
+            var list = new ResourceList();
+            ReadOnlySpan<BindingResource> resources = Mode == MatMulMode.GatherGateUp
+                ? ResourceList.Join(ref list, part.Tables, x, y, group, entries)
+                : ResourceList.Join(ref list, part.Tables, x, y, group);
+            recorder.Dispatch(Bind(resources), in push, DivideUp((ulong)w.Rows, _rowsPerGroup), DivideUp(maxPerExpert, _tokensPerGroup), (uint)part.Count);
+        }
     }
 
     private static ShaderId ShaderFor(WeightFormat format, MatMulMode mode) => ShaderLibrary.For(mode switch

@@ -6,7 +6,7 @@ namespace Hunyuan.Vk.Kernels;
 
 /// <summary>Push constants of shaders/include/matvec.glsl.</summary>
 [StructLayout(LayoutKind.Sequential)]
-internal readonly record struct MatVecPush(uint Rows, uint Cols, uint WOffset, uint SOffset, uint YOffset, uint Accumulate, uint WStride, uint SStride);
+internal readonly record struct MatVecPush(uint Rows, uint Cols, uint WOffset, uint SOffset, uint YOffset, uint Accumulate, uint WStride, uint SStride, uint FirstExpert, uint Experts);
 
 /// <summary>What a matrix-vector kernel computes (shaders/include/matvec.glsl).</summary>
 internal enum MatVecMode
@@ -75,9 +75,10 @@ internal sealed class MatVecKernel : Kernel<MatVecPush>
 
         Require(x, (ulong)w.Cols, 4, "x");
         Require(y, (ulong)yOffset + (ulong)w.Rows, 4, "y");
-        var push = new MatVecPush((uint)w.Rows, (uint)w.Cols, (uint)index * w.QuantTexelsPerMatrix, (uint)index * w.ScalesPerMatrix, yOffset, accumulate ? 1u : 0u, 0, 0);
+        (DeviceMatrixPart part, int local) = w.Locate(index);
+        var push = new MatVecPush((uint)w.Rows, (uint)w.Cols, (uint)local * w.QuantTexelsPerMatrix, (uint)local * w.ScalesPerMatrix, yOffset, accumulate ? 1u : 0u, 0, 0, 0, 0);
         var list = new ResourceList();
-        Dispatch(recorder, Bind(ResourceList.Join(ref list, w.Tables, x, y)), push, DivideUp((ulong)w.Rows, _rowsPerGroup));
+        Dispatch(recorder, Bind(ResourceList.Join(ref list, part.Tables, x, y)), push, DivideUp((ulong)w.Rows, _rowsPerGroup));
         recorder.AddWeightBytes(w.BytesPerMatrix);
     }
 
@@ -102,9 +103,13 @@ internal sealed class MatVecKernel : Kernel<MatVecPush>
         Require(x, (ulong)w.Cols * (Mode == MatVecMode.Down ? slots : 1), 4, "x");
         Require(y, (ulong)w.Rows * slots / (Mode == MatVecMode.GateUp ? 2u : 1u), 4, "y");
         Require(route, 32, 4, "route");
-        var push = new MatVecPush((uint)w.Rows, (uint)w.Cols, 0, 0, 0, 0, w.QuantTexelsPerMatrix, w.ScalesPerMatrix);
-        var list = new ResourceList();
-        Dispatch(recorder, Bind(ResourceList.Join(ref list, w.Tables, x, y, route)), push, DivideUp((ulong)w.Rows, _rowsPerGroup), slots);
+        foreach (DeviceMatrixPart part in w.Parts)   // a split stack: one dispatch per part, each runs the slots it holds
+        {
+            var push = new MatVecPush((uint)w.Rows, (uint)w.Cols, 0, 0, 0, 0, w.QuantTexelsPerMatrix, w.ScalesPerMatrix, (uint)part.First, (uint)part.Count);
+            var list = new ResourceList();
+            Dispatch(recorder, Bind(ResourceList.Join(ref list, part.Tables, x, y, route)), push, DivideUp((ulong)w.Rows, _rowsPerGroup), slots);
+        }
+
         recorder.AddWeightBytes(slots * w.BytesPerMatrix);   // the chosen experts only
     }
 

@@ -52,6 +52,18 @@ public sealed class BenchCommandTests : VulkanTest
     }
 
     [Test]
+    public void A_preset_too_large_for_the_device_is_refused_before_any_weight_is_made()
+    {
+        // 32 layers of A13B in F32 are ~330 GB: far above lavapipe's heap (the machine's RAM). Refused at once, with sizes.
+        long start = Environment.TickCount64;
+        (int exit, _, string error) = Hyvk.Run("bench", "--preset", "a13b", "--weights", "f32", "-p", "4", "-n", "2", "-r", "1");
+        Assert.That(exit, Is.Not.Zero);
+        Assert.That(error, Does.Contain("GiB on the device").And.Contain("device-local memory"));
+        Assert.That(error, Does.Not.Contain("made 1/"), "no layer was made");
+        TestContext.Out.WriteLine($"refused after {(Environment.TickCount64 - start) / 1000.0:F1} s");
+    }
+
+    [Test]
     public void Model_and_preset_exclude_each_other()
     {
         (int exit, _, string error) = Hyvk.Run("bench", "-p", "3");
