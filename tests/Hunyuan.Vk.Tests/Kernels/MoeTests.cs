@@ -182,6 +182,70 @@ public sealed class MoeTests : VulkanTest
         AssertNmse.Close(expected, actual, 1e-6, $"{format} prefill MoE over {tokens} tokens");
     }
 
+    [TestCase(1)]
+    [TestCase(64)]
+    [TestCase(150)]   // three passes of 64
+    public void Grouping_lists_each_experts_tokens_in_token_order_as_a_serial_walk_does(int tokens)
+    {
+        const int Routed = 64, TopK = 8, Slots = TopK + 1, Groups = Routed + 1;
+        var random = new Random(tokens);
+        var routes = new uint[tokens * MoeRoute.Capacity * 2];   // struct Route: ids, then weights
+        var ids = new int[tokens, Slots];
+        for (int t = 0; t < tokens; t++)
+        {
+            int[] chosen = [.. Enumerable.Range(0, Routed).OrderBy(_ => random.Next()).Take(TopK), Routed];
+            for (int s = 0; s < Slots; s++)
+            {
+                ids[t, s] = chosen[s];
+                routes[t * MoeRoute.Capacity * 2 + s] = (uint)chosen[s];
+            }
+        }
+
+        // The serial walk: counts, their prefix sums, then entries handed out in (token, slot) order.
+        var counts = new uint[Groups];
+        foreach (int e in ids)
+        {
+            counts[e]++;
+        }
+
+        var offsets = new uint[Groups];
+        for (int e = 1; e < Groups; e++)
+        {
+            offsets[e] = offsets[e - 1] + counts[e - 1];
+        }
+
+        uint[] next = [.. offsets];
+        var entryToken = new uint[tokens * Slots];
+        var entryOf = new uint[tokens * Slots];
+        for (int t = 0; t < tokens; t++)
+        {
+            for (int s = 0; s < Slots; s++)
+            {
+                uint entry = next[ids[t, s]]++;
+                entryToken[entry] = (uint)t;
+                entryOf[t * Slots + s] = entry;
+            }
+        }
+
+        using GpuBuffer groute = Context.CreateBuffer((ulong)routes.Length * 4, "routes");
+        groute.Write<uint>(routes);
+        using GpuBuffer group = Context.CreateBuffer(MoeGroupKernel.GroupUints * 4, "group");
+        using GpuBuffer gToken = Context.CreateBuffer((ulong)entryToken.Length * 4, "entry token"), gOf = Context.CreateBuffer((ulong)entryOf.Length * 4, "entry of");
+        using var kernel = new MoeGroupKernel(Context);
+        Context.Run(r => kernel.Record(r, groute.All, group.All, gToken.All, gOf.All, (uint)tokens, Slots, Groups));
+
+        var groupBack = new uint[MoeGroupKernel.GroupUints];
+        group.Read<uint>(groupBack);
+        var tokenBack = new uint[entryToken.Length];
+        gToken.Read<uint>(tokenBack);
+        var ofBack = new uint[entryOf.Length];
+        gOf.Read<uint>(ofBack);
+        Assert.That(groupBack.Take(Groups), Is.EqualTo(counts), "counts");
+        Assert.That(groupBack.Skip(ShaderLimits.MaxExpertGroups).Take(Groups), Is.EqualTo(offsets), "offsets");
+        Assert.That(tokenBack, Is.EqualTo(entryToken), "each list's tokens, in token order");
+        Assert.That(ofBack, Is.EqualTo(entryOf), "each (token, slot)'s entry");
+    }
+
     private sealed class MoeHolder(GpuContext context, DeviceTuning tuning) : IDisposable
     {
         private readonly Dictionary<(WeightFormat, MatVecMode, int), MatVecKernel> _matvec = [];
