@@ -7,10 +7,10 @@
 //                 buffer); writes the slot's partial y[slot * rows + r]; moe_combine.comp weights and sums them.
 //
 // W is [rows, cols] row-major in one of the formats of weights.glsl.
-// x comes from a uniform buffer (as vec4). Each invocation owns ROWS rows; LANES invocations share them and split
-// the blocks (LANES = 1: one invocation walks the whole row, x reads are uniform: what suits lavapipe; LANES =
-// subgroup size: a subgroup reads consecutive blocks of a row side by side, coalesced, and sums with subgroupAdd: what
-// suits GPUs, with x staged in shared memory when X_SHARED_VEC4 > 0, sized for the matrix's cols / 4).
+// x comes from a uniform buffer (as vec4). Each invocation owns ROWS rows; LANES invocations share them (LANES = 1:
+// one invocation walks whole rows a block at a time, x reads are uniform: what suits lavapipe; LANES = subgroup size:
+// the lanes of a subgroup read a row's 16-byte texels side by side, coalesced for every format, and sum with
+// subgroupAdd: what suits GPUs, with x staged in shared memory when X_SHARED_VEC4 > 0, sized for the matrix's cols / 4).
 
 #extension GL_GOOGLE_include_directive : require
 
@@ -134,10 +134,34 @@ void main()
         w_row[r] = int(w_offset + row * blocks * W_TEXELS_PER_BLOCK);
         s_row[r] = int(s_offset + row * (blocks / BLOCKS_PER_SCALE));
     }
-    for (uint b = lane; b < blocks; b += LANES) {
-        XBlock x = load_x(b);
-        for (uint r = 0; r < ROWS; r++) {
-            acc[r] += block_dot(w_row[r], s_row[r], b, x);
+    if (LANES == 1) {
+        for (uint b = 0; b < blocks; b++) {
+            XBlock x = load_x(b);
+            for (uint r = 0; r < ROWS; r++) {
+                acc[r] += block_dot(w_row[r], s_row[r], b, x);
+            }
+        }
+    } else {
+        // Lane i reads texels i, i + LANES, ... of each row: 16 contiguous bytes per lane, a subgroup's loads side by
+        // side, whatever the format (a block is 1 to 8 texels).
+        for (uint t = lane; t < blocks * W_TEXELS_PER_BLOCK; t += LANES) {
+            uint b = t / W_TEXELS_PER_BLOCK;
+            vec4 x[W_VEC4_PER_TEXEL];
+            vec4 total = vec4(0.0);
+            for (uint i = 0; i < W_VEC4_PER_TEXEL; i++) {
+                x[i] = xv(t * W_VEC4_PER_TEXEL + i);
+                total += x[i];
+            }
+            float x_sum = total.x + total.y + total.z + total.w;
+            for (uint r = 0; r < ROWS; r++) {
+                vec4 q[W_VEC4_PER_TEXEL];
+                texel_values(w_row[r] + int(t), q);
+                float s = 0.0;
+                for (uint i = 0; i < W_VEC4_PER_TEXEL; i++) {
+                    s += dot(q[i], x[i]);
+                }
+                acc[r] += (s - block_zero(s_row[r], b) * x_sum) * block_scale(s_row[r], b);
+            }
         }
     }
     for (uint r = 0; r < ROWS; r++) {

@@ -49,26 +49,22 @@ const uint BLOCKS_PER_SCALE = 4;
 const uint BLOCKS_PER_SCALE = 1;
 #endif
 
-// The 32 raw values of block b of a row, as 8 vec4 in order.
-void block_values(int w_row, uint b, out vec4 q[8])
+// vec4s of values per 16-byte texel of W: the unit one GPU lane loads (F32 1, F16 2, Q8 4, Q4/Q4Z 8).
+const uint W_VEC4_PER_TEXEL = 8 / W_TEXELS_PER_BLOCK;
+
+// The raw values of texel t of W, in order.
+void texel_values(int t, out vec4 q[W_VEC4_PER_TEXEL])
 {
-    int t = w_row + int(b * W_TEXELS_PER_BLOCK);
 #if defined(FORMAT_F32)
-    for (int i = 0; i < 8; i++) {
-        q[i] = texelFetch(W, t + i);
-    }
+    q[0] = texelFetch(W, t);
 #elif defined(FORMAT_F16)
-    for (int i = 0; i < 4; i++) {
-        uvec4 h = texelFetch(W, t + i);
-        q[2 * i] = vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
-        q[2 * i + 1] = vec4(unpackHalf2x16(h.z), unpackHalf2x16(h.w));
-    }
+    uvec4 h = texelFetch(W, t);
+    q[0] = vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
+    q[1] = vec4(unpackHalf2x16(h.z), unpackHalf2x16(h.w));
 #elif defined(FORMAT_Q8)
-    for (int i = 0; i < 2; i++) {
-        ivec4 w = ivec4(texelFetch(W, t + i));
-        for (int c = 0; c < 4; c++) {
-            q[4 * i + c] = vec4((ivec4(w[c]) << ivec4(24, 16, 8, 0)) >> 24);   // four int8, sign-extended
-        }
+    ivec4 w = ivec4(texelFetch(W, t));
+    for (int c = 0; c < 4; c++) {
+        q[c] = vec4((ivec4(w[c]) << ivec4(24, 16, 8, 0)) >> 24);   // four int8, sign-extended
     }
 #else
     uvec4 w = texelFetch(W, t);
@@ -77,6 +73,19 @@ void block_values(int w_row, uint b, out vec4 q[8])
         q[2 * c + 1] = vec4((uvec4(w[c]) >> uvec4(16, 20, 24, 28)) & 15u);
     }
 #endif
+}
+
+// The 32 raw values of block b of a row, as 8 vec4 in order.
+void block_values(int w_row, uint b, out vec4 q[8])
+{
+    int t = w_row + int(b * W_TEXELS_PER_BLOCK);
+    for (uint k = 0; k < W_TEXELS_PER_BLOCK; k++) {
+        vec4 part[W_VEC4_PER_TEXEL];
+        texel_values(t + int(k), part);
+        for (uint i = 0; i < W_VEC4_PER_TEXEL; i++) {
+            q[k * W_VEC4_PER_TEXEL + i] = part[i];
+        }
+    }
 }
 
 // The scale of block b of a row.

@@ -131,10 +131,11 @@ public sealed record DeviceTuning
                 // 48 rows: registers spill, 770 ms; x staged in shared memory: 57-105 ms).
                 MatMulWorkgroup = subgroup, MatMulRows = 32, MatMulTokens = 8, MatMulSharedX = false, RouteSplit = false,
             },
-            // GPUs: a subgroup per row pair, four subgroups per workgroup, x in shared memory.
-            "nvidia" => new() { Row = "nvidia", ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 4 * subgroup, MatVecRows = 2, MatVecLanes = subgroup, MatVecSharedX = true },
-            "amd" => new() { Row = "amd", ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 4 * subgroup, MatVecRows = 2, MatVecLanes = subgroup, MatVecSharedX = true },
-            _ => new() { Row = "intel", ElementwiseWorkgroup = 256, NormWorkgroup = 128, MatVecWorkgroup = 4 * subgroup, MatVecRows = 2, MatVecLanes = subgroup, MatVecSharedX = true },
+            // GPUs (not yet measured on one): matvec with a subgroup per 4 rows, its lanes loading a row's 16-byte texels
+            // side by side, 8 subgroups per workgroup = 32 rows sharing one staging of x in shared memory.
+            "nvidia" => new() { Row = "nvidia", ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 8 * subgroup, MatVecRows = 4, MatVecLanes = subgroup, MatVecSharedX = true },
+            "amd" => new() { Row = "amd", ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 8 * subgroup, MatVecRows = 4, MatVecLanes = subgroup, MatVecSharedX = true },
+            _ => new() { Row = "intel", ElementwiseWorkgroup = 256, NormWorkgroup = 128, MatVecWorkgroup = 8 * subgroup, MatVecRows = 4, MatVecLanes = subgroup, MatVecSharedX = true },
         };
         if (!SplitsRows(device, t.MatVecLanes))
         {
