@@ -7,11 +7,16 @@
 // are read once for all of them. It writes, per query head, the chunk's softmax max m, sum l and unnormalised output
 // o[d]; attn_combine.comp merges the splits. Token t of a batch sits at position0 + t and sees positions
 // 0..position0 + t (causal), so one token is decode and many are prefill. Scores scale 1/sqrt(d), softmax in fp32.
-// Splits keep every invocation's loops short (lavapipe stops an invocation after 65535 loop iterations in all).
+// Splits keep every invocation's loops short (lavapipe stops an invocation after 65535 loop iterations in all); a
+// short context gets smaller chunks (push `chunk` <= CHUNK) so a GPU still has enough workgroups.
+// Scores: LANES = 1, each invocation one position (what suits lavapipe); LANES = subgroup size, a subgroup per
+// position with its lanes across the head dimension (reads of a K row side by side) summed by subgroupAdd; the
+// pipeline requires full subgroups of LANES.
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint CHUNK = 256;
 layout(constant_id = 2) const uint GROUP = 4;
+layout(constant_id = 3) const uint LANES = 1;
 #include "common.glsl"
 
 layout(std430, binding = 0) readonly buffer Q { float q[]; };             // [tokens][heads * d]
@@ -25,6 +30,7 @@ layout(push_constant) uniform Push {
     uint position0;    // position of token 0; token t attends to positions 0..position0 + t
     uint max_splits;   // splits of the last token (the grid's y)
     float scale;
+    uint chunk;        // positions per split, at most CHUNK
 } p;
 
 shared float s_p[GROUP][CHUNK];
@@ -34,24 +40,48 @@ void main()
     uint kvh = gl_WorkGroupID.x, split = gl_WorkGroupID.y, token = gl_WorkGroupID.z;
     uint d = p.head_dim, kv_row = p.kv_heads * d, heads = p.kv_heads * GROUP;
     uint kv_len = p.position0 + token + 1;
-    uint t0 = split * CHUNK;
+    uint t0 = split * p.chunk;
     if (t0 >= kv_len) {
         return;   // this token has fewer splits (uniform for the workgroup)
     }
-    uint n = min(CHUNK, kv_len - t0);
+    uint n = min(p.chunk, kv_len - t0);
     uint q_base = token * heads * d;
     uint part_base = token * heads * p.max_splits * (d + 2);
 
     // Scores of this chunk for the GROUP query heads.
-    for (uint t = gl_LocalInvocationID.x; t < n; t += gl_WorkGroupSize.x) {
-        uint k_at = (t0 + t) * kv_row + kvh * d;
-        for (uint g = 0; g < GROUP; g++) {
-            uint q_at = q_base + (kvh * GROUP + g) * d;
-            float s = 0.0;
-            for (uint i = 0; i < d; i++) {
-                s += q[q_at + i] * float(k_cache[k_at + i]);
+    if (LANES == 1) {
+        for (uint t = gl_LocalInvocationID.x; t < n; t += gl_WorkGroupSize.x) {
+            uint k_at = (t0 + t) * kv_row + kvh * d;
+            for (uint g = 0; g < GROUP; g++) {
+                uint q_at = q_base + (kvh * GROUP + g) * d;
+                float s = 0.0;
+                for (uint i = 0; i < d; i++) {
+                    s += q[q_at + i] * float(k_cache[k_at + i]);
+                }
+                s_p[g][t] = s * p.scale;
             }
-            s_p[g][t] = s * p.scale;
+        }
+    } else {
+        for (uint t = gl_SubgroupID; t < n; t += gl_NumSubgroups) {   // uniform in the subgroup
+            uint k_at = (t0 + t) * kv_row + kvh * d;
+            float s[GROUP];
+            for (uint g = 0; g < GROUP; g++) {
+                s[g] = 0.0;
+            }
+            for (uint i = gl_SubgroupInvocationID; i < d; i += LANES) {
+                float k = float(k_cache[k_at + i]);
+                for (uint g = 0; g < GROUP; g++) {
+                    s[g] += q[q_base + (kvh * GROUP + g) * d + i] * k;
+                }
+            }
+            for (uint g = 0; g < GROUP; g++) {
+                s[g] = subgroupAdd(s[g]);
+            }
+            if (subgroupElect()) {
+                for (uint g = 0; g < GROUP; g++) {
+                    s_p[g][t] = s[g] * p.scale;
+                }
+            }
         }
     }
     barrier();

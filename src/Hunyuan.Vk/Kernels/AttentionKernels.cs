@@ -9,7 +9,7 @@ internal readonly record struct RopeNormKvPush(uint Heads, uint KvHeads, uint He
 
 /// <summary>Push constants of shaders/attn_decode.comp.</summary>
 [StructLayout(LayoutKind.Sequential)]
-internal readonly record struct AttentionDecodePush(uint KvHeads, uint HeadDim, uint Position0, uint MaxSplits, float Scale);
+internal readonly record struct AttentionDecodePush(uint KvHeads, uint HeadDim, uint Position0, uint MaxSplits, float Scale, uint Chunk);
 
 /// <summary>Push constants of shaders/attn_combine.comp.</summary>
 [StructLayout(LayoutKind.Sequential)]
@@ -72,19 +72,50 @@ internal sealed class AttentionDecodeKernel : IDisposable
         ArgumentNullException.ThrowIfNull(tuning);
         Shape = shape;
         Chunk = tuning.AttentionChunk;
+        MinSplits = Math.Max(tuning.AttentionMinSplits, 1);
         _split = new SplitKernel(context, tuning, (uint)shape.Group);
         _combine = new CombineKernel(context, tuning);
     }
 
     public AttentionShape Shape { get; }
 
-    /// <summary>Positions per split.</summary>
+    /// <summary>Positions per split at most (the shader's shared score array).</summary>
     public uint Chunk { get; }
 
-    public uint Splits(uint kvLength) => (kvLength + Chunk - 1) / Chunk;
+    /// <summary>Splits a decode step gets at least, when its context has positions enough (<see cref="DeviceTuning.AttentionMinSplits"/>).</summary>
+    public uint MinSplits { get; }
 
-    /// <summary>Floats the partial-results buffer needs for <paramref name="tokens"/> tokens, the last seeing <paramref name="kvLength"/> positions.</summary>
-    public ulong PartialFloats(uint kvLength, uint tokens = 1) => (ulong)tokens * (ulong)Shape.Heads * Splits(kvLength) * (ulong)(Shape.HeadDim + 2);
+    private const uint ChunkStep = 32;   // chunks shrink for short contexts in steps of 32 positions
+
+    /// <summary>Positions per split for <paramref name="tokens"/> queries, the last seeing <paramref name="kvLength"/>
+    /// positions: <see cref="Chunk"/>, or for one token over a short context less, so it still has
+    /// <see cref="MinSplits"/> splits (a GPU needs kv heads x splits workgroups to fill its cores).</summary>
+    public uint ChunkFor(uint kvLength, uint tokens = 1)
+    {
+        if (tokens > 1 || MinSplits == 1)
+        {
+            return Chunk;
+        }
+
+        uint wanted = (kvLength + MinSplits - 1) / MinSplits;
+        return Math.Clamp((wanted + ChunkStep - 1) / ChunkStep * ChunkStep, Math.Min(ChunkStep, Chunk), Chunk);
+    }
+
+    public uint Splits(uint kvLength, uint tokens = 1) => (kvLength + ChunkFor(kvLength, tokens) - 1) / ChunkFor(kvLength, tokens);
+
+    /// <summary>Floats the partial-results buffer needs for <paramref name="tokens"/> tokens, the last seeing up to
+    /// <paramref name="kvLength"/> positions (a bound for every shorter context too: a decode step has at most
+    /// max(<see cref="MinSplits"/>, kvLength / <see cref="Chunk"/>) splits).</summary>
+    public ulong PartialFloats(uint kvLength, uint tokens = 1)
+    {
+        uint splits = (kvLength + Chunk - 1) / Chunk;
+        if (tokens == 1)
+        {
+            splits = Math.Max(splits, Math.Max(Splits(kvLength), MinSplits));
+        }
+
+        return (ulong)tokens * (ulong)Shape.Heads * splits * (ulong)(Shape.HeadDim + 2);
+    }
 
     /// <summary>Decode: one query (q [heads * d]) over <paramref name="kvLength"/> cached positions.</summary>
     public void Record(CommandRecorder recorder, BufferRange q, BufferRange kCache, BufferRange vCache, BufferRange partial, BufferRange output, uint kvLength)
@@ -107,9 +138,9 @@ internal sealed class AttentionDecodeKernel : IDisposable
             throw new ArgumentOutOfRangeException(nameof(tokens), "attention for no tokens");
         }
 
-        uint kvLength = position0 + tokens, splits = Splits(kvLength);
-        _split.Record(recorder, Shape, q, kCache, vCache, partial, tokens, position0, splits, PartialFloats(kvLength, tokens));
-        _combine.Record(recorder, Shape, partial, output, tokens, position0, splits, Chunk);
+        uint kvLength = position0 + tokens, chunk = ChunkFor(kvLength, tokens), splits = Splits(kvLength, tokens);
+        _split.Record(recorder, Shape, q, kCache, vCache, partial, tokens, position0, splits, chunk, (ulong)tokens * (ulong)Shape.Heads * splits * (ulong)(Shape.HeadDim + 2));
+        _combine.Record(recorder, Shape, partial, output, tokens, position0, splits, chunk);
     }
 
     public void Dispose()
@@ -120,15 +151,19 @@ internal sealed class AttentionDecodeKernel : IDisposable
 
     private sealed class SplitKernel(GpuContext context, DeviceTuning tuning, uint group)
         : Kernel<AttentionDecodePush>(context, ShaderId.AttnDecode, [.. Enumerable.Repeat(BindingKind.Storage, 4)],
-            [SpecConstant.FromUInt32(0, tuning.AttentionWorkgroup), SpecConstant.FromUInt32(1, tuning.AttentionChunk), SpecConstant.FromUInt32(2, group)])
+            [
+                SpecConstant.FromUInt32(0, tuning.AttentionWorkgroup), SpecConstant.FromUInt32(1, tuning.AttentionChunk), SpecConstant.FromUInt32(2, group),
+                SpecConstant.FromUInt32(3, tuning.AttentionLanes),
+            ],
+            DeviceTuning.RequiredSubgroupSize(context.Info, tuning.AttentionLanes, "attn_decode"), fullSubgroups: tuning.AttentionLanes > 1)
     {
-        public void Record(CommandRecorder r, AttentionShape s, BufferRange q, BufferRange k, BufferRange v, BufferRange partial, uint tokens, uint position0, uint splits, ulong partialFloats)
+        public void Record(CommandRecorder r, AttentionShape s, BufferRange q, BufferRange k, BufferRange v, BufferRange partial, uint tokens, uint position0, uint splits, uint chunk, ulong partialFloats)
         {
             Require(q, (ulong)tokens * (ulong)s.QueryDim, 4, "q");
             Require(k, (ulong)(position0 + tokens) * (ulong)s.KvDim, 2, "k_cache");
             Require(v, (ulong)(position0 + tokens) * (ulong)s.KvDim, 2, "v_cache");
             Require(partial, partialFloats, 4, "partial");
-            var push = new AttentionDecodePush((uint)s.KvHeads, (uint)s.HeadDim, position0, splits, 1f / MathF.Sqrt(s.HeadDim));
+            var push = new AttentionDecodePush((uint)s.KvHeads, (uint)s.HeadDim, position0, splits, 1f / MathF.Sqrt(s.HeadDim), chunk);
             r.Dispatch(Bind(q, k, v, partial), in push, (uint)s.KvHeads, splits, tokens);
         }
     }

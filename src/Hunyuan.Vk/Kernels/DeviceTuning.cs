@@ -44,8 +44,16 @@ public sealed record DeviceTuning
     /// <summary>Invocations per workgroup of decode attention and its combine pass.</summary>
     public uint AttentionWorkgroup { get; init; } = 64;
 
-    /// <summary>KV-cache positions per attention split (the shared score array holds group x chunk floats).</summary>
+    /// <summary>KV-cache positions per attention split at most (the shared score array holds group x chunk floats).</summary>
     public uint AttentionChunk { get; init; } = 256;
+
+    /// <summary>Splits a decode step's attention gets at least (chunks shrink for short contexts): kv heads x splits
+    /// workgroups must fill a GPU; 1 keeps whole chunks (lavapipe, whose two cores any split count fills).</summary>
+    public uint AttentionMinSplits { get; init; } = 1;
+
+    /// <summary>Invocations across the head dimension for one position's scores: 1 (each invocation one position) or
+    /// the subgroup size (a subgroup reads a K row side by side and sums with subgroupAdd; full subgroups required).</summary>
+    public uint AttentionLanes { get; init; } = 1;
 
     /// <summary>Invocations of single-workgroup reductions (argmax over the vocabulary).</summary>
     public uint ReductionWorkgroup { get; init; } = 256;
@@ -77,6 +85,20 @@ public sealed record DeviceTuning
         bool fixedSize = device.MinSubgroupSize == device.MaxSubgroupSize && device.SubgroupSize == lanes;
         bool chosen = device.Features.SubgroupSizeControl && lanes >= device.MinSubgroupSize && lanes <= device.MaxSubgroupSize;
         return device.Features.ComputeFullSubgroups && (fixedSize || chosen);
+    }
+
+    /// <summary>The subgroup size a pipeline whose reductions span <paramref name="lanes"/> invocations must require
+    /// (0: none to require, the device's size is fixed or lanes is 1); throws, naming <paramref name="kernel"/>, where
+    /// the device cannot guarantee such subgroups (<see cref="SplitsRows"/>).</summary>
+    public static uint RequiredSubgroupSize(DeviceInfo device, uint lanes, string kernel)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (!SplitsRows(device, lanes))
+        {
+            throw new NotSupportedException($"{kernel} needs full subgroups of {lanes} on {device.Name}, which it cannot guarantee");
+        }
+
+        return lanes <= 1 || device.MinSubgroupSize == device.MaxSubgroupSize ? 0 : lanes;
     }
 
     /// <summary>The table's rows, by the name <see cref="RowVariable"/> takes.</summary>
@@ -132,14 +154,33 @@ public sealed record DeviceTuning
                 MatMulWorkgroup = subgroup, MatMulRows = 32, MatMulTokens = 8, MatMulSharedX = false, RouteSplit = false,
             },
             // GPUs (not yet measured on one): matvec with a subgroup per 4 rows, its lanes loading a row's 16-byte texels
-            // side by side, 8 subgroups per workgroup = 32 rows sharing one staging of x in shared memory.
-            "nvidia" => new() { Row = "nvidia", ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 8 * subgroup, MatVecRows = 4, MatVecLanes = subgroup, MatVecSharedX = true },
-            "amd" => new() { Row = "amd", ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 8 * subgroup, MatVecRows = 4, MatVecLanes = subgroup, MatVecSharedX = true },
-            _ => new() { Row = "intel", ElementwiseWorkgroup = 256, NormWorkgroup = 128, MatVecWorkgroup = 8 * subgroup, MatVecRows = 4, MatVecLanes = subgroup, MatVecSharedX = true },
+            // side by side, 8 subgroups per workgroup = 32 rows sharing one staging of x in shared memory; attention scores
+            // with a subgroup per position across the head dimension, and at least 16 splits per kv head (8 kv heads x 16
+            // = 128 workgroups even at short context).
+            "nvidia" => new()
+            {
+                Row = "nvidia", ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 8 * subgroup, MatVecRows = 4, MatVecLanes = subgroup,
+                MatVecSharedX = true, AttentionWorkgroup = 4 * subgroup, AttentionLanes = subgroup, AttentionMinSplits = 16,
+            },
+            "amd" => new()
+            {
+                Row = "amd", ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 8 * subgroup, MatVecRows = 4, MatVecLanes = subgroup,
+                MatVecSharedX = true, AttentionWorkgroup = 4 * subgroup, AttentionLanes = subgroup, AttentionMinSplits = 16,
+            },
+            _ => new()
+            {
+                Row = "intel", ElementwiseWorkgroup = 256, NormWorkgroup = 128, MatVecWorkgroup = 8 * subgroup, MatVecRows = 4, MatVecLanes = subgroup,
+                MatVecSharedX = true, AttentionWorkgroup = 4 * subgroup, AttentionLanes = subgroup, AttentionMinSplits = 16,
+            },
         };
         if (!SplitsRows(device, t.MatVecLanes))
         {
             t = t with { MatVecLanes = 1, MatVecRows = 4 };   // the one-lane shape: each invocation walks whole rows
+        }
+
+        if (!SplitsRows(device, t.AttentionLanes))
+        {
+            t = t with { AttentionLanes = 1 };
         }
 
         return t with

@@ -46,14 +46,7 @@ internal sealed class MatVecKernel : Kernel<MatVecPush>
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(tuning);
-        uint lanes = tuning.MatVecLanes;
-        DeviceInfo d = context.Info;
-        if (!DeviceTuning.SplitsRows(d, lanes))
-        {
-            throw new NotSupportedException($"matvec needs full subgroups of {lanes} on {d.Name}, which it cannot guarantee");
-        }
-
-        return lanes <= 1 || d.MinSubgroupSize == d.MaxSubgroupSize ? 0 : lanes;
+        return DeviceTuning.RequiredSubgroupSize(context.Info, tuning.MatVecLanes, "matvec");
     }
 
     public WeightFormat Format { get; }

@@ -73,6 +73,8 @@ public sealed class AttentionTests : VulkanTest
     [TestCase(4, 1, 64, 255)]
     [TestCase(32, 8, 128, 300)]   // A13B's heads, more positions than one split
     [TestCase(8, 4, 128, 1027)]
+    [TestCase(32, 8, 128, 3000)]   // chunks shrunk to 192 on the GPU rows (16 splits), whole on the cpu row
+    [TestCase(32, 8, 128, 5000)]   // past 16 whole chunks: 20 splits of 256 on every row
     public void Decode_attention_matches_reference(int heads, int kvHeads, int d, int kvLength)
     {
         var shape = new AttentionShape(heads, kvHeads, d);
@@ -110,6 +112,31 @@ public sealed class AttentionTests : VulkanTest
 
         // Attention: the design's 5e-4 is for f16 K/V against f32; here K/V are the same f16 values on both sides.
         AssertNmse.Close(expected, output.Read(), 1e-8, $"attention {heads}/{kvHeads} heads over {kvLength} positions");
+    }
+
+    [TestCase(1u, 256u)]
+    [TestCase(16u, 256u)]
+    [TestCase(16u, 64u)]
+    public void Short_contexts_get_smaller_chunks_and_the_partials_bound_holds_for_every_length(uint minSplits, uint chunk)
+    {
+        DeviceTuning tuning = Gpu.Tuning with { AttentionMinSplits = minSplits, AttentionChunk = chunk };
+        using var kernel = new AttentionDecodeKernel(Context, tuning, new AttentionShape(32, 8, 128));
+        const uint Max = 6000;
+        ulong bound = kernel.PartialFloats(Max);
+        for (uint kv = 1; kv <= Max; kv++)
+        {
+            uint c = kernel.ChunkFor(kv);
+            Assert.That(c, Is.LessThanOrEqualTo(chunk).And.GreaterThanOrEqualTo(Math.Min(32u, chunk)), $"chunk at {kv}");
+            Assert.That(c % Math.Min(32u, chunk), Is.Zero, $"chunk at {kv} in steps of 32");
+            uint splits = kernel.Splits(kv);
+            Assert.That((ulong)splits * 32 * 130, Is.LessThanOrEqualTo(bound), $"partials at {kv} within the buffer made for {Max}");
+            if (minSplits > 1 && kv >= 32 * minSplits && kv <= chunk * minSplits)
+            {
+                Assert.That(splits, Is.InRange(minSplits / 2, minSplits), $"splits at {kv} (a chunk in steps of 32 is under twice the wanted)");
+            }
+        }
+
+        Assert.That(kernel.ChunkFor(3000, tokens: 7), Is.EqualTo(chunk), "prefill keeps whole chunks");
     }
 
     [TestCase(4, 2, 64, 5, 0)]      // prefill from the start: token t sees t + 1 positions
