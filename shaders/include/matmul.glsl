@@ -1,7 +1,9 @@
 // Y = X W^T for many tokens (prefill): W [rows, cols] in one weight format of weights.glsl (compiled once per format
 // and mode, shaders/Shaders.targets), X [tokens][cols] and Y [tokens][rows] in storage buffers, f32 accumulation. Each invocation computes ROWS rows for
 // TOKENS tokens: every 32-value block of its rows is dequantized once and used for all TOKENS tokens, whose x block
-// the workgroup stages in shared memory (or reads directly). Grid: (row groups, token groups).
+// the workgroup stages in shared memory (or reads directly). Grid: (row groups, token groups). With W_TILE (GPUs) the
+// workgroup also stages its rows' weights, 64 contiguous bytes of each row per step, so the loads are coalesced and
+// each weight byte is read from memory once per token tile.
 // Grouped MoE modes (prefill), grid z = expert (the shared expert last; first_expert + z for a part of a split stack), its tokens listed by moe_group.comp:
 //   MODE_GATHER_GATE_UP  x rows are the listed tokens; rows interleave gate and up; y[entry][i] = silu(g_i) * u_i
 //   MODE_GATHER_DOWN     x rows are the entries' activations; y[entry][r] is the entry's partial (moe_scatter.comp)
@@ -12,6 +14,7 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint ROWS = 8;
 layout(constant_id = 2) const uint TOKENS = 8;
 layout(constant_id = 3) const bool X_SHARED = true;   // stage x blocks in shared memory; false: read the buffer directly
+layout(constant_id = 4) const bool W_TILE = false;    // GPUs: the workgroup stages a coalesced tile of W (and of x)
 
 #include "weights.glsl"
 #include "limits.glsl"
@@ -43,7 +46,14 @@ float silu(float v)
     return v / (1.0 + exp(-v));
 }
 
-shared vec4 s_x[X_SHARED ? TOKENS : 1][8];
+shared vec4 s_x[X_SHARED && !W_TILE ? TOKENS : 1][8];
+
+// W_TILE: per step the workgroup's rows x TILE_TEXELS texels of W (64 contiguous bytes of each row, two 32-byte
+// sectors, loaded by consecutive invocations; F32's block is 128) and the tokens' matching x, TILE_BLOCKS blocks.
+const uint TILE_TEXELS = W_TEXELS_PER_BLOCK > 4 ? W_TEXELS_PER_BLOCK : 4;
+const uint TILE_BLOCKS = TILE_TEXELS / W_TEXELS_PER_BLOCK;   // F32 1, F16 1, Q8 2, Q4/Q4Z 4
+shared uvec4 s_w[W_TILE ? gl_WorkGroupSize.x * ROWS : 1][TILE_TEXELS];
+shared vec4 s_xt[W_TILE ? TOKENS : 1][TILE_BLOCKS * 8];
 
 void main()
 {
@@ -86,24 +96,69 @@ void main()
         }
     }
 
-    for (uint b = 0; b < blocks; b++) {
-        if (X_SHARED) {
+    if (W_TILE) {
+        uint tile_rows = gl_WorkGroupSize.x * ROWS, row0 = gl_WorkGroupID.x * tile_rows, lid = gl_LocalInvocationID.x;
+        for (uint b0 = 0; b0 < blocks; b0 += TILE_BLOCKS) {
+            uint nb = min(TILE_BLOCKS, blocks - b0);
             barrier();
-            for (uint i = gl_LocalInvocationID.x; i < TOKENS * 8; i += gl_WorkGroupSize.x) {
-                s_x[i / 8][i % 8] = x4[x_row[i / 8] * (p.cols / 4) + b * 8 + i % 8];
+            for (uint k = lid; k < tile_rows * TILE_TEXELS; k += gl_WorkGroupSize.x) {
+                uint r = k / TILE_TEXELS, c = k % TILE_TEXELS;
+                if (c < nb * W_TEXELS_PER_BLOCK) {
+                    uint row = min(row0 + r, p.rows - 1);
+                    s_w[r][c] = raw_texel(int(w_offset + (row * blocks + b0) * W_TEXELS_PER_BLOCK + c));
+                }
+            }
+            for (uint k = lid; k < TOKENS * TILE_BLOCKS * 8; k += gl_WorkGroupSize.x) {
+                uint t = k / (TILE_BLOCKS * 8), v = k % (TILE_BLOCKS * 8);
+                if (v < nb * 8) {
+                    s_xt[t][v] = x4[x_row[t] * (p.cols / 4) + b0 * 8 + v];
+                }
             }
             barrier();
-        }
-        for (uint r = 0; r < ROWS; r++) {
-            uint row = min(first_row + r, p.rows - 1);   // rows past the end repeat the last; never stored
-            vec4 w[8];
-            dequant_block(int(w_offset + row * blocks * W_TEXELS_PER_BLOCK), int(s_offset + row * scales_per_row), b, w);
-            for (uint t = 0; t < TOKENS; t++) {
-                float s = 0.0;
-                for (int i = 0; i < 8; i++) {
-                    s += dot(w[i], X_SHARED ? s_x[t][i] : x4[x_row[t] * (p.cols / 4) + b * 8 + i]);
+            for (uint bb = 0; bb < nb; bb++) {
+                uint b = b0 + bb;
+                for (uint r = 0; r < ROWS; r++) {
+                    uint row = min(first_row + r, p.rows - 1);
+                    int s_row = int(s_offset + row * scales_per_row);
+                    float d = block_scale(s_row, b), z = block_zero(s_row, b);
+                    vec4 w[8];
+                    for (uint k = 0; k < W_TEXELS_PER_BLOCK; k++) {
+                        vec4 part[W_VEC4_PER_TEXEL];
+                        decode_texel(s_w[lid * ROWS + r][bb * W_TEXELS_PER_BLOCK + k], part);
+                        for (uint i = 0; i < W_VEC4_PER_TEXEL; i++) {
+                            w[k * W_VEC4_PER_TEXEL + i] = (part[i] - z) * d;
+                        }
+                    }
+                    for (uint t = 0; t < TOKENS; t++) {
+                        float s = 0.0;
+                        for (int i = 0; i < 8; i++) {
+                            s += dot(w[i], s_xt[t][bb * 8 + i]);
+                        }
+                        acc[r][t] += s;
+                    }
                 }
-                acc[r][t] += s;
+            }
+        }
+    } else {
+        for (uint b = 0; b < blocks; b++) {
+            if (X_SHARED) {
+                barrier();
+                for (uint i = gl_LocalInvocationID.x; i < TOKENS * 8; i += gl_WorkGroupSize.x) {
+                    s_x[i / 8][i % 8] = x4[x_row[i / 8] * (p.cols / 4) + b * 8 + i % 8];
+                }
+                barrier();
+            }
+            for (uint r = 0; r < ROWS; r++) {
+                uint row = min(first_row + r, p.rows - 1);   // rows past the end repeat the last; never stored
+                vec4 w[8];
+                dequant_block(int(w_offset + row * blocks * W_TEXELS_PER_BLOCK), int(s_offset + row * scales_per_row), b, w);
+                for (uint t = 0; t < TOKENS; t++) {
+                    float s = 0.0;
+                    for (int i = 0; i < 8; i++) {
+                        s += dot(w[i], X_SHARED ? s_x[t][i] : x4[x_row[t] * (p.cols / 4) + b * 8 + i]);
+                    }
+                    acc[r][t] += s;
+                }
             }
         }
     }

@@ -52,27 +52,40 @@ const uint BLOCKS_PER_SCALE = 1;
 // vec4s of values per 16-byte texel of W: the unit one GPU lane loads (F32 1, F16 2, Q8 4, Q4/Q4Z 8).
 const uint W_VEC4_PER_TEXEL = 8 / W_TEXELS_PER_BLOCK;
 
-// The raw values of texel t of W, in order.
-void texel_values(int t, out vec4 q[W_VEC4_PER_TEXEL])
+// Texel t of W as it is stored (F32's vec4 as its bits): what a kernel may stage in shared memory.
+uvec4 raw_texel(int t)
 {
 #if defined(FORMAT_F32)
-    q[0] = texelFetch(W, t);
+    return floatBitsToUint(texelFetch(W, t));
+#else
+    return texelFetch(W, t);
+#endif
+}
+
+// The raw values of one stored texel, in order.
+void decode_texel(uvec4 w, out vec4 q[W_VEC4_PER_TEXEL])
+{
+#if defined(FORMAT_F32)
+    q[0] = uintBitsToFloat(w);
 #elif defined(FORMAT_F16)
-    uvec4 h = texelFetch(W, t);
-    q[0] = vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
-    q[1] = vec4(unpackHalf2x16(h.z), unpackHalf2x16(h.w));
+    q[0] = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
+    q[1] = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
 #elif defined(FORMAT_Q8)
-    ivec4 w = ivec4(texelFetch(W, t));
     for (int c = 0; c < 4; c++) {
         q[c] = vec4((ivec4(w[c]) << ivec4(24, 16, 8, 0)) >> 24);   // four int8, sign-extended
     }
 #else
-    uvec4 w = texelFetch(W, t);
     for (int c = 0; c < 4; c++) {
         q[2 * c] = vec4((uvec4(w[c]) >> uvec4(0, 4, 8, 12)) & 15u);
         q[2 * c + 1] = vec4((uvec4(w[c]) >> uvec4(16, 20, 24, 28)) & 15u);
     }
 #endif
+}
+
+// The raw values of texel t of W, in order.
+void texel_values(int t, out vec4 q[W_VEC4_PER_TEXEL])
+{
+    decode_texel(raw_texel(t), q);
 }
 
 // The 32 raw values of block b of a row, as 8 vec4 in order.

@@ -41,6 +41,10 @@ public sealed record DeviceTuning
     /// <summary>Stage the tokens' x blocks in shared memory (GPUs) rather than reading the storage buffer directly.</summary>
     public bool MatMulSharedX { get; init; } = true;
 
+    /// <summary>Prefill products stage a coalesced weight tile in shared memory (GPUs: consecutive invocations load 128
+    /// contiguous bytes of each row, read once per token tile), where it fits the device's shared memory.</summary>
+    public bool MatMulTileW { get; init; }
+
     /// <summary>Invocations per workgroup of decode attention and its combine pass.</summary>
     public uint AttentionWorkgroup { get; init; } = 64;
 
@@ -156,21 +160,25 @@ public sealed record DeviceTuning
             // GPUs (not yet measured on one): matvec with a subgroup per 4 rows, its lanes loading a row's 16-byte texels
             // side by side, 8 subgroups per workgroup = 32 rows sharing one staging of x in shared memory; attention scores
             // with a subgroup per position across the head dimension, and at least 16 splits per kv head (8 kv heads x 16
-            // = 128 workgroups even at short context).
+            // = 128 workgroups even at short context); prefill tiles of 128 rows x 16 tokens whose weights the workgroup
+            // stages coalesced (16 KiB of shared memory at Q4, 18 at F32: within every device's 32 KiB).
             "nvidia" => new()
             {
                 Row = "nvidia", ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 8 * subgroup, MatVecRows = 4, MatVecLanes = subgroup,
                 MatVecSharedX = true, AttentionWorkgroup = 4 * subgroup, AttentionLanes = subgroup, AttentionMinSplits = 16,
+                MatMulWorkgroup = 64, MatMulRows = 2, MatMulTokens = 16, MatMulTileW = true,
             },
             "amd" => new()
             {
                 Row = "amd", ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 8 * subgroup, MatVecRows = 4, MatVecLanes = subgroup,
                 MatVecSharedX = true, AttentionWorkgroup = 4 * subgroup, AttentionLanes = subgroup, AttentionMinSplits = 16,
+                MatMulWorkgroup = 64, MatMulRows = 2, MatMulTokens = 16, MatMulTileW = true,
             },
             _ => new()
             {
                 Row = "intel", ElementwiseWorkgroup = 256, NormWorkgroup = 128, MatVecWorkgroup = 8 * subgroup, MatVecRows = 4, MatVecLanes = subgroup,
                 MatVecSharedX = true, AttentionWorkgroup = 4 * subgroup, AttentionLanes = subgroup, AttentionMinSplits = 16,
+                MatMulWorkgroup = 64, MatMulRows = 2, MatMulTokens = 16, MatMulTileW = true,
             },
         };
         if (!SplitsRows(device, t.MatVecLanes))

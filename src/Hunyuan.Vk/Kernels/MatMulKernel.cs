@@ -39,8 +39,14 @@ internal sealed class MatMulKernel : Kernel<MatMulPush>
                 SpecConstant.FromUInt32(1, Tuned(tuning).MatMulRows),
                 SpecConstant.FromUInt32(2, Tuned(tuning).MatMulTokens),
                 SpecConstant.FromUInt32(3, Tuned(tuning).MatMulSharedX ? 1u : 0u),
+                SpecConstant.FromUInt32(4, TilesW(tuning, context.Info.Limits, format) ? 1u : 0u),
             ])
     {
+        if (mode == MatMulMode.GatherGateUp && tuning.MatMulRows % 2 != 0)
+        {
+            throw new ArgumentException($"{ShaderLibrary.FileName(Shader)}: rows per invocation ({tuning.MatMulRows}) must be even: gate and up rows come in pairs");
+        }
+
         Format = format;
         Mode = mode;
         _rowsPerGroup = tuning.MatMulWorkgroup * tuning.MatMulRows;
@@ -50,6 +56,24 @@ internal sealed class MatMulKernel : Kernel<MatMulPush>
     public WeightFormat Format { get; }
 
     public MatMulMode Mode { get; }
+
+    /// <summary>Whether the kernel stages coalesced weight tiles (<see cref="DeviceTuning.MatMulTileW"/>): only where
+    /// the tile and the tokens' x fit the device's compute shared memory; else each invocation reads its own rows.</summary>
+    public static bool TilesW(DeviceTuning tuning, DeviceLimits limits, WeightFormat format)
+    {
+        ArgumentNullException.ThrowIfNull(tuning);
+        ArgumentNullException.ThrowIfNull(limits);
+        return tuning.MatMulTileW && SharedBytes(tuning, format) <= limits.MaxComputeSharedMemory;
+    }
+
+    // Shared memory of the tiled shape (shaders/include/matmul.glsl): the weight tile, rows x max(4, a block's texels)
+    // texels of 16 bytes; the x tile, tokens x those texels' blocks x 32 floats; and the one-element s_x.
+    private static ulong SharedBytes(DeviceTuning tuning, WeightFormat format)
+    {
+        int blockTexels = format.Spec().BlockBytes / WeightFormatSpec.QuantTexelBytes;
+        int tileTexels = Math.Max(4, blockTexels), tileBlocks = tileTexels / blockTexels;
+        return (ulong)tuning.MatMulWorkgroup * tuning.MatMulRows * (ulong)tileTexels * 16 + (ulong)tuning.MatMulTokens * (ulong)tileBlocks * 32 * 4 + 8 * 16;
+    }
 
     public void Record(CommandRecorder recorder, DeviceMatrix w, BufferRange x, BufferRange y, uint tokens, bool accumulate = false, int index = 0)
     {
