@@ -20,7 +20,7 @@ public sealed record SelfTestCase(string Kernel, string Shape, double Nmse, doub
 /// </summary>
 public static class SelfTest
 {
-    private const double MatrixLimit = 1e-6, NormLimit = 1e-7;
+    private const double MatrixLimit = 1e-6, NormLimit = 1e-7, AttentionLimit = 1e-8;
 
     /// <param name="context">The device.</param>
     /// <param name="quick">Small shapes only (seconds on lavapipe); otherwise A13B's too.</param>
@@ -61,6 +61,11 @@ public static class SelfTest
             }
 
             Add(Case($"embed_{f.Name}", quick ? "64x256, 5 tokens" : "512x4096, 5 tokens", MatrixLimit, () => Embed(context, tuning, f.Format, quick ? 64 : 512, quick ? 256 : 4096)));
+        }
+
+        foreach (int kvLength in quick ? new[] { 300 } : [300, 4096])
+        {
+            Add(Case("attn_decode", $"32 heads, 8 kv heads, d 128, {kvLength} positions", AttentionLimit, () => Attention(context, tuning, kvLength)));
         }
 
         int hiddenSize = quick ? 512 : 4096;
@@ -191,6 +196,53 @@ public static class SelfTest
         using var kernel = new EmbedKernel(context, tuning, format);
         double ms = Time(context, r => kernel.Record(r, e, ids.All, y.All, (uint)tokens.Length));
         return (expected, Read(y, expected.Length), ms);
+    }
+
+    /// <summary>Decode attention of one token at A13B's heads over an f16 cache, against a softmax in double.</summary>
+    private static (float[], float[], double) Attention(GpuContext context, DeviceTuning tuning, int kvLength)
+    {
+        var shape = new AttentionShape(32, 8, 128);
+        int d = shape.HeadDim;
+        var random = new Random(kvLength);
+        float[] q = Uniform(random, shape.QueryDim);
+        Half[] k = [.. Uniform(random, kvLength * shape.KvDim, 2f).Select(v => (Half)v)];
+        Half[] v = [.. Uniform(random, kvLength * shape.KvDim).Select(v => (Half)v)];
+        var expected = new float[shape.QueryDim];
+        var scores = new double[kvLength];
+        for (int h = 0; h < shape.Heads; h++)
+        {
+            int kvh = h / shape.Group;
+            for (int t = 0; t < kvLength; t++)
+            {
+                double dot = 0;
+                for (int i = 0; i < d; i++)
+                {
+                    dot += q[h * d + i] * (double)k[t * shape.KvDim + kvh * d + i];
+                }
+
+                scores[t] = dot / Math.Sqrt(d);
+            }
+
+            ModelOps.Softmax<double>(scores);
+            for (int i = 0; i < d; i++)
+            {
+                double sum = 0;
+                for (int t = 0; t < kvLength; t++)
+                {
+                    sum += scores[t] * (double)v[t * shape.KvDim + kvh * d + i];
+                }
+
+                expected[h * d + i] = (float)sum;
+            }
+        }
+
+        using var kernel = new AttentionDecodeKernel(context, tuning, shape);
+        using GpuBuffer gq = Upload(context, q, "q"), gk = context.CreateBuffer((ulong)k.Length * 2, "k cache"), gv = context.CreateBuffer((ulong)v.Length * 2, "v cache");
+        gk.Write<Half>(k);
+        gv.Write<Half>(v);
+        using GpuBuffer partial = context.CreateBuffer(kernel.PartialFloats((uint)kvLength) * 4, "partial"), output = context.CreateBuffer((ulong)shape.QueryDim * 4, "out");
+        double ms = Time(context, r => kernel.Record(r, gq.All, gk.All, gv.All, partial.All, output.All, (uint)kvLength));
+        return (expected, Read(output, shape.QueryDim), ms);
     }
 
     private static (float[], float[], double) RmsNorm(GpuContext context, DeviceTuning tuning, int rows, int n)
