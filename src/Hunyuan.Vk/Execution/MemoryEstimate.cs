@@ -62,11 +62,21 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
                 $"{LargestView.What} is {LargestView.Texels:N0} texels, above the {device.Limits.MaxTexelBufferElements:N0} of {device.Name}'s maxTexelBufferElements: choose a smaller --weights format, such as q8 or q4."));
         }
 
-        if (TotalBytes > (long)device.DeviceLocalBytes)
+        long budget = Budget(device);
+        if (TotalBytes > budget)
         {
             throw new InsufficientDeviceMemoryException(string.Create(CultureInfo.InvariantCulture,
-                $"The model needs about {Gib(TotalBytes)} on the device ({this}); {device.Name} has {Gib((long)device.DeviceLocalBytes)} of device-local memory. Try a smaller --weights format, a shorter --context, or a device with more memory."));
+                $"The model needs about {Gib(TotalBytes)} on the device ({this}); {device.Name} has {Gib(budget)} of device-local memory. Try a smaller --weights format, a shorter --context, or a device with more memory."));
         }
+    }
+
+    /// <summary>What the device can hold: its device-local heaps; for a CPU device (lavapipe), whose "device" memory is
+    /// the host's and whose heap size is nominal (2 GiB on lavapipe, which allocates beyond it), the host's memory if larger.</summary>
+    public static long Budget(DeviceInfo device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        long heaps = (long)Math.Min(device.DeviceLocalBytes, long.MaxValue);
+        return device.Type == "cpu" ? Math.Max(heaps, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes) : heaps;
     }
 
     public override string ToString() =>

@@ -34,10 +34,20 @@ public sealed class MemoryEstimateTests : VulkanTest
     public void A_device_too_small_is_refused_naming_both_sizes()
     {
         HunyuanConfig a13b = new CheckpointGenerator(new GeneratorOptions { Preset = ModelPreset.A13b }).Config;
-        DeviceInfo small = Context.Info with { MemoryHeaps = [new MemoryHeapInfo(2UL << 30, true)] };
+        DeviceInfo small = Context.Info with { Type = "discrete", MemoryHeaps = [new MemoryHeapInfo(2UL << 30, true)] };
         var e = Assert.Throws<InsufficientDeviceMemoryException>(() => MemoryEstimate.For(a13b, WeightFormat.Q4, 4096).CheckFits(small));
         Assert.That(e!.Message, Does.Contain("GiB on the device").And.Contain("has 2.00 GiB"));
         Assert.DoesNotThrow(() => MemoryEstimate.For(TestModels.TinyConfig(), WeightFormat.Q4, 64).CheckFits(Context.Info));
+    }
+
+    [Test]
+    public void A_cpu_devices_budget_is_the_hosts_memory_not_its_nominal_heap()
+    {
+        // lavapipe reports a 2 GiB heap but allocates host memory beyond it (one A13B layer at Q4 peaks at 2.2 GB).
+        DeviceInfo cpu = Context.Info with { Type = "cpu", MemoryHeaps = [new MemoryHeapInfo(2UL << 30, true)] };
+        long host = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        Assert.That(MemoryEstimate.Budget(cpu), Is.EqualTo(Math.Max(host, 2L << 30)));
+        Assert.That(MemoryEstimate.Budget(cpu with { Type = "discrete" }), Is.EqualTo(2L << 30), "a GPU's heap is what it has");
     }
 
     [Test]
