@@ -115,6 +115,43 @@ public static class ModelOps
         }
     }
 
+    /// <summary>
+    /// One query's attention over <paramref name="positions"/> cached positions, GQA (query head h reads kv head
+    /// h / (heads / kvHeads)), scores scaled by 1/sqrt(d), softmax and the weighted sum in double.
+    /// q: [heads * d]; k, v: [positions][kvHeads * d]; output: [heads * d].
+    /// </summary>
+    public static void DecodeAttention(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int heads, int kvHeads, int headDim, int positions, Span<float> output)
+    {
+        int d = headDim, kvDim = kvHeads * d, group = heads / kvHeads;
+        var scores = new double[positions];
+        for (int h = 0; h < heads; h++)
+        {
+            int kvh = h / group;
+            for (int t = 0; t < positions; t++)
+            {
+                double dot = 0;
+                for (int i = 0; i < d; i++)
+                {
+                    dot += q[h * d + i] * (double)k[t * kvDim + kvh * d + i];
+                }
+
+                scores[t] = dot / Math.Sqrt(d);
+            }
+
+            Softmax<double>(scores);
+            for (int i = 0; i < d; i++)
+            {
+                double sum = 0;
+                for (int t = 0; t < positions; t++)
+                {
+                    sum += scores[t] * v[t * kvDim + kvh * d + i];
+                }
+
+                output[h * d + i] = (float)sum;
+            }
+        }
+    }
+
     /// <summary>Softmax in place, max-subtracted.</summary>
     public static void Softmax<T>(Span<T> x)
         where T : unmanaged, IFloatingPointIeee754<T>

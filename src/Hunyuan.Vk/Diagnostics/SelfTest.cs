@@ -208,33 +208,7 @@ public static class SelfTest
         Half[] k = [.. Uniform(random, kvLength * shape.KvDim, 2f).Select(v => (Half)v)];
         Half[] v = [.. Uniform(random, kvLength * shape.KvDim).Select(v => (Half)v)];
         var expected = new float[shape.QueryDim];
-        var scores = new double[kvLength];
-        for (int h = 0; h < shape.Heads; h++)
-        {
-            int kvh = h / shape.Group;
-            for (int t = 0; t < kvLength; t++)
-            {
-                double dot = 0;
-                for (int i = 0; i < d; i++)
-                {
-                    dot += q[h * d + i] * (double)k[t * shape.KvDim + kvh * d + i];
-                }
-
-                scores[t] = dot / Math.Sqrt(d);
-            }
-
-            ModelOps.Softmax<double>(scores);
-            for (int i = 0; i < d; i++)
-            {
-                double sum = 0;
-                for (int t = 0; t < kvLength; t++)
-                {
-                    sum += scores[t] * (double)v[t * shape.KvDim + kvh * d + i];
-                }
-
-                expected[h * d + i] = (float)sum;
-            }
-        }
+        ModelOps.DecodeAttention(q, [.. k.Select(h => (float)h)], [.. v.Select(h => (float)h)], shape.Heads, shape.KvHeads, d, kvLength, expected);
 
         using var kernel = new AttentionDecodeKernel(context, tuning, shape);
         using GpuBuffer gq = Upload(context, q, "q"), gk = context.CreateBuffer((ulong)k.Length * 2, "k cache"), gv = context.CreateBuffer((ulong)v.Length * 2, "v cache");

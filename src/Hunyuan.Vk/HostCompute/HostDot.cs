@@ -8,7 +8,7 @@ namespace Hunyuan.Vk.HostCompute;
 
 /// <summary>
 /// One weight row dotted with an <see cref="Int8Activation"/> on the CPU, for the quantized formats the host experts
-/// hold (Q8, Q4, Q4Z: <see cref="QuantizedMatrix"/>'s layout). Per 32-value block the integer products of the weight's
+/// hold (Q8, Q4, Q4Z: <see cref="QuantizedMatrix"/>'s quants, the scales widened to f32 as <see cref="HostMatrix"/> holds them). Per 32-value block the integer products of the weight's
 /// raw values and the activation's q are summed exactly (AVX2: <c>vpmaddubsw</c> pairs an unsigned byte with a signed
 /// one, <c>vpmaddwd</c> sums pairs), then scaled by the two blocks' scales; a zero point z subtracts z x the block's
 /// sum of q. Without AVX2 a scalar loop computes the same sums.
@@ -18,8 +18,8 @@ internal static class HostDot
     /// <summary>Whether the AVX2 path runs (false: the scalar one; tests set it to compare the two).</summary>
     internal static bool UseAvx2 { get; set; } = Avx2.IsSupported;
 
-    /// <summary>Q8 row: <paramref name="quants"/> one signed byte per value, an f16 scale per 32.</summary>
-    public static float Q8(ReadOnlySpan<byte> quants, ReadOnlySpan<Half> scales, Int8Activation x)
+    /// <summary>Q8 row: <paramref name="quants"/> one signed byte per value, a scale per 32.</summary>
+    public static float Q8(ReadOnlySpan<byte> quants, ReadOnlySpan<float> scales, Int8Activation x)
     {
         int blocks = x.Length / Int8Activation.Block;
         Check(quants.Length, blocks * 32, scales.Length, blocks);
@@ -39,8 +39,8 @@ internal static class HostDot
                 Vector256<short> pairs = Avx2.MultiplyAddAdjacent(Avx2.Abs(wv), Avx2.Sign(qv, wv));
                 Vector256<int> sums = Avx2.MultiplyAddAdjacent(pairs, ones);
                 acc = Fma.IsSupported
-                    ? Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), Vector256.Create((float)scales[b] * x.Scales[b]), acc)
-                    : acc + Avx.ConvertToVector256Single(sums) * Vector256.Create((float)scales[b] * x.Scales[b]);
+                    ? Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), Vector256.Create(scales[b] * x.Scales[b]), acc)
+                    : acc + Avx.ConvertToVector256Single(sums) * Vector256.Create(scales[b] * x.Scales[b]);
             }
 
             return Vector256.Sum(acc);
@@ -55,7 +55,7 @@ internal static class HostDot
                 dot += w[k] * q[k];
             }
 
-            total += dot * ((float)scales[b] * x.Scales[b]);
+            total += dot * (scales[b] * x.Scales[b]);
         }
 
         return total;
@@ -63,7 +63,7 @@ internal static class HostDot
 
     /// <summary>Q4 (<paramref name="zeros"/> empty: zero 8, a scale per 32) or Q4Z (a scale and a zero point per 128)
     /// row: 4-bit values packed 8 per little-endian word.</summary>
-    public static float Q4(ReadOnlySpan<byte> quants, ReadOnlySpan<Half> scales, ReadOnlySpan<byte> zeros, Int8Activation x)
+    public static float Q4(ReadOnlySpan<byte> quants, ReadOnlySpan<float> scales, ReadOnlySpan<byte> zeros, Int8Activation x)
     {
         int blocks = x.Length / Int8Activation.Block;
         int blocksPerScale = zeros.IsEmpty ? 1 : WeightFormat.Q4Z.GroupSize() / 32;
@@ -88,7 +88,7 @@ internal static class HostDot
                 Vector256<byte> nibbles = Vector256.Create(packed & low, Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & low);
                 Vector256<short> pairs = Avx2.MultiplyAddAdjacent(nibbles, Vector256.LoadUnsafe(ref qr, (nuint)(b * 32)));
                 Vector256<int> sums = Avx2.MultiplyAddAdjacent(pairs, ones);
-                float d = (float)scales[b / blocksPerScale] * x.Scales[b];
+                float d = scales[b / blocksPerScale] * x.Scales[b];
                 acc = Fma.IsSupported ? Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), Vector256.Create(d), acc) : acc + Avx.ConvertToVector256Single(sums) * Vector256.Create(d);
                 total -= d * Zero(zeros, b / blocksPerScale) * x.Sums[b];
             }
@@ -105,7 +105,7 @@ internal static class HostDot
                 dot += (packed & 15) * q[b * 32 + j] + (packed >> 4) * q[b * 32 + 16 + j];
             }
 
-            float d = (float)scales[b / blocksPerScale] * x.Scales[b];
+            float d = scales[b / blocksPerScale] * x.Scales[b];
             total += d * (dot - Zero(zeros, b / blocksPerScale) * x.Sums[b]);
         }
 

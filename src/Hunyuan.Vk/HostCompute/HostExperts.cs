@@ -12,8 +12,8 @@ namespace Hunyuan.Vk.HostCompute;
 /// </summary>
 internal sealed class HostExperts
 {
-    private readonly QuantizedMatrix[] _gateUp;   // per expert [2 * inter, hidden], rows interleaved
-    private readonly QuantizedMatrix[] _down;     // per expert [hidden, inter]
+    private readonly HostMatrix[] _gateUp;   // per expert [2 * inter, hidden], rows interleaved
+    private readonly HostMatrix[] _down;     // per expert [hidden, inter]
     private readonly Int8Activation _x;
     private readonly Int8Activation[] _act;       // per slot
     private readonly float[] _swiglu;             // [slots][inter]
@@ -33,23 +33,18 @@ internal sealed class HostExperts
             throw new ArgumentException($"{gateUp.Count} gate/up and {down.Count} down matrices");
         }
 
-        _gateUp = [.. gateUp];
-        _down = [.. down];
+        _gateUp = [.. gateUp.Select(m => new HostMatrix(m))];
+        _down = [.. down.Select(m => new HostMatrix(m))];
         Hidden = _gateUp[0].Cols;
         Intermediate = _gateUp[0].Rows / 2;
         Format = _gateUp[0].Format;
         for (int e = 0; e < _gateUp.Length; e++)
         {
-            QuantizedMatrix g = _gateUp[e], d = _down[e];
+            HostMatrix g = _gateUp[e], d = _down[e];
             if (g.Format != Format || d.Format != Format || g.Rows != 2 * Intermediate || g.Cols != Hidden || d.Rows != Hidden || d.Cols != Intermediate)
             {
                 throw new ArgumentException($"expert {e}: gate/up {g.Format} [{g.Rows}, {g.Cols}], down {d.Format} [{d.Rows}, {d.Cols}]; expected {Format} [{2 * Intermediate}, {Hidden}] and [{Hidden}, {Intermediate}]");
             }
-        }
-
-        if (Format is not (WeightFormat.Q8 or WeightFormat.Q4 or WeightFormat.Q4Z))
-        {
-            throw new NotSupportedException($"host experts run Q8, Q4 and Q4Z; not {Format}");
         }
 
         _x = new Int8Activation(Hidden);
@@ -65,8 +60,8 @@ internal sealed class HostExperts
     public int Intermediate { get; }
     public WeightFormat Format { get; }
 
-    /// <summary>Bytes of weights one token reads for <paramref name="slots"/> experts.</summary>
-    public long BytesPerToken(int slots) => slots * (_gateUp[0].DeviceBytes + _down[0].DeviceBytes);
+    /// <summary>Bytes of weights one token reads for <paramref name="slots"/> experts (scales as f32).</summary>
+    public long BytesPerToken(int slots) => slots * (_gateUp[0].Bytes + _down[0].Bytes);
 
     /// <summary>y += sum over slots s of weights[s] * expert ids[s](x), on <paramref name="pool"/>'s threads.</summary>
     public void Compute(WorkerPool pool, ReadOnlySpan<float> x, int[] ids, float[] weights, int slots, float[] y)
@@ -103,8 +98,8 @@ internal sealed class HostExperts
         for (int p = start; p < end; p++)
         {
             int slot = p / Intermediate, i = p % Intermediate;
-            QuantizedMatrix w = _gateUp[_ids[slot]];
-            float g = Dot(w, 2 * i, _x), u = Dot(w, 2 * i + 1, _x);
+            HostMatrix w = _gateUp[_ids[slot]];
+            float g = w.Dot(2 * i, _x), u = w.Dot(2 * i + 1, _x);
             _swiglu[p] = g / (1f + MathF.Exp(-g)) * u;
         }
     }
@@ -125,24 +120,10 @@ internal sealed class HostExperts
             float sum = 0;
             for (int s = 0; s < _slots; s++)
             {
-                sum += _weights[s] * Dot(_down[_ids[s]], r, _act[s]);
+                sum += _weights[s] * _down[_ids[s]].Dot(r, _act[s]);
             }
 
             _y[r] += sum;
         }
-    }
-
-    // Row r of w dotted with x, by its format's kernel.
-    private static float Dot(QuantizedMatrix w, int r, Int8Activation x)
-    {
-        int blocks = w.Cols / 32;
-        if (w.Format == WeightFormat.Q8)
-        {
-            return HostDot.Q8(w.Quants.AsSpan(r * w.Cols, w.Cols), w.Scales.AsSpan(r * blocks, blocks), x);
-        }
-
-        int groups = w.GroupsPerRow;
-        ReadOnlySpan<byte> zeros = w.Format == WeightFormat.Q4Z ? w.Zeros.AsSpan(r * groups, groups) : [];
-        return HostDot.Q4(w.Quants.AsSpan(r * blocks * 16, blocks * 16), w.Scales.AsSpan(r * groups, groups), zeros, x);
     }
 }

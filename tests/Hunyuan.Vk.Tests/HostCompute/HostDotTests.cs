@@ -46,13 +46,14 @@ public sealed class HostDotTests
         ModelOps.MatVec<float>(dense, x, loose);
 
         var actual = new float[Rows];
+        var host = new HostMatrix(w);
         bool was = HostDot.UseAvx2;
         HostDot.UseAvx2 = avx2;
         try
         {
             for (int r = 0; r < Rows; r++)
             {
-                actual[r] = Row(w, r, activation);
+                actual[r] = host.Dot(r, activation);
             }
         }
         finally
@@ -77,22 +78,5 @@ public sealed class HostDotTests
         Assert.That(a.QNibbleOrder[1], Is.EqualTo(a.Q[2]), "evens first");
         Assert.That(a.QNibbleOrder[16], Is.EqualTo(a.Q[1]), "then odds");
         Assert.Throws<ArgumentException>(() => a.Quantize(new float[96]), "beyond the capacity");
-    }
-
-    // Row r of w through the kernel of its format.
-    internal static float Row(QuantizedMatrix w, int r, Int8Activation x)
-    {
-        int cols = w.Cols;
-        WeightFormatSpec spec = w.Format.Spec();
-        int rowBytes = cols / 32 * spec.BlockBytes, groups = cols / spec.GroupSize;
-        ReadOnlySpan<byte> quants = w.Quants.AsSpan(r * rowBytes, rowBytes);
-        ReadOnlySpan<Half> scales = w.Scales.AsSpan(r * groups, groups);
-        return w.Format switch
-        {
-            WeightFormat.Q8 => HostDot.Q8(quants, scales, x),
-            WeightFormat.Q4 => HostDot.Q4(quants, scales, [], x),
-            WeightFormat.Q4Z => HostDot.Q4(quants, scales, w.Zeros.AsSpan(r * groups, groups), x),
-            _ => throw new ArgumentOutOfRangeException(nameof(w), w.Format, "no host kernel"),
-        };
     }
 }

@@ -49,7 +49,7 @@ public sealed class HostExpertsTests
         float[] actual = [.. y0];
         experts.Compute(pool, x, ids, weights, Slots, actual);
         AssertNmse.Close([.. expected.Select(v => (float)v)], actual, 1e-4, $"{format} {Slots} experts {hidden}x{inter} on {threads} threads");
-        Assert.That(experts.BytesPerToken(Slots), Is.EqualTo(Slots * (gateUp[0].DeviceBytes + down[0].DeviceBytes)));
+        Assert.That(experts.BytesPerToken(Slots), Is.EqualTo(Slots * (gateUp[0].DeviceBytes + down[0].DeviceBytes + 2L * (gateUp[0].Scales.Length + down[0].Scales.Length))), "f32 scales");
 
         float[] again = [.. y0];
         experts.Compute(pool, x, ids, weights, Slots, again);

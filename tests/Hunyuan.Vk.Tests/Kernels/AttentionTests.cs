@@ -79,30 +79,10 @@ public sealed class AttentionTests : VulkanTest
     {
         var shape = new AttentionShape(heads, kvHeads, d);
         float[] q = TestData.Uniform(heads * kvLength, shape.QueryDim);
-        Half[] k = TestData.UniformHalf(3, kvLength * shape.KvDim, 2f).Half;
-        Half[] v = TestData.UniformHalf(4, kvLength * shape.KvDim).Half;
+        (Half[] k, float[] kWide) = TestData.UniformHalf(3, kvLength * shape.KvDim, 2f);
+        (Half[] v, float[] vWide) = TestData.UniformHalf(4, kvLength * shape.KvDim);
         var expected = new float[shape.QueryDim];
-        for (int h = 0; h < heads; h++)
-        {
-            int kvh = h / shape.Group;
-            var scores = new double[kvLength];
-            for (int t = 0; t < kvLength; t++)
-            {
-                double dot = 0;
-                for (int i = 0; i < d; i++)
-                {
-                    dot += q[h * d + i] * (double)k[t * shape.KvDim + kvh * d + i];
-                }
-
-                scores[t] = dot / Math.Sqrt(d);
-            }
-
-            ModelOps.Softmax<double>(scores);
-            for (int i = 0; i < d; i++)
-            {
-                expected[h * d + i] = (float)Enumerable.Range(0, kvLength).Sum(t => scores[t] * (double)v[t * shape.KvDim + kvh * d + i]);
-            }
-        }
+        ModelOps.DecodeAttention(q, kWide, vWide, heads, kvHeads, d, kvLength, expected);
 
         using var kernel = new AttentionDecodeKernel(Context, Gpu.Tuning, shape);
         using GpuBuffer gq = Upload(q, "q"), gk = Upload(k, "k cache"), gv = Upload(v, "v cache");

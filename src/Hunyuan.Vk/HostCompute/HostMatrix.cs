@@ -1,0 +1,56 @@
+using Hunyuan.Vk.Model.Formats;
+
+namespace Hunyuan.Vk.HostCompute;
+
+/// <summary>
+/// A weight matrix laid out for the host kernels: the quants as the device has them (row-major, Q8 one signed byte
+/// per value, Q4/Q4Z 16 bytes per 32 values), the scales widened to f32 once at load (the kernels would otherwise
+/// convert an f16 per block per row: that conversion, not memory, bounded the Q4 kernel), and Q4Z's zero points.
+/// </summary>
+internal sealed class HostMatrix
+{
+    public HostMatrix(QuantizedMatrix m)
+    {
+        ArgumentNullException.ThrowIfNull(m);
+        if (m.Format is not (WeightFormat.Q8 or WeightFormat.Q4 or WeightFormat.Q4Z))
+        {
+            throw new NotSupportedException($"host kernels run Q8, Q4 and Q4Z; not {m.Format}");
+        }
+
+        Format = m.Format;
+        Rows = m.Rows;
+        Cols = m.Cols;
+        Quants = m.Quants;
+        Scales = [.. m.Scales.Select(h => (float)h)];
+        Zeros = m.Zeros;
+        GroupsPerRow = m.GroupsPerRow;
+        RowBytes = Cols / 32 * Format.Spec().BlockBytes;
+    }
+
+    public WeightFormat Format { get; }
+    public int Rows { get; }
+    public int Cols { get; }
+    public byte[] Quants { get; }
+    public float[] Scales { get; }
+    public byte[] Zeros { get; }
+    public int GroupsPerRow { get; }
+
+    /// <summary>Quant bytes per row.</summary>
+    public int RowBytes { get; }
+
+    /// <summary>Bytes one product reads: the quants, the f32 scales, the zero points.</summary>
+    public long Bytes => Quants.LongLength + Scales.LongLength * 4 + Zeros.LongLength;
+
+    /// <summary>Row <paramref name="r"/> dotted with <paramref name="x"/>.</summary>
+    public float Dot(int r, Int8Activation x)
+    {
+        ReadOnlySpan<byte> quants = Quants.AsSpan(r * RowBytes, RowBytes);
+        ReadOnlySpan<float> scales = Scales.AsSpan(r * GroupsPerRow, GroupsPerRow);
+        return Format switch
+        {
+            WeightFormat.Q8 => HostDot.Q8(quants, scales, x),
+            WeightFormat.Q4 => HostDot.Q4(quants, scales, [], x),
+            _ => HostDot.Q4(quants, scales, Zeros.AsSpan(r * GroupsPerRow, GroupsPerRow), x),
+        };
+    }
+}
