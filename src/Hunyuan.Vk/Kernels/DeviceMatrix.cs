@@ -32,8 +32,9 @@ public sealed class DeviceMatrix : IDisposable
     public int Cols { get; }
     public int Count { get; }
 
-    /// <summary>The runs of whole matrices the stack is held in: one, unless the device's limits split it.</summary>
-    public IReadOnlyList<DeviceMatrixPart> Parts => _parts;
+    /// <summary>The runs of whole matrices the stack is held in: one, unless the device's limits split it. A span, so
+    /// the recording of a step walks it without allocating an enumerator.</summary>
+    public ReadOnlySpan<DeviceMatrixPart> Parts => _parts;
 
     /// <summary>Texels of the quants per matrix: the offset step from one stacked matrix to the next.</summary>
     public uint QuantTexelsPerMatrix { get; }
