@@ -101,7 +101,11 @@ internal sealed class AttentionDecodeKernel : IDisposable
         return Math.Clamp((wanted + ChunkStep - 1) / ChunkStep * ChunkStep, Math.Min(ChunkStep, Chunk), Chunk);
     }
 
-    public uint Splits(uint kvLength, uint tokens = 1) => (kvLength + ChunkFor(kvLength, tokens) - 1) / ChunkFor(kvLength, tokens);
+    public uint Splits(uint kvLength, uint tokens = 1)
+    {
+        uint chunk = ChunkFor(kvLength, tokens);
+        return (kvLength + chunk - 1) / chunk;
+    }
 
     /// <summary>Floats the partial-results buffer needs for <paramref name="tokens"/> tokens, the last seeing up to
     /// <paramref name="kvLength"/> positions (a bound for every shorter context too: a decode step has at most
@@ -114,8 +118,11 @@ internal sealed class AttentionDecodeKernel : IDisposable
             splits = Math.Max(splits, Math.Max(Splits(kvLength), MinSplits));
         }
 
-        return (ulong)tokens * (ulong)Shape.Heads * splits * (ulong)(Shape.HeadDim + 2);
+        return Floats(tokens, splits);
     }
+
+    // Partials of `tokens` tokens with `splits` splits each: [tokens][heads][splits][d + 2].
+    private ulong Floats(uint tokens, uint splits) => (ulong)tokens * (ulong)Shape.Heads * splits * (ulong)(Shape.HeadDim + 2);
 
     /// <summary>Decode: one query (q [heads * d]) over <paramref name="kvLength"/> cached positions.</summary>
     public void Record(CommandRecorder recorder, BufferRange q, BufferRange kCache, BufferRange vCache, BufferRange partial, BufferRange output, uint kvLength)
@@ -139,7 +146,7 @@ internal sealed class AttentionDecodeKernel : IDisposable
         }
 
         uint kvLength = position0 + tokens, chunk = ChunkFor(kvLength, tokens), splits = Splits(kvLength, tokens);
-        _split.Record(recorder, Shape, q, kCache, vCache, partial, tokens, position0, splits, chunk, (ulong)tokens * (ulong)Shape.Heads * splits * (ulong)(Shape.HeadDim + 2));
+        _split.Record(recorder, Shape, q, kCache, vCache, partial, tokens, position0, splits, chunk, Floats(tokens, splits));
         _combine.Record(recorder, Shape, partial, output, tokens, position0, splits, chunk);
     }
 
