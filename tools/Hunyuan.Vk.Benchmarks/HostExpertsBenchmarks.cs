@@ -14,11 +14,9 @@ namespace Hunyuan.Vk.Benchmarks;
 public class HostExpertsBenchmarks : IDisposable
 {
     private const int Hidden = 4096, Inter = 3072, Experts = 64, TopK = 8;
-    private HostExperts? _experts;
+    private HostExpertLayer? _layer;
+    private readonly HostExperts _experts = new(Hidden, Inter, TopK, maxTokens: 1, maxExperts: Experts);
     private WorkerPool? _pool;
-    private readonly float[] _x = new float[Hidden], _y = new float[Hidden];
-    private readonly int[] _ids = new int[TopK];
-    private readonly float[] _weights = [.. Enumerable.Repeat(1f / TopK, TopK)];
     private int _token;
 
     [Params(WeightFormat.Q4, WeightFormat.Q8)]
@@ -34,15 +32,16 @@ public class HostExpertsBenchmarks : IDisposable
     public void Setup()
     {
         var random = new Random(1);
-        _experts = new HostExperts(
+        _layer = new HostExpertLayer(
             [.. Enumerable.Range(0, Experts).Select(_ => QuantizedMatrix.Random(Format, 2 * Inter, Hidden, random))],
-            [.. Enumerable.Range(0, Experts).Select(_ => QuantizedMatrix.Random(Format, Hidden, Inter, random))],
-            TopK);
+            [.. Enumerable.Range(0, Experts).Select(_ => QuantizedMatrix.Random(Format, Hidden, Inter, random))]);
         _pool = new WorkerPool(Threads);
         for (int i = 0; i < Hidden; i++)
         {
-            _x[i] = random.NextSingle() - 0.5f;
+            _experts.X[i] = random.NextSingle() - 0.5f;
         }
+
+        Array.Fill(_experts.RouteWeights, 1f / TopK);
     }
 
     [Benchmark]
@@ -51,10 +50,10 @@ public class HostExpertsBenchmarks : IDisposable
         _token++;
         for (int s = 0; s < TopK; s++)
         {
-            _ids[s] = (_token * 13 + s * 8) % Experts;   // 8 distinct experts, another set each token
+            _experts.RouteIds[s] = (_token * 13 + s * 8) % Experts;   // 8 distinct experts, another set each token
         }
 
-        _experts!.Compute(_pool!, _x, _ids, _weights, TopK, _y);
+        _experts.Compute(_pool!, _layer!, 1);
     }
 
     [GlobalCleanup]

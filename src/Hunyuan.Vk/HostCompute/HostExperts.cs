@@ -1,129 +1,202 @@
-using Hunyuan.Vk.Model.Formats;
-
 namespace Hunyuan.Vk.HostCompute;
 
 /// <summary>
-/// One layer's routed experts in host memory, computed on the CPU for one token: for each chosen expert e with router
-/// weight w_e, y += w_e * down_e(silu(gate_e x) * up_e x). Gate and up are one matrix per expert with their rows
-/// interleaved (gate_0, up_0, gate_1, ...), as on the device. x is quantized to int8 blocks once; each expert's
-/// activation once more before its down product. Three phases on the <see cref="WorkerPool"/>, each thread taking
-/// whole cache lines of the outputs: gate/up pairs, the activations' quantization (by expert), down rows.
-/// Buffers are made once; <see cref="Compute"/> allocates nothing.
+/// Routed experts on the CPU for a batch of tokens (one in decode, a prefill chunk): for each token t and each of its
+/// chosen experts e with router weight w, y_t += w * down_e(silu(gate_e x_t) * up_e x_t). The tokens are grouped by
+/// expert, so each expert's weights are read once per batch however many tokens chose it. Each x is quantized to int8
+/// blocks once; each (token, expert) activation once more before its down product. Three phases on the
+/// <see cref="WorkerPool"/>: gate/up rows (each thread a run of every chosen expert's rows), the activations'
+/// quantization, down rows (each thread a run of the output rows, so no two threads write one cache line).
+/// The inputs and the output are arrays held here, sized once; <see cref="Compute"/> allocates nothing.
 /// </summary>
 internal sealed class HostExperts
 {
-    private readonly HostMatrix[] _gateUp;   // per expert [2 * inter, hidden], rows interleaved
-    private readonly HostMatrix[] _down;     // per expert [hidden, inter]
-    private readonly Int8Activation _x;
-    private readonly Int8Activation[] _act;       // per slot
-    private readonly float[] _swiglu;             // [slots][inter]
+    private readonly Int8Activation[] _x;       // per token
+    private readonly Int8Activation[] _act;     // per entry
+    private readonly float[] _swiglu;           // [entries][inter]
+    private readonly int[] _count, _start;      // per expert: entries, first entry
+    private readonly int[] _entryToken;         // per entry (grouped by expert, tokens in order)
+    private readonly float[] _entryWeight;
+    private readonly int[] _active;             // the experts with entries, ascending
     private readonly Action<int> _gateUpPhase, _quantizePhase, _downPhase;
     private WorkerPool? _pool;
-    private int[] _ids = [];
-    private float[] _weights = [];
-    private int _slots;
-    private float[] _y = [];
+    private HostExpertLayer? _layer;
+    private int _tokens, _entries, _activeCount;
 
-    public HostExperts(IReadOnlyList<QuantizedMatrix> gateUp, IReadOnlyList<QuantizedMatrix> down, int maxSlots)
+    /// <param name="hidden">Model width: x and y per token.</param>
+    /// <param name="intermediate">Expert width.</param>
+    /// <param name="slotsPerToken">Route slots per token in <see cref="RouteIds"/>.</param>
+    /// <param name="maxTokens">Most tokens of one batch.</param>
+    /// <param name="maxExperts">Most experts of a layer.</param>
+    public HostExperts(int hidden, int intermediate, int slotsPerToken, int maxTokens, int maxExperts)
     {
-        ArgumentNullException.ThrowIfNull(gateUp);
-        ArgumentNullException.ThrowIfNull(down);
-        if (gateUp.Count == 0 || gateUp.Count != down.Count)
-        {
-            throw new ArgumentException($"{gateUp.Count} gate/up and {down.Count} down matrices");
-        }
-
-        _gateUp = [.. gateUp.Select(m => new HostMatrix(m))];
-        _down = [.. down.Select(m => new HostMatrix(m))];
-        Hidden = _gateUp[0].Cols;
-        Intermediate = _gateUp[0].Rows / 2;
-        Format = _gateUp[0].Format;
-        for (int e = 0; e < _gateUp.Length; e++)
-        {
-            HostMatrix g = _gateUp[e], d = _down[e];
-            if (g.Format != Format || d.Format != Format || g.Rows != 2 * Intermediate || g.Cols != Hidden || d.Rows != Hidden || d.Cols != Intermediate)
-            {
-                throw new ArgumentException($"expert {e}: gate/up {g.Format} [{g.Rows}, {g.Cols}], down {d.Format} [{d.Rows}, {d.Cols}]; expected {Format} [{2 * Intermediate}, {Hidden}] and [{Hidden}, {Intermediate}]");
-            }
-        }
-
-        _x = new Int8Activation(Hidden);
-        _act = [.. Enumerable.Range(0, maxSlots).Select(_ => new Int8Activation(Intermediate))];
-        _swiglu = new float[maxSlots * Intermediate];
+        ArgumentOutOfRangeException.ThrowIfLessThan(slotsPerToken, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxTokens, 1);
+        Hidden = hidden;
+        Intermediate = intermediate;
+        SlotsPerToken = slotsPerToken;
+        MaxTokens = maxTokens;
+        X = new float[maxTokens * hidden];
+        Y = new float[maxTokens * hidden];
+        RouteIds = new int[maxTokens * slotsPerToken];
+        RouteWeights = new float[maxTokens * slotsPerToken];
+        int maxEntries = maxTokens * slotsPerToken;
+        _x = [.. Enumerable.Range(0, maxTokens).Select(_ => new Int8Activation(hidden))];
+        _act = [.. Enumerable.Range(0, maxEntries).Select(_ => new Int8Activation(intermediate))];
+        _swiglu = new float[maxEntries * intermediate];
+        _count = new int[maxExperts];
+        _start = new int[maxExperts];
+        _active = new int[maxExperts];
+        _entryToken = new int[maxEntries];
+        _entryWeight = new float[maxEntries];
         _gateUpPhase = GateUpPhase;
         _quantizePhase = QuantizePhase;
         _downPhase = DownPhase;
     }
 
-    public int Experts => _gateUp.Length;
     public int Hidden { get; }
     public int Intermediate { get; }
-    public WeightFormat Format { get; }
+    public int SlotsPerToken { get; }
+    public int MaxTokens { get; }
 
-    /// <summary>Bytes of weights one token reads for <paramref name="slots"/> experts (scales as f32).</summary>
-    public long BytesPerToken(int slots) => slots * (_gateUp[0].Bytes + _down[0].Bytes);
+    /// <summary>In: [tokens][hidden], the normed hidden states.</summary>
+    public float[] X { get; }
 
-    /// <summary>y += sum over slots s of weights[s] * expert ids[s](x), on <paramref name="pool"/>'s threads.</summary>
-    public void Compute(WorkerPool pool, ReadOnlySpan<float> x, int[] ids, float[] weights, int slots, float[] y)
+    /// <summary>In: [tokens][slots] expert ids; an id at or above the layer's experts (the shared expert) is skipped.</summary>
+    public int[] RouteIds { get; }
+
+    /// <summary>In: [tokens][slots] router weights.</summary>
+    public float[] RouteWeights { get; }
+
+    /// <summary>Out: [tokens][hidden], the weighted sum of each token's routed experts.</summary>
+    public float[] Y { get; }
+
+    /// <summary>Distinct experts the last batch read (each once).</summary>
+    public int ExpertsRead => _activeCount;
+
+    /// <summary>Runs the first <paramref name="tokens"/> tokens of <see cref="X"/> through <paramref name="layer"/>'s
+    /// experts chosen in <see cref="RouteIds"/>, into <see cref="Y"/>, on <paramref name="pool"/>'s threads.</summary>
+    public void Compute(WorkerPool pool, HostExpertLayer layer, int tokens)
     {
         ArgumentNullException.ThrowIfNull(pool);
-        ArgumentNullException.ThrowIfNull(ids);
-        ArgumentNullException.ThrowIfNull(weights);
-        ArgumentNullException.ThrowIfNull(y);
-        if (slots > _act.Length || slots > ids.Length || slots > weights.Length || x.Length != Hidden || y.Length < Hidden)
+        ArgumentNullException.ThrowIfNull(layer);
+        if (tokens < 1 || tokens > MaxTokens || layer.Hidden != Hidden || layer.Intermediate != Intermediate || layer.Experts > _count.Length)
         {
-            throw new ArgumentException($"{slots} slots (at most {_act.Length}), x of {x.Length} (hidden {Hidden}), y of {y.Length}");
+            throw new ArgumentException($"{tokens} tokens (at most {MaxTokens}) through experts [{layer.Hidden}, {layer.Intermediate}] x {layer.Experts}; this runner is [{Hidden}, {Intermediate}] x {_count.Length}");
         }
 
-        for (int s = 0; s < slots; s++)
+        Group(layer.Experts, tokens);
+        for (int t = 0; t < tokens; t++)
         {
-            if ((uint)ids[s] >= (uint)Experts)
+            _x[t].Quantize(X.AsSpan(t * Hidden, Hidden));
+        }
+
+        (_pool, _layer, _tokens) = (pool, layer, tokens);
+        try
+        {
+            pool.Run(_gateUpPhase);
+            pool.Run(_quantizePhase);
+            pool.Run(_downPhase);
+        }
+        finally
+        {
+            (_pool, _layer) = (null, null);
+        }
+    }
+
+    // The (token, slot) entries grouped by expert, tokens in order within each; the shared expert's slot is skipped.
+    private void Group(int experts, int tokens)
+    {
+        Array.Clear(_count, 0, experts);
+        for (int i = 0; i < tokens * SlotsPerToken; i++)
+        {
+            int id = RouteIds[i];
+            if (id < 0)
             {
-                throw new ArgumentOutOfRangeException(nameof(ids), ids[s], $"slot {s}: no expert {ids[s]} of {Experts}");
+                throw new InvalidOperationException($"route of token {i / SlotsPerToken} slot {i % SlotsPerToken}: no expert {id}");
+            }
+
+            if (id < experts)
+            {
+                _count[id]++;
             }
         }
 
-        _x.Quantize(x);
-        (_pool, _ids, _weights, _slots, _y) = (pool, ids, weights, slots, y);
-        pool.Run(_gateUpPhase);
-        pool.Run(_quantizePhase);
-        pool.Run(_downPhase);
-        _pool = null;
+        int at = 0;
+        _activeCount = 0;
+        for (int e = 0; e < experts; e++)
+        {
+            _start[e] = at;
+            at += _count[e];
+            if (_count[e] > 0)
+            {
+                _active[_activeCount++] = e;
+            }
+
+            _count[e] = 0;   // refilled as the entries are placed
+        }
+
+        _entries = at;
+        for (int i = 0; i < tokens * SlotsPerToken; i++)
+        {
+            int id = RouteIds[i];
+            if (id < experts)
+            {
+                int entry = _start[id] + _count[id]++;
+                _entryToken[entry] = i / SlotsPerToken;
+                _entryWeight[entry] = RouteWeights[i];
+            }
+        }
     }
 
-    // Pairs p = slot * inter + i: swiglu[p] = silu(gate_i x) * (up_i x) of the slot's expert.
+    // swiglu[entry][i] = silu(gate_i x) * (up_i x) for rows i of this thread's share, expert by expert.
     private void GateUpPhase(int thread)
     {
-        (int start, int end) = _pool!.Share(thread, _slots * Intermediate);
-        for (int p = start; p < end; p++)
+        (int start, int end) = _pool!.Share(thread, Intermediate);
+        for (int a = 0; a < _activeCount; a++)
         {
-            int slot = p / Intermediate, i = p % Intermediate;
-            HostMatrix w = _gateUp[_ids[slot]];
-            float g = w.Dot(2 * i, _x), u = w.Dot(2 * i + 1, _x);
-            _swiglu[p] = g / (1f + MathF.Exp(-g)) * u;
+            int e = _active[a], first = _start[e], last = first + _count[e];
+            HostMatrix w = _layer!.GateUp(e);
+            for (int i = start; i < end; i++)
+            {
+                for (int j = first; j < last; j++)
+                {
+                    Int8Activation x = _x[_entryToken[j]];
+                    float g = w.Dot(2 * i, x), u = w.Dot(2 * i + 1, x);
+                    _swiglu[j * Intermediate + i] = g / (1f + MathF.Exp(-g)) * u;
+                }
+            }
         }
     }
 
     private void QuantizePhase(int thread)
     {
-        for (int s = thread; s < _slots; s += _pool!.Threads)
+        for (int j = thread; j < _entries; j += _pool!.Threads)
         {
-            _act[s].Quantize(_swiglu.AsSpan(s * Intermediate, Intermediate));
+            _act[j].Quantize(_swiglu.AsSpan(j * Intermediate, Intermediate));
         }
     }
 
+    // y[token][r] = sum over the token's entries of weight * (down_e act)[r], for rows r of this thread's share.
     private void DownPhase(int thread)
     {
         (int start, int end) = _pool!.Share(thread, Hidden);
-        for (int r = start; r < end; r++)
+        for (int t = 0; t < _tokens; t++)
         {
-            float sum = 0;
-            for (int s = 0; s < _slots; s++)
-            {
-                sum += _weights[s] * _down[_ids[s]].Dot(r, _act[s]);
-            }
+            Array.Clear(Y, t * Hidden + start, end - start);
+        }
 
-            _y[r] += sum;
+        for (int a = 0; a < _activeCount; a++)
+        {
+            int e = _active[a], first = _start[e], last = first + _count[e];
+            HostMatrix w = _layer!.Down(e);
+            for (int r = start; r < end; r++)
+            {
+                for (int j = first; j < last; j++)
+                {
+                    Y[_entryToken[j] * Hidden + r] += _entryWeight[j] * w.Dot(r, _act[j]);
+                }
+            }
         }
     }
 }
