@@ -1,6 +1,7 @@
 #version 450
-// h[i] += sum over slots of weight[slot] * partial[slot][i]: the routed experts' down projections (weighted by the
-// router) and the shared expert (weight 1), added to the residual stream.
+// h[i] += sum over slots from first_slot of weight[slot] * partial[slot][i]: the routed experts' down projections
+// (weighted by the router) and the shared expert (weight 1), added to the residual stream. first_slot is 0, or the
+// shared expert's slot in a layer whose routed experts run on the host (their sum is added apart).
 
 #extension GL_GOOGLE_include_directive : require
 #include "limits.glsl"
@@ -14,6 +15,7 @@ layout(std430, binding = 2) buffer H { float h[]; };
 layout(push_constant) uniform Push {
     uint n;
     uint slots;
+    uint first_slot;
 } p;
 
 void main()
@@ -21,7 +23,7 @@ void main()
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) {
         float sum = 0.0;
-        for (uint s = 0; s < p.slots; s++) {
+        for (uint s = p.first_slot; s < p.slots; s++) {
             sum += route.weights[s] * partial[s * p.n + i];
         }
         h[i] += sum;

@@ -1,6 +1,7 @@
 #version 450
 // Prefill MoE: h[t] += sum over slots s of weight[t][s] * partial[entry_of[t][s]] — the grouped experts' outputs,
 // weighted by the router (the shared expert by 1), added back to each token's residual. Grid: (hidden chunks, tokens).
+// Slots from first_slot: 0, or the shared expert's slot in a layer whose routed experts run on the host.
 
 #extension GL_GOOGLE_include_directive : require
 #include "limits.glsl"
@@ -15,6 +16,7 @@ layout(std430, binding = 3) buffer H { float h[]; };                        // [
 layout(push_constant) uniform Push {
     uint hidden;
     uint slots;
+    uint first_slot;
 } p;
 
 void main()
@@ -24,7 +26,7 @@ void main()
         return;
     }
     float sum = 0.0;
-    for (uint s = 0; s < p.slots; s++) {
+    for (uint s = p.first_slot; s < p.slots; s++) {
         sum += routes[t].weights[s] * partial[entry_of[t * p.slots + s] * p.hidden + i];
     }
     h[t * p.hidden + i] += sum;

@@ -27,6 +27,7 @@ public sealed partial class DecodeSession : IDisposable
     private readonly DecodeBuffers _d;
     private readonly PrefillBuffers _p;
     private readonly KvCache _cache;
+    private readonly HostExpertStage? _host;   // layers whose routed experts are on the host
     private readonly CommandRecorder[] _steps = new CommandRecorder[2];   // alternate: one runs while the next is recorded
     private readonly Range[] _stepLayers = new Range[2];                   // the layers' dispatches of each recording
     private readonly CommandRecorder _prefill;
@@ -68,6 +69,11 @@ public sealed partial class DecodeSession : IDisposable
             _steps[0] = _owned.Add(context.CreateRecorder());
             _steps[1] = _owned.Add(context.CreateRecorder());
             _prefill = _owned.Add(context.CreateRecorder());
+            if (model.HostLayers > 0)
+            {
+                _host = _owned.Add(new HostExpertStage(context, _c, PrefillChunk));
+            }
+
             _chunkIds = new uint[PrefillChunk];
             _cachedTokens = new int[maxPositions];
         }
@@ -154,7 +160,7 @@ public sealed partial class DecodeSession : IDisposable
 
             _p.Tokens.Write<uint>(_chunkIds.AsSpan(0, n));
             Range layers = RecordPrefill((uint)Position, (uint)n);
-            LastStep = Execute(_prefill, layers, begin, Stopwatch.GetElapsedTime(begin), recordNext: false);
+            LastStep = Execute(_prefill, layers, begin, Stopwatch.GetElapsedTime(begin), recordNext: false, tokens: n);
             Position += n;
         }
 
@@ -228,13 +234,15 @@ public sealed partial class DecodeSession : IDisposable
         }
     }
 
-    /// <summary>Submits <paramref name="r"/>; with <paramref name="recordNext"/>, records the decode step at
-    /// <see cref="Position"/> into the other command buffer while the device runs this one; then waits.</summary>
-    private StepCounters Execute(CommandRecorder r, Range layers, long start, TimeSpan record, bool recordNext)
+    /// <summary>Submits <paramref name="r"/>; computes the host layers' experts as the device reaches them; with
+    /// <paramref name="recordNext"/>, records the decode step at <see cref="Position"/> into the other command buffer
+    /// while the device runs this one; then waits.</summary>
+    private StepCounters Execute(CommandRecorder r, Range layers, long start, TimeSpan record, bool recordNext, int tokens = 1)
     {
         long submitStart = Stopwatch.GetTimestamp();
         r.Submit();
         long submitted = Stopwatch.GetTimestamp();
+        _host?.Serve(r, _model, tokens);
         if (recordNext)
         {
             int next = 1 - _current;
@@ -247,7 +255,10 @@ public sealed partial class DecodeSession : IDisposable
         long waitStart = Stopwatch.GetTimestamp();
         r.Wait();
         return new StepCounters(r.DispatchCount, r.BarrierCount, r.WeightBytes, record, Stopwatch.GetElapsedTime(submitStart, submitted),
-            Stopwatch.GetElapsedTime(waitStart), Stopwatch.GetElapsedTime(start, submitted), layers);
+            Stopwatch.GetElapsedTime(waitStart), Stopwatch.GetElapsedTime(start, submitted), layers)
+        {
+            HostExperts = _host is null ? default : new HostExpertCounters(r.HostPoints, _host.Compute, _host.WaitedForDevice, _host.WeightBytes),
+        };
     }
 
     public void Dispose() => _owned.Dispose();

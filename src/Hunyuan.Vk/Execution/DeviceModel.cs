@@ -1,3 +1,4 @@
+using Hunyuan.Vk.HostCompute;
 using Hunyuan.Vk.Kernels;
 using Hunyuan.Vk.Model;
 using Hunyuan.Vk.Model.Formats;
@@ -8,11 +9,14 @@ namespace Hunyuan.Vk.Execution;
 /// <summary>
 /// A model's weights on the device, laid out for the kernels: q, k and v rows concatenated (one QKV product); each
 /// layer's experts stacked with the shared expert last, gate and up rows interleaved (gate_0, up_0, gate_1, ...) so the
-/// gate/up kernel ends in SwiGLU; the router in F32; the embedding doubling as the tied lm_head.
+/// gate/up kernel ends in SwiGLU; the router in F32; the embedding doubling as the tied lm_head. The routed experts of
+/// the first <see cref="HostLayers"/> layers are in host memory instead (<see cref="HostExpertLayer"/>), computed on the
+/// CPU; those layers' device stacks hold only the shared expert, at the stack index the routing gives it.
 /// </summary>
 public sealed class DeviceModel : IDisposable
 {
     private readonly OwnedResources _owned = new();
+    private HostExpertLayer?[] _host = [];
 
     public sealed record Layer(
         GpuBuffer InputNorm,       // [hidden] f32
@@ -33,11 +37,22 @@ public sealed class DeviceModel : IDisposable
     public GpuBuffer InverseFrequencies { get; private set; }
     public IReadOnlyList<Layer> Layers { get; private set; }
 
+    /// <summary>Layers whose routed experts are in host memory: the first ones.</summary>
+    public int HostLayers { get; private set; }
+
+    /// <summary>Host bytes the routed experts on the host take (layers sharing weights counted once).</summary>
+    public long HostBytes => _host.Where(h => h is not null).Distinct().Sum(h => h!.Bytes);
+
+    /// <summary>The host experts of <paramref name="layer"/>, or null when its experts are on the device.</summary>
+    internal HostExpertLayer? Host(int layer) => layer < _host.Length ? _host[layer] : null;
+
     /// <summary>Bytes of device memory the weights take.</summary>
     public long DeviceBytes => _owned.Items.OfType<GpuBuffer>().Sum(b => (long)b.Size) + _owned.Items.OfType<DeviceMatrix>().Sum(m => (long)m.DeviceBytes);
 
-    /// <summary>Converts and uploads every tensor; <paramref name="progress"/> hears after the embedding and each layer.</summary>
-    public DeviceModel(GpuContext context, ModelWeights weights, WeightFormat format, Action<LoadProgress>? progress = null)
+    /// <summary>Converts and uploads every tensor, layer by layer; the routed experts of the first
+    /// <paramref name="hostLayers"/> layers go to host memory instead. <paramref name="progress"/> hears after the
+    /// embedding and each layer.</summary>
+    public DeviceModel(GpuContext context, ModelWeights weights, WeightFormat format, Action<LoadProgress>? progress = null, int hostLayers = 0)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(weights);
@@ -49,6 +64,8 @@ public sealed class DeviceModel : IDisposable
 
         Config = c;
         Format = format;
+        HostLayers = CheckHostLayers(c, hostLayers);
+        _host = new HostExpertLayer?[c.Layers];
         using UploadBatch batch = context.BatchUploads();   // where the host cannot map device memory: few large copies
         try
         {
@@ -79,11 +96,12 @@ public sealed class DeviceModel : IDisposable
     /// layer runs the first layer's weights, so a full-depth step fits the memory of one layer.
     /// </summary>
     public static DeviceModel Random(GpuContext context, HunyuanConfig config, WeightFormat format, int seed = 1, bool oneLayerForAll = false,
-        Action<LoadProgress>? progress = null)
+        Action<LoadProgress>? progress = null, int hostLayers = 0)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(config);
-        var m = new DeviceModel(config, format);
+        var m = new DeviceModel(config, format) { HostLayers = CheckHostLayers(config, hostLayers) };
+        m._host = new HostExpertLayer?[config.Layers];
         using UploadBatch batch = context.BatchUploads();
         try
         {
@@ -101,18 +119,39 @@ public sealed class DeviceModel : IDisposable
             int experts = c.StackedExperts;
             var layers = new List<Layer>();
             progress?.Invoke(new LoadProgress(0, c.Layers, m.DeviceBytes));
+            DeviceMatrix Stack(string name, bool host, int rows, int cols) => host
+                ? m.Own(DeviceMatrix.Upload(context, name + " (shared)", 1, _ => QuantizedMatrix.Random(format, rows, cols, random), first: c.Experts))
+                : Matrix(name, experts, rows, cols, format);
             for (int l = 0; l < c.Layers; l++)
             {
-                layers.Add(oneLayerForAll && l > 0 ? layers[0] : new Layer(
-                    Ones($"layer {l} input norm", c.HiddenSize),
-                    Matrix($"layer {l} qkv", 1, c.QueryDim + 2 * c.KvDim, c.HiddenSize, format),
-                    Matrix($"layer {l} o_proj", 1, c.HiddenSize, c.QueryDim, format),
-                    c.UseQkNorm ? Ones($"layer {l} q norm", c.HeadDim) : null,
-                    c.UseQkNorm ? Ones($"layer {l} k norm", c.HeadDim) : null,
-                    Ones($"layer {l} post norm", c.HiddenSize),
-                    Matrix($"layer {l} router", 1, c.Experts, c.HiddenSize, WeightFormat.F32),
-                    Matrix($"layer {l} experts gate_up", experts, 2 * c.ExpertIntermediate, c.HiddenSize, format),
-                    Matrix($"layer {l} experts down", experts, c.HiddenSize, c.ExpertIntermediate, format)));
+                bool host = m.OnHost(l);
+                // Sharing one layer's weights: the first device layer's and the first host layer's.
+                int like = host ? 0 : m.HostLayers;
+                if (oneLayerForAll && l > like)
+                {
+                    layers.Add(layers[like]);
+                    m._host[l] = m._host[like];
+                }
+                else
+                {
+                    layers.Add(new Layer(
+                        Ones($"layer {l} input norm", c.HiddenSize),
+                        Matrix($"layer {l} qkv", 1, c.QueryDim + 2 * c.KvDim, c.HiddenSize, format),
+                        Matrix($"layer {l} o_proj", 1, c.HiddenSize, c.QueryDim, format),
+                        c.UseQkNorm ? Ones($"layer {l} q norm", c.HeadDim) : null,
+                        c.UseQkNorm ? Ones($"layer {l} k norm", c.HeadDim) : null,
+                        Ones($"layer {l} post norm", c.HiddenSize),
+                        Matrix($"layer {l} router", 1, c.Experts, c.HiddenSize, WeightFormat.F32),
+                        Stack($"layer {l} experts gate_up", host, 2 * c.ExpertIntermediate, c.HiddenSize),
+                        Stack($"layer {l} experts down", host, c.HiddenSize, c.ExpertIntermediate)));
+                    if (host)
+                    {
+                        m._host[l] = new HostExpertLayer(
+                            [.. Enumerable.Range(0, c.Experts).Select(_ => QuantizedMatrix.Random(format, 2 * c.ExpertIntermediate, c.HiddenSize, random))],
+                            [.. Enumerable.Range(0, c.Experts).Select(_ => QuantizedMatrix.Random(format, c.HiddenSize, c.ExpertIntermediate, random))]);
+                    }
+                }
+
                 progress?.Invoke(new LoadProgress(l + 1, c.Layers, m.DeviceBytes));
             }
 
@@ -135,14 +174,31 @@ public sealed class DeviceModel : IDisposable
         Layers = [];
     }
 
+    public bool OnHost(int layer) => layer < HostLayers;
+
+    private static int CheckHostLayers(HunyuanConfig c, int hostLayers)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(hostLayers);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(hostLayers, c.Layers);
+        if (hostLayers > 0 && c.SharedExperts == 0)
+        {
+            throw new NotSupportedException("Routed experts on the host need a shared expert per layer; this config has none");
+        }
+
+        return hostLayers;
+    }
+
     private Layer LoadLayer(GpuContext context, ModelWeights w, WeightFormat format, int l)
     {
         HunyuanConfig c = Config;
+        bool host = OnHost(l);
         // Rows are stored independently in every format, so concatenating and interleaving is exact (GPTQ stays as it is).
         QuantizedMatrix qkv = QuantizedMatrix.ConcatRows(
             Convert(w[ModelLayout.Attention(l, "q")], format), Convert(w[ModelLayout.Attention(l, "k")], format), Convert(w[ModelLayout.Attention(l, "v")], format));
         var gateUp = new List<QuantizedMatrix>();
         var down = new List<QuantizedMatrix>();
+        var hostGateUp = new List<QuantizedMatrix>();
+        var hostDown = new List<QuantizedMatrix>();
         for (int e = 0; e <= c.Experts; e++)
         {
             bool shared = e == c.Experts;
@@ -154,9 +210,17 @@ public sealed class DeviceModel : IDisposable
             string gate = shared ? ModelLayout.Shared(l, "gate") : ModelLayout.Expert(l, e, "gate");
             string up = shared ? ModelLayout.Shared(l, "up") : ModelLayout.Expert(l, e, "up");
             string dn = shared ? ModelLayout.Shared(l, "down") : ModelLayout.Expert(l, e, "down");
-            gateUp.Add(QuantizedMatrix.InterleaveRows(Convert(w[gate], format), Convert(w[up], format)));
-            down.Add(Convert(w[dn], format));
+            bool toHost = host && !shared;
+            (toHost ? hostGateUp : gateUp).Add(QuantizedMatrix.InterleaveRows(Convert(w[gate], format), Convert(w[up], format)));
+            (toHost ? hostDown : down).Add(Convert(w[dn], format));
         }
+
+        if (host)
+        {
+            _host[l] = new HostExpertLayer(hostGateUp, hostDown);   // the quants are kept as read; the scales widened once
+        }
+
+        int first = host ? c.Experts : 0;   // a host layer's device stack: the shared expert alone, at its routing index
 
         return new Layer(
             Floats(context, w[ModelLayout.InputNorm(l)]),
@@ -166,8 +230,8 @@ public sealed class DeviceModel : IDisposable
             c.UseQkNorm ? Floats(context, w[ModelLayout.KeyNorm(l)]) : null,
             Floats(context, w[ModelLayout.PostAttentionNorm(l)]),
             Own(DeviceMatrix.Upload(context, $"layer {l} router", Quantizer.Convert(w[ModelLayout.Router(l)], WeightFormat.F32))),
-            Own(DeviceMatrix.Upload(context, $"layer {l} experts gate_up", gateUp)),
-            Own(DeviceMatrix.Upload(context, $"layer {l} experts down", down)));
+            Own(DeviceMatrix.Upload(context, $"layer {l} experts gate_up", gateUp.Count, i => gateUp[i], first)),
+            Own(DeviceMatrix.Upload(context, $"layer {l} experts down", down.Count, i => down[i], first)));
     }
 
     // Q4Z is GPTQ as it is; tensors that are not GPTQ (the embedding, the lm_head, a dense shared expert) go to Q8 then.

@@ -33,6 +33,7 @@ internal sealed class KernelSet : IDisposable
             Argmax = Own(new ArgmaxKernel(context, Tuning));
             Sampler = Own(new Sampler(context, Tuning, (uint)config.VocabSize));
             Penalty = Own(new RepetitionPenaltyKernel(context, Tuning));
+            Add = Own(new BinaryOpKernel(context, Tuning, BinaryOp.Add));
         }
         catch
         {
@@ -52,6 +53,7 @@ internal sealed class KernelSet : IDisposable
     public ArgmaxKernel Argmax { get; }
     public Sampler Sampler { get; }
     public RepetitionPenaltyKernel Penalty { get; }
+    public BinaryOpKernel Add { get; }
 
     /// <summary>Decode's product for matrices of <paramref name="format"/> with <paramref name="cols"/> inputs.</summary>
     public MatVecKernel MatVec(WeightFormat format, MatVecMode mode, int cols)

@@ -14,18 +14,32 @@ namespace Hunyuan.Vk.Execution;
 /// <param name="KvCacheBytes">The f16 KV cache of the context.</param>
 /// <param name="ActivationBytes">Decode and prefill activations.</param>
 /// <param name="LargestView">Texels of the largest texel-buffer view one weight matrix needs, and what it is.</param>
-public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long ActivationBytes, (long Texels, string What) LargestView = default)
+/// <param name="HostBytes">Host memory the routed experts of <see cref="HostLayers"/> layers take (f32 scales) with
+/// their scratch; not part of <see cref="TotalBytes"/>.</param>
+/// <param name="HostLayers">Layers whose routed experts are on the host (the first ones).</param>
+/// <param name="RoutedLayerBytes">Device bytes of one layer's routed experts: what moving a layer to the host saves.</param>
+public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long ActivationBytes, (long Texels, string What) LargestView = default,
+    long HostBytes = 0, int HostLayers = 0, long RoutedLayerBytes = 0)
 {
+    /// <summary>Device bytes: weights, KV cache, activations.</summary>
     public long TotalBytes => WeightBytes + KvCacheBytes + ActivationBytes;
 
-    public static MemoryEstimate For(HunyuanConfig c, WeightFormat format, int contextLength, int prefillChunk = 64)
+    /// <param name="c">The model.</param>
+    /// <param name="format">Device weight format.</param>
+    /// <param name="contextLength">KV-cache positions.</param>
+    /// <param name="prefillChunk">Prompt tokens per prefill batch.</param>
+    /// <param name="hostLayers">Layers whose routed experts live in host memory (0: all on the device).</param>
+    public static MemoryEstimate For(HunyuanConfig c, WeightFormat format, int contextLength, int prefillChunk = 64, int hostLayers = 0)
     {
         ArgumentNullException.ThrowIfNull(c);
+        ArgumentOutOfRangeException.ThrowIfNegative(hostLayers);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(hostLayers, c.Layers);
         double perWeight = format.BytesPerWeight();
         long hidden = c.HiddenSize, inter = c.ExpertIntermediate, experts = c.StackedExperts;
         long perLayerWeights = (long)((c.AttentionWeights + experts * c.ExpertWeights) * perWeight) + c.Experts * hidden * 4 + 2 * hidden * 4 + 2L * c.HeadDim * 4;
+        long routed = (long)(c.Experts * c.ExpertWeights * perWeight);
         long embedding = (long)(c.VocabSize * hidden * format.ForUnquantized().BytesPerWeight()) * (c.TieWordEmbeddings ? 1 : 2);
-        long weights = c.Layers * perLayerWeights + embedding + hidden * 4;
+        long weights = c.Layers * perLayerWeights + embedding + hidden * 4 - hostLayers * routed;
         long kv = 2L * c.Layers * contextLength * c.KvDim * 2;
         int slots = c.RouteSlots;
         long splits = (contextLength + 255) / 256;
@@ -39,8 +53,24 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
             Texels(format, c.QueryDim + 2L * c.KvDim, hidden, "a QKV matrix"),
             Texels(dense, c.VocabSize, hidden, "the embedding"),
         ];
-        return new MemoryEstimate(weights, kv, activations, views.MaxBy(v => v.Item1));
+        return new MemoryEstimate(weights, kv, activations, views.MaxBy(v => v.Item1), hostLayers * HostLayerBytes(c, format) + (hostLayers > 0 ? HostScratchBytes(c, prefillChunk) : 0),
+            hostLayers, routed);
     }
+
+    /// <summary>Host bytes of one layer's routed experts as the host kernels hold them: the device's quants and zero
+    /// points, the scales widened to f32 (<see cref="HostCompute.HostMatrix"/>).</summary>
+    public static long HostLayerBytes(HunyuanConfig c, WeightFormat format)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        WeightFormatSpec spec = format.Spec();
+        long hidden = c.HiddenSize, inter = c.ExpertIntermediate;
+        long groups = spec.Groups(2 * inter, hidden) + spec.Groups(hidden, inter);
+        return c.Experts * (spec.Bytes(2 * inter, hidden) + spec.Bytes(hidden, inter) + 2 * groups);
+    }
+
+    // The host runner's buffers for a prefill chunk: x, y, the SwiGLU outputs and their int8 copies (two orders).
+    private static long HostScratchBytes(HunyuanConfig c, int prefillChunk) =>
+        prefillChunk * (c.HiddenSize * 4L * 3 + c.RouteSlots * (c.ExpertIntermediate * 6L + 64));
 
     /// <summary>The largest view of one [rows, cols] matrix: quants (16-byte texels) or scales (one per group). A stack
     /// of experts beyond the limit is split into parts of whole matrices (<see cref="DeviceMatrix"/>); one matrix is not.</summary>
@@ -80,9 +110,10 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
     }
 
     public override string ToString() =>
-        string.Create(CultureInfo.InvariantCulture, $"weights {Gib(WeightBytes)}, KV cache {Gib(KvCacheBytes)}, activations {Gib(ActivationBytes)}");
+        string.Create(CultureInfo.InvariantCulture, $"weights {Gib(WeightBytes)}, KV cache {Gib(KvCacheBytes)}, activations {Gib(ActivationBytes)}")
+        + (HostLayers > 0 ? string.Create(CultureInfo.InvariantCulture, $"; host: {HostLayers} layers' routed experts, {Gib(HostBytes)}") : string.Empty);
 
-    private static string Gib(long bytes) => (bytes / (1024.0 * 1024 * 1024)).ToString("0.00", CultureInfo.InvariantCulture) + " GiB";
+    internal static string Gib(long bytes) => (bytes / (1024.0 * 1024 * 1024)).ToString("0.00", CultureInfo.InvariantCulture) + " GiB";
 }
 
 /// <summary>The device cannot hold what was asked of it.</summary>

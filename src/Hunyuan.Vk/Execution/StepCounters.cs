@@ -9,4 +9,11 @@ public readonly record struct StepCounters(int Dispatches, int Barriers, ulong W
 {
     /// <summary>Host time the step costs besides the device's own work: recording plus submitting.</summary>
     public TimeSpan HostOverhead => Record + Submit;
+
+    /// <summary>The routed experts computed on the host in this step (none when all are on the device).</summary>
+    public HostExpertCounters HostExperts { get; init; }
 }
+
+/// <summary>The host's share of a step: hand-offs (one device-to-host and one host-to-device round trip each), the
+/// time computing the experts, the time waiting for the device to reach each hand-off, and the expert bytes read.</summary>
+public readonly record struct HostExpertCounters(int HandOffs, TimeSpan Compute, TimeSpan WaitedForDevice, long WeightBytes);

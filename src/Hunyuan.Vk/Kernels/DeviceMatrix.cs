@@ -32,6 +32,10 @@ public sealed class DeviceMatrix : IDisposable
     public int Cols { get; }
     public int Count { get; }
 
+    /// <summary>The stack index of the first matrix held: 0, or where a stack holds only its last matrices (a layer
+    /// whose routed experts are on the host keeps its shared expert here, at the index the routing gives it).</summary>
+    public int First => _parts[0].First;
+
     /// <summary>The runs of whole matrices the stack is held in: one, unless the device's limits split it. A span, so
     /// the recording of a step walks it without allocating an enumerator.</summary>
     public ReadOnlySpan<DeviceMatrixPart> Parts => _parts;
@@ -60,11 +64,11 @@ public sealed class DeviceMatrix : IDisposable
     /// <summary>Bytes of device memory the stack's buffers hold.</summary>
     public ulong DeviceBytes => _parts.Aggregate(0UL, (sum, p) => sum + p.Buffer.Size);
 
-    /// <summary>The part holding matrix <paramref name="index"/> and the matrix's index within it.</summary>
+    /// <summary>The part holding stack index <paramref name="index"/> and the matrix's index within it.</summary>
     public (DeviceMatrixPart Part, int Local) Locate(int index)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(index);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Count);
+        ArgumentOutOfRangeException.ThrowIfLessThan(index, First);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, First + Count);
         foreach (DeviceMatrixPart part in _parts)
         {
             if (index < part.First + part.Count)
@@ -108,24 +112,26 @@ public sealed class DeviceMatrix : IDisposable
     }
 
     /// <summary>Uploads <paramref name="count"/> matrices of one shape and format, stacked in order, made one at a time
-    /// by <paramref name="matrix"/> (so only one is in host memory at once).</summary>
-    public static DeviceMatrix Upload(GpuContext context, string name, int count, Func<int, QuantizedMatrix> matrix)
+    /// by <paramref name="matrix"/> (so only one is in host memory at once); the first at stack index
+    /// <paramref name="first"/>.</summary>
+    public static DeviceMatrix Upload(GpuContext context, string name, int count, Func<int, QuantizedMatrix> matrix, int first = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(first);
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(matrix);
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
-        QuantizedMatrix first = matrix(0);
-        WeightFormatSpec spec = first.Format.Spec();
-        if (first.Cols % WeightFormatSpec.BlockValues != 0)
+        QuantizedMatrix m0 = matrix(0);
+        WeightFormatSpec spec = m0.Format.Spec();
+        if (m0.Cols % WeightFormatSpec.BlockValues != 0)
         {
-            throw new ArgumentException($"'{name}': cols {first.Cols} is not a multiple of {WeightFormatSpec.BlockValues}, which the matrix kernels need");
+            throw new ArgumentException($"'{name}': cols {m0.Cols} is not a multiple of {WeightFormatSpec.BlockValues}, which the matrix kernels need");
         }
 
-        long perPart = MatricesPerPart(spec, first.Rows, first.Cols, context.Info.Limits);
+        long perPart = MatricesPerPart(spec, m0.Rows, m0.Cols, context.Info.Limits);
         if (perPart < 1)
         {
             throw new NotSupportedException(
-                $"'{name}': one {first.Rows}x{first.Cols} {spec.Name} matrix exceeds {context.Info.Name}'s maxTexelBufferElements ({context.Info.Limits.MaxTexelBufferElements:N0}) or its largest allocation; choose a smaller --weights format");
+                $"'{name}': one {m0.Rows}x{m0.Cols} {spec.Name} matrix exceeds {context.Info.Name}'s maxTexelBufferElements ({context.Info.Limits.MaxTexelBufferElements:N0}) or its largest allocation; choose a smaller --weights format");
         }
 
         int parts = (int)((count + perPart - 1) / perPart);
@@ -136,19 +142,19 @@ public sealed class DeviceMatrix : IDisposable
             for (int at = 0; at < count; at += size)
             {
                 int n = Math.Min(size, count - at);
-                made.Add(DeviceMatrixPart.Create(context, parts == 1 ? name : $"{name} [{at}..{at + n - 1}]", spec, first.Rows, first.Cols, at, n));
+                made.Add(DeviceMatrixPart.Create(context, parts == 1 ? name : $"{name} [{first + at}..{first + at + n - 1}]", spec, m0.Rows, m0.Cols, first + at, n));
             }
 
-            var stacked = new DeviceMatrix(spec, first.Rows, first.Cols, count, [.. made]);
+            var stacked = new DeviceMatrix(spec, m0.Rows, m0.Cols, count, [.. made]);
             for (int i = 0; i < count; i++)
             {
-                QuantizedMatrix m = i == 0 ? first : matrix(i);
-                if (m.Format != first.Format || m.Rows != first.Rows || m.Cols != first.Cols)
+                QuantizedMatrix m = i == 0 ? m0 : matrix(i);
+                if (m.Format != m0.Format || m.Rows != m0.Rows || m.Cols != m0.Cols)
                 {
                     throw new ArgumentException($"'{name}': stacked matrices differ in format or shape");
                 }
 
-                (DeviceMatrixPart part, int local) = stacked.Locate(i);
+                (DeviceMatrixPart part, int local) = stacked.Locate(first + i);
                 part.Write(m, local);
             }
 

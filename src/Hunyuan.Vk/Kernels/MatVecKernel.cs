@@ -103,7 +103,7 @@ internal sealed class MatVecKernel : Kernel<MatVecPush>
             Dispatch(recorder, Bind(ResourceList.Join(ref list, part.Tables, x, y, route)), push, DivideUp((ulong)w.Rows, _rowsPerGroup), slots);
         }
 
-        recorder.AddWeightBytes(slots * w.BytesPerMatrix);   // the chosen experts only
+        recorder.AddWeightBytes(Math.Min(slots, (uint)w.Count) * w.BytesPerMatrix);   // the chosen experts only
     }
 
     private void CheckMatrix(DeviceMatrix w)

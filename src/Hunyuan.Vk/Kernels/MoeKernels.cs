@@ -9,7 +9,7 @@ internal readonly record struct MoeRoutePush(uint Experts, uint TopK, uint Share
 
 /// <summary>Push constants of shaders/moe_combine.comp.</summary>
 [StructLayout(LayoutKind.Sequential)]
-internal readonly record struct MoeCombinePush(uint N, uint Slots);
+internal readonly record struct MoeCombinePush(uint N, uint Slots, uint FirstSlot);
 
 /// <summary>
 /// The routing buffer every MoE kernel reads: <c>struct Route</c> of shaders/include/limits.glsl, ids then weights of
@@ -60,7 +60,7 @@ internal readonly record struct MoeGroupPush(uint Tokens, uint Slots, uint Exper
 
 /// <summary>Push constants of shaders/moe_scatter.comp.</summary>
 [StructLayout(LayoutKind.Sequential)]
-internal readonly record struct MoeScatterPush(uint Hidden, uint Slots);
+internal readonly record struct MoeScatterPush(uint Hidden, uint Slots, uint FirstSlot);
 
 /// <summary>
 /// Prefill MoE grouping (shaders/moe_group.comp): per expert, how many of the batch's (token, slot) assignments it has
@@ -102,11 +102,12 @@ internal sealed class MoeScatterKernel : Kernel<MoeScatterPush>
         _workgroup = tuning.ElementwiseWorkgroup;
     }
 
-    public void Record(CommandRecorder recorder, BufferRange partials, BufferRange routes, BufferRange entryOf, BufferRange h, uint hidden, uint tokens, uint slots)
+    /// <summary>Slots from <paramref name="firstSlot"/> are summed (the earlier ones run elsewhere).</summary>
+    public void Record(CommandRecorder recorder, BufferRange partials, BufferRange routes, BufferRange entryOf, BufferRange h, uint hidden, uint tokens, uint slots, uint firstSlot = 0)
     {
         Require(partials, (ulong)hidden * tokens * slots, 4, "partials");
         Require(h, (ulong)hidden * tokens, 4, "h");
-        Dispatch(recorder, Bind(partials, routes, entryOf, h), new MoeScatterPush(hidden, slots), DivideUp(hidden, _workgroup), tokens);
+        Dispatch(recorder, Bind(partials, routes, entryOf, h), new MoeScatterPush(hidden, slots, firstSlot), DivideUp(hidden, _workgroup), tokens);
     }
 }
 
@@ -122,11 +123,12 @@ internal sealed class MoeCombineKernel : Kernel<MoeCombinePush>
         _workgroup = tuning.ElementwiseWorkgroup;
     }
 
-    public void Record(CommandRecorder recorder, BufferRange partials, BufferRange route, BufferRange h, uint n, uint slots)
+    /// <summary>Slots from <paramref name="firstSlot"/> are summed (the earlier ones run elsewhere).</summary>
+    public void Record(CommandRecorder recorder, BufferRange partials, BufferRange route, BufferRange h, uint n, uint slots, uint firstSlot = 0)
     {
         Require(partials, (ulong)n * slots, 4, "partials");
         Require(route, MoeRoute.Capacity * 2, 4, "route");
         Require(h, n, 4, "h");
-        Dispatch(recorder, Bind(partials, route, h), new MoeCombinePush(n, slots), Math.Min(DivideUp(n, _workgroup), 65535u));
+        Dispatch(recorder, Bind(partials, route, h), new MoeCombinePush(n, slots, firstSlot), Math.Min(DivideUp(n, _workgroup), 65535u));
     }
 }

@@ -11,8 +11,11 @@ public sealed class DecodeSessionTests : VulkanTest
 {
     private static readonly int[] s_prompt = [127958, 9906, 1917, 220, 16, 17, 127962];
 
+    /// <summary>A chat-shaped prompt of the tiny model.</summary>
+    internal static int[] Prompt => [.. s_prompt];
+
     /// <summary>The reference over the weights as the device stores them in <paramref name="format"/>.</summary>
-    private static ReferenceModel<double> ReferenceFor(ModelWeights weights, WeightFormat format)
+    internal static ReferenceModel<double> ReferenceFor(ModelWeights weights, WeightFormat format)
     {
         float[] Load(string name)
         {
