@@ -44,6 +44,17 @@ internal static class BenchReport
         new("full_depth_tokens_per_second", 1e3 / (r.FullDepthMsPerToken + r.FullDepthHostMs), "tok/s", "full depth: estimated decode"),
         new("full_depth_host_ms", r.FullDepthHostMs, "ms", "full depth: estimated host overhead"),
         new("full_depth_floor_ms_per_token", r.FullDepthFloorMsPerToken, "ms", "full depth: decode floor"),
+        new("host_expert_layers", r.HostLayers, string.Empty, "host experts: layers on the host"),
+        new("host_expert_bytes", r.HostBytes, "B", "host experts: host memory"),
+        new("host_bandwidth", r.HostBandwidthGBs, "GB/s", "host experts: host read bandwidth"),
+        new("host_expert_ms", r.HostExpertMs, "ms", "host experts: CPU time per token"),
+        new("host_expert_bytes_per_token", r.HostExpertBytesPerToken, "B", "host experts: bytes read per token"),
+        new("host_expert_gb_per_second", r.HostExpertGBs, "GB/s", "host experts: bytes over CPU time"),
+        new("host_expert_fraction_of_bandwidth", r.HostBandwidthGBs > 0 ? r.HostExpertGBs / r.HostBandwidthGBs : 0, "x", "host experts: of host bandwidth"),
+        new("host_wait_ms", r.HostWaitMs, "ms", "host experts: host waiting for the device per token"),
+        new("hand_offs_per_token", r.HandOffsPerToken, string.Empty, "host experts: hand-offs (round trips) per token"),
+        new("overlap_ms", r.OverlapMs, "ms", "host experts: device time hidden behind the CPU's"),
+        new("hybrid_floor_ms_per_token", r.HybridFloorMsPerToken, "ms", "roofline: device bytes/copy bw + host bytes/host bw"),
     ];
 
     private static string Header(BenchResult r) => Invariant(

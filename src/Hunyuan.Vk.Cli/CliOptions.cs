@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Globalization;
+using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Model;
 using Hunyuan.Vk.Model.Formats;
 
@@ -25,6 +27,67 @@ internal static class CliOptions
         {
             Description = $"Device weight format: {string.Join(", ", names)} (default: q4; GPTQ checkpoints stay int4)",
         }.AcceptOnlyFromAmong(names);
+    }
+
+    /// <summary>--device-memory GB: checked when parsed, before anything loads.</summary>
+    public static Option<double?> DeviceMemory()
+    {
+        var o = new Option<double?>("--device-memory")
+        {
+            Description = "Device memory the model may use, in GB (default: what the device reports, less 5%); routed experts that do not fit go to the host",
+        };
+        o.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double?>() is double gb && !(gb > 0 && double.IsFinite(gb)))
+            {
+                r.AddError($"--device-memory must be a positive number of GB; got {gb.ToString(CultureInfo.InvariantCulture)}.");
+            }
+        });
+        return o;
+    }
+
+    /// <summary>--host-experts N|auto|all: checked when parsed.</summary>
+    public static Option<string> HostExperts()
+    {
+        var o = new Option<string>("--host-experts")
+        {
+            Description = "Layers whose routed experts live in host memory, computed on the CPU: a number, all, or auto (the default: as many layers on the device as --device-memory holds; all on the host for a CPU device)",
+            DefaultValueFactory = _ => "auto",
+        };
+        o.Validators.Add(r =>
+        {
+            string value = r.GetValueOrDefault<string>() ?? "auto";
+            if (!TryParseHostExperts(value, out _))
+            {
+                r.AddError($"--host-experts takes a number of layers (0 or more), all or auto; got '{value}'.");
+            }
+        });
+        return o;
+    }
+
+    /// <summary>auto: null; all: <see cref="ExpertPlacement.All"/>; else the layers.</summary>
+    public static bool TryParseHostExperts(string value, out int? layers)
+    {
+        layers = null;
+        switch (value)
+        {
+            case "auto":
+                return true;
+            case "all":
+                layers = ExpertPlacement.All;
+                return true;
+            default:
+                bool ok = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int n);
+                layers = n;
+                return ok;
+        }
+    }
+
+    /// <summary>The placement options as the engine takes them.</summary>
+    public static (long? DeviceMemory, int? HostExperts) Placement(double? deviceMemoryGb, string hostExperts)
+    {
+        _ = TryParseHostExperts(hostExperts, out int? layers);
+        return (deviceMemoryGb is double gb ? (long)(gb * 1e9) : null, layers);
     }
 
     /// <summary>The device format for --weights; by default Q4, or Q4Z (as stored) for a GPTQ-Int4 checkpoint.</summary>

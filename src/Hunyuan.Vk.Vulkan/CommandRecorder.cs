@@ -206,6 +206,11 @@ public sealed unsafe class CommandRecorder : IDisposable
         // Hazard tracking sees one batch; this orders it after everything submitted before (a barrier's first scope
         // is all earlier commands in submission order), so work of an earlier batch or submit is visible here. Not counted.
         EmitBarrier();
+        if (waitPoint >= 0 && Profile is DispatchProfile profile && !profile.Full)
+        {
+            profile.Add(DispatchProfile.HostWait);
+            _context.Api.CmdWriteTimestamp(_commands, PipelineStageFlags.BottomOfPipeBit, profile.Pool.Handle, (uint)profile.Count);
+        }
     }
 
     // Ends the batch's command buffer: device writes made visible to host reads (after a signal, or the fence).

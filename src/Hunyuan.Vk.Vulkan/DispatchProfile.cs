@@ -22,7 +22,11 @@ public sealed class DispatchProfile : IDisposable
         _intervals = new double[capacity];
     }
 
-    /// <summary>Dispatches profiled in the last recording (at most the capacity).</summary>
+    /// <summary>The entry for a wait at a host hand-off (<see cref="CommandRecorder.WaitHost"/>): the device's time
+    /// from its last dispatch to the host's release, not a dispatch.</summary>
+    public const string HostWait = "(waits for the host)";
+
+    /// <summary>Dispatches (and host waits) profiled in the last recording (at most the capacity).</summary>
     public int Count { get; private set; }
 
     internal TimestampPool Pool => _pool;

@@ -31,8 +31,10 @@ internal static class BenchCommand
         output.AcceptOnlyFromAmong("table", "json", "csv", "md");
         var overlap = new Option<bool>("--overlap-recording") { Description = "Record the next decode step while the device runs this one (true or false)", DefaultValueFactory = _ => true };
         var device = CliOptions.Device();
+        var deviceMemory = CliOptions.DeviceMemory();
+        var hostExperts = CliOptions.HostExperts();
         var command = new Command("bench", "Measure prompt and decode speed, per-kernel time and bandwidth, host overhead and the decode floor");
-        foreach (Option o in new Option[] { model, preset, layers, shared, prompt, decode, repetitions, weights, output, overlap, device })
+        foreach (Option o in new Option[] { model, preset, layers, shared, prompt, decode, repetitions, weights, output, overlap, device, deviceMemory, hostExperts })
         {
             command.Options.Add(o);
         }
@@ -64,9 +66,10 @@ internal static class BenchCommand
             void Log(string message) => Console.Error.WriteLine("hyvk bench: " + message);
             gpu.Log = Log;
             long loadStart = Stopwatch.GetTimestamp();
+            (long? DeviceMemory, int? HostExperts) placement = CliOptions.Placement(parse.GetValue(deviceMemory), parse.GetValue(hostExperts)!);
             using DeviceModel loaded = dir is not null
-                ? LoadCheckpoint(gpu, dir, format, settings.PromptTokens + settings.DecodeTokens + 1, Log)
-                : MakeRandom(gpu, parse.GetValue(preset)!, parse.GetValue(layers), parse.GetValue(shared), format, settings.PromptTokens + settings.DecodeTokens + 1, Log);
+                ? LoadCheckpoint(gpu, dir, format, settings.PromptTokens + settings.DecodeTokens + 1, placement, Log)
+                : MakeRandom(gpu, parse.GetValue(preset)!, parse.GetValue(layers), parse.GetValue(shared), format, settings.PromptTokens + settings.DecodeTokens + 1, placement, Log);
             double loadSeconds = Stopwatch.GetElapsedTime(loadStart).TotalSeconds;
             BenchResult result = DecodeBenchmark.Run(gpu, loaded, settings, Log) with { LoadSeconds = loadSeconds, LoadedBytes = loaded.DeviceBytes };
             Console.Out.Write(parse.GetValue(output) switch
@@ -81,31 +84,35 @@ internal static class BenchCommand
         return command;
     }
 
-    /// <summary>As generate loads one: the memory estimate first (refusing what cannot fit), then the weights.</summary>
-    private static DeviceModel LoadCheckpoint(GpuContext gpu, string dir, WeightFormat format, int contextLength, Action<string> log)
+    /// <summary>As generate loads one: the placement and its memory estimate first (refusing what cannot fit), then the weights.</summary>
+    private static DeviceModel LoadCheckpoint(GpuContext gpu, string dir, WeightFormat format, int contextLength, (long? DeviceMemory, int? HostExperts) placement,
+        Action<string> log)
     {
         using ModelWeights w = ModelWeights.Open(dir);
-        var estimate = MemoryEstimate.For(w.Config, format, contextLength);
-        log(FormattableString.Invariant($"loading {dir} as {format} on {gpu.Info.Name}: about {estimate.TotalBytes / 1e9:F2} GB on the device ({estimate})"));
-        estimate.CheckFits(gpu.Info);
-        return new DeviceModel(gpu, w, format);
+        ExpertPlacement p = ExpertPlacement.Choose(w.Config, format, contextLength, gpu.Info, placement.DeviceMemory, placement.HostExperts);
+        log($"loading {dir} as {format} on {gpu.Info.Name}: {p.Describe(w.Config.Layers)}");
+        p.Estimate.CheckFits(gpu.Info, p.DeviceBudget);
+        return new DeviceModel(gpu, w, format, hostLayers: p.HostLayers);
     }
 
-    /// <summary>Random weights at a preset's shape, after the same memory estimate (one layer's weights when all
-    /// layers share them).</summary>
-    private static DeviceModel MakeRandom(GpuContext gpu, string preset, int? layers, bool shared, WeightFormat format, int contextLength, Action<string> log)
+    /// <summary>Random weights at a preset's shape, after the same placement and memory estimate (one layer's weights
+    /// on each side when all layers share them).</summary>
+    private static DeviceModel MakeRandom(GpuContext gpu, string preset, int? layers, bool shared, WeightFormat format, int contextLength,
+        (long? DeviceMemory, int? HostExperts) placement, Action<string> log)
     {
         HunyuanConfig c = new CheckpointGenerator(new GeneratorOptions { Preset = GeneratorOptions.ParsePreset(preset), Layers = layers }).Config;
-        MemoryEstimate estimate = MemoryEstimate.For(c, format, contextLength);
+        ExpertPlacement p = ExpertPlacement.Choose(c, format, contextLength, gpu.Info, placement.DeviceMemory, placement.HostExperts);
         if (shared)
         {
-            estimate = estimate with { WeightBytes = MemoryEstimate.For(c with { Layers = 1 }, format, contextLength).WeightBytes };
+            // One device layer and one host layer at most are made: the estimate counts those (the cache, all layers).
+            int onDevice = Math.Min(1, c.Layers - p.HostLayers), onHost = Math.Min(1, p.HostLayers);
+            MemoryEstimate made = MemoryEstimate.For(c with { Layers = onDevice + onHost }, format, contextLength, hostLayers: onHost);
+            p = p with { Estimate = p.Estimate with { WeightBytes = made.WeightBytes, HostBytes = made.HostBytes } };
         }
 
-        log($"random {preset} weights, {c.Layers} layers{(shared ? " sharing one layer's weights" : string.Empty)}, {format}, on {gpu.Info.Name}: "
-            + FormattableString.Invariant($"about {estimate.TotalBytes / 1e9:F2} GB on the device ({estimate})"));
-        estimate.CheckFits(gpu.Info);
-        return DeviceModel.Random(gpu, c, format, oneLayerForAll: shared,
+        log($"random {preset} weights, {c.Layers} layers{(shared ? " sharing one layer's weights" : string.Empty)}, {format}, on {gpu.Info.Name}: {p.Describe(c.Layers)}");
+        p.Estimate.CheckFits(gpu.Info, p.DeviceBudget);
+        return DeviceModel.Random(gpu, c, format, oneLayerForAll: shared, hostLayers: p.HostLayers,
             progress: pr => log(FormattableString.Invariant($"made {pr.LayersDone}/{pr.Layers} layers, {pr.DeviceBytes / 1e9:F2} GB")));
     }
 }

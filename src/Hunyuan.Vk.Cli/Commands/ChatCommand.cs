@@ -24,20 +24,24 @@ internal static class ChatCommand
         var temperature = new Option<float?>("--temperature") { Description = "0 for greedy; default from generation_config.json" };
         var seed = new Option<int>("--seed") { Description = "Random seed for sampling", DefaultValueFactory = _ => 0 };
         var device = CliOptions.Device();
+        var deviceMemory = CliOptions.DeviceMemory();
+        var hostExperts = CliOptions.HostExperts();
         var command = new Command("chat", "Chat with the model interactively (/think, /no_think, /reset, /exit; Ctrl-C stops an answer)");
-        foreach (Option o in new Option[] { model, system, noThink, maxTokens, weights, context, temperature, seed, device })
+        foreach (Option o in new Option[] { model, system, noThink, maxTokens, weights, context, temperature, seed, device, deviceMemory, hostExperts })
         {
             command.Options.Add(o);
         }
 
         command.SetAction(parse => CliErrors.Run(() => Run(parse.GetValue(model), parse.GetValue(system), !parse.GetValue(noThink), parse.GetValue(maxTokens),
-            parse.GetValue(weights), parse.GetValue(context), parse.GetValue(temperature), parse.GetValue(seed), parse.GetValue(device))));
+            parse.GetValue(weights), parse.GetValue(context), parse.GetValue(temperature), parse.GetValue(seed), parse.GetValue(device),
+            CliOptions.Placement(parse.GetValue(deviceMemory), parse.GetValue(hostExperts)!))));
         return command;
     }
 
-    private static int Run(string? modelArg, string? system, bool think, int maxTokens, string? weightsArg, int context, float? temperature, int seed, int? device)
+    private static int Run(string? modelArg, string? system, bool think, int maxTokens, string? weightsArg, int context, float? temperature, int seed, int? device,
+        (long? DeviceMemory, int? HostExperts) placement)
     {
-        using HunyuanEngine engine = EngineLoader.Load(modelArg, weightsArg, context, device);
+        using HunyuanEngine engine = EngineLoader.Load(modelArg, weightsArg, context, device, placement);
         List<ChatMessage> history = system is null ? [] : [ChatMessage.System(system)];
         using var cancel = new StopOnCtrlC();
         Console.Error.WriteLine($"hyvk: chatting on {engine.Device.Name} ({(think ? "slow" : "fast")} thinking); /think, /no_think, /reset, /exit");

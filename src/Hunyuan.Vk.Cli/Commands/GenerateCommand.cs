@@ -31,8 +31,10 @@ internal static class GenerateCommand
         var dumpLogits = new Option<string?>("--dump-logits") { Description = "Write the logits of every prompt position and generated step to FILE (.npy, float32 [positions, vocab])" };
         var json = CliOptions.Json();
         var device = CliOptions.Device();
+        var deviceMemory = CliOptions.DeviceMemory();
+        var hostExperts = CliOptions.HostExperts();
         var command = new Command("generate", "Generate text with Hunyuan-A13B (or a checkpoint of its layout) on a Vulkan device");
-        foreach (Option o in new Option[] { model, prompt, promptIds, system, think, noThink, raw, maxTokens, temperature, topK, topP, penalty, seed, weights, context, thinkBudget, dumpLogits, json, device })
+        foreach (Option o in new Option[] { model, prompt, promptIds, system, think, noThink, raw, maxTokens, temperature, topK, topP, penalty, seed, weights, context, thinkBudget, dumpLogits, json, device, deviceMemory, hostExperts })
         {
             command.Options.Add(o);
         }
@@ -53,17 +55,19 @@ internal static class GenerateCommand
             parse.GetValue(model), parse.GetValue(prompt), parse.GetValue(promptIds), parse.GetValue(system), !parse.GetValue(noThink),
             parse.GetValue(raw), parse.GetValue(maxTokens), parse.GetValue(temperature), parse.GetValue(topK), parse.GetValue(topP),
             parse.GetValue(seed), parse.GetValue(weights), parse.GetValue(context), parse.GetValue(json), parse.GetValue(device),
-            parse.GetValue(thinkBudget), parse.GetValue(dumpLogits), parse.GetValue(penalty)))));
+            parse.GetValue(thinkBudget), parse.GetValue(dumpLogits), parse.GetValue(penalty),
+            CliOptions.Placement(parse.GetValue(deviceMemory), parse.GetValue(hostExperts)!)))));
         return command;
     }
 
     private sealed record Request(
         string? Model, string? Prompt, string? PromptIds, string? System, bool Think, bool Raw, int MaxTokens, float? Temperature,
-        int? TopK, float? TopP, int Seed, string? Weights, int Context, bool Json, int? Device, int? ThinkBudget, string? DumpLogits, float? RepetitionPenalty);
+        int? TopK, float? TopP, int Seed, string? Weights, int Context, bool Json, int? Device, int? ThinkBudget, string? DumpLogits, float? RepetitionPenalty,
+        (long? DeviceMemory, int? HostExperts) Placement);
 
     private static int Run(Request q)
     {
-        using HunyuanEngine engine = EngineLoader.Load(q.Model, q.Weights, q.Context, q.Device);
+        using HunyuanEngine engine = EngineLoader.Load(q.Model, q.Weights, q.Context, q.Device, q.Placement);
         List<int> promptIds = q.PromptIds is string ids ? ParseIds(ids) : Render(engine, q);
         var stats = new GenerationStats();
         bool chat = !q.Raw && q.PromptIds is null;

@@ -63,6 +63,28 @@ public sealed record BenchResult
 
     public double LoadGBs => LoadSeconds > 0 ? LoadedBytes / (LoadSeconds * 1e9) : 0;
 
+    /// <summary>Layers whose routed experts run on the host, and the host bytes they take.</summary>
+    public int HostLayers { get; init; }
+    public long HostBytes { get; init; }
+
+    /// <summary>The host's read bandwidth (<see cref="HostBandwidth"/>), measured when experts run there.</summary>
+    public double HostBandwidthGBs { get; init; }
+
+    /// <summary>Per decoded token: the host's time computing experts, waiting for the device to reach a hand-off, the
+    /// expert bytes it read, and the hand-offs (each a device-to-host and a host-to-device round trip).</summary>
+    public double HostExpertMs { get; init; }
+    public double HostWaitMs { get; init; }
+    public long HostExpertBytesPerToken { get; init; }
+    public int HandOffsPerToken { get; init; }
+
+    /// <summary>Device time per token that ran while the host computed (device time + host experts - token time).</summary>
+    public double OverlapMs { get; init; }
+
+    public double HostExpertGBs => HostExpertMs > 0 ? HostExpertBytesPerToken / (HostExpertMs * 1e6) : 0;
+
+    /// <summary>The hybrid decode floor: device bytes at the copy bandwidth plus host expert bytes at the host's.</summary>
+    public double HybridFloorMsPerToken => WeightBytesPerToken / (CopyBandwidthGBs * 1e6) + (HostBandwidthGBs > 0 ? HostExpertBytesPerToken / (HostBandwidthGBs * 1e6) : 0);
+
     public double HostOverheadMs => HostRecordMs + HostSubmitMs;
     public double DecodeMsPerToken => 1e3 / DecodeTokensPerSecond.Mean;
     public double BytesOverMinimum => (double)WeightBytesPerToken / MinimumBytesPerToken;

@@ -28,6 +28,13 @@ public static class DecodeBenchmark
         HunyuanConfig c = model.Config;
         progress?.Invoke("measuring the device's copy bandwidth");
         double copyGbs = CopyBandwidth.Measure(context);
+        double hostGbs = 0;
+        if (model.HostLayers > 0)
+        {
+            progress?.Invoke("measuring the host's read bandwidth");
+            hostGbs = HostBandwidth.Measure();
+        }
+
         var random = new Random(settings.Seed);
         int[] prompt = [.. Enumerable.Range(0, settings.PromptTokens).Select(_ => random.Next(c.VocabSize))];
         using var session = new DecodeSession(context, model, settings.PromptTokens + settings.DecodeTokens + 1, overlapRecording: settings.OverlapRecording);
@@ -81,14 +88,21 @@ public static class DecodeBenchmark
                 token = session.Step(token);
                 Range layers = session.LastStep.LayerDispatches;
                 IReadOnlyList<DispatchTiming> timings = profile.Read();
+                int dispatch = 0;   // host waits are entries of the profile, not dispatches, and not device work
                 for (int i = 0; i < timings.Count; i++)
                 {
                     DispatchTiming t = timings[i];
                     KernelAccumulator a = kernels.TryGetValue(t.Pipeline, out KernelAccumulator? found) ? found : kernels[t.Pipeline] = new KernelAccumulator();
                     a.Add(t);
-                    bool inLayers = i >= layers.Start.Value && i < layers.End.Value;
+                    if (t.Pipeline == DispatchProfile.HostWait)
+                    {
+                        continue;
+                    }
+
+                    bool inLayers = dispatch >= layers.Start.Value && dispatch < layers.End.Value;
                     layersMs += inLayers ? t.Milliseconds : 0;
                     otherMs += inLayers ? 0 : t.Milliseconds;
+                    dispatch++;
                 }
             }
 
@@ -99,6 +113,8 @@ public static class DecodeBenchmark
                 (long)(k.Value.WeightBytes / (ulong)steps), copyGbs))
             .OrderByDescending(k => k.MillisecondsPerToken).ToList();
         double hostMs = host.Average(h => h.HostOverhead.TotalMilliseconds);
+        double hostExpertMs = host.Average(h => h.HostExperts.Compute.TotalMilliseconds);
+        double decodeMs = 1e3 / Stats.Of(decodeRates).Mean;
         double perLayerGpu = layersMs / steps / c.Layers, headGpu = otherMs / steps;
         StepCounters last = host[^1];
         // Host time goes with the dispatches recorded: scale it to the dispatches of a full-depth step.
@@ -132,6 +148,16 @@ public static class DecodeBenchmark
             FullDepthMsPerToken = headGpu + 32 * perLayerGpu,
             FullDepthHostMs = hostMs * fullDepthDispatches / last.Dispatches,
             FullDepthMinimumBytes = ActiveWeights.PerToken(c, model.Format, 32),
+            HostLayers = model.HostLayers,
+            HostBytes = model.HostBytes,
+            HostBandwidthGBs = hostGbs,
+            HostExpertMs = hostExpertMs,
+            HostWaitMs = host.Average(h => h.HostExperts.WaitedForDevice.TotalMilliseconds),
+            HostExpertBytesPerToken = (long)host.Average(h => h.HostExperts.WeightBytes),
+            HandOffsPerToken = last.HostExperts.HandOffs,
+            // The device's work done while the host computed: what a serial schedule would have added.
+            // (None where the device does not overlap: a CPU device waits at each hand-off.)
+            OverlapMs = session.OverlapsHostExperts ? Math.Max(0, (layersMs + otherMs) / steps + hostExpertMs - decodeMs) : 0,
         };
     }
 

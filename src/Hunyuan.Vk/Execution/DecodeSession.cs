@@ -86,6 +86,10 @@ public sealed partial class DecodeSession : IDisposable
 
     public int MaxPositions { get; }
 
+    /// <summary>Whether the device runs the shared expert while the host computes the routed ones (false on a CPU
+    /// device, where both share the cores, and when no experts are on the host).</summary>
+    public bool OverlapsHostExperts => _host?.Overlaps ?? false;
+
     /// <summary>Whether step N+1 is recorded while the device runs step N (the token it reads is on the device, so its
     /// recording does not wait for it): the host's recording time leaves the token's critical path.</summary>
     public bool OverlapsRecording { get; }
@@ -246,8 +250,9 @@ public sealed partial class DecodeSession : IDisposable
         if (recordNext)
         {
             int next = 1 - _current;
+            long recordStart = Stopwatch.GetTimestamp();
             _stepLayers[next] = RecordStep(_steps[next], (uint)Position);
-            _preparedRecordTime = Stopwatch.GetElapsedTime(submitted);
+            _preparedRecordTime = Stopwatch.GetElapsedTime(recordStart);
             _preparedFor = Position;
             _current = next;
         }

@@ -23,6 +23,9 @@ public sealed record ExpertPlacement(int HostLayers, MemoryEstimate Estimate, lo
 
     public bool OnHost(int layer) => layer < HostLayers;
 
+    /// <summary>Whether the host kernels run <paramref name="format"/>.</summary>
+    public static bool HostFormat(WeightFormat format) => format is WeightFormat.Q8 or WeightFormat.Q4 or WeightFormat.Q4Z;
+
     /// <summary>
     /// The placement for <paramref name="c"/> on <paramref name="device"/>.
     /// <paramref name="hostLayers"/>: null chooses (auto): on a CPU Vulkan device every layer on the host (the host
@@ -64,6 +67,16 @@ public sealed record ExpertPlacement(int HostLayers, MemoryEstimate Estimate, lo
             int onDevice = budget <= always ? 0 : (int)Math.Min(c.Layers, (budget - always) / Math.Max(routed, 1));
             host = c.Layers - onDevice;
             why = host == 0 ? $"all routed experts fit {budgetText}" : $"{onDevice} layers' routed experts fit {budgetText}; the other {host} go to the host";
+        }
+
+        if (!HostFormat(format))
+        {
+            if (host > 0 && hostLayers is not null)
+            {
+                throw new NotSupportedException($"Routed experts on the host run q8, q4 and GPTQ int4; the weights are {format.Spec().Name}: use --host-experts 0 or --weights q8 or q4");
+            }
+
+            (host, why) = (0, $"the host kernels run q8, q4 and GPTQ int4, not {format.Spec().Name}");
         }
 
         if (host > 0 && c.SharedExperts == 0)

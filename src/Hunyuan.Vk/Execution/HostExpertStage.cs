@@ -12,6 +12,9 @@ namespace Hunyuan.Vk.Execution;
 /// hand-off point), runs the shared expert, then waits; on the host, <see cref="Serve"/> takes each point in turn,
 /// computes the routed experts into the other host-visible buffer and releases the device, which adds them to h.
 /// One submit per step or chunk still; a host layer costs one device-to-host and one host-to-device round trip.
+/// On a CPU device (lavapipe) the device's shaders run on the same cores as the host's experts, so there the device
+/// waits at the hand-off and runs the shared expert after (<see cref="Overlaps"/> false): the two would only slow each
+/// other down.
 /// </summary>
 internal sealed class HostExpertStage : IDisposable
 {
@@ -25,7 +28,9 @@ internal sealed class HostExpertStage : IDisposable
 
     public HostExpertStage(GpuContext context, HunyuanConfig c, int maxTokens, int threads = 0)
     {
+        ArgumentNullException.ThrowIfNull(context);
         _c = c;
+        Overlaps = context.Info.Type != "cpu";
         _routesAt = (ulong)maxTokens * (ulong)c.HiddenSize * 4;
         _routes = new uint[maxTokens * (int)(MoeRoute.Bytes / 4)];
         _experts = new HostExperts(c.HiddenSize, c.ExpertIntermediate, c.RouteSlots, maxTokens, c.Experts);
@@ -43,6 +48,9 @@ internal sealed class HostExpertStage : IDisposable
         }
     }
 
+    /// <summary>Whether the device runs the shared expert while the host computes (not on a CPU device).</summary>
+    public bool Overlaps { get; }
+
     /// <summary>CPU threads computing the experts.</summary>
     public int Threads => _pool.Threads;
 
@@ -55,18 +63,28 @@ internal sealed class HostExpertStage : IDisposable
     public long WeightBytes { get; private set; }
 
     /// <summary>Records the copy of <paramref name="x"/> and <paramref name="routes"/> of <paramref name="tokens"/>
-    /// tokens to the host and the signal; returns the hand-off point.</summary>
+    /// tokens to the host and the signal (and the wait, without <see cref="Overlaps"/>); returns the hand-off point.</summary>
     public int RecordHandOff(CommandRecorder r, GpuBuffer x, GpuBuffer routes, uint tokens)
     {
         r.Copy(x, 0, _in, 0, tokens * (ulong)_c.HiddenSize * 4);
         r.Copy(routes, 0, _in, _routesAt, tokens * MoeRoute.Bytes);
-        return r.SignalHost();
+        int point = r.SignalHost();
+        if (!Overlaps)
+        {
+            r.WaitHost(point);
+        }
+
+        return point;
     }
 
-    /// <summary>Records the wait for the host's part of <paramref name="point"/> and h += it.</summary>
+    /// <summary>Records the wait for the host's part of <paramref name="point"/> (with <see cref="Overlaps"/>) and h += it.</summary>
     public void RecordReturn(CommandRecorder r, BinaryOpKernel add, int point, GpuBuffer h, uint tokens)
     {
-        r.WaitHost(point);
+        if (Overlaps)
+        {
+            r.WaitHost(point);
+        }
+
         ulong bytes = tokens * (ulong)_c.HiddenSize * 4;
         add.Record(r, h.Slice(0, bytes), _out.Slice(0, bytes), h.Slice(0, bytes), tokens * (uint)_c.HiddenSize);
     }

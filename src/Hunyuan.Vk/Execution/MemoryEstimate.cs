@@ -81,9 +81,9 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
         return (texels, $"{what} in {spec.Name}");
     }
 
-    /// <summary>Throws, naming both sizes, when the estimate exceeds the device's device-local memory, or one weight
-    /// matrix's view the device's maxTexelBufferElements, before any weight is read.</summary>
-    public void CheckFits(DeviceInfo device)
+    /// <summary>Throws, naming both sizes, when the estimate exceeds the device's device-local memory (or
+    /// <paramref name="budget"/>), or one weight matrix's view the device's maxTexelBufferElements, before any weight is read.</summary>
+    public void CheckFits(DeviceInfo device, long? budget = null)
     {
         ArgumentNullException.ThrowIfNull(device);
         if ((ulong)LargestView.Texels > device.Limits.MaxTexelBufferElements)
@@ -92,11 +92,11 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
                 $"{LargestView.What} is {LargestView.Texels:N0} texels, above the {device.Limits.MaxTexelBufferElements:N0} of {device.Name}'s maxTexelBufferElements: choose a smaller --weights format, such as q8 or q4."));
         }
 
-        long budget = Budget(device);
-        if (TotalBytes > budget)
+        long limit = budget ?? Budget(device);
+        if (TotalBytes > limit)
         {
             throw new InsufficientDeviceMemoryException(string.Create(CultureInfo.InvariantCulture,
-                $"The model needs about {Gib(TotalBytes)} on the device ({this}); {device.Name} has {Gib(budget)} of device-local memory. Try a smaller --weights format, a shorter --context, or a device with more memory."));
+                $"The model needs about {Gib(TotalBytes)} on the device ({this}); {device.Name} has {Gib(limit)} of device-local memory. Try a smaller --weights format, a shorter --context, or a device with more memory."));
         }
     }
 

@@ -20,6 +20,13 @@ public sealed record EngineOptions
     /// <summary>KV-cache positions.</summary>
     public int ContextLength { get; init; } = 4096;
 
+    /// <summary>Device bytes the model may use (null: what the device reports, less a margin).</summary>
+    public long? DeviceMemory { get; init; }
+
+    /// <summary>Layers whose routed experts live in host memory, computed on the CPU (null: auto, as many on the device
+    /// as <see cref="DeviceMemory"/> holds, all on the host on a CPU device; <see cref="ExpertPlacement.All"/>: every layer).</summary>
+    public int? HostExpertLayers { get; init; }
+
     /// <summary>Hears the memory estimate (and the device) before the weights load.</summary>
     public Action<string>? Log { get; init; }
 
@@ -77,6 +84,9 @@ public sealed class HunyuanEngine : IDisposable
     /// <summary>The device weight format in use.</summary>
     public WeightFormat Format { get; private init; }
 
+    /// <summary>Where the routed experts are: layers on the device and on the host, and why.</summary>
+    public ExpertPlacement Placement => _generator.Placement;
+
     /// <summary>KV-cache positions: the most prompt plus generated tokens of one call.</summary>
     public int ContextLength => _generator.ContextLength;
 
@@ -95,7 +105,8 @@ public sealed class HunyuanEngine : IDisposable
             context = instance.CreateContext(options.Device);
             context.Log = options.Log;
             options.Log?.Invoke($"{context.Info.Name}: loading {modelDirectory} as {format}");
-            TextGenerator generator = TextGenerator.Load(context, modelDirectory, format, options.ContextLength, options.Log, options.Progress);
+            TextGenerator generator = TextGenerator.Load(context, modelDirectory, format, options.ContextLength, options.Log, options.Progress,
+                options.DeviceMemory, options.HostExpertLayers);
             return new HunyuanEngine(instance, context, generator) { Format = format };
         }
         catch

@@ -17,8 +17,9 @@ public sealed class TextGenerator : IDisposable
     private readonly DeviceModel _model;
     private readonly DecodeSession _session;
 
-    private TextGenerator(DeviceModel model, DecodeSession session, HunyuanTokenizer tokenizer, GenerationConfig generation, int contextLength)
+    private TextGenerator(DeviceModel model, DecodeSession session, HunyuanTokenizer tokenizer, GenerationConfig generation, int contextLength, ExpertPlacement placement)
     {
+        Placement = placement;
         _model = model;
         _session = session;
         Tokenizer = tokenizer;
@@ -31,26 +32,32 @@ public sealed class TextGenerator : IDisposable
     public GenerationConfig Generation { get; }
     public int ContextLength { get; }
 
-    /// <summary>Checks the memory estimate against the device (refusing what cannot fit), then uploads the weights.</summary>
+    /// <summary>Where the routed experts are.</summary>
+    public ExpertPlacement Placement { get; }
+
+    /// <summary>Chooses where the routed experts go (<see cref="ExpertPlacement"/>), refusing what cannot fit the device
+    /// and the host, then loads the weights layer by layer.</summary>
     /// <param name="context">The device.</param>
     /// <param name="modelDirectory">The checkpoint (Hugging Face layout) with its tokenizer.</param>
     /// <param name="format">Device weight format.</param>
     /// <param name="contextLength">KV-cache positions.</param>
     /// <param name="log">Hears the estimate before the load starts.</param>
     /// <param name="progress">Hears after the embedding and after each layer.</param>
+    /// <param name="deviceMemory">Device bytes to use (null: what the device reports, less a margin).</param>
+    /// <param name="hostExpertLayers">Layers whose routed experts go to the host (null: auto).</param>
     public static TextGenerator Load(GpuContext context, string modelDirectory, WeightFormat format, int contextLength, Action<string>? log = null,
-        Action<LoadProgress>? progress = null)
+        Action<LoadProgress>? progress = null, long? deviceMemory = null, int? hostExpertLayers = null)
     {
         ArgumentNullException.ThrowIfNull(context);
         using ModelWeights weights = ModelWeights.Open(modelDirectory);
         HunyuanTokenizer tokenizer = HunyuanTokenizer.FromModelDirectory(modelDirectory);
-        var estimate = MemoryEstimate.For(weights.Config, format, contextLength);
-        log?.Invoke($"about {estimate.TotalBytes / 1e9:F2} GB on the device ({estimate})");
-        estimate.CheckFits(context.Info);
-        var model = new DeviceModel(context, weights, format, progress);
+        ExpertPlacement placement = ExpertPlacement.Choose(weights.Config, format, contextLength, context.Info, deviceMemory, hostExpertLayers);
+        log?.Invoke(placement.Describe(weights.Config.Layers));
+        placement.Estimate.CheckFits(context.Info, placement.DeviceBudget);
+        var model = new DeviceModel(context, weights, format, progress, placement.HostLayers);
         try
         {
-            return new TextGenerator(model, new DecodeSession(context, model, contextLength), tokenizer, weights.Generation, contextLength);
+            return new TextGenerator(model, new DecodeSession(context, model, contextLength), tokenizer, weights.Generation, contextLength, placement);
         }
         catch
         {
