@@ -92,7 +92,7 @@ internal static class BenchCommand
         ExpertPlacement p = ExpertPlacement.Choose(w.Config, format, contextLength, gpu.Info, placement.DeviceMemory, placement.HostExperts);
         log($"loading {dir} as {format} on {gpu.Info.Name}: {p.Describe(w.Config.Layers)}");
         p.Estimate.CheckFits(gpu.Info, p.DeviceBudget);
-        return new DeviceModel(gpu, w, format, hostLayers: p.HostLayers);
+        return new DeviceModel(gpu, w, format, hostLayers: p.HostLayers, sharedOnHost: p.SharedOnHost);
     }
 
     /// <summary>Random weights at a preset's shape, after the same placement and memory estimate (one layer's weights
@@ -106,13 +106,13 @@ internal static class BenchCommand
         {
             // One device layer and one host layer at most are made: the estimate counts those (the cache, all layers).
             int onDevice = Math.Min(1, c.Layers - p.HostLayers), onHost = Math.Min(1, p.HostLayers);
-            MemoryEstimate made = MemoryEstimate.For(c with { Layers = onDevice + onHost }, format, contextLength, hostLayers: onHost);
+            MemoryEstimate made = MemoryEstimate.For(c with { Layers = onDevice + onHost }, format, contextLength, hostLayers: onHost, sharedOnHost: p.SharedOnHost);
             p = p with { Estimate = p.Estimate with { WeightBytes = made.WeightBytes, HostBytes = made.HostBytes } };
         }
 
         log($"random {preset} weights, {c.Layers} layers{(shared ? " sharing one layer's weights" : string.Empty)}, {format}, on {gpu.Info.Name}: {p.Describe(c.Layers)}");
         p.Estimate.CheckFits(gpu.Info, p.DeviceBudget);
-        return DeviceModel.Random(gpu, c, format, oneLayerForAll: shared, hostLayers: p.HostLayers,
+        return DeviceModel.Random(gpu, c, format, oneLayerForAll: shared, hostLayers: p.HostLayers, sharedOnHost: p.SharedOnHost,
             progress: pr => log(FormattableString.Invariant($"made {pr.LayersDone}/{pr.Layers} layers, {pr.DeviceBytes / 1e9:F2} GB")));
     }
 }

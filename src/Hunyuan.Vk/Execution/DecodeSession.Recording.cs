@@ -30,9 +30,13 @@ public sealed partial class DecodeSession
             _k.Route.Record(r, d.RouterLogits.All, d.Route.All, _c.Experts, _c.TopK, _c.SharedExperts > 0, _c.NormTopKProb, (float)_c.RoutedScalingFactor);
             // Routed experts on the host: x and the routing go there; the device runs the shared expert meanwhile.
             int point = _model.OnHost(l) ? _host!.RecordHandOff(r, d.X, d.Route, 1) : -1;
-            MatVec(w.GateUp, MatVecMode.GateUp).RecordRouted(r, w.GateUp, d.X.All, d.ExpertActivations.All, d.Route.All, slots);
-            MatVec(w.Down, MatVecMode.Down).RecordRouted(r, w.Down, d.ExpertActivations.All, d.ExpertPartials.All, d.Route.All, slots);
-            _k.Combine.Record(r, d.ExpertPartials.All, d.Route.All, d.H.All, hidden, slots, firstSlot: point >= 0 ? (uint)_c.TopK : 0);
+            if (w.GateUp is DeviceMatrix gateUp && w.Down is DeviceMatrix down)
+            {
+                MatVec(gateUp, MatVecMode.GateUp).RecordRouted(r, gateUp, d.X.All, d.ExpertActivations.All, d.Route.All, slots);
+                MatVec(down, MatVecMode.Down).RecordRouted(r, down, d.ExpertActivations.All, d.ExpertPartials.All, d.Route.All, slots);
+                _k.Combine.Record(r, d.ExpertPartials.All, d.Route.All, d.H.All, hidden, slots, firstSlot: point >= 0 ? (uint)_c.TopK : 0);
+            }
+
             if (point >= 0)
             {
                 _host!.RecordReturn(r, _k.Add, point, d.H, 1);
@@ -70,10 +74,14 @@ public sealed partial class DecodeSession
             MatMul(w.Router, MatMulMode.Plain).Record(r, w.Router, p.X.All, p.RouterLogits.All, n);
             _k.Route.Record(r, p.RouterLogits.All, p.Routes.All, _c.Experts, _c.TopK, _c.SharedExperts > 0, _c.NormTopKProb, (float)_c.RoutedScalingFactor, n);
             int point = _model.OnHost(l) ? _host!.RecordHandOff(r, p.X, p.Routes, n) : -1;
-            _k.Group.Record(r, p.Routes.All, p.Groups.All, p.EntryToken.All, p.EntryOf.All, n, slots, (uint)_c.StackedExperts);
-            MatMul(w.GateUp, MatMulMode.GatherGateUp).RecordGrouped(r, w.GateUp, p.X.All, p.ExpertActivations.All, p.Groups.All, p.EntryToken.All, n);
-            MatMul(w.Down, MatMulMode.GatherDown).RecordGrouped(r, w.Down, p.ExpertActivations.All, p.ExpertPartials.All, p.Groups.All, p.EntryToken.All, n);
-            _k.Scatter.Record(r, p.ExpertPartials.All, p.Routes.All, p.EntryOf.All, p.H.All, hidden, n, slots, firstSlot: point >= 0 ? (uint)_c.TopK : 0);
+            if (w.GateUp is DeviceMatrix gateUp && w.Down is DeviceMatrix down)
+            {
+                _k.Group.Record(r, p.Routes.All, p.Groups.All, p.EntryToken.All, p.EntryOf.All, n, slots, (uint)_c.StackedExperts);
+                MatMul(gateUp, MatMulMode.GatherGateUp).RecordGrouped(r, gateUp, p.X.All, p.ExpertActivations.All, p.Groups.All, p.EntryToken.All, n);
+                MatMul(down, MatMulMode.GatherDown).RecordGrouped(r, down, p.ExpertActivations.All, p.ExpertPartials.All, p.Groups.All, p.EntryToken.All, n);
+                _k.Scatter.Record(r, p.ExpertPartials.All, p.Routes.All, p.EntryOf.All, p.H.All, hidden, n, slots, firstSlot: point >= 0 ? (uint)_c.TopK : 0);
+            }
+
             if (point >= 0)
             {
                 _host!.RecordReturn(r, _k.Add, point, p.H, n);

@@ -11,7 +11,8 @@ namespace Hunyuan.Vk.Execution;
 /// layer's experts stacked with the shared expert last, gate and up rows interleaved (gate_0, up_0, gate_1, ...) so the
 /// gate/up kernel ends in SwiGLU; the router in F32; the embedding doubling as the tied lm_head. The routed experts of
 /// the first <see cref="HostLayers"/> layers are in host memory instead (<see cref="HostExpertLayer"/>), computed on the
-/// CPU; those layers' device stacks hold only the shared expert, at the stack index the routing gives it.
+/// CPU; those layers' device stacks hold only the shared expert, at the stack index the routing gives it, or nothing
+/// when <see cref="SharedExpertsOnHost"/> (a CPU device: its shaders are slower than the host kernels on the same memory).
 /// </summary>
 public sealed class DeviceModel : IDisposable
 {
@@ -26,8 +27,8 @@ public sealed class DeviceModel : IDisposable
         GpuBuffer? KeyNorm,        // [head_dim] f32
         GpuBuffer PostNorm,        // [hidden] f32
         DeviceMatrix Router,       // [experts, hidden] F32
-        DeviceMatrix GateUp,       // stacked experts (routed, then shared if any) x [2 * inter, hidden], rows interleaved
-        DeviceMatrix Down);        // stacked experts x [hidden, inter]
+        DeviceMatrix? GateUp,      // stacked experts (routed, then shared if any) x [2 * inter, hidden], rows interleaved; null: all on the host
+        DeviceMatrix? Down);       // stacked experts x [hidden, inter]
 
     public HunyuanConfig Config { get; }
     public WeightFormat Format { get; }
@@ -39,6 +40,9 @@ public sealed class DeviceModel : IDisposable
 
     /// <summary>Layers whose routed experts are in host memory: the first ones.</summary>
     public int HostLayers { get; private set; }
+
+    /// <summary>Whether the host layers' shared experts are on the host too (their device stacks are null).</summary>
+    public bool SharedExpertsOnHost { get; private set; }
 
     /// <summary>Host bytes the routed experts on the host take (layers sharing weights counted once).</summary>
     public long HostBytes => _host.Where(h => h is not null).Distinct().Sum(h => h!.Bytes);
@@ -52,7 +56,8 @@ public sealed class DeviceModel : IDisposable
     /// <summary>Converts and uploads every tensor, layer by layer; the routed experts of the first
     /// <paramref name="hostLayers"/> layers go to host memory instead. <paramref name="progress"/> hears after the
     /// embedding and each layer.</summary>
-    public DeviceModel(GpuContext context, ModelWeights weights, WeightFormat format, Action<LoadProgress>? progress = null, int hostLayers = 0)
+    public DeviceModel(GpuContext context, ModelWeights weights, WeightFormat format, Action<LoadProgress>? progress = null, int hostLayers = 0,
+        bool sharedOnHost = false)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(weights);
@@ -65,6 +70,7 @@ public sealed class DeviceModel : IDisposable
         Config = c;
         Format = format;
         HostLayers = CheckHostLayers(c, hostLayers);
+        SharedExpertsOnHost = sharedOnHost && hostLayers > 0;
         _host = new HostExpertLayer?[c.Layers];
         using UploadBatch batch = context.BatchUploads();   // where the host cannot map device memory: few large copies
         try
@@ -96,11 +102,11 @@ public sealed class DeviceModel : IDisposable
     /// layer runs the first layer's weights, so a full-depth step fits the memory of one layer.
     /// </summary>
     public static DeviceModel Random(GpuContext context, HunyuanConfig config, WeightFormat format, int seed = 1, bool oneLayerForAll = false,
-        Action<LoadProgress>? progress = null, int hostLayers = 0)
+        Action<LoadProgress>? progress = null, int hostLayers = 0, bool sharedOnHost = false)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(config);
-        var m = new DeviceModel(config, format) { HostLayers = CheckHostLayers(config, hostLayers) };
+        var m = new DeviceModel(config, format) { HostLayers = CheckHostLayers(config, hostLayers), SharedExpertsOnHost = sharedOnHost && hostLayers > 0 };
         m._host = new HostExpertLayer?[config.Layers];
         using UploadBatch batch = context.BatchUploads();
         try
@@ -119,9 +125,10 @@ public sealed class DeviceModel : IDisposable
             int experts = c.StackedExperts;
             var layers = new List<Layer>();
             progress?.Invoke(new LoadProgress(0, c.Layers, m.DeviceBytes));
-            DeviceMatrix Stack(string name, bool host, int rows, int cols) => host
-                ? m.Own(DeviceMatrix.Upload(context, name + " (shared)", 1, _ => QuantizedMatrix.Random(format, rows, cols, random), first: c.Experts))
-                : Matrix(name, experts, rows, cols, format);
+            DeviceMatrix? Stack(string name, bool host, int rows, int cols) => !host ? Matrix(name, experts, rows, cols, format)
+                : m.SharedExpertsOnHost ? null
+                : m.Own(DeviceMatrix.Upload(context, name + " (shared)", 1, _ => QuantizedMatrix.Random(format, rows, cols, random), first: c.Experts));
+            int hostExperts = c.Experts + (m.SharedExpertsOnHost ? 1 : 0);
             for (int l = 0; l < c.Layers; l++)
             {
                 bool host = m.OnHost(l);
@@ -147,8 +154,8 @@ public sealed class DeviceModel : IDisposable
                     if (host)
                     {
                         m._host[l] = new HostExpertLayer(
-                            [.. Enumerable.Range(0, c.Experts).Select(_ => QuantizedMatrix.Random(format, 2 * c.ExpertIntermediate, c.HiddenSize, random))],
-                            [.. Enumerable.Range(0, c.Experts).Select(_ => QuantizedMatrix.Random(format, c.HiddenSize, c.ExpertIntermediate, random))]);
+                            [.. Enumerable.Range(0, hostExperts).Select(_ => QuantizedMatrix.Random(format, 2 * c.ExpertIntermediate, c.HiddenSize, random))],
+                            [.. Enumerable.Range(0, hostExperts).Select(_ => QuantizedMatrix.Random(format, c.HiddenSize, c.ExpertIntermediate, random))]);
                     }
                 }
 
@@ -210,7 +217,7 @@ public sealed class DeviceModel : IDisposable
             string gate = shared ? ModelLayout.Shared(l, "gate") : ModelLayout.Expert(l, e, "gate");
             string up = shared ? ModelLayout.Shared(l, "up") : ModelLayout.Expert(l, e, "up");
             string dn = shared ? ModelLayout.Shared(l, "down") : ModelLayout.Expert(l, e, "down");
-            bool toHost = host && !shared;
+            bool toHost = host && (!shared || SharedExpertsOnHost);   // the shared expert last, at its routing index
             (toHost ? hostGateUp : gateUp).Add(QuantizedMatrix.InterleaveRows(Convert(w[gate], format), Convert(w[up], format)));
             (toHost ? hostDown : down).Add(Convert(w[dn], format));
         }
@@ -230,8 +237,8 @@ public sealed class DeviceModel : IDisposable
             c.UseQkNorm ? Floats(context, w[ModelLayout.KeyNorm(l)]) : null,
             Floats(context, w[ModelLayout.PostAttentionNorm(l)]),
             Own(DeviceMatrix.Upload(context, $"layer {l} router", Quantizer.Convert(w[ModelLayout.Router(l)], WeightFormat.F32))),
-            Own(DeviceMatrix.Upload(context, $"layer {l} experts gate_up", gateUp.Count, i => gateUp[i], first)),
-            Own(DeviceMatrix.Upload(context, $"layer {l} experts down", down.Count, i => down[i], first)));
+            gateUp.Count == 0 ? null : Own(DeviceMatrix.Upload(context, $"layer {l} experts gate_up", gateUp.Count, i => gateUp[i], first)),
+            down.Count == 0 ? null : Own(DeviceMatrix.Upload(context, $"layer {l} experts down", down.Count, i => down[i], first)));
     }
 
     // Q4Z is GPTQ as it is; tensors that are not GPTQ (the embedding, the lm_head, a dense shared expert) go to Q8 then.

@@ -16,7 +16,9 @@ namespace Hunyuan.Vk.Execution;
 /// <param name="DeviceBudget">Device bytes the placement may use.</param>
 /// <param name="HostAvailable">Host memory available for the experts (and, on a CPU device, for the device's part too).</param>
 /// <param name="Why">How the placement was chosen.</param>
-public sealed record ExpertPlacement(int HostLayers, MemoryEstimate Estimate, long DeviceBudget, long HostAvailable, string Why)
+/// <param name="SharedOnHost">Whether the host layers' shared experts are on the host too: on a CPU device, whose
+/// shaders are slower than the host kernels on the same memory and would only share the cores with them.</param>
+public sealed record ExpertPlacement(int HostLayers, MemoryEstimate Estimate, long DeviceBudget, long HostAvailable, string Why, bool SharedOnHost = false)
 {
     /// <summary>A request for every layer on the host (<c>--host-experts all</c>).</summary>
     public const int All = int.MaxValue;
@@ -84,7 +86,8 @@ public sealed record ExpertPlacement(int HostLayers, MemoryEstimate Estimate, lo
             throw new NotSupportedException("Routed experts on the host need a shared expert per layer (every Hunyuan MoE has one); this config has none: use --host-experts 0");
         }
 
-        MemoryEstimate estimate = MemoryEstimate.For(c, format, contextLength, prefillChunk, host);
+        bool sharedOnHost = host > 0 && device.Type == "cpu";
+        MemoryEstimate estimate = MemoryEstimate.For(c, format, contextLength, prefillChunk, host, sharedOnHost);
         if (estimate.TotalBytes > budget)
         {
             string fix = host == c.Layers
@@ -103,7 +106,7 @@ public sealed record ExpertPlacement(int HostLayers, MemoryEstimate Estimate, lo
                 $"{host} layers' routed experts need about {Gb(estimate.HostBytes)} of host memory{(device.Type == "cpu" ? $" (and {Gb(estimate.TotalBytes)} more for the CPU device)" : string.Empty)}; {Gb(hostAvailable)} is available, and the device holds only {Gb(budget)}. Try a smaller --weights format."));
         }
 
-        return new ExpertPlacement(host, estimate, budget, hostAvailable, why);
+        return new ExpertPlacement(host, estimate, budget, hostAvailable, why, sharedOnHost);
     }
 
     /// <summary>What the device reports (<see cref="MemoryEstimate.Budget"/>) less a margin for the driver and other
@@ -142,7 +145,8 @@ public sealed record ExpertPlacement(int HostLayers, MemoryEstimate Estimate, lo
     public string Describe(int layers)
     {
         string host = HostLayers == 0 ? string.Empty
-            : string.Create(CultureInfo.InvariantCulture, $"; host: routed experts of layers 0-{HostLayers - 1}, {Gb(Estimate.HostBytes)} of {Gb(HostAvailable)} available");
+            : string.Create(CultureInfo.InvariantCulture,
+                $"; host: {(SharedOnHost ? "routed and shared" : "routed")} experts of layers 0-{HostLayers - 1}, {Gb(Estimate.HostBytes)} of {Gb(HostAvailable)} available");
         return string.Create(CultureInfo.InvariantCulture,
             $"experts: {layers - HostLayers} layers on the device, {HostLayers} on the host ({Why}); device: {Gb(Estimate.TotalBytes)} of {Gb(DeviceBudget)} ({Estimate.ToString().Split(';')[0]}){host}");
     }

@@ -33,7 +33,7 @@ internal sealed class HostExpertStage : IDisposable
         Overlaps = context.Info.Type != "cpu";
         _routesAt = (ulong)maxTokens * (ulong)c.HiddenSize * 4;
         _routes = new uint[maxTokens * (int)(MoeRoute.Bytes / 4)];
-        _experts = new HostExperts(c.HiddenSize, c.ExpertIntermediate, c.RouteSlots, maxTokens, c.Experts);
+        _experts = new HostExperts(c.HiddenSize, c.ExpertIntermediate, c.RouteSlots, maxTokens, c.StackedExperts);
         _pool = new WorkerPool(threads);
         try
         {

@@ -29,7 +29,8 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
     /// <param name="contextLength">KV-cache positions.</param>
     /// <param name="prefillChunk">Prompt tokens per prefill batch.</param>
     /// <param name="hostLayers">Layers whose routed experts live in host memory (0: all on the device).</param>
-    public static MemoryEstimate For(HunyuanConfig c, WeightFormat format, int contextLength, int prefillChunk = 64, int hostLayers = 0)
+    /// <param name="sharedOnHost">Whether those layers' shared experts live there too.</param>
+    public static MemoryEstimate For(HunyuanConfig c, WeightFormat format, int contextLength, int prefillChunk = 64, int hostLayers = 0, bool sharedOnHost = false)
     {
         ArgumentNullException.ThrowIfNull(c);
         ArgumentOutOfRangeException.ThrowIfNegative(hostLayers);
@@ -38,8 +39,9 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
         long hidden = c.HiddenSize, inter = c.ExpertIntermediate, experts = c.StackedExperts;
         long perLayerWeights = (long)((c.AttentionWeights + experts * c.ExpertWeights) * perWeight) + c.Experts * hidden * 4 + 2 * hidden * 4 + 2L * c.HeadDim * 4;
         long routed = (long)(c.Experts * c.ExpertWeights * perWeight);
+        int hostExperts = c.Experts + (sharedOnHost ? c.SharedExperts : 0);
         long embedding = (long)(c.VocabSize * hidden * format.ForUnquantized().BytesPerWeight()) * (c.TieWordEmbeddings ? 1 : 2);
-        long weights = c.Layers * perLayerWeights + embedding + hidden * 4 - hostLayers * routed;
+        long weights = c.Layers * perLayerWeights + embedding + hidden * 4 - hostLayers * (long)(hostExperts * c.ExpertWeights * perWeight);
         long kv = 2L * c.Layers * contextLength * c.KvDim * 2;
         int slots = c.RouteSlots;
         long splits = (contextLength + 255) / 256;
@@ -53,19 +55,19 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
             Texels(format, c.QueryDim + 2L * c.KvDim, hidden, "a QKV matrix"),
             Texels(dense, c.VocabSize, hidden, "the embedding"),
         ];
-        return new MemoryEstimate(weights, kv, activations, views.MaxBy(v => v.Item1), hostLayers * HostLayerBytes(c, format) + (hostLayers > 0 ? HostScratchBytes(c, prefillChunk) : 0),
+        return new MemoryEstimate(weights, kv, activations, views.MaxBy(v => v.Item1), hostLayers * HostLayerBytes(c, format, hostExperts) + (hostLayers > 0 ? HostScratchBytes(c, prefillChunk) : 0),
             hostLayers, routed);
     }
 
     /// <summary>Host bytes of one layer's routed experts as the host kernels hold them: the device's quants and zero
     /// points, the scales widened to f32 (<see cref="HostCompute.HostMatrix"/>).</summary>
-    public static long HostLayerBytes(HunyuanConfig c, WeightFormat format)
+    public static long HostLayerBytes(HunyuanConfig c, WeightFormat format, int? experts = null)
     {
         ArgumentNullException.ThrowIfNull(c);
         WeightFormatSpec spec = format.Spec();
         long hidden = c.HiddenSize, inter = c.ExpertIntermediate;
         long groups = spec.Groups(2 * inter, hidden) + spec.Groups(hidden, inter);
-        return c.Experts * (spec.Bytes(2 * inter, hidden) + spec.Bytes(hidden, inter) + 2 * groups);
+        return (experts ?? c.Experts) * (spec.Bytes(2 * inter, hidden) + spec.Bytes(hidden, inter) + 2 * groups);
     }
 
     // The host runner's buffers for a prefill chunk: x, y, the SwiGLU outputs and their int8 copies (two orders).

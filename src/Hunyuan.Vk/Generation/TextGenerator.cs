@@ -54,7 +54,7 @@ public sealed class TextGenerator : IDisposable
         ExpertPlacement placement = ExpertPlacement.Choose(weights.Config, format, contextLength, context.Info, deviceMemory, hostExpertLayers);
         log?.Invoke(placement.Describe(weights.Config.Layers));
         placement.Estimate.CheckFits(context.Info, placement.DeviceBudget);
-        var model = new DeviceModel(context, weights, format, progress, placement.HostLayers);
+        var model = new DeviceModel(context, weights, format, progress, placement.HostLayers, placement.SharedOnHost);
         try
         {
             return new TextGenerator(model, new DecodeSession(context, model, contextLength), tokenizer, weights.Generation, contextLength, placement);

@@ -2,23 +2,29 @@ namespace Hunyuan.Vk.HostCompute;
 
 /// <summary>
 /// Persistent threads that run one phase of work together: <see cref="Run"/> calls the body on every thread (the
-/// caller is thread 0) and returns when all are done. No allocation and no <see cref="Task"/> per call: the threads wait
-/// on one <see cref="Barrier"/>, which spins briefly, then blocks. Not reentrant; one caller at a time.
+/// caller is thread 0) and returns when all are done. No allocation and no <see cref="Task"/> per call: a phase counter
+/// is the truth, watched for a few spins (yielding, so a device's threads on the same cores still run), then waited
+/// on with one preallocated event per thread (a <see cref="Barrier"/> allocated its events' locks on the first wait
+/// that blocked, so a step could allocate late). Not reentrant; one caller at a time.
 /// </summary>
 internal sealed class WorkerPool : IDisposable
 {
-    private readonly Barrier _barrier;
+    private const int Spins = 40;
     private readonly Thread[] _threads;
+    private readonly AutoResetEvent[] _wake;
+    private readonly AutoResetEvent _done = new(false);
     private Action<int>? _body;
     private volatile bool _stopping;
+    private int _phase;
+    private int _remaining;
     private Exception? _failure;
 
     /// <param name="threads">Threads in all, the caller's included (default: the machine's processors).</param>
     public WorkerPool(int threads = 0)
     {
         Threads = threads > 0 ? threads : Environment.ProcessorCount;
-        _barrier = new Barrier(Threads);
         _threads = new Thread[Threads - 1];
+        _wake = [.. Enumerable.Range(0, _threads.Length).Select(_ => new AutoResetEvent(false))];
         for (int i = 0; i < _threads.Length; i++)
         {
             int index = i + 1;
@@ -37,9 +43,27 @@ internal sealed class WorkerPool : IDisposable
         ObjectDisposedException.ThrowIf(_stopping, this);
         _body = body;
         _failure = null;
-        _barrier.SignalAndWait();   // start
+        Volatile.Write(ref _remaining, _threads.Length);
+        Interlocked.Increment(ref _phase);   // start
+        foreach (AutoResetEvent wake in _wake)
+        {
+            wake.Set();
+        }
+
         Invoke(0);
-        _barrier.SignalAndWait();   // all done
+        var spin = default(SpinWait);
+        while (Volatile.Read(ref _remaining) > 0)   // all done
+        {
+            if (spin.Count < Spins)
+            {
+                spin.SpinOnce(sleep1Threshold: -1);
+            }
+            else
+            {
+                _done.WaitOne();
+            }
+        }
+
         _body = null;
         if (_failure is Exception e)
         {
@@ -58,16 +82,33 @@ internal sealed class WorkerPool : IDisposable
 
     private void Work(int index)
     {
+        int seen = 0;
         while (true)
         {
-            _barrier.SignalAndWait();
+            var spin = default(SpinWait);
+            while (Volatile.Read(ref _phase) == seen && !_stopping)
+            {
+                if (spin.Count < Spins)
+                {
+                    spin.SpinOnce(sleep1Threshold: -1);
+                }
+                else
+                {
+                    _wake[index - 1].WaitOne();   // a set left from a phase already seen only costs one more look
+                }
+            }
+
             if (_stopping)
             {
                 return;
             }
 
+            seen = Volatile.Read(ref _phase);
             Invoke(index);
-            _barrier.SignalAndWait();
+            if (Interlocked.Decrement(ref _remaining) == 0)
+            {
+                _done.Set();
+            }
         }
     }
 
@@ -93,15 +134,21 @@ internal sealed class WorkerPool : IDisposable
         }
 
         _stopping = true;
-        if (_threads.Length > 0)
+        foreach (AutoResetEvent wake in _wake)
         {
-            _barrier.SignalAndWait();   // release the workers, which see the flag and leave
-            foreach (Thread t in _threads)
-            {
-                t.Join();
-            }
+            wake.Set();
         }
 
-        _barrier.Dispose();
+        foreach (Thread t in _threads)
+        {
+            t.Join();
+        }
+
+        foreach (AutoResetEvent wake in _wake)
+        {
+            wake.Dispose();
+        }
+
+        _done.Dispose();
     }
 }

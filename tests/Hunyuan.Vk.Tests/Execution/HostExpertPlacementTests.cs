@@ -25,22 +25,24 @@ public sealed class HostExpertPlacementTests : VulkanTest
     {
         foreach (WeightFormat format in new[] { WeightFormat.Q8, WeightFormat.Q4 })
         {
-            yield return new TestCaseData(format, CheckpointFormat.Dense, 1);   // some layers on the host
-            yield return new TestCaseData(format, CheckpointFormat.Dense, 2);   // all of them
+            yield return new TestCaseData(format, CheckpointFormat.Dense, 1, false);   // some layers on the host
+            yield return new TestCaseData(format, CheckpointFormat.Dense, 2, false);   // all of them
         }
 
-        yield return new TestCaseData(WeightFormat.Q4Z, CheckpointFormat.GptqInt4, 2);   // GPTQ-Int4 as stored
+        yield return new TestCaseData(WeightFormat.Q4Z, CheckpointFormat.GptqInt4, 2, false);   // GPTQ-Int4 as stored
+        yield return new TestCaseData(WeightFormat.Q4, CheckpointFormat.Dense, 1, true);        // shared experts on the host too (CPU devices)
+        yield return new TestCaseData(WeightFormat.Q4Z, CheckpointFormat.GptqInt4, 2, true);
     }
 
     [TestCaseSource(nameof(Placements))]
-    public void Logits_and_greedy_tokens_match_the_all_device_model(WeightFormat format, CheckpointFormat checkpoint, int hostLayers)
+    public void Logits_and_greedy_tokens_match_the_all_device_model(WeightFormat format, CheckpointFormat checkpoint, int hostLayers, bool sharedOnHost)
     {
         // Untied lm_head: with the tied one a tiny random model repeats its last token, and greedy tokens prove little.
         using ModelWeights weights = ModelWeights.Open(TestModels.Directory(TestModels.Tiny(checkpoint) with { TieEmbeddings = false }));
         int[] prompt = DecodeSessionTests.Prompt;
         double[] reference = DecodeSessionTests.ReferenceFor(weights, format).Prefill(prompt)[^1];
-        (List<float[]> deviceLogits, List<int> deviceTokens) = Run(weights, format, 0, prompt, null);
-        (List<float[]> hostLogits, List<int> hostTokens) = Run(weights, format, hostLayers, prompt, deviceTokens);
+        (List<float[]> deviceLogits, List<int> deviceTokens) = Run(weights, format, 0, false, prompt, null);
+        (List<float[]> hostLogits, List<int> hostTokens) = Run(weights, format, hostLayers, sharedOnHost, prompt, deviceTokens);
 
         float[] want = [.. reference.Select(v => (float)v)];
         AssertNmse.Close(want, hostLogits[0], Limit, $"{format}, {hostLayers} host layers: prefill logits against the reference");
@@ -63,10 +65,12 @@ public sealed class HostExpertPlacementTests : VulkanTest
 
     // Prefill in chunks of 3 (several hand-offs of several tokens), then 8 decode steps of the greedy tokens (or of
     // `feed`'s); the logits and the greedy token after each.
-    private static (List<float[]> Logits, List<int> Tokens) Run(ModelWeights weights, WeightFormat format, int hostLayers, int[] prompt, List<int>? feed)
+    private static (List<float[]> Logits, List<int> Tokens) Run(ModelWeights weights, WeightFormat format, int hostLayers, bool sharedOnHost, int[] prompt,
+        List<int>? feed)
     {
-        using var model = new DeviceModel(Context, weights, format, hostLayers: hostLayers);
+        using var model = new DeviceModel(Context, weights, format, hostLayers: hostLayers, sharedOnHost: sharedOnHost);
         Assert.That(model.HostLayers, Is.EqualTo(hostLayers));
+        Assert.That(model.Layers[0].GateUp is null, Is.EqualTo(sharedOnHost), "a host layer's device stack: the shared expert, or nothing");
         using var session = new DecodeSession(Context, model, maxPositions: 32, prefillChunk: 3);
         var logits = new List<float[]>();
         var tokens = new List<int> { session.Prefill(prompt) };

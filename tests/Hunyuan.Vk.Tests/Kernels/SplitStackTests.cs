@@ -74,8 +74,8 @@ public sealed class SplitStackTests : VulkanTest
         (float[] Prefill, float[] Step) Logits(GpuContext context, int expectParts)
         {
             using DeviceModel model = DeviceModel.Random(context, c, format, seed: 5);
-            Assert.That(model.Layers[0].GateUp.Parts.Length, Is.EqualTo(expectParts), "gate/up parts");
-            Assert.That(model.Layers[1].Down.Parts.Length, expectParts == 1 ? Is.EqualTo(1) : Is.GreaterThan(1), "down parts (half the size: more per part)");
+            Assert.That(model.Layers[0].GateUp!.Parts.Length, Is.EqualTo(expectParts), "gate/up parts");
+            Assert.That(model.Layers[1].Down!.Parts.Length, expectParts == 1 ? Is.EqualTo(1) : Is.GreaterThan(1), "down parts (half the size: more per part)");
             using var session = new DecodeSession(context, model, maxPositions: 32);
             session.Prefill(prompt);
             var afterPrefill = new float[c.VocabSize];
