@@ -35,9 +35,10 @@ public sealed record ExpertPlacement(int HostLayers, MemoryEstimate Estimate, lo
     /// <paramref name="deviceMemory"/> holds after the always-on weights, the KV cache and the activations. A number
     /// (at most the layers; <see cref="All"/>) places that many on the host.
     /// <paramref name="deviceMemory"/>: the device bytes to use (null: what the device reports, less a margin).
+    /// <paramref name="hostMemory"/>: the host bytes available (null: <see cref="HostMemory"/>, measured now).
     /// </summary>
     public static ExpertPlacement Choose(HunyuanConfig c, WeightFormat format, int contextLength, DeviceInfo device, long? deviceMemory = null,
-        int? hostLayers = 0, int prefillChunk = 64)
+        int? hostLayers = 0, int prefillChunk = 64, long? hostMemory = null)
     {
         ArgumentNullException.ThrowIfNull(c);
         ArgumentNullException.ThrowIfNull(device);
@@ -47,7 +48,7 @@ public sealed record ExpertPlacement(int HostLayers, MemoryEstimate Estimate, lo
         }
 
         long budget = deviceMemory ?? DefaultBudget(device);
-        long hostAvailable = HostMemory();
+        long hostAvailable = hostMemory ?? HostMemory();
         MemoryEstimate allDevice = MemoryEstimate.For(c, format, contextLength, prefillChunk);
         long routed = allDevice.RoutedLayerBytes;
         long always = allDevice.TotalBytes - c.Layers * routed;   // what stays on the device whatever the placement

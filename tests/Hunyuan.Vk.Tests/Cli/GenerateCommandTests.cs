@@ -146,3 +146,39 @@ public sealed class GenerateCommandTests : VulkanTest
         Assert.That(System.Text.RegularExpressions.Regex.Count(output, "> "), Is.GreaterThanOrEqualTo(3), "a prompt per line read");
     }
 }
+
+/// <summary>The placement options of generate: experts on the host said so on stderr; a budget the always-on weights
+/// cannot fit, or a malformed value, refused before anything loads, with a non-zero exit.</summary>
+public sealed class GeneratePlacementTests : VulkanTest
+{
+    private static readonly string[] s_ids = ["127958", "9906", "1917", "127962"];
+
+    [Test]
+    public void Host_experts_give_the_greedy_tokens_of_the_all_device_run_and_say_where_they_are()
+    {
+        string model = TestModels.Directory(TestModels.Tiny() with { TieEmbeddings = false });
+        string[] common = ["generate", "--model", model, "--prompt-ids", string.Join(',', s_ids), "--weights", "q8", "--temperature", "0", "--max-tokens", "4", "--json", "--context", "64"];
+        (int exit, string output, string error) = Hyvk.Run([.. common, "--host-experts", "all", "--device-memory", "1"]);
+        Assert.That(exit, Is.Zero, error);
+        Assert.That(error, Does.Contain("0 layers on the device, 2 on the host").And.Contain(" of 1.00 GB"));
+        (int exit0, string output0, string error0) = Hyvk.Run([.. common, "--host-experts", "0"]);
+        Assert.That(exit0, Is.Zero, error0);
+        Assert.That(error0, Does.Contain("2 layers on the device, 0 on the host"));
+        static int[] Ids(string json) => [.. JsonDocument.Parse(json).RootElement.GetProperty("generated_ids").EnumerateArray().Select(e => e.GetInt32())];
+        Assert.That(Ids(output), Is.EqualTo(Ids(output0)));
+    }
+
+    [TestCase("--device-memory", "0.00001", "Even with every layer's routed experts on the host")]
+    [TestCase("--device-memory", "-1", "--device-memory must be a positive number of GB")]
+    [TestCase("--device-memory", "NaN", "--device-memory must be a positive number of GB")]
+    [TestCase("--host-experts", "some", "--host-experts takes a number of layers (0 or more), all or auto")]
+    [TestCase("--host-experts", "-2", "--host-experts takes a number of layers")]
+    public void A_placement_that_cannot_be_is_refused_before_loading(string option, string value, string message)
+    {
+        string model = TestModels.Directory(TestModels.Tiny());
+        (int exit, _, string error) = Hyvk.Run("generate", "--model", model, "--prompt", "hi", "--max-tokens", "2", option, value);
+        Assert.That(exit, Is.Not.Zero);
+        Assert.That(error, Does.Contain(message));
+        Assert.That(error, Does.Not.Contain("loaded").And.Not.Contain("   at "), "nothing loaded, no stack trace");
+    }
+}
