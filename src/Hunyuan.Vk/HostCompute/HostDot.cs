@@ -82,6 +82,89 @@ internal static class HostDot
         return total;
     }
 
+    /// <summary>The row of <see cref="Q8"/> or <see cref="Q4"/> dotted with up to <see cref="MaxBatch"/> activations at
+    /// once (prefill: the tokens an expert was chosen for), decoding each weight block once for all of them.</summary>
+    public static void Batch(WeightFormat format, ReadOnlySpan<byte> quants, ReadOnlySpan<float> scales, ReadOnlySpan<byte> zeros,
+        ReadOnlySpan<Int8Activation> xs, Span<float> dots)
+    {
+        if (xs.Length > MaxBatch || dots.Length < xs.Length)
+        {
+            throw new ArgumentException($"{xs.Length} activations (at most {MaxBatch}) into {dots.Length} dots");
+        }
+
+        if (!UseAvx2 || xs.Length == 1)
+        {
+            for (int t = 0; t < xs.Length; t++)
+            {
+                dots[t] = format == WeightFormat.Q8 ? Q8(quants, scales, xs[t]) : Q4(quants, scales, zeros, xs[t]);
+            }
+
+            return;
+        }
+
+        int blocks = xs[0].Length / Int8Activation.Block;
+        int blocksPerScale = format == WeightFormat.Q4Z ? WeightFormat.Q4Z.GroupSize() / 32 : 1;
+        Check(quants.Length, blocks * (format == WeightFormat.Q8 ? 32 : 16), scales.Length, blocks / blocksPerScale);
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<short> ones = Vector256.Create((short)1);
+        Vector128<byte> low = Vector128.Create((byte)0x0F);
+        ref byte wr = ref MemoryMarshal.GetReference(quants);
+        int n = xs.Length;
+        for (int b = 0; b < blocks; b++)
+        {
+            int group = b / blocksPerScale;
+            float ws = scales[group];
+            // The weights of the block, once: Q8 as |w| with the sign kept for q; Q4 as nibbles (zero point apart).
+            Vector256<byte> wv;
+            Vector256<sbyte> sign = default;
+            int zero = 0;
+            if (format == WeightFormat.Q8)
+            {
+                Vector256<sbyte> w = Vector256.LoadUnsafe(ref Unsafe.As<byte, sbyte>(ref wr), (nuint)(b * 32));
+                wv = Avx2.Abs(w).AsByte();
+                sign = w;
+            }
+            else
+            {
+                Vector128<byte> packed = Vector128.LoadUnsafe(ref wr, (nuint)(b * 16));
+                wv = Vector256.Create(packed & low, Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & low);
+                zero = Zero(zeros, group);
+            }
+
+            for (int t = 0; t < n; t++)
+            {
+                Int8Activation x = xs[t];
+                ref sbyte qr = ref MemoryMarshal.GetReference(format == WeightFormat.Q8 ? x.Q.AsSpan() : x.QNibbleOrder.AsSpan());
+                Vector256<sbyte> q = Vector256.LoadUnsafe(ref qr, (nuint)(b * 32));
+                Vector256<int> dot = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(wv, format == WeightFormat.Q8 ? Avx2.Sign(q, sign) : q), ones);
+                dot -= Vector256.CreateScalar(zero * x.Sums[b]);
+                Vector256<float> d = Vector256.Create(ws * x.Scales[b]);
+                switch (t)
+                {
+                    case 0: a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), d, a0); break;
+                    case 1: a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), d, a1); break;
+                    case 2: a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), d, a2); break;
+                    default: a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), d, a3); break;
+                }
+            }
+        }
+
+        dots[0] = Vector256.Sum(a0);
+        dots[1] = Vector256.Sum(a1);
+        if (n > 2)
+        {
+            dots[2] = Vector256.Sum(a2);
+        }
+
+        if (n > 3)
+        {
+            dots[3] = Vector256.Sum(a3);
+        }
+    }
+
+    /// <summary>Most activations of one <see cref="Batch"/>.</summary>
+    public const int MaxBatch = 4;
+
     // Two blocks per iteration into two accumulators: the loop is bound by the latency of one multiply-add chain
     // otherwise (measured: about 13 cycles a block with one accumulator).
     private static float Q8Avx2(ref sbyte w, ref sbyte q, ref float ws, ref float xs, int blocks)

@@ -16,6 +16,7 @@ internal sealed class HostExperts
     private readonly float[] _swiglu;           // [entries][inter]
     private readonly int[] _count, _start;      // per expert: entries, first entry
     private readonly int[] _entryToken;         // per entry (grouped by expert, tokens in order)
+    private readonly Int8Activation[] _entryX;  // per entry: its token's x, so an expert's entries are one span
     private readonly float[] _entryWeight;
     private readonly int[] _active;             // the experts with entries, ascending
     private readonly Action<int> _gateUpPhase, _quantizePhase, _downPhase;
@@ -48,6 +49,7 @@ internal sealed class HostExperts
         _start = new int[maxExperts];
         _active = new int[maxExperts];
         _entryToken = new int[maxEntries];
+        _entryX = new Int8Activation[maxEntries];
         _entryWeight = new float[maxEntries];
         _gateUpPhase = GateUpPhase;
         _quantizePhase = QuantizePhase;
@@ -144,26 +146,33 @@ internal sealed class HostExperts
             {
                 int entry = _start[id] + _count[id]++;
                 _entryToken[entry] = i / SlotsPerToken;
+                _entryX[entry] = _x[i / SlotsPerToken];
                 _entryWeight[entry] = RouteWeights[i];
             }
         }
     }
 
-    // swiglu[entry][i] = silu(gate_i x) * (up_i x) for rows i of this thread's share, expert by expert.
+    // swiglu[entry][i] = silu(gate_i x) * (up_i x) for rows i of this thread's share, expert by expert; each row
+    // dotted with up to HostDot.MaxBatch of the expert's tokens at once.
     private void GateUpPhase(int thread)
     {
         (int start, int end) = _pool!.Share(thread, Intermediate);
+        Span<float> g = stackalloc float[HostDot.MaxBatch], u = stackalloc float[HostDot.MaxBatch];
         for (int a = 0; a < _activeCount; a++)
         {
             int e = _active[a], first = _start[e], last = first + _count[e];
             HostMatrix w = _layer!.GateUp(e);
-            for (int i = start; i < end; i++)
+            for (int j0 = first; j0 < last; j0 += HostDot.MaxBatch)
             {
-                for (int j = first; j < last; j++)
+                ReadOnlySpan<Int8Activation> xs = _entryX.AsSpan(j0, Math.Min(HostDot.MaxBatch, last - j0));
+                for (int i = start; i < end; i++)
                 {
-                    Int8Activation x = _x[_entryToken[j]];
-                    float g = w.Dot(2 * i, x), u = w.Dot(2 * i + 1, x);
-                    _swiglu[j * Intermediate + i] = g / (1f + MathF.Exp(-g)) * u;
+                    w.Dot(2 * i, xs, g);
+                    w.Dot(2 * i + 1, xs, u);
+                    for (int k = 0; k < xs.Length; k++)
+                    {
+                        _swiglu[(j0 + k) * Intermediate + i] = g[k] / (1f + MathF.Exp(-g[k])) * u[k];
+                    }
                 }
             }
         }
@@ -186,15 +195,21 @@ internal sealed class HostExperts
             Array.Clear(Y, t * Hidden + start, end - start);
         }
 
+        Span<float> dots = stackalloc float[HostDot.MaxBatch];
         for (int a = 0; a < _activeCount; a++)
         {
             int e = _active[a], first = _start[e], last = first + _count[e];
             HostMatrix w = _layer!.Down(e);
-            for (int r = start; r < end; r++)
+            for (int j0 = first; j0 < last; j0 += HostDot.MaxBatch)
             {
-                for (int j = first; j < last; j++)
+                ReadOnlySpan<Int8Activation> acts = _act.AsSpan(j0, Math.Min(HostDot.MaxBatch, last - j0));
+                for (int r = start; r < end; r++)
                 {
-                    Y[_entryToken[j] * Hidden + r] += _entryWeight[j] * w.Dot(r, _act[j]);
+                    w.Dot(r, acts, dots);
+                    for (int k = 0; k < acts.Length; k++)
+                    {
+                        Y[_entryToken[j0 + k] * Hidden + r] += _entryWeight[j0 + k] * dots[k];
+                    }
                 }
             }
         }

@@ -41,6 +41,11 @@ internal sealed class HostMatrix
     /// <summary>Bytes one product reads: the quants, the f32 scales, the zero points.</summary>
     public long Bytes => Quants.LongLength + Scales.LongLength * 4 + Zeros.LongLength;
 
+    /// <summary>Row <paramref name="r"/> dotted with each of <paramref name="xs"/> (at most <see cref="HostDot.MaxBatch"/>).</summary>
+    public void Dot(int r, ReadOnlySpan<Int8Activation> xs, Span<float> dots) =>
+        HostDot.Batch(Format, Quants.AsSpan(r * RowBytes, RowBytes), Scales.AsSpan(r * GroupsPerRow, GroupsPerRow),
+            Format == WeightFormat.Q4Z ? Zeros.AsSpan(r * GroupsPerRow, GroupsPerRow) : [], xs, dots);
+
     /// <summary>Row <paramref name="r"/> dotted with <paramref name="x"/>.</summary>
     public float Dot(int r, Int8Activation x)
     {

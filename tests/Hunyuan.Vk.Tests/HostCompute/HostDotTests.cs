@@ -79,4 +79,28 @@ public sealed class HostDotTests
         Assert.That(a.QNibbleOrder[16], Is.EqualTo(a.Q[1]), "then odds");
         Assert.Throws<ArgumentException>(() => a.Quantize(new float[96]), "beyond the capacity");
     }
+
+    [TestCase(WeightFormat.Q8, 96, 3)]
+    [TestCase(WeightFormat.Q4, 160, 4)]
+    [TestCase(WeightFormat.Q4, 4096, 2)]
+    [TestCase(WeightFormat.Q4Z, 384, 4)]
+    [TestCase(WeightFormat.Q4Z, 3072, 3)]
+    public void A_row_dotted_with_several_activations_at_once_matches_each_alone(WeightFormat format, int cols, int batch)
+    {
+        QuantizedMatrix w = QuantizedMatrix.Random(format, 5, cols, new Random(cols + batch));
+        var host = new HostMatrix(w);
+        Int8Activation[] xs = [.. Enumerable.Range(0, batch).Select(t =>
+        {
+            var a = new Int8Activation(cols);
+            a.Quantize(TestData.Uniform(100 + t, cols));
+            return a;
+        })];
+        var dots = new float[HostDot.MaxBatch];
+        for (int r = 0; r < 5; r++)
+        {
+            host.Dot(r, xs, dots);
+            float[] alone = [.. xs.Select(x => host.Dot(r, x))];
+            AssertNmse.Close(alone, dots.AsSpan(0, batch).ToArray(), 1e-9, $"{format} row {r}, {batch} at once");
+        }
+    }
 }
