@@ -162,6 +162,19 @@ internal sealed class HostExperts
         {
             int e = _active[a], first = _start[e], last = first + _count[e];
             HostMatrix w = _layer!.GateUp(e);
+            if (last - first == 1)
+            {
+                // One token (always in decode): the single-activation dot, without the batch's bookkeeping per row.
+                Int8Activation x = _entryX[first];
+                for (int i = start; i < end; i++)
+                {
+                    float gi = w.Dot(2 * i, x), ui = w.Dot(2 * i + 1, x);
+                    _swiglu[first * Intermediate + i] = gi / (1f + MathF.Exp(-gi)) * ui;
+                }
+
+                continue;
+            }
+
             for (int j0 = first; j0 < last; j0 += HostDot.MaxBatch)
             {
                 ReadOnlySpan<Int8Activation> xs = _entryX.AsSpan(j0, Math.Min(HostDot.MaxBatch, last - j0));
@@ -200,6 +213,19 @@ internal sealed class HostExperts
         {
             int e = _active[a], first = _start[e], last = first + _count[e];
             HostMatrix w = _layer!.Down(e);
+            if (last - first == 1)
+            {
+                Int8Activation act = _act[first];
+                float weight = _entryWeight[first];
+                int y0 = _entryToken[first] * Hidden;
+                for (int r = start; r < end; r++)
+                {
+                    Y[y0 + r] += weight * w.Dot(r, act);
+                }
+
+                continue;
+            }
+
             for (int j0 = first; j0 < last; j0 += HostDot.MaxBatch)
             {
                 ReadOnlySpan<Int8Activation> acts = _act.AsSpan(j0, Math.Min(HostDot.MaxBatch, last - j0));
