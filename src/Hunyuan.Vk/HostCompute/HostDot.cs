@@ -11,12 +11,15 @@ namespace Hunyuan.Vk.HostCompute;
 /// hold (Q8, Q4, Q4Z: <see cref="QuantizedMatrix"/>'s quants, the scales widened to f32 as <see cref="HostMatrix"/> holds them). Per 32-value block the integer products of the weight's
 /// raw values and the activation's q are summed exactly (AVX2: <c>vpmaddubsw</c> pairs an unsigned byte with a signed
 /// one, <c>vpmaddwd</c> sums pairs), then scaled by the two blocks' scales; a zero point z subtracts z x the block's
-/// sum of q. Without AVX2 a scalar loop computes the same sums.
+/// sum of q. Without AVX2 a 128-bit (SSSE3) loop, without that a scalar one, computes the same sums.
 /// </summary>
 internal static class HostDot
 {
-    /// <summary>Whether the AVX2 path runs (false: the scalar one; tests set it to compare the two).</summary>
+    /// <summary>Whether the AVX2 path runs (false: the 128-bit one; tests set it to compare the paths).</summary>
     internal static bool UseAvx2 { get; set; } = Avx2.IsSupported && Fma.IsSupported;
+
+    /// <summary>Whether the 128-bit (SSSE3) path runs where AVX2 does not (false: the scalar one).</summary>
+    internal static bool UseSsse3 { get; set; } = Ssse3.IsSupported;
 
     /// <summary>Q8 row: <paramref name="quants"/> one signed byte per value, a scale per 32.</summary>
     public static float Q8(ReadOnlySpan<byte> quants, ReadOnlySpan<float> scales, Int8Activation x)
@@ -29,6 +32,19 @@ internal static class HostDot
         {
             return Q8Avx2(ref MemoryMarshal.GetReference(w), ref MemoryMarshal.GetReference(q), ref MemoryMarshal.GetReference(scales),
                 ref MemoryMarshal.GetReference(x.Scales.AsSpan()), blocks);
+        }
+
+        if (UseSsse3)
+        {
+            Vector128<float> acc = Vector128<float>.Zero;
+            for (int b = 0; b < blocks; b++)
+            {
+                Vector128<int> sums = Pairs128(Vector128.Create(w.Slice(b * 32, 16)), Vector128.Create(q.Slice(b * 32, 16)))
+                    + Pairs128(Vector128.Create(w.Slice(b * 32 + 16, 16)), Vector128.Create(q.Slice(b * 32 + 16, 16)));
+                acc += Sse2.ConvertToVector128Single(sums) * Vector128.Create(scales[b] * x.Scales[b]);
+            }
+
+            return Vector128.Sum(acc);
         }
 
         float total = 0;
@@ -63,6 +79,23 @@ internal static class HostDot
         {
             return Q4Avx2(ref MemoryMarshal.GetReference(quants), ref MemoryMarshal.GetReference(q), ref MemoryMarshal.GetReference(scales),
                 zeros, ref MemoryMarshal.GetReference(x.Scales.AsSpan()), ref MemoryMarshal.GetReference(x.Sums.AsSpan()), blocks, blocksPerScale);
+        }
+
+        if (UseSsse3)
+        {
+            Vector128<float> acc = Vector128<float>.Zero;
+            Vector128<byte> mask = Vector128.Create((byte)0x0F);
+            Vector128<short> ones = Vector128.Create((short)1);
+            for (int b = 0; b < blocks; b++)
+            {
+                Vector128<byte> packed = Vector128.Create(quants.Slice(b * 16, 16));
+                Vector128<short> pairs = Ssse3.MultiplyAddAdjacent(packed & mask, Vector128.Create(q.Slice(b * 32, 16)))
+                    + Ssse3.MultiplyAddAdjacent(Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask, Vector128.Create(q.Slice(b * 32 + 16, 16)));
+                Vector128<int> sums = Sse2.MultiplyAddAdjacent(pairs, ones) - Vector128.CreateScalar(Zero(zeros, b / blocksPerScale) * x.Sums[b]);
+                acc += Sse2.ConvertToVector128Single(sums) * Vector128.Create(scales[b / blocksPerScale] * x.Scales[b]);
+            }
+
+            return Vector128.Sum(acc);
         }
 
         float total = 0;
@@ -161,6 +194,11 @@ internal static class HostDot
             dots[3] = Vector256.Sum(a3);
         }
     }
+
+    // 16 signed weights times 16 q, in 4 lanes of int32: |w| unsigned against q with w's sign (pmaddubsw), pairs summed.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> Pairs128(Vector128<sbyte> w, Vector128<sbyte> q) =>
+        Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(Ssse3.Abs(w), Ssse3.Sign(q, w)), Vector128.Create((short)1));
 
     /// <summary>Most activations of one <see cref="Batch"/>.</summary>
     public const int MaxBatch = 4;
