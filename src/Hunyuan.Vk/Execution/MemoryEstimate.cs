@@ -18,8 +18,9 @@ namespace Hunyuan.Vk.Execution;
 /// their scratch; not part of <see cref="TotalBytes"/>.</param>
 /// <param name="HostLayers">Layers whose routed experts are on the host (the first ones).</param>
 /// <param name="RoutedLayerBytes">Device bytes of one layer's routed experts: what moving a layer to the host saves.</param>
+/// <param name="SharedOnHost">Whether the host layers' shared experts are on the host too.</param>
 public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long ActivationBytes, (long Texels, string What) LargestView = default,
-    long HostBytes = 0, int HostLayers = 0, long RoutedLayerBytes = 0)
+    long HostBytes = 0, int HostLayers = 0, long RoutedLayerBytes = 0, bool SharedOnHost = false)
 {
     /// <summary>Device bytes: weights, KV cache, activations.</summary>
     public long TotalBytes => WeightBytes + KvCacheBytes + ActivationBytes;
@@ -56,7 +57,7 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
             Texels(dense, c.VocabSize, hidden, "the embedding"),
         ];
         return new MemoryEstimate(weights, kv, activations, views.MaxBy(v => v.Item1), hostLayers * HostLayerBytes(c, format, hostExperts) + (hostLayers > 0 ? HostScratchBytes(c, prefillChunk) : 0),
-            hostLayers, routed);
+            hostLayers, routed, sharedOnHost && hostLayers > 0);
     }
 
     /// <summary>Host bytes of one layer's routed experts as the host kernels hold them: the device's quants and zero
@@ -113,7 +114,7 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
 
     public override string ToString() =>
         string.Create(CultureInfo.InvariantCulture, $"weights {Gib(WeightBytes)}, KV cache {Gib(KvCacheBytes)}, activations {Gib(ActivationBytes)}")
-        + (HostLayers > 0 ? string.Create(CultureInfo.InvariantCulture, $"; host: {HostLayers} layers' routed experts, {Gib(HostBytes)}") : string.Empty);
+        + (HostLayers > 0 ? string.Create(CultureInfo.InvariantCulture, $"; host: {HostLayers} layers' {(SharedOnHost ? "routed and shared" : "routed")} experts, {Gib(HostBytes)}") : string.Empty);
 
     internal static string Gib(long bytes) => (bytes / (1024.0 * 1024 * 1024)).ToString("0.00", CultureInfo.InvariantCulture) + " GiB";
 }
