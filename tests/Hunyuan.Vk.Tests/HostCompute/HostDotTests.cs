@@ -35,7 +35,7 @@ public sealed class HostDotTests
         }
 
         const int Rows = 37;
-        QuantizedMatrix w = QuantizedMatrix.Random(format, Rows, cols, new Random(cols));
+        QuantizedMatrix w = Varied(QuantizedMatrix.Random(format, Rows, cols, new Random(cols)), cols);
         float[] x = TestData.Uniform(cols + 1, cols);
         var activation = new Int8Activation(cols + 64);   // capacity above the length: only Length values count
         activation.Quantize(x);
@@ -102,5 +102,42 @@ public sealed class HostDotTests
             float[] alone = [.. xs.Select(x => host.Dot(r, x))];
             AssertNmse.Close(alone, dots.AsSpan(0, batch).ToArray(), 1e-9, $"{format} row {r}, {batch} at once");
         }
+    }
+
+    [TestCase(WeightFormat.Q8, 96)]
+    [TestCase(WeightFormat.Q8, 4096)]
+    [TestCase(WeightFormat.Q4, 160)]
+    [TestCase(WeightFormat.Q4, 3072)]
+    [TestCase(WeightFormat.Q4Z, 384)]
+    [TestCase(WeightFormat.Q4Z, 4096)]
+    public void Two_adjacent_rows_in_one_pass_match_each_alone(WeightFormat format, int cols)
+    {
+        QuantizedMatrix w = Varied(QuantizedMatrix.Random(format, 6, cols, new Random(cols + 7)), cols);
+        var host = new HostMatrix(w);
+        var x = new Int8Activation(cols);
+        x.Quantize(TestData.Uniform(cols + 8, cols));
+        for (int r = 0; r < 6; r += 2)
+        {
+            (float a, float b) = host.DotPair(r, x);
+            AssertNmse.Close([host.Dot(r, x), host.Dot(r + 1, x)], [a, b], 1e-9, $"{format} rows {r}, {r + 1}");
+        }
+    }
+
+    // Random matrices have one scale (and zero point 8) everywhere: give every group its own, so a kernel that reads
+    // another row's or group's scale or zero point is caught.
+    private static QuantizedMatrix Varied(QuantizedMatrix m, int seed)
+    {
+        var random = new Random(seed);
+        for (int g = 0; g < m.Scales.Length; g++)
+        {
+            m.Scales[g] = (Half)((float)m.Scales[g] * (0.5f + random.NextSingle()));
+        }
+
+        for (int g = 0; g < m.Zeros.Length; g++)
+        {
+            m.Zeros[g] = (byte)random.Next(16);
+        }
+
+        return m;
     }
 }
