@@ -201,69 +201,6 @@ internal static class HostDot
     private static Vector128<int> Pairs128(Vector128<sbyte> w, Vector128<sbyte> q) =>
         Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(Ssse3.Abs(w), Ssse3.Sign(q, w)), Vector128.Create((short)1));
 
-    /// <summary>Two rows (adjacent in the matrix: <paramref name="rowBytes"/> apart in <paramref name="quants"/>) dotted with
-    /// one activation: each block's q, scale and sum loaded once for both, two independent chains. Decode's gate/up
-    /// pair (gate_i, up_i are adjacent) and down rows run on this.</summary>
-    public static (float A, float B) Pair(WeightFormat format, ReadOnlySpan<byte> quants, int rowBytes, ReadOnlySpan<float> scales, int groupsPerRow,
-        ReadOnlySpan<byte> zeros, Int8Activation x)
-    {
-        int blocks = x.Length / Int8Activation.Block;
-        bool q8 = format == WeightFormat.Q8;
-        if (!UseAvx2 || quants.Length != 2 * rowBytes || scales.Length != 2 * groupsPerRow || rowBytes != blocks * (q8 ? 32 : 16))
-        {
-            return q8
-                ? (Q8(quants[..rowBytes], scales[..groupsPerRow], x), Q8(quants[rowBytes..], scales[groupsPerRow..], x))
-                : (Q4(quants[..rowBytes], scales[..groupsPerRow], zeros.IsEmpty ? [] : zeros[..groupsPerRow], x),
-                   Q4(quants[rowBytes..], scales[groupsPerRow..], zeros.IsEmpty ? [] : zeros[groupsPerRow..], x));
-        }
-
-        ref byte w = ref MemoryMarshal.GetReference(quants);
-        ref float ws = ref MemoryMarshal.GetReference(scales);
-        ref float xs = ref MemoryMarshal.GetReference(x.Scales.AsSpan());
-        Vector256<float> a = Vector256<float>.Zero, b = Vector256<float>.Zero;
-        Vector256<short> ones = Vector256.Create((short)1);
-        if (q8)
-        {
-            ref sbyte qr = ref MemoryMarshal.GetReference(x.Q.AsSpan());
-            ref sbyte w0 = ref Unsafe.As<byte, sbyte>(ref w), w1 = ref Unsafe.Add(ref w0, rowBytes);
-            for (int k = 0; k < blocks; k++)
-            {
-                Vector256<sbyte> q = Vector256.LoadUnsafe(ref qr, (nuint)(k * 32));
-                Vector256<sbyte> u = Vector256.LoadUnsafe(ref w0, (nuint)(k * 32)), v = Vector256.LoadUnsafe(ref w1, (nuint)(k * 32));
-                Vector256<int> du = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(u), Avx2.Sign(q, u)), ones);
-                Vector256<int> dv = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(v), Avx2.Sign(q, v)), ones);
-                float d = Unsafe.Add(ref xs, k);
-                a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(du), Vector256.Create(Unsafe.Add(ref ws, k) * d), a);
-                b = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dv), Vector256.Create(Unsafe.Add(ref ws, groupsPerRow + k) * d), b);
-            }
-
-            return (Vector256.Sum(a), Vector256.Sum(b));
-        }
-
-        int shift = zeros.IsEmpty ? 0 : BitOperations.Log2((uint)WeightFormat.Q4Z.GroupSize() / 32);
-        ref sbyte qn = ref MemoryMarshal.GetReference(x.QNibbleOrder.AsSpan());
-        ref int sums = ref MemoryMarshal.GetReference(x.Sums.AsSpan());
-        ref byte r1 = ref Unsafe.Add(ref w, rowBytes);
-        Vector128<byte> low = Vector128.Create((byte)0x0F);
-        for (int k = 0; k < blocks; k++)
-        {
-            Vector256<sbyte> q = Vector256.LoadUnsafe(ref qn, (nuint)(k * 32));
-            Vector128<byte> pu = Vector128.LoadUnsafe(ref w, (nuint)(k * 16)), pv = Vector128.LoadUnsafe(ref r1, (nuint)(k * 16));
-            Vector256<byte> nu = Vector256.Create(pu & low, Vector128.ShiftRightLogical(pu.AsUInt16(), 4).AsByte() & low);
-            Vector256<byte> nv = Vector256.Create(pv & low, Vector128.ShiftRightLogical(pv.AsUInt16(), 4).AsByte() & low);
-            Vector256<int> du = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(nu, q), ones);
-            Vector256<int> dv = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(nv, q), ones);
-            int g = k >> shift, sum = Unsafe.Add(ref sums, k);
-            du -= Vector256.CreateScalar(Zero(zeros, g) * sum);
-            dv -= Vector256.CreateScalar((zeros.IsEmpty ? 8 : zeros[groupsPerRow + g]) * sum);
-            float d = Unsafe.Add(ref xs, k);
-            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(du), Vector256.Create(Unsafe.Add(ref ws, g) * d), a);
-            b = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dv), Vector256.Create(Unsafe.Add(ref ws, groupsPerRow + g) * d), b);
-        }
-
-        return (Vector256.Sum(a), Vector256.Sum(b));
-    }
-
     /// <summary>Most activations of one <see cref="Batch"/>.</summary>
     public const int MaxBatch = 4;
 

@@ -168,7 +168,7 @@ internal sealed class HostExperts
                 Int8Activation x = _entryX[first];
                 for (int i = start; i < end; i++)
                 {
-                    (float gi, float ui) = w.DotPair(2 * i, x);
+                    float gi = w.Dot(2 * i, x), ui = w.Dot(2 * i + 1, x);
                     _swiglu[first * Intermediate + i] = gi / (1f + MathF.Exp(-gi)) * ui;
                 }
 
@@ -218,15 +218,7 @@ internal sealed class HostExperts
                 Int8Activation act = _act[first];
                 float weight = _entryWeight[first];
                 int y0 = _entryToken[first] * Hidden;
-                int r = start;
-                for (; r + 1 < end; r += 2)
-                {
-                    (float a0, float a1) = w.DotPair(r, act);
-                    Y[y0 + r] += weight * a0;
-                    Y[y0 + r + 1] += weight * a1;
-                }
-
-                if (r < end)
+                for (int r = start; r < end; r++)
                 {
                     Y[y0 + r] += weight * w.Dot(r, act);
                 }

@@ -46,11 +46,6 @@ internal sealed class HostMatrix
         HostDot.Batch(Format, Quants.AsSpan(r * RowBytes, RowBytes), Scales.AsSpan(r * GroupsPerRow, GroupsPerRow),
             Format == WeightFormat.Q4Z ? Zeros.AsSpan(r * GroupsPerRow, GroupsPerRow) : [], xs, dots);
 
-    /// <summary>Rows <paramref name="r"/> and <paramref name="r"/> + 1 dotted with <paramref name="x"/>, in one pass.</summary>
-    public (float A, float B) DotPair(int r, Int8Activation x) =>
-        HostDot.Pair(Format, Quants.AsSpan(r * RowBytes, 2 * RowBytes), RowBytes, Scales.AsSpan(r * GroupsPerRow, 2 * GroupsPerRow), GroupsPerRow,
-            Format == WeightFormat.Q4Z ? Zeros.AsSpan(r * GroupsPerRow, 2 * GroupsPerRow) : [], x);
-
     /// <summary>Row <paramref name="r"/> dotted with <paramref name="x"/>.</summary>
     public float Dot(int r, Int8Activation x)
     {

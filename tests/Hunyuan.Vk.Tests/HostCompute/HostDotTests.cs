@@ -104,25 +104,6 @@ public sealed class HostDotTests
         }
     }
 
-    [TestCase(WeightFormat.Q8, 96)]
-    [TestCase(WeightFormat.Q8, 4096)]
-    [TestCase(WeightFormat.Q4, 160)]
-    [TestCase(WeightFormat.Q4, 3072)]
-    [TestCase(WeightFormat.Q4Z, 384)]
-    [TestCase(WeightFormat.Q4Z, 4096)]
-    public void Two_adjacent_rows_in_one_pass_match_each_alone(WeightFormat format, int cols)
-    {
-        QuantizedMatrix w = Varied(QuantizedMatrix.Random(format, 6, cols, new Random(cols + 7)), cols);
-        var host = new HostMatrix(w);
-        var x = new Int8Activation(cols);
-        x.Quantize(TestData.Uniform(cols + 8, cols));
-        for (int r = 0; r < 6; r += 2)
-        {
-            (float a, float b) = host.DotPair(r, x);
-            AssertNmse.Close([host.Dot(r, x), host.Dot(r + 1, x)], [a, b], 1e-9, $"{format} rows {r}, {r + 1}");
-        }
-    }
-
     // Random matrices have one scale (and zero point 8) everywhere: give every group its own, so a kernel that reads
     // another row's or group's scale or zero point is caught.
     private static QuantizedMatrix Varied(QuantizedMatrix m, int seed)
