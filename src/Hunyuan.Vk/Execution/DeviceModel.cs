@@ -187,11 +187,7 @@ public sealed class DeviceModel : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(hostLayers);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(hostLayers, c.Layers);
-        if (hostLayers > 0 && c.SharedExperts == 0)
-        {
-            throw new NotSupportedException("Routed experts on the host need a shared expert per layer; this config has none");
-        }
-
+        ExpertPlacement.RequireSharedExpert(c, hostLayers);
         return hostLayers;
     }
 

@@ -82,11 +82,7 @@ public sealed record ExpertPlacement(int HostLayers, MemoryEstimate Estimate, lo
             (host, why) = (0, $"the host kernels run q8, q4 and GPTQ int4, not {format.Spec().Name}");
         }
 
-        if (host > 0 && c.SharedExperts == 0)
-        {
-            throw new NotSupportedException("Routed experts on the host need a shared expert per layer (every Hunyuan MoE has one); this config has none: use --host-experts 0");
-        }
-
+        RequireSharedExpert(c, host);
         bool sharedOnHost = host > 0 && device.Type == "cpu";
         MemoryEstimate estimate = MemoryEstimate.For(c, format, contextLength, prefillChunk, host, sharedOnHost);
         if (estimate.TotalBytes > budget)
@@ -153,4 +149,14 @@ public sealed record ExpertPlacement(int HostLayers, MemoryEstimate Estimate, lo
     }
 
     private static string Gb(long bytes) => (bytes / 1e9).ToString("0.00", CultureInfo.InvariantCulture) + " GB";
+
+    /// <summary>Host layers keep their shared expert's slot in the device's expert stack (or run it on the host): a
+    /// config without a shared expert has neither.</summary>
+    internal static void RequireSharedExpert(HunyuanConfig c, int hostLayers)
+    {
+        if (hostLayers > 0 && c.SharedExperts == 0)
+        {
+            throw new NotSupportedException("Routed experts on the host need a shared expert per layer (every Hunyuan MoE has one); this config has none: use --host-experts 0");
+        }
+    }
 }

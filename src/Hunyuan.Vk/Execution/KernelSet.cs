@@ -16,6 +16,7 @@ internal sealed class KernelSet : IDisposable
     private readonly Dictionary<(WeightFormat, MatVecMode, int), MatVecKernel> _matvec = [];
     private readonly Dictionary<(WeightFormat, MatMulMode), MatMulKernel> _matmul = [];
     private readonly Dictionary<WeightFormat, EmbedKernel> _embed = [];
+    private BinaryOpKernel? _add;
 
     public KernelSet(GpuContext context, HunyuanConfig config, AttentionShape shape)
     {
@@ -33,7 +34,6 @@ internal sealed class KernelSet : IDisposable
             Argmax = Own(new ArgmaxKernel(context, Tuning));
             Sampler = Own(new Sampler(context, Tuning, (uint)config.VocabSize));
             Penalty = Own(new RepetitionPenaltyKernel(context, Tuning));
-            Add = Own(new BinaryOpKernel(context, Tuning, BinaryOp.Add));
         }
         catch
         {
@@ -53,7 +53,8 @@ internal sealed class KernelSet : IDisposable
     public ArgmaxKernel Argmax { get; }
     public Sampler Sampler { get; }
     public RepetitionPenaltyKernel Penalty { get; }
-    public BinaryOpKernel Add { get; }
+    /// <summary>x += y, for the host experts' return (built on first use: sessions without host layers never need it).</summary>
+    public BinaryOpKernel Add => _add ??= Own(new BinaryOpKernel(_context, Tuning, BinaryOp.Add));
 
     /// <summary>Decode's product for matrices of <paramref name="format"/> with <paramref name="cols"/> inputs.</summary>
     public MatVecKernel MatVec(WeightFormat format, MatVecMode mode, int cols)

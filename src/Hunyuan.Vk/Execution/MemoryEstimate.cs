@@ -39,10 +39,10 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
         double perWeight = format.BytesPerWeight();
         long hidden = c.HiddenSize, inter = c.ExpertIntermediate, experts = c.StackedExperts;
         long perLayerWeights = (long)((c.AttentionWeights + experts * c.ExpertWeights) * perWeight) + c.Experts * hidden * 4 + 2 * hidden * 4 + 2L * c.HeadDim * 4;
-        long routed = (long)(c.Experts * c.ExpertWeights * perWeight);
+        long ExpertBytes(int n) => (long)(n * c.ExpertWeights * perWeight);
         int hostExperts = c.Experts + (sharedOnHost ? c.SharedExperts : 0);
         long embedding = (long)(c.VocabSize * hidden * format.ForUnquantized().BytesPerWeight()) * (c.TieWordEmbeddings ? 1 : 2);
-        long weights = c.Layers * perLayerWeights + embedding + hidden * 4 - hostLayers * (long)(hostExperts * c.ExpertWeights * perWeight);
+        long weights = c.Layers * perLayerWeights + embedding + hidden * 4 - hostLayers * ExpertBytes(hostExperts);
         long kv = 2L * c.Layers * contextLength * c.KvDim * 2;
         int slots = c.RouteSlots;
         long splits = (contextLength + 255) / 256;
@@ -57,7 +57,7 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
             Texels(dense, c.VocabSize, hidden, "the embedding"),
         ];
         return new MemoryEstimate(weights, kv, activations, views.MaxBy(v => v.Item1), hostLayers * HostLayerBytes(c, format, hostExperts) + (hostLayers > 0 ? HostScratchBytes(c, prefillChunk) : 0),
-            hostLayers, routed, sharedOnHost && hostLayers > 0);
+            hostLayers, ExpertBytes(c.Experts), sharedOnHost && hostLayers > 0);
     }
 
     /// <summary>Host bytes of one layer's routed experts as the host kernels hold them: the device's quants and zero

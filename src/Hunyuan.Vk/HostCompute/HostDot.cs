@@ -12,10 +12,18 @@ namespace Hunyuan.Vk.HostCompute;
 /// hold (Q8, Q4, Q4Z: <see cref="QuantizedMatrix"/>'s quants, the scales widened to f32 as <see cref="HostMatrix"/> holds them). Per 32-value block the integer products of the weight's
 /// raw values and the activation's q are summed exactly (AVX2: <c>vpmaddubsw</c> pairs an unsigned byte with a signed
 /// one, <c>vpmaddwd</c> sums pairs), then scaled by the two blocks' scales; a zero point z subtracts z x the block's
-/// sum of q. Without AVX2 a 128-bit (SSSE3) loop, without that a scalar one, computes the same sums.
+/// sum of q. With AVX-512 (BW) a 512-bit loop takes two blocks per vector; where AVX-VNNI is, <c>vpdpbusd</c> does
+/// both multiply-adds in one instruction. Without AVX2 a 128-bit (SSSE3) loop, without that a scalar one, computes
+/// the same sums.
 /// </summary>
 internal static class HostDot
 {
+    /// <summary>Whether the 512-bit path runs. Tests set it where the CPU has no AVX-512 too: its few AVX-512
+    /// instructions then run as two AVX2 halves (<see cref="DotAdd(Vector512{int}, Vector512{byte}, Vector512{sbyte})"/>,
+    /// <see cref="Abs"/>), so everything else of the path (block pairing, nibble order, scales, zero points, tails) is
+    /// tested on any AVX2 machine.</summary>
+    internal static bool UseAvx512 { get; set; } = Avx512BW.IsSupported;
+
     /// <summary>Whether the AVX2 path runs (false: the 128-bit one; tests set it to compare the paths).</summary>
     internal static bool UseAvx2 { get; set; } = Avx2.IsSupported && Fma.IsSupported;
 
@@ -29,6 +37,12 @@ internal static class HostDot
         Check(quants.Length, blocks * 32, scales.Length, blocks);
         ReadOnlySpan<sbyte> w = MemoryMarshal.Cast<byte, sbyte>(quants);
         ReadOnlySpan<sbyte> q = x.Q;
+        if (UseAvx512)
+        {
+            return Q8Avx512(ref MemoryMarshal.GetReference(w), ref MemoryMarshal.GetReference(q), ref MemoryMarshal.GetReference(scales),
+                ref MemoryMarshal.GetReference(x.Scales.AsSpan()), blocks);
+        }
+
         if (UseAvx2)
         {
             return Q8Avx2(ref MemoryMarshal.GetReference(w), ref MemoryMarshal.GetReference(q), ref MemoryMarshal.GetReference(scales),
@@ -76,6 +90,12 @@ internal static class HostDot
         }
 
         ReadOnlySpan<sbyte> q = x.QNibbleOrder;
+        if (UseAvx512)
+        {
+            return Q4Avx512(ref MemoryMarshal.GetReference(quants), ref MemoryMarshal.GetReference(q), ref MemoryMarshal.GetReference(scales),
+                zeros, ref MemoryMarshal.GetReference(x.Scales.AsSpan()), ref MemoryMarshal.GetReference(x.Sums.AsSpan()), blocks, BitOperations.Log2((uint)blocksPerScale));
+        }
+
         if (UseAvx2)
         {
             return Q4Avx2(ref MemoryMarshal.GetReference(quants), ref MemoryMarshal.GetReference(q), ref MemoryMarshal.GetReference(scales),
@@ -230,9 +250,8 @@ internal static class HostDot
     {
         Vector256<sbyte> wv = Vector256.LoadUnsafe(ref w, (nuint)(b * 32));
         Vector256<sbyte> qv = Vector256.LoadUnsafe(ref q, (nuint)(b * 32));
-        // |w| as unsigned times q with w's sign: vpmaddubsw needs its first operand unsigned.
-        Vector256<short> pairs = Avx2.MultiplyAddAdjacent(Avx2.Abs(wv), Avx2.Sign(qv, wv));
-        return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
+        // |w| as unsigned times q with w's sign: vpmaddubsw and vpdpbusd need their first operand unsigned.
+        return DotAdd(Vector256<int>.Zero, Avx2.Abs(wv), Avx2.Sign(qv, wv));
     }
 
     // As Q8Avx2. The zero point's part, z x the block's sum of q, is taken off the integer sums (in one lane) before
@@ -264,12 +283,116 @@ internal static class HostDot
         Vector128<byte> low = Vector128.Create((byte)0x0F);
         Vector128<byte> packed = Vector128.LoadUnsafe(ref w, (nuint)(b * 16));
         Vector256<byte> nibbles = Vector256.Create(packed & low, Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & low);
-        Vector256<short> pairs = Avx2.MultiplyAddAdjacent(nibbles, Vector256.LoadUnsafe(ref q, (nuint)(b * 32)));
-        Vector256<int> dot = Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
         int group = b >> scaleShift;
-        dot -= Vector256.CreateScalar(Zero(zeros, group) * Unsafe.Add(ref sums, b));
+        Vector256<int> dot = DotAdd(Vector256.CreateScalar(-Zero(zeros, group) * Unsafe.Add(ref sums, b)), nibbles, Vector256.LoadUnsafe(ref q, (nuint)(b * 32)));
         return Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Vector256.Create(Unsafe.Add(ref ws, group) * Unsafe.Add(ref xs, b)), acc);
     }
+
+    // Two blocks per vector, two vectors per iteration into two accumulators (as Q8Avx2); an odd last block goes
+    // through the 256-bit step.
+    private static float Q8Avx512(ref sbyte w, ref sbyte q, ref float ws, ref float xs, int blocks)
+    {
+        Vector512<float> acc0 = Vector512<float>.Zero, acc1 = Vector512<float>.Zero;
+        int b = 0;
+        for (; b + 4 <= blocks; b += 4)
+        {
+            acc0 = Q8Pair(ref w, ref q, ref ws, ref xs, b, acc0);
+            acc1 = Q8Pair(ref w, ref q, ref ws, ref xs, b + 2, acc1);
+        }
+
+        if (b + 2 <= blocks)
+        {
+            acc0 = Q8Pair(ref w, ref q, ref ws, ref xs, b, acc0);
+            b += 2;
+        }
+
+        float total = Vector512.Sum(acc0 + acc1);
+        if (b < blocks)
+        {
+            total += Vector256.Sum(Avx.ConvertToVector256Single(Q8Block(ref w, ref q, b))) * (Unsafe.Add(ref ws, b) * Unsafe.Add(ref xs, b));
+        }
+
+        return total;
+    }
+
+    // Blocks b and b + 1: lanes 0-7 of the sums are b's, lanes 8-15 b + 1's. AVX-512 has no vpsignb: q takes w's
+    // sign by a select.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Q8Pair(ref sbyte w, ref sbyte q, ref float ws, ref float xs, int b, Vector512<float> acc)
+    {
+        Vector512<sbyte> wv = Vector512.LoadUnsafe(ref w, (nuint)(b * 32));
+        Vector512<sbyte> qv = Vector512.LoadUnsafe(ref q, (nuint)(b * 32));
+        Vector512<sbyte> signed = Vector512.ConditionalSelect(Vector512.LessThan(wv, Vector512<sbyte>.Zero), -qv, qv);
+        Vector512<int> dot = DotAdd(Vector512<int>.Zero, Abs(wv), signed);
+        Vector512<float> d = Vector512.Create(Vector256.Create(Unsafe.Add(ref ws, b) * Unsafe.Add(ref xs, b)),
+            Vector256.Create(Unsafe.Add(ref ws, b + 1) * Unsafe.Add(ref xs, b + 1)));
+        return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(dot), d, acc);
+    }
+
+    // As Q8Avx512, for Q4/Q4Z.
+    private static float Q4Avx512(ref byte w, ref sbyte q, ref float ws, ReadOnlySpan<byte> zeros, ref float xs, ref int sums, int blocks, int scaleShift)
+    {
+        Vector512<float> acc0 = Vector512<float>.Zero, acc1 = Vector512<float>.Zero;
+        int b = 0;
+        for (; b + 4 <= blocks; b += 4)
+        {
+            acc0 = Q4Pair(ref w, ref q, ref ws, zeros, ref xs, ref sums, b, scaleShift, acc0);
+            acc1 = Q4Pair(ref w, ref q, ref ws, zeros, ref xs, ref sums, b + 2, scaleShift, acc1);
+        }
+
+        if (b + 2 <= blocks)
+        {
+            acc0 = Q4Pair(ref w, ref q, ref ws, zeros, ref xs, ref sums, b, scaleShift, acc0);
+            b += 2;
+        }
+
+        float total = Vector512.Sum(acc0 + acc1);
+        if (b < blocks)
+        {
+            total += Vector256.Sum(Q4Step(ref w, ref q, ref ws, zeros, ref xs, ref sums, b, scaleShift, Vector256<float>.Zero));
+        }
+
+        return total;
+    }
+
+    // Blocks b and b + 1 from 32 packed bytes: each block's low nibbles then its high ones, against q in nibble order.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Q4Pair(ref byte w, ref sbyte q, ref float ws, ReadOnlySpan<byte> zeros, ref float xs, ref int sums, int b, int scaleShift,
+        Vector512<float> acc)
+    {
+        Vector256<byte> mask = Vector256.Create((byte)0x0F);
+        Vector256<byte> packed = Vector256.LoadUnsafe(ref w, (nuint)(b * 16));
+        Vector256<byte> low = packed & mask, high = Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask;
+        Vector512<byte> nibbles = Vector512.Create(Vector256.Create(low.GetLower(), high.GetLower()), Vector256.Create(low.GetUpper(), high.GetUpper()));
+        int g0 = b >> scaleShift, g1 = (b + 1) >> scaleShift;
+        Vector512<int> zeroParts = Vector512.Create(Vector256.CreateScalar(-Zero(zeros, g0) * Unsafe.Add(ref sums, b)),
+            Vector256.CreateScalar(-Zero(zeros, g1) * Unsafe.Add(ref sums, b + 1)));
+        Vector512<int> dot = DotAdd(zeroParts, nibbles, Vector512.LoadUnsafe(ref q, (nuint)(b * 32)));
+        Vector512<float> d = Vector512.Create(Vector256.Create(Unsafe.Add(ref ws, g0) * Unsafe.Add(ref xs, b)),
+            Vector256.Create(Unsafe.Add(ref ws, g1) * Unsafe.Add(ref xs, b + 1)));
+        return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(dot), d, acc);
+    }
+
+    // acc + the sums of each 4 adjacent products of unsigned u and signed s: one vpdpbusd with AVX-VNNI, else
+    // vpmaddubsw then vpmaddwd. The two agree because no pair here reaches vpmaddubsw's int16 saturation
+    // (u <= 128, |s| <= 127: 2 x 128 x 127 < 32768).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s) =>
+        AvxVnni.IsSupported
+            ? AvxVnni.MultiplyWideningAndAdd(acc, u, s)
+            : acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), Vector256.Create((short)1));
+
+    // As the 256-bit one; without AVX-512 (tests) it runs as two 256-bit halves.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> DotAdd(Vector512<int> acc, Vector512<byte> u, Vector512<sbyte> s) =>
+        Avx512BW.IsSupported
+            ? acc + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(u, s), Vector512.Create((short)1))
+            : Vector512.Create(DotAdd(acc.GetLower(), u.GetLower(), s.GetLower()), DotAdd(acc.GetUpper(), u.GetUpper(), s.GetUpper()));
+
+    // |w| as unsigned bytes (-128 gives 128), as vpabsb does.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> Abs(Vector512<sbyte> w) =>
+        Avx512BW.IsSupported ? Avx512BW.Abs(w) : Vector512.Create(Avx2.Abs(w.GetLower()), Avx2.Abs(w.GetUpper()));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Zero(ReadOnlySpan<byte> zeros, int group) => zeros.IsEmpty ? 8 : zeros[group];
