@@ -45,8 +45,9 @@ internal static class HostDot
 
         if (UseAvx2)
         {
-            return Q8Avx2(ref MemoryMarshal.GetReference(w), ref MemoryMarshal.GetReference(q), ref MemoryMarshal.GetReference(scales),
-                ref MemoryMarshal.GetReference(x.Scales.AsSpan()), blocks);
+            Span<float> d = blocks <= StackBlocks ? stackalloc float[blocks] : new float[blocks];
+            BlockScales(scales, [], 0, x, blocks, 0, d);
+            return Q8Avx2(ref MemoryMarshal.GetReference(w), ref MemoryMarshal.GetReference(q), ref MemoryMarshal.GetReference(d), blocks);
         }
 
         if (UseSsse3)
@@ -98,8 +99,9 @@ internal static class HostDot
 
         if (UseAvx2)
         {
-            return Q4Avx2(ref MemoryMarshal.GetReference(quants), ref MemoryMarshal.GetReference(q), ref MemoryMarshal.GetReference(scales),
-                zeros, ref MemoryMarshal.GetReference(x.Scales.AsSpan()), ref MemoryMarshal.GetReference(x.Sums.AsSpan()), blocks, BitOperations.Log2((uint)blocksPerScale));
+            Span<float> d = blocks <= StackBlocks ? stackalloc float[blocks] : new float[blocks];
+            float zeroPart = BlockScales(scales, zeros, 8, x, blocks, BitOperations.Log2((uint)blocksPerScale), d);
+            return Q4Avx2(ref MemoryMarshal.GetReference(quants), ref MemoryMarshal.GetReference(q), ref MemoryMarshal.GetReference(d), zeroPart, blocks);
         }
 
         if (UseSsse3)
@@ -224,21 +226,29 @@ internal static class HostDot
     /// <summary>Most activations of one <see cref="Batch"/>.</summary>
     public const int MaxBatch = 4;
 
-    // Two blocks per iteration into two accumulators: the loop is bound by the latency of one multiply-add chain
-    // otherwise (measured: about 13 cycles a block with one accumulator).
-    private static float Q8Avx2(ref sbyte w, ref sbyte q, ref float ws, ref float xs, int blocks)
+    // The AVX2 loops take each block's scale product from BlockScales' pass (one broadcast, where computing it
+    // in the loop cost three instructions and the zero point's part four more, about half of a block's work: the
+    // loop is bound by instructions issued, not by memory), two blocks per iteration into two accumulators (one
+    // multiply-add chain alone is latency-bound), and walk the rows by moving refs (an index costs a shift and a
+    // sign extension per load).
+    private static float Q8Avx2(ref sbyte w, ref sbyte q, ref float d, int blocks)
     {
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
         int b = 0;
         for (; b + 2 <= blocks; b += 2)
         {
-            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Q8Block(ref w, ref q, b)), Vector256.Create(Unsafe.Add(ref ws, b) * Unsafe.Add(ref xs, b)), acc0);
-            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Q8Block(ref w, ref q, b + 1)), Vector256.Create(Unsafe.Add(ref ws, b + 1) * Unsafe.Add(ref xs, b + 1)), acc1);
+            Vector256<sbyte> w0 = Vector256.LoadUnsafe(ref w), w1 = Vector256.LoadUnsafe(ref w, 32);
+            // |w| as unsigned times q with w's sign: vpmaddubsw and vpdpbusd need their first operand unsigned.
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Dot(Avx2.Abs(w0), Avx2.Sign(Vector256.LoadUnsafe(ref q), w0))), Vector256.Create(d), acc0);
+            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Dot(Avx2.Abs(w1), Avx2.Sign(Vector256.LoadUnsafe(ref q, 32), w1))), Vector256.Create(Unsafe.Add(ref d, 1)), acc1);
+            w = ref Unsafe.Add(ref w, 64);
+            q = ref Unsafe.Add(ref q, 64);
+            d = ref Unsafe.Add(ref d, 2);
         }
 
         if (b < blocks)
         {
-            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Q8Block(ref w, ref q, b)), Vector256.Create(Unsafe.Add(ref ws, b) * Unsafe.Add(ref xs, b)), acc0);
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Q8Block(ref w, ref q, 0)), Vector256.Create(d), acc0);
         }
 
         return Vector256.Sum(acc0 + acc1);
@@ -254,27 +264,79 @@ internal static class HostDot
         return DotAdd(Vector256<int>.Zero, Avx2.Abs(wv), Avx2.Sign(qv, wv));
     }
 
-    // As Q8Avx2. The zero point's part, z x the block's sum of q, is taken off the integer sums (in one lane) before
-    // the scale, so no scalar chain runs beside the vector one.
-    // scaleShift: log2 of the blocks per scale (a shift, not a division per block: an integer division there cost
-    // about a third of the loop).
-    private static float Q4Avx2(ref byte w, ref sbyte q, ref float ws, ReadOnlySpan<byte> zeros, ref float xs, ref int sums, int blocks, int scaleShift)
+    // As Q8Avx2, on the raw nibbles; the zero points' part (from BlockScales) is taken off the total.
+    private static float Q4Avx2(ref byte w, ref sbyte q, ref float d, float zeroPart, int blocks)
     {
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
+        Vector256<byte> mask = Vector256.Create((byte)0x0F);
         int b = 0;
         for (; b + 2 <= blocks; b += 2)
         {
-            acc0 = Q4Step(ref w, ref q, ref ws, zeros, ref xs, ref sums, b, scaleShift, acc0);
-            acc1 = Q4Step(ref w, ref q, ref ws, zeros, ref xs, ref sums, b + 1, scaleShift, acc1);
+            // Blocks b and b + 1 at once: each block's low nibbles, then its high ones, against q in nibble order.
+            Vector256<byte> packed = Vector256.LoadUnsafe(ref w);
+            Vector256<byte> low = packed & mask, high = Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask;
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Dot(Avx2.Permute2x128(low, high, 0x20), Vector256.LoadUnsafe(ref q))), Vector256.Create(d), acc0);
+            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Dot(Avx2.Permute2x128(low, high, 0x31), Vector256.LoadUnsafe(ref q, 32))), Vector256.Create(Unsafe.Add(ref d, 1)), acc1);
+            w = ref Unsafe.Add(ref w, 32);
+            q = ref Unsafe.Add(ref q, 64);
+            d = ref Unsafe.Add(ref d, 2);
         }
 
         if (b < blocks)
         {
-            acc0 = Q4Step(ref w, ref q, ref ws, zeros, ref xs, ref sums, b, scaleShift, acc0);
+            Vector128<byte> packed = Vector128.LoadUnsafe(ref w);
+            Vector256<byte> nibbles = Vector256.Create(packed & mask.GetLower(), Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask.GetLower());
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Dot(nibbles, Vector256.LoadUnsafe(ref q))), Vector256.Create(d), acc0);
         }
 
-        return Vector256.Sum(acc0 + acc1);
+        return Vector256.Sum(acc0 + acc1) - zeroPart;
     }
+
+    // d[b] = the row's scale of block b x the activation's scale of block b, 8 blocks a step where the row has a
+    // scale per block or per 4 (Q4Z's 128), else one at a time; returns the zero points' part of the dot,
+    // sum over b of d[b] z(b) sums[b] (zero: Q8's none, 8 for Q4, Q4Z's per group).
+    private static float BlockScales(ReadOnlySpan<float> ws, ReadOnlySpan<byte> zeros, int zero, Int8Activation x, int blocks, int scaleShift, Span<float> d)
+    {
+        ReadOnlySpan<float> xs = x.Scales.AsSpan(0, blocks);
+        ReadOnlySpan<int> sums = x.Sums.AsSpan(0, blocks);
+        Vector256<float> part = Vector256<float>.Zero;
+        Vector256<int> spread = Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1);
+        int b = 0;
+        if (scaleShift is 0 or 2)
+        {
+            for (; b + 8 <= blocks; b += 8)
+            {
+                int g = b >> scaleShift;
+                Vector256<float> s = scaleShift == 0
+                    ? Vector256.Create(ws.Slice(b, 8))
+                    : Avx2.PermuteVar8x32(Vector128.CreateScalar(MemoryMarshal.Read<double>(MemoryMarshal.AsBytes(ws.Slice(g, 2)))).AsSingle().ToVector256Unsafe(), spread);
+                Vector256<float> db = s * Vector256.Create(xs.Slice(b, 8));
+                db.StoreUnsafe(ref MemoryMarshal.GetReference(d), (nuint)b);
+                if (zeros.IsEmpty && zero == 0)
+                {
+                    continue;
+                }
+
+                Vector256<float> z = zeros.IsEmpty
+                    ? Vector256.Create((float)zero)
+                    : Avx.ConvertToVector256Single(Avx2.PermuteVar8x32(Avx2.ConvertToVector256Int32(Vector128.CreateScalar(MemoryMarshal.Read<ushort>(zeros.Slice(g, 2))).AsByte()), spread));
+                part = Fma.MultiplyAdd(db * z, Avx.ConvertToVector256Single(Vector256.Create(sums.Slice(b, 8))), part);
+            }
+        }
+
+        float tail = 0;
+        for (; b < blocks; b++)
+        {
+            int g = b >> scaleShift;
+            d[b] = ws[g] * xs[b];
+            tail += d[b] * (zeros.IsEmpty ? zero : zeros[g]) * sums[b];
+        }
+
+        return Vector256.Sum(part) + tail;
+    }
+
+    // Rows of more blocks than this take their scale products from the heap (none of A13B's: 128 at most).
+    private const int StackBlocks = 1024;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Q4Step(ref byte w, ref sbyte q, ref float ws, ReadOnlySpan<byte> zeros, ref float xs, ref int sums, int b, int scaleShift,
@@ -372,6 +434,13 @@ internal static class HostDot
             Vector256.Create(Unsafe.Add(ref ws, g1) * Unsafe.Add(ref xs, b + 1)));
         return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(dot), d, acc);
     }
+
+    // The sums of each 4 adjacent products of unsigned u and signed s (as DotAdd from zero).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s) =>
+        AvxVnni.IsSupported
+            ? AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, u, s)
+            : Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), Vector256.Create((short)1));
 
     // acc + the sums of each 4 adjacent products of unsigned u and signed s: one vpdpbusd with AVX-VNNI, else
     // vpmaddubsw then vpmaddwd. The two agree because no pair here reaches vpmaddubsw's int16 saturation
