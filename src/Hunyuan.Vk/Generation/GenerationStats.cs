@@ -1,5 +1,18 @@
 namespace Hunyuan.Vk.Generation;
 
+/// <summary>Why a generation ended.</summary>
+public enum FinishReason
+{
+    /// <summary>A stop token or stop sequence.</summary>
+    Stop,
+
+    /// <summary>The token limit (or the end of the context).</summary>
+    Length,
+
+    /// <summary>The reply asked for tool calls (and then stopped).</summary>
+    ToolCalls,
+}
+
 /// <summary>Timings of one generation: prompt processing, time to first token, decoding.</summary>
 public sealed class GenerationStats
 {
@@ -11,6 +24,9 @@ public sealed class GenerationStats
     public int GeneratedTokens { get; internal set; }
     public TimeSpan PromptTime { get; internal set; }
     public TimeSpan DecodeTime { get; internal set; }
+
+    /// <summary>Why it ended (set when it has).</summary>
+    public FinishReason? FinishReason { get; internal set; }
 
     /// <summary>From the start until the first generated token is known.</summary>
     public TimeSpan TimeToFirstToken => PromptTime;

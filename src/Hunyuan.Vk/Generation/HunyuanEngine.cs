@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Model;
@@ -48,7 +49,19 @@ public sealed record GenerateOptions
     /// <summary>Close the reasoning after this many thinking tokens (<see cref="TextGenerator.CloseThought"/>) and let the model answer.</summary>
     public int? ThinkBudget { get; init; }
 
-    /// <summary>Filled in as the generation runs: token counts, prompt time, decode time.</summary>
+    /// <summary>Function tools for the chat template (OpenAI's <c>{"type": "function", "function": {name, description,
+    /// parameters}}</c>); null or empty: none. The reply's calls arrive as <see cref="ReplyPart.ToolCall"/> updates.</summary>
+    public IReadOnlyList<JsonNode>? Tools { get; init; }
+
+    /// <summary>Answer text that ends the generation; the sequence itself is not shown.</summary>
+    public IReadOnlyList<string>? StopSequences { get; init; }
+
+    /// <summary>For tests: the reply is these ids, in place of what the model samples (each still runs through the
+    /// model, the decoder, the parser and whatever streams it), ending after the last. A random model never writes a
+    /// tool call by itself; this lets the paths that carry them be tested end to end.</summary>
+    public IReadOnlyList<int>? ScriptedReply { get; init; }
+
+    /// <summary>Filled in as the generation runs: token counts, prompt time, decode time, why it ended.</summary>
     public GenerationStats? Stats { get; init; }
 
     /// <summary>If set, receives the logits [vocab] of every prompt position and generated step (the prompt then runs
@@ -56,8 +69,12 @@ public sealed record GenerateOptions
     public Action<float[]>? OnLogits { get; init; }
 }
 
-/// <summary>A piece of the reply: reasoning or answer text, as it streams.</summary>
-public sealed record GenerationUpdate(ReplyPart Part, string Text);
+/// <summary>A piece of the reply as it streams: reasoning or answer text, or (<see cref="ReplyPart.ToolCall"/>) a
+/// whole tool call in <see cref="Call"/>, with its arguments' JSON as the text.</summary>
+public sealed record GenerationUpdate(ReplyPart Part, string Text)
+{
+    public ToolCall? Call { get; init; }
+}
 
 /// <summary>
 /// The embeddable engine: load a model once, then generate or chat with streaming and cancellation; dispose to free
@@ -78,6 +95,10 @@ public sealed class HunyuanEngine : IDisposable
     }
 
     public HunyuanTokenizer Tokenizer => _generator.Tokenizer;
+
+    /// <summary>For tests of what carries a reply (the chat client, the server): each generation that has no
+    /// <see cref="GenerateOptions.ScriptedReply"/> of its own takes the next one queued here, in order.</summary>
+    internal System.Collections.Concurrent.ConcurrentQueue<IReadOnlyList<int>> ScriptedReplies { get; } = new();
     public HunyuanConfig Config => _generator.Config;
     public DeviceInfo Device => _context.Info;
 
@@ -119,8 +140,8 @@ public sealed class HunyuanEngine : IDisposable
 
     /// <summary>The prompt ids of a conversation: the chat template rendered, its own special tokens allowed (special-token
     /// text typed in a message is not).</summary>
-    public List<int> EncodeChat(IReadOnlyList<ChatMessage> messages, bool thinking) =>
-        Tokenizer.Encode(ChatTemplate.Render(messages, new ChatTemplateOptions { Thinking = thinking }), allowSpecial: true);
+    public List<int> EncodeChat(IReadOnlyList<ChatMessage> messages, bool thinking, IReadOnlyList<JsonNode>? tools = null) =>
+        Tokenizer.Encode(ChatTemplate.Render(messages, new ChatTemplateOptions { Thinking = thinking, Tools = tools }), allowSpecial: true);
 
     /// <summary>
     /// The generated token ids after <paramref name="promptIds"/>, one at a time as the device produces them, up to a
@@ -136,7 +157,7 @@ public sealed class HunyuanEngine : IDisposable
         var sampling = Sampling.From(g, options.Temperature, options.TopK, options.TopP, options.RepetitionPenalty, options.Seed);
         // Arguments are checked now, not at the first MoveNext.
         IEnumerable<int> tokens = _generator.Generate(promptIds, options.MaxTokens, sampling, g.EosTokenIds, options.Stats ?? new GenerationStats(),
-            options.ThinkBudget, options.OnLogits);
+            options.ThinkBudget, options.OnLogits, options.ScriptedReply ?? (ScriptedReplies.TryDequeue(out IReadOnlyList<int>? s) ? s : null));
         return Exclusive(tokens, cancellationToken);
     }
 
@@ -162,7 +183,7 @@ public sealed class HunyuanEngine : IDisposable
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         options ??= new GenerateOptions();
-        List<int> ids = EncodeChat(messages, options.Thinking);
+        List<int> ids = EncodeChat(messages, options.Thinking, options.Tools);
         await foreach (GenerationUpdate update in StreamAsync(ids, options, parse: true, cancellationToken).ConfigureAwait(false))
         {
             yield return update;
@@ -200,21 +221,72 @@ public sealed class HunyuanEngine : IDisposable
     {
         try
         {
+            GenerationStats stats = options.Stats ?? new GenerationStats();
+            options = options with { Stats = stats };
             var reply = new ReplyDecoder(Tokenizer, chat: parse);
-            void Emit(IReadOnlyList<ReplyDelta> deltas)
+            var stop = new StopSequences(options.StopSequences);
+            int calls = 0;
+            void Write(GenerationUpdate u) => writer.WriteAsync(u, cancellationToken).AsTask().GetAwaiter().GetResult();
+            bool Emit(IReadOnlyList<ReplyDelta> deltas, bool final)
             {
+                bool stopped = false;
                 foreach (ReplyDelta d in deltas)
                 {
-                    writer.WriteAsync(new GenerationUpdate(d.Part, d.Text), cancellationToken).AsTask().GetAwaiter().GetResult();
+                    string text = d.Text;
+                    if (d.Part == ReplyPart.Answer)
+                    {
+                        (text, stopped) = stop.Push(text);
+                    }
+
+                    if (text.Length > 0)
+                    {
+                        Write(new GenerationUpdate(d.Part, text));
+                    }
+
+                    if (stopped)
+                    {
+                        return true;
+                    }
+                }
+
+                if (final && stop.Flush() is { Length: > 0 } held)
+                {
+                    Write(new GenerationUpdate(ReplyPart.Answer, held));
+                }
+
+                for (; calls < reply.ToolCalls.Count; calls++)
+                {
+                    ToolCall call = reply.ToolCalls[calls] with { Id = "call_" + Guid.NewGuid().ToString("N")[..24] };
+                    Write(new GenerationUpdate(ReplyPart.ToolCall, call.Arguments?.ToJsonString() ?? "{}") { Call = call });
+                }
+
+                return false;
+            }
+
+            bool stoppedByText = false;
+            foreach (int token in GenerateTokens(promptIds, options, cancellationToken))
+            {
+                if (Emit(reply.Push(token), final: false))
+                {
+                    stoppedByText = true;
+                    break;   // leaving the loop ends the generation
                 }
             }
 
-            foreach (int token in GenerateTokens(promptIds, options, cancellationToken))
+            if (stoppedByText)
             {
-                Emit(reply.Push(token));
+                stats.FinishReason = FinishReason.Stop;
+            }
+            else
+            {
+                Emit(reply.Finish(), final: true);
             }
 
-            Emit(reply.Finish());
+            if (calls > 0 && stats.FinishReason == FinishReason.Stop)
+            {
+                stats.FinishReason = FinishReason.ToolCalls;
+            }
+
             writer.TryComplete();
         }
         catch (Exception e)

@@ -77,8 +77,9 @@ public sealed class TextGenerator : IDisposable
     /// (<c>\n&lt;/think&gt;\n&lt;answer&gt;\n</c> is fed as if generated) and it answers.</param>
     /// <param name="logits">If set: receives the logits [vocab] of every prompt position and every generated step, in order
     /// (the prompt then runs token by token instead of in chunks).</param>
+    /// <param name="script">If set: the reply is these ids in place of the sampled ones (tests), ending after the last.</param>
     public IEnumerable<int> Generate(IReadOnlyList<int> prompt, int maxTokens, Sampling sampling, IReadOnlyCollection<int> stopIds, GenerationStats stats,
-        int? thinkBudget = null, Action<float[]>? logits = null)
+        int? thinkBudget = null, Action<float[]>? logits = null, IReadOnlyList<int>? script = null)
     {
         ArgumentNullException.ThrowIfNull(prompt);
         ArgumentNullException.ThrowIfNull(stopIds);
@@ -94,14 +95,19 @@ public sealed class TextGenerator : IDisposable
                 $"The prompt has {prompt.Count} tokens; the context holds {ContextLength} (raise --context, or shorten the prompt)");
         }
 
-        return Run(prompt, Math.Min(maxTokens, ContextLength - prompt.Count), sampling, stopIds, stats, thinkBudget, logits);
+        if (script is not null && (script.Count == 0 || script.Any(id => (uint)id >= (uint)Config.VocabSize)))
+        {
+            throw new ArgumentException($"A scripted reply needs 1 or more ids below the vocabulary's {Config.VocabSize}");
+        }
+
+        return Run(prompt, Math.Min(maxTokens, ContextLength - prompt.Count), sampling, stopIds, stats, thinkBudget, logits, script);
     }
 
     /// <summary>What closes a thought when the think budget is spent (spec 5.2: 198, 524, 27963, 397, 27, 9399, 397).</summary>
     public const string CloseThought = "\n</think>\n<answer>\n";
 
     private IEnumerable<int> Run(IReadOnlyList<int> prompt, int maxTokens, Sampling sampling, IReadOnlyCollection<int> stopIds, GenerationStats stats,
-        int? thinkBudget, Action<float[]>? logits)
+        int? thinkBudget, Action<float[]>? logits, IReadOnlyList<int>? script)
     {
         // What the cache already holds of this prompt (a conversation's earlier turns) is kept; at least one prompt token
         // runs, for its logits. Logit dumps want every position, so they start from scratch.
@@ -125,11 +131,12 @@ public sealed class TextGenerator : IDisposable
         }
 
 
-        var forced = new Queue<int>();
+        var forced = new Queue<int>(script ?? []);
+        stats.FinishReason = null;
         var decoder = Tokenizer.CreateDecoder(skipSpecial: true);
         string tail = string.Empty;   // the text's last 7 characters: one short of the 8 of "</think>" and "<answer>"
         int thinking = 0;
-        bool budgetSpent = thinkBudget is null;
+        bool budgetSpent = thinkBudget is null || script is not null;
 
         stats.PromptTokens = fresh.Count;
         stats.CachedPromptTokens = keep;
@@ -144,8 +151,14 @@ public sealed class TextGenerator : IDisposable
 
             stats.GeneratedTokens = i + 1;
             stats.DecodeTime = clock.Elapsed;
+            bool stop = script is null ? stopIds.Contains(next) && forced.Count == 0 : forced.Count == 0;
+            if (stop || i == maxTokens - 1)
+            {
+                stats.FinishReason = stop ? FinishReason.Stop : FinishReason.Length;
+            }
+
             yield return next;
-            if ((stopIds.Contains(next) && forced.Count == 0) || i == maxTokens - 1)
+            if (stats.FinishReason is not null)
             {
                 yield break;
             }

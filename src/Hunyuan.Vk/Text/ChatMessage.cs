@@ -11,7 +11,12 @@ public enum ChatRole
 }
 
 /// <summary>A function call the model asked for: a name and a JSON object of arguments.</summary>
-public sealed record ToolCall(string Name, JsonNode? Arguments);
+public sealed record ToolCall(string Name, JsonNode? Arguments)
+{
+    /// <summary>The call's id (OpenAI's <c>call_...</c>): given when the engine reports the call; a tool result names it.
+    /// The template does not render it.</summary>
+    public string? Id { get; init; }
+}
 
 /// <summary>One message of a conversation. An assistant message may carry tool calls instead of text.</summary>
 public sealed record ChatMessage(ChatRole Role, string Content)

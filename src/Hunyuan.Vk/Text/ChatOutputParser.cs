@@ -9,6 +9,9 @@ public enum ReplyPart
 {
     Reasoning,
     Answer,
+
+    /// <summary>A tool call (the parser keeps their JSON out of the answer; see <see cref="ChatOutputParser.ToolCalls"/>).</summary>
+    ToolCall,
 }
 
 /// <summary>Text that became final in one part of the reply.</summary>
