@@ -13,6 +13,7 @@ public static class Program
         var root = new RootCommand("hyvk: run Tencent's Hunyuan-A13B on any Vulkan GPU (NVIDIA, AMD, Intel) or on Mesa lavapipe.");
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(ChatCommand.Create());
+        root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(DevicesCommand.Create());
         root.Subcommands.Add(SelfTestCommand.Create());

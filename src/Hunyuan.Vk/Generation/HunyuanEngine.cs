@@ -190,6 +190,11 @@ public sealed class HunyuanEngine : IDisposable
         }
     }
 
+    /// <summary>Streams the reply to a chat prompt already rendered and encoded (<see cref="EncodeChat"/>: a server
+    /// checks its length first), split into reasoning, answer and tool calls.</summary>
+    public IAsyncEnumerable<GenerationUpdate> ChatAsync(IReadOnlyList<int> promptIds, GenerateOptions? options = null, CancellationToken cancellationToken = default) =>
+        StreamAsync(promptIds, options ?? new GenerateOptions(), parse: true, cancellationToken);
+
     /// <summary>Streams the continuation of raw prompt tokens (no template, no parsing: all answer text).</summary>
     public IAsyncEnumerable<GenerationUpdate> GenerateAsync(IReadOnlyList<int> promptIds, GenerateOptions? options = null, CancellationToken cancellationToken = default) =>
         StreamAsync(promptIds, options ?? new GenerateOptions(), parse: false, cancellationToken);

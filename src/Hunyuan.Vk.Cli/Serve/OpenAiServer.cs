@@ -1,0 +1,395 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Hunyuan.Vk.Generation;
+using Hunyuan.Vk.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Hunyuan.Vk.Cli.Serve;
+
+/// <summary>What <c>hyvk serve</c> listens on and how it queues.</summary>
+internal sealed record ServeOptions
+{
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>0: any free port (tests; <see cref="OpenAiServer.Address"/> says which).</summary>
+    public int Port { get; init; } = 8080;
+
+    /// <summary>Requests that may wait while one generates; more get 503 with Retry-After.</summary>
+    public int Queue { get; init; } = 16;
+
+    /// <summary>If set, requests need <c>Authorization: Bearer KEY</c>.</summary>
+    public string? ApiKey { get; init; }
+
+    /// <summary>The model id the API reports.</summary>
+    public string ModelId { get; init; } = "hunyuan-a13b";
+
+    /// <summary>Largest request body in bytes (413 above it).</summary>
+    public long MaxBodyBytes { get; init; } = 8 << 20;
+}
+
+/// <summary>
+/// An OpenAI-compatible HTTP server over one <see cref="HunyuanEngine"/> on Kestrel: <c>POST /v1/chat/completions</c>
+/// (JSON or server-sent events), <c>GET /v1/models</c>, <c>GET /health</c> (503 until the engine is set). One
+/// generation runs at a time on the device; others wait in a bounded queue. Errors are OpenAI's shape, never a stack
+/// trace; a client that goes away cancels its generation (the request's abort token reaches the engine, which stops
+/// before its next token).
+/// </summary>
+internal sealed class OpenAiServer : IAsyncDisposable
+{
+    private static readonly JsonSerializerOptions s_json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private readonly WebApplication _app;
+    private readonly ServeOptions _options;
+    private readonly SemaphoreSlim _device = new(1, 1);
+    private volatile HunyuanEngine? _engine;
+    private int _admitted;
+
+    private OpenAiServer(WebApplication app, ServeOptions options)
+    {
+        _app = app;
+        _options = options;
+    }
+
+    /// <summary>Where it listens (the real port when <see cref="ServeOptions.Port"/> was 0).</summary>
+    public Uri Address { get; private set; } = null!;
+
+    public static async Task<OpenAiServer> StartAsync(ServeOptions options, HunyuanEngine? engine = null)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            k.AddServerHeader = false;
+        });
+        builder.WebHost.UseUrls($"http://{(options.Host.Contains(':') ? $"[{options.Host}]" : options.Host)}:{options.Port}");
+        WebApplication app = builder.Build();
+        var server = new OpenAiServer(app, options) { _engine = engine };
+        app.Use(server.Guard);
+        app.MapGet("/health", server.Health);
+        app.MapGet("/v1/models", server.Models);
+        app.MapPost("/v1/chat/completions", server.ChatCompletions);
+        app.MapFallback(_ => throw new ApiError(404, "No such endpoint", code: "not_found"));
+        await app.StartAsync().ConfigureAwait(false);
+        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server.Address = new Uri(address);
+        return server;
+    }
+
+    /// <summary>The engine, once loaded (health turns 200).</summary>
+    public void SetEngine(HunyuanEngine engine) => _engine = engine;
+
+    /// <summary>Stops accepting, lets what runs end (cancelled after <paramref name="grace"/>), and frees the server.</summary>
+    public async Task StopAsync(TimeSpan grace)
+    {
+        using var timeout = new CancellationTokenSource(grace);
+        await _app.StopAsync(timeout.Token).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync().ConfigureAwait(false);
+        _device.Dispose();
+    }
+
+    // Authorization, and every error in OpenAI's shape.
+    private async Task Guard(HttpContext context, RequestDelegate next)
+    {
+        try
+        {
+            if (_options.ApiKey is string key && context.Request.Path.StartsWithSegments("/v1")
+                && context.Request.Headers.Authorization.ToString() != "Bearer " + key)
+            {
+                throw new ApiError(401, "Missing or wrong API key (Authorization: Bearer KEY)", code: "invalid_api_key");
+            }
+
+            await next(context).ConfigureAwait(false);
+        }
+        catch (ApiError e)
+        {
+            await WriteError(context, e).ConfigureAwait(false);
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException e)
+        {
+            await WriteError(context, new ApiError(e.StatusCode, e.Message)).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; nothing to answer.
+        }
+        catch (ArgumentException e)
+        {
+            await WriteError(context, ApiError.Invalid(e.Message)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            await WriteError(context, new ApiError(500, $"{e.GetType().Name}: {e.Message}")).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task WriteError(HttpContext context, ApiError e)
+    {
+        if (context.Response.HasStarted)
+        {
+            // Mid-stream: an SSE error event, as OpenAI-compatible servers send, then the stream ends.
+            await context.Response.WriteAsync($"data: {ErrorJson(e)}\n\n").ConfigureAwait(false);
+            return;
+        }
+
+        context.Response.StatusCode = e.Status;
+        if (e.Status == 503)
+        {
+            context.Response.Headers.RetryAfter = "1";
+        }
+
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(ErrorJson(e)).ConfigureAwait(false);
+    }
+
+    private static string ErrorJson(ApiError e) => new JsonObject
+    {
+        ["error"] = new JsonObject { ["message"] = e.Message, ["type"] = e.Type, ["param"] = e.Param, ["code"] = e.Code },
+    }.ToJsonString(s_json);
+
+    private Task Health(HttpContext context)
+    {
+        bool ready = _engine is not null;
+        context.Response.StatusCode = ready ? 200 : 503;
+        return context.Response.WriteAsJsonAsync(new JsonObject { ["status"] = ready ? "ok" : "loading" });
+    }
+
+    private Task Models(HttpContext context) => Json(context, new JsonObject
+    {
+        ["object"] = "list",
+        ["data"] = new JsonArray(new JsonObject
+        {
+            ["id"] = _options.ModelId, ["object"] = "model", ["created"] = 0, ["owned_by"] = "hunyuan.vk",
+            ["context_length"] = _engine?.ContextLength,
+        }),
+    });
+
+    private static Task Json(HttpContext context, JsonNode body)
+    {
+        context.Response.ContentType = "application/json";
+        return context.Response.WriteAsync(body.ToJsonString(s_json));
+    }
+
+    private async Task ChatCompletions(HttpContext context)
+    {
+        HunyuanEngine engine = _engine ?? throw new ApiError(503, "The model is still loading");
+        JsonNode? body;
+        try
+        {
+            body = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (JsonException e)
+        {
+            throw ApiError.Invalid($"The body is not valid JSON: {e.Message}");
+        }
+
+        ChatRequest request = ChatRequest.Parse(body);
+        List<int> prompt;
+        try
+        {
+            prompt = engine.EncodeChat(request.Messages, request.Options.Thinking, request.Options.Tools);
+        }
+        catch (ArgumentException e)
+        {
+            throw ApiError.Invalid(e.Message, "messages");
+        }
+
+        if (prompt.Count + 1 > engine.ContextLength)
+        {
+            throw new ApiError(400, $"The prompt has {prompt.Count} tokens; the context holds {engine.ContextLength}", "messages", "context_length_exceeded");
+        }
+
+        await AdmitAsync(context.RequestAborted).ConfigureAwait(false);
+        try
+        {
+            var stats = new GenerationStats();
+            GenerateOptions options = request.Options with { Stats = stats };
+            var reply = new Reply(_options.ModelId);
+            IAsyncEnumerable<GenerationUpdate> updates = engine.ChatAsync(prompt, options, context.RequestAborted);
+            if (request.Stream)
+            {
+                await StreamAsync(context, reply, updates, stats, request.IncludeUsage).ConfigureAwait(false);
+            }
+            else
+            {
+                await foreach (GenerationUpdate u in updates.ConfigureAwait(false))
+                {
+                    reply.Add(u);
+                }
+
+                await Json(context, reply.Completion(stats)).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _device.Release();
+            Interlocked.Decrement(ref _admitted);
+        }
+    }
+
+    // One generating and up to Queue waiting; the rest are told to come back.
+    private async Task AdmitAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Increment(ref _admitted) > _options.Queue + 1)
+        {
+            Interlocked.Decrement(ref _admitted);
+            throw new ApiError(503, $"The server is busy: {_options.Queue} requests are waiting already; retry later", code: "queue_full");
+        }
+
+        try
+        {
+            await _device.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Interlocked.Decrement(ref _admitted);
+            throw;
+        }
+    }
+
+    private static async Task StreamAsync(HttpContext context, Reply reply, IAsyncEnumerable<GenerationUpdate> updates, GenerationStats stats, bool includeUsage)
+    {
+        HttpResponse response = context.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        await using IAsyncEnumerator<GenerationUpdate> e = updates.GetAsyncEnumerator(context.RequestAborted);
+        // The first update is awaited before the headers go out: a refusal that only generation finds (a scripted
+        // reply outside the vocabulary, say) is still a plain error response.
+        bool any = await e.MoveNextAsync().ConfigureAwait(false);
+        await Send(response, reply.Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" })).ConfigureAwait(false);
+        for (; any; any = await e.MoveNextAsync().ConfigureAwait(false))
+        {
+            foreach (JsonObject delta in reply.Deltas(e.Current))
+            {
+                await Send(response, reply.Chunk(delta)).ConfigureAwait(false);
+            }
+        }
+
+        await Send(response, reply.Chunk([], Reply.FinishReason(stats))).ConfigureAwait(false);
+        if (includeUsage)
+        {
+            JsonObject last = reply.Envelope("chat.completion.chunk");
+            last["choices"] = new JsonArray();
+            last["usage"] = Reply.Usage(stats);
+            await Send(response, last).ConfigureAwait(false);
+        }
+
+        await response.WriteAsync("data: [DONE]\n\n").ConfigureAwait(false);
+    }
+
+    private static async Task Send(HttpResponse response, JsonObject chunk)
+    {
+        await response.WriteAsync("data: " + chunk.ToJsonString(s_json) + "\n\n").ConfigureAwait(false);
+        await response.Body.FlushAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>One reply as it builds: the whole completion, or its stream's chunks.</summary>
+    private sealed class Reply(string model)
+    {
+        private readonly string _id = "chatcmpl-" + Guid.NewGuid().ToString("N")[..24];
+        private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        private readonly StringBuilder _content = new(), _reasoning = new();
+        private readonly List<ToolCall> _calls = [];
+
+        public void Add(GenerationUpdate u)
+        {
+            switch (u.Part)
+            {
+                case ReplyPart.Reasoning:
+                    _reasoning.Append(u.Text);
+                    break;
+                case ReplyPart.ToolCall:
+                    _calls.Add(u.Call!);
+                    break;
+                default:
+                    _content.Append(u.Text);
+                    break;
+            }
+        }
+
+        /// <summary>The deltas of one update: text, or a call as its id and name, then its arguments.</summary>
+        public IEnumerable<JsonObject> Deltas(GenerationUpdate u)
+        {
+            Add(u);
+            if (u.Part != ReplyPart.ToolCall)
+            {
+                yield return new JsonObject { [u.Part == ReplyPart.Reasoning ? "reasoning_content" : "content"] = u.Text };
+                yield break;
+            }
+
+            int index = _calls.Count - 1;
+            yield return new JsonObject
+            {
+                ["tool_calls"] = new JsonArray(new JsonObject
+                {
+                    ["index"] = index, ["id"] = u.Call!.Id, ["type"] = "function",
+                    ["function"] = new JsonObject { ["name"] = u.Call.Name, ["arguments"] = "" },
+                }),
+            };
+            yield return new JsonObject
+            {
+                ["tool_calls"] = new JsonArray(new JsonObject { ["index"] = index, ["function"] = new JsonObject { ["arguments"] = Arguments(u.Call) } }),
+            };
+        }
+
+        public static string FinishReason(GenerationStats stats) => stats.FinishReason switch
+        {
+            Generation.FinishReason.Length => "length",
+            Generation.FinishReason.ToolCalls => "tool_calls",
+            _ => "stop",
+        };
+
+        public JsonObject Envelope(string kind) => new() { ["id"] = _id, ["object"] = kind, ["created"] = _created, ["model"] = model };
+
+        public JsonObject Chunk(JsonObject delta, string? finish = null)
+        {
+            JsonObject chunk = Envelope("chat.completion.chunk");
+            chunk["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = delta, ["finish_reason"] = finish });
+            return chunk;
+        }
+
+        public JsonObject Completion(GenerationStats stats)
+        {
+            var message = new JsonObject { ["role"] = "assistant", ["content"] = _calls.Count > 0 && _content.Length == 0 ? null : _content.ToString() };
+            if (_reasoning.Length > 0)
+            {
+                message["reasoning_content"] = _reasoning.ToString();
+            }
+
+            if (_calls.Count > 0)
+            {
+                message["tool_calls"] = new JsonArray([.. _calls.Select(c => (JsonNode)new JsonObject
+                {
+                    ["id"] = c.Id, ["type"] = "function", ["function"] = new JsonObject { ["name"] = c.Name, ["arguments"] = Arguments(c) },
+                })]);
+            }
+
+            JsonObject completion = Envelope("chat.completion");
+            completion["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["message"] = message, ["finish_reason"] = FinishReason(stats) });
+            completion["usage"] = Usage(stats);
+            return completion;
+        }
+
+        public static JsonObject Usage(GenerationStats stats)
+        {
+            int prompt = stats.PromptTokens + stats.CachedPromptTokens;
+            return new JsonObject
+            {
+                ["prompt_tokens"] = prompt, ["completion_tokens"] = stats.GeneratedTokens, ["total_tokens"] = prompt + stats.GeneratedTokens,
+                ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = stats.CachedPromptTokens },
+            };
+        }
+
+        private static string Arguments(ToolCall c) => c.Arguments?.ToJsonString(s_json) ?? "{}";
+    }
+}

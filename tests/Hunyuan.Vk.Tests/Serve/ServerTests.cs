@@ -1,0 +1,225 @@
+using System.ClientModel;
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Hunyuan.Vk.Cli.Serve;
+using Hunyuan.Vk.Generation;
+using Hunyuan.Vk.Model.Formats;
+using Hunyuan.Vk.Tests.Harness;
+using Microsoft.Extensions.AI;
+using OpenAI;
+using OpenAI.Chat;
+using AiMessage = Microsoft.Extensions.AI.ChatMessage;
+using AiRole = Microsoft.Extensions.AI.ChatRole;
+
+namespace Hunyuan.Vk.Tests.Serve;
+
+/// <summary>
+/// <c>hyvk serve</c>'s server on Kestrel at a loopback port, driven by the official OpenAI .NET client, by
+/// Microsoft.Extensions.AI's OpenAI chat client inside FunctionInvokingChatClient, and by plain HTTP for what the
+/// client hides (reasoning_content, the SSE framing, error bodies). Tool-call replies are scripted
+/// (<see cref="HunyuanEngine.ScriptedReplies"/>); everything else is the tiny random model generating.
+/// </summary>
+[NonParallelizable]
+public sealed class ServerTests : VulkanTest
+{
+    private HunyuanEngine _engine = null!;
+    private OpenAiServer _server = null!;
+    private readonly HttpClient _http = new();
+
+    [OneTimeSetUp]
+    public async Task Start()
+    {
+        _engine = HunyuanEngine.Load(TestModels.Directory(TestModels.Tiny()), new EngineOptions { Weights = WeightFormat.Q8, ContextLength = 1024 });
+        _server = await OpenAiServer.StartAsync(new ServeOptions { Port = 0, Queue = 4 }, _engine);
+    }
+
+    [OneTimeTearDown]
+    public async Task Stop()
+    {
+        await _server.DisposeAsync();
+        _engine.Dispose();
+        _http.Dispose();
+    }
+
+    private ChatClient Client() => new("hunyuan-a13b", new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = new Uri(_server.Address, "v1") });
+
+    private List<int> Ids(string text) => _engine.Tokenizer.Encode(text, allowSpecial: true);
+
+    private async Task<(HttpStatusCode, JsonNode)> Post(string path, string body)
+    {
+        using HttpResponseMessage r = await _http.PostAsync(new Uri(_server.Address, path), new StringContent(body, Encoding.UTF8, "application/json"));
+        return (r.StatusCode, JsonNode.Parse(await r.Content.ReadAsStringAsync())!);
+    }
+
+    [Test]
+    public async Task The_openai_client_gets_the_same_greedy_answer_whole_and_streamed()
+    {
+        ChatClient client = Client();
+        var options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 6 };
+        ChatCompletion whole = await client.CompleteChatAsync([new UserChatMessage("Hello there")], options);
+        Assert.That(whole.FinishReason, Is.EqualTo(OpenAI.Chat.ChatFinishReason.Length));
+        Assert.That(whole.Usage.OutputTokenCount, Is.EqualTo(6));
+        Assert.That(whole.Usage.InputTokenCount, Is.GreaterThan(0));
+
+        var streamed = new StringBuilder();
+        OpenAI.Chat.ChatFinishReason? finish = null;
+        await foreach (StreamingChatCompletionUpdate u in client.CompleteChatStreamingAsync([new UserChatMessage("Hello there")], options))
+        {
+            foreach (ChatMessageContentPart p in u.ContentUpdate)
+            {
+                streamed.Append(p.Text);
+            }
+
+            finish ??= u.FinishReason;
+        }
+
+        Assert.That(streamed.ToString(), Is.EqualTo(whole.Content.Count > 0 ? whole.Content[0].Text : ""));
+        Assert.That(finish, Is.EqualTo(OpenAI.Chat.ChatFinishReason.Length));
+    }
+
+    [Test]
+    public async Task Tool_calls_reach_the_openai_client_with_nested_and_empty_arguments()
+    {
+        _engine.ScriptedReplies.Enqueue(Ids("<think>\nweather\n</think>\n<answer>\n<tool_calls>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", "
+            + "\"when\": {\"days\": [1, 2]}}}, {\"name\": \"ping\", \"arguments\": {}}]</tool_calls>\n</answer><|eos|>"));
+        var options = new ChatCompletionOptions
+        {
+            Tools = { ChatTool.CreateFunctionTool("get_weather", "The weather", BinaryData.FromString("""{"type": "object", "properties": {"city": {"type": "string"}}}""")) },
+        };
+        ChatCompletion c = await Client().CompleteChatAsync([new UserChatMessage("Weather in Paris?")], options);
+        Assert.That(c.FinishReason, Is.EqualTo(OpenAI.Chat.ChatFinishReason.ToolCalls));
+        Assert.That(c.ToolCalls.Select(t => t.FunctionName), Is.EqualTo(new[] { "get_weather", "ping" }));
+        Assert.That(JsonNode.Parse(c.ToolCalls[0].FunctionArguments.ToString())!["when"]!["days"]![1]!.GetValue<int>(), Is.EqualTo(2));
+        Assert.That(c.ToolCalls[1].FunctionArguments.ToString(), Is.EqualTo("{}"));
+        Assert.That(c.Content.Select(p => p.Text), Has.None.Contains("tool_calls"));
+
+        // Streamed: the call arrives as tool-call deltas (id and name, then arguments), never as content.
+        _engine.ScriptedReplies.Enqueue(Ids("<answer>\n<tool_calls>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Rome\"}}]</tool_calls>\n</answer><|eos|>"));
+        var content = new StringBuilder();
+        var arguments = new StringBuilder();
+        string? name = null, id = null;
+        OpenAI.Chat.ChatFinishReason? finish = null;
+        await foreach (StreamingChatCompletionUpdate u in Client().CompleteChatStreamingAsync([new UserChatMessage("Weather in Rome?")], options))
+        {
+            content.Append(string.Concat(u.ContentUpdate.Select(p => p.Text)));
+            foreach (StreamingChatToolCallUpdate t in u.ToolCallUpdates)
+            {
+                name ??= t.FunctionName;
+                id ??= t.ToolCallId;
+                arguments.Append(t.FunctionArgumentsUpdate?.ToString());
+            }
+
+            finish ??= u.FinishReason;
+        }
+
+        Assert.That((name, content.ToString(), finish), Is.EqualTo(("get_weather", "", (OpenAI.Chat.ChatFinishReason?)OpenAI.Chat.ChatFinishReason.ToolCalls)));
+        Assert.That(id, Does.StartWith("call_"));
+        Assert.That(JsonNode.Parse(arguments.ToString())!["city"]!.GetValue<string>(), Is.EqualTo("Rome"));
+    }
+
+    [Test]
+    public async Task Function_invocation_over_the_server_runs_call_result_answer()
+    {
+        var calls = new List<string>();
+        AIFunction weather = AIFunctionFactory.Create((string city) =>
+        {
+            calls.Add(city);
+            return $"{city}: 25 C";
+        }, "get_weather", "The weather in a city");
+        _engine.ScriptedReplies.Enqueue(Ids("<answer>\n<tool_calls>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}]</tool_calls>\n</answer><|eos|>"));
+        _engine.ScriptedReplies.Enqueue(Ids("<answer>\nIt is 25 C in Oslo.\n</answer><|eos|>"));
+        using IChatClient client = new ChatClientBuilder(Client().AsIChatClient()).UseFunctionInvocation().Build();
+        ChatResponse r = await client.GetResponseAsync([new AiMessage(AiRole.User, "Weather in Oslo?")], new ChatOptions { Tools = [weather] });
+        Assert.That(calls, Is.EqualTo(new[] { "Oslo" }));
+        Assert.That(r.Text, Is.EqualTo("It is 25 C in Oslo."));
+        Assert.That(_engine.ScriptedReplies, Is.Empty);
+    }
+
+    [Test]
+    public async Task Reasoning_comes_in_its_own_field_and_thinking_can_be_turned_off()
+    {
+        _engine.ScriptedReplies.Enqueue(Ids("<think>\nLet me see.\n</think>\n<answer>\nFour.\n</answer><|eos|>"));
+        (HttpStatusCode status, JsonNode body) = await Post("v1/chat/completions", """{"messages": [{"role": "user", "content": [{"type": "text", "text": "2+2?"}]}]}""");
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
+        JsonNode message = body["choices"]![0]!["message"]!;
+        Assert.That((message["reasoning_content"]!.GetValue<string>(), message["content"]!.GetValue<string>()), Is.EqualTo(("Let me see.", "Four.")));
+
+        // SSE framing: data lines, reasoning deltas apart from content, [DONE] last.
+        _engine.ScriptedReplies.Enqueue(Ids("<think>\nHmm.\n</think>\n<answer>\nYes.\n</answer><|eos|>"));
+        using HttpResponseMessage r = await _http.PostAsync(new Uri(_server.Address, "v1/chat/completions"),
+            new StringContent("""{"messages": [{"role": "user", "content": "?"}], "stream": true}""", Encoding.UTF8, "application/json"));
+        Assert.That(r.Content.Headers.ContentType?.MediaType, Is.EqualTo("text/event-stream"));
+        string[] events = (await r.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(events, Has.All.StartWith("data: "));
+        Assert.That(events[^1], Is.EqualTo("data: [DONE]"));
+        List<JsonNode> deltas = [.. events[..^1].Select(e => JsonNode.Parse(e[6..])!["choices"]![0]!["delta"]!)];
+        Assert.That(string.Concat(deltas.Select(d => d["reasoning_content"]?.GetValue<string>())), Is.EqualTo("Hmm."));
+        Assert.That(string.Concat(deltas.Select(d => d["content"]?.GetValue<string>())), Is.EqualTo("Yes."));
+
+        // Fast thinking three ways: the prompt ends with the empty think block each time.
+        foreach (string body2 in new[]
+        {
+            """{"messages": [{"role": "user", "content": "hi"}], "chat_template_kwargs": {"enable_thinking": false}, "max_tokens": 1}""",
+            """{"messages": [{"role": "user", "content": "hi"}], "reasoning_effort": "none", "max_tokens": 1}""",
+            """{"messages": [{"role": "user", "content": "/no_think hi"}], "max_tokens": 1}""",
+        })
+        {
+            ChatRequest request = ChatRequest.Parse(JsonNode.Parse(body2));
+            Assert.That(request.Options.Thinking, Is.False, body2);
+        }
+
+        Assert.That(ChatRequest.Parse(JsonNode.Parse("""{"messages": [{"role": "user", "content": "hi"}]}""")).Options.Thinking, Is.True);
+    }
+
+    [TestCase("{\"messages\": [", 400, null, TestName = "Malformed JSON is 400")]
+    [TestCase("{\"messages\": [{\"role\": \"robot\", \"content\": \"x\"}]}", 400, "messages[0].role", TestName = "An unknown role is 400")]
+    [TestCase("{\"messages\": [{\"role\": \"user\", \"content\": 5}]}", 400, "messages[0].content", TestName = "Content of a wrong type is 400")]
+    [TestCase("{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"n\": 2}", 400, "n", TestName = "n above 1 is 400")]
+    [TestCase("{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"temperature\": \"hot\"}", 400, "temperature", TestName = "A wrong type is 400")]
+    [TestCase("{\"messages\": []}", 400, "messages", TestName = "No messages is 400")]
+    [TestCase("{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}, {\"role\": \"system\", \"content\": \"y\"}]}", 400, "messages[1].role", TestName = "A late system message is 400")]
+    public async Task Bad_requests_get_an_openai_error_naming_the_field(string body, int status, string? param)
+    {
+        (HttpStatusCode code, JsonNode error) = await Post("v1/chat/completions", body);
+        Assert.That((int)code, Is.EqualTo(status));
+        Assert.That(error["error"]!["type"]!.GetValue<string>(), Is.EqualTo("invalid_request_error"));
+        Assert.That(error["error"]!["message"]!.GetValue<string>(), Is.Not.Empty.And.Not.Contains("   at "));
+        Assert.That(error["error"]!["param"]?.GetValue<string>(), Is.EqualTo(param));
+    }
+
+    [Test]
+    public async Task A_prompt_over_the_context_names_both_sizes_and_the_client_sees_the_error()
+    {
+        string longText = string.Join(' ', Enumerable.Repeat("word", 1500));
+        ClientResultException e = Assert.ThrowsAsync<ClientResultException>(() => Client().CompleteChatAsync([new UserChatMessage(longText)]))!;
+        Assert.That(e.Status, Is.EqualTo(400));
+        Assert.That(e.Message, Does.Contain("context holds 1024"));
+        await Task.CompletedTask;
+    }
+
+    [Test]
+    public async Task Models_health_and_unknown_paths()
+    {
+        JsonNode models = JsonNode.Parse(await _http.GetStringAsync(new Uri(_server.Address, "v1/models")))!;
+        Assert.That(models["data"]![0]!["id"]!.GetValue<string>(), Is.EqualTo("hunyuan-a13b"));
+        Assert.That((await _http.GetAsync(new Uri(_server.Address, "health"))).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        using HttpResponseMessage missing = await _http.GetAsync(new Uri(_server.Address, "v1/nothing"));
+        Assert.That(missing.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That(JsonNode.Parse(await missing.Content.ReadAsStringAsync())!["error"]!["type"]!.GetValue<string>(), Is.EqualTo("not_found_error"));
+    }
+
+    [Test]
+    public async Task An_api_key_is_required_when_set_and_health_waits_for_the_model()
+    {
+        await using OpenAiServer keyed = await OpenAiServer.StartAsync(new ServeOptions { Port = 0, ApiKey = "sekret" });
+        Assert.That((await _http.GetAsync(new Uri(keyed.Address, "health"))).StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), "no engine yet");
+        using HttpResponseMessage denied = await _http.GetAsync(new Uri(keyed.Address, "v1/models"));
+        Assert.That(denied.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        keyed.SetEngine(_engine);
+        Assert.That((await _http.GetAsync(new Uri(keyed.Address, "health"))).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var client = new ChatClient("hunyuan-a13b", new ApiKeyCredential("sekret"), new OpenAIClientOptions { Endpoint = new Uri(keyed.Address, "v1") });
+        ChatCompletion c = await client.CompleteChatAsync([new UserChatMessage("hi")], new ChatCompletionOptions { MaxOutputTokenCount = 2 });
+        Assert.That(c.Usage.OutputTokenCount, Is.EqualTo(2));
+    }
+}
