@@ -19,8 +19,8 @@ namespace Hunyuan.Vk.HostCompute;
 internal static class HostDot
 {
     /// <summary>Whether the 512-bit path runs. Tests set it where the CPU has no AVX-512 too: its few AVX-512
-    /// instructions then run as two AVX2 halves (<see cref="DotAdd(Vector512{int}, Vector512{byte}, Vector512{sbyte})"/>,
-    /// <see cref="Abs"/>), so everything else of the path (block pairing, nibble order, scales, zero points, tails) is
+    /// instructions then run as two AVX2 halves (<see cref="Dot(Vector512{byte}, Vector512{sbyte})"/>,
+    /// <see cref="Abs"/>), so everything else of the path (block pairing, nibble order, scale products, tails) is
     /// tested on any AVX2 machine.</summary>
     internal static bool UseAvx512 { get; set; } = Avx512BW.IsSupported;
 
@@ -37,17 +37,13 @@ internal static class HostDot
         Check(quants.Length, blocks * 32, scales.Length, blocks);
         ReadOnlySpan<sbyte> w = MemoryMarshal.Cast<byte, sbyte>(quants);
         ReadOnlySpan<sbyte> q = x.Q;
-        if (UseAvx512)
-        {
-            return Q8Avx512(ref MemoryMarshal.GetReference(w), ref MemoryMarshal.GetReference(q), ref MemoryMarshal.GetReference(scales),
-                ref MemoryMarshal.GetReference(x.Scales.AsSpan()), blocks);
-        }
-
-        if (UseAvx2)
+        if (UseAvx512 || UseAvx2)
         {
             Span<float> d = blocks <= StackBlocks ? stackalloc float[blocks] : new float[blocks];
             BlockScales(scales, [], 0, x, blocks, 0, d);
-            return Q8Avx2(ref MemoryMarshal.GetReference(w), ref MemoryMarshal.GetReference(q), ref MemoryMarshal.GetReference(d), blocks);
+            return UseAvx512
+                ? Q8Avx512(ref MemoryMarshal.GetReference(w), ref MemoryMarshal.GetReference(q), ref MemoryMarshal.GetReference(d), blocks)
+                : Q8Avx2(ref MemoryMarshal.GetReference(w), ref MemoryMarshal.GetReference(q), ref MemoryMarshal.GetReference(d), blocks);
         }
 
         if (UseSsse3)
@@ -91,17 +87,13 @@ internal static class HostDot
         }
 
         ReadOnlySpan<sbyte> q = x.QNibbleOrder;
-        if (UseAvx512)
-        {
-            return Q4Avx512(ref MemoryMarshal.GetReference(quants), ref MemoryMarshal.GetReference(q), ref MemoryMarshal.GetReference(scales),
-                zeros, ref MemoryMarshal.GetReference(x.Scales.AsSpan()), ref MemoryMarshal.GetReference(x.Sums.AsSpan()), blocks, BitOperations.Log2((uint)blocksPerScale));
-        }
-
-        if (UseAvx2)
+        if (UseAvx512 || UseAvx2)
         {
             Span<float> d = blocks <= StackBlocks ? stackalloc float[blocks] : new float[blocks];
             float zeroPart = BlockScales(scales, zeros, 8, x, blocks, BitOperations.Log2((uint)blocksPerScale), d);
-            return Q4Avx2(ref MemoryMarshal.GetReference(quants), ref MemoryMarshal.GetReference(q), ref MemoryMarshal.GetReference(d), zeroPart, blocks);
+            return UseAvx512
+                ? Q4Avx512(ref MemoryMarshal.GetReference(quants), ref MemoryMarshal.GetReference(q), ref MemoryMarshal.GetReference(d), zeroPart, blocks)
+                : Q4Avx2(ref MemoryMarshal.GetReference(quants), ref MemoryMarshal.GetReference(q), ref MemoryMarshal.GetReference(d), zeroPart, blocks);
         }
 
         if (UseSsse3)
@@ -248,20 +240,11 @@ internal static class HostDot
 
         if (b < blocks)
         {
-            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Q8Block(ref w, ref q, 0)), Vector256.Create(d), acc0);
+            Vector256<sbyte> w0 = Vector256.LoadUnsafe(ref w);
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Dot(Avx2.Abs(w0), Avx2.Sign(Vector256.LoadUnsafe(ref q), w0))), Vector256.Create(d), acc0);
         }
 
         return Vector256.Sum(acc0 + acc1);
-    }
-
-    // The 32 products of one Q8 block, summed in 8 lanes of int32.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Q8Block(ref sbyte w, ref sbyte q, int b)
-    {
-        Vector256<sbyte> wv = Vector256.LoadUnsafe(ref w, (nuint)(b * 32));
-        Vector256<sbyte> qv = Vector256.LoadUnsafe(ref q, (nuint)(b * 32));
-        // |w| as unsigned times q with w's sign: vpmaddubsw and vpdpbusd need their first operand unsigned.
-        return DotAdd(Vector256<int>.Zero, Avx2.Abs(wv), Avx2.Sign(qv, wv));
     }
 
     // As Q8Avx2, on the raw nibbles; the zero points' part (from BlockScales) is taken off the total.
@@ -338,125 +321,80 @@ internal static class HostDot
     // Rows of more blocks than this take their scale products from the heap (none of A13B's: 128 at most).
     private const int StackBlocks = 1024;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Q4Step(ref byte w, ref sbyte q, ref float ws, ReadOnlySpan<byte> zeros, ref float xs, ref int sums, int b, int scaleShift,
-        Vector256<float> acc)
-    {
-        Vector128<byte> low = Vector128.Create((byte)0x0F);
-        Vector128<byte> packed = Vector128.LoadUnsafe(ref w, (nuint)(b * 16));
-        Vector256<byte> nibbles = Vector256.Create(packed & low, Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & low);
-        int group = b >> scaleShift;
-        Vector256<int> dot = DotAdd(Vector256.CreateScalar(-Zero(zeros, group) * Unsafe.Add(ref sums, b)), nibbles, Vector256.LoadUnsafe(ref q, (nuint)(b * 32)));
-        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Vector256.Create(Unsafe.Add(ref ws, group) * Unsafe.Add(ref xs, b)), acc);
-    }
-
-    // Two blocks per vector, two vectors per iteration into two accumulators (as Q8Avx2); an odd last block goes
-    // through the 256-bit step.
-    private static float Q8Avx512(ref sbyte w, ref sbyte q, ref float ws, ref float xs, int blocks)
+    // As the AVX2 loops with two blocks per vector (lanes 0-7 block b, 8-15 block b + 1), two vectors per iteration
+    // into two accumulators; what is left (fewer than 4 blocks) goes through the AVX2 loop.
+    private static float Q8Avx512(ref sbyte w, ref sbyte q, ref float d, int blocks)
     {
         Vector512<float> acc0 = Vector512<float>.Zero, acc1 = Vector512<float>.Zero;
         int b = 0;
         for (; b + 4 <= blocks; b += 4)
         {
-            acc0 = Q8Pair(ref w, ref q, ref ws, ref xs, b, acc0);
-            acc1 = Q8Pair(ref w, ref q, ref ws, ref xs, b + 2, acc1);
+            acc0 = Q8Pair(ref w, ref q, ref d, acc0);
+            acc1 = Q8Pair(ref Unsafe.Add(ref w, 64), ref Unsafe.Add(ref q, 64), ref Unsafe.Add(ref d, 2), acc1);
+            w = ref Unsafe.Add(ref w, 128);
+            q = ref Unsafe.Add(ref q, 128);
+            d = ref Unsafe.Add(ref d, 4);
         }
 
-        if (b + 2 <= blocks)
-        {
-            acc0 = Q8Pair(ref w, ref q, ref ws, ref xs, b, acc0);
-            b += 2;
-        }
-
-        float total = Vector512.Sum(acc0 + acc1);
-        if (b < blocks)
-        {
-            total += Vector256.Sum(Avx.ConvertToVector256Single(Q8Block(ref w, ref q, b))) * (Unsafe.Add(ref ws, b) * Unsafe.Add(ref xs, b));
-        }
-
-        return total;
+        return Vector512.Sum(acc0 + acc1) + (b < blocks ? Q8Avx2(ref w, ref q, ref d, blocks - b) : 0);
     }
 
-    // Blocks b and b + 1: lanes 0-7 of the sums are b's, lanes 8-15 b + 1's. AVX-512 has no vpsignb: q takes w's
-    // sign by a select.
+    // Two Q8 blocks. AVX-512 has no vpsignb: q takes w's sign by a select.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Q8Pair(ref sbyte w, ref sbyte q, ref float ws, ref float xs, int b, Vector512<float> acc)
+    private static Vector512<float> Q8Pair(ref sbyte w, ref sbyte q, ref float d, Vector512<float> acc)
     {
-        Vector512<sbyte> wv = Vector512.LoadUnsafe(ref w, (nuint)(b * 32));
-        Vector512<sbyte> qv = Vector512.LoadUnsafe(ref q, (nuint)(b * 32));
+        Vector512<sbyte> wv = Vector512.LoadUnsafe(ref w), qv = Vector512.LoadUnsafe(ref q);
         Vector512<sbyte> signed = Vector512.ConditionalSelect(Vector512.LessThan(wv, Vector512<sbyte>.Zero), -qv, qv);
-        Vector512<int> dot = DotAdd(Vector512<int>.Zero, Abs(wv), signed);
-        Vector512<float> d = Vector512.Create(Vector256.Create(Unsafe.Add(ref ws, b) * Unsafe.Add(ref xs, b)),
-            Vector256.Create(Unsafe.Add(ref ws, b + 1) * Unsafe.Add(ref xs, b + 1)));
-        return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(dot), d, acc);
+        return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(Dot(Abs(wv), signed)), Pair(ref d), acc);
     }
 
     // As Q8Avx512, for Q4/Q4Z.
-    private static float Q4Avx512(ref byte w, ref sbyte q, ref float ws, ReadOnlySpan<byte> zeros, ref float xs, ref int sums, int blocks, int scaleShift)
+    private static float Q4Avx512(ref byte w, ref sbyte q, ref float d, float zeroPart, int blocks)
     {
         Vector512<float> acc0 = Vector512<float>.Zero, acc1 = Vector512<float>.Zero;
         int b = 0;
         for (; b + 4 <= blocks; b += 4)
         {
-            acc0 = Q4Pair(ref w, ref q, ref ws, zeros, ref xs, ref sums, b, scaleShift, acc0);
-            acc1 = Q4Pair(ref w, ref q, ref ws, zeros, ref xs, ref sums, b + 2, scaleShift, acc1);
+            acc0 = Q4Pair(ref w, ref q, ref d, acc0);
+            acc1 = Q4Pair(ref Unsafe.Add(ref w, 32), ref Unsafe.Add(ref q, 64), ref Unsafe.Add(ref d, 2), acc1);
+            w = ref Unsafe.Add(ref w, 64);
+            q = ref Unsafe.Add(ref q, 128);
+            d = ref Unsafe.Add(ref d, 4);
         }
 
-        if (b + 2 <= blocks)
-        {
-            acc0 = Q4Pair(ref w, ref q, ref ws, zeros, ref xs, ref sums, b, scaleShift, acc0);
-            b += 2;
-        }
-
-        float total = Vector512.Sum(acc0 + acc1);
-        if (b < blocks)
-        {
-            total += Vector256.Sum(Q4Step(ref w, ref q, ref ws, zeros, ref xs, ref sums, b, scaleShift, Vector256<float>.Zero));
-        }
-
-        return total;
+        return Vector512.Sum(acc0 + acc1) + (b < blocks ? Q4Avx2(ref w, ref q, ref d, 0, blocks - b) : 0) - zeroPart;
     }
 
-    // Blocks b and b + 1 from 32 packed bytes: each block's low nibbles then its high ones, against q in nibble order.
+    // Two Q4 blocks from 32 packed bytes: each block's low nibbles then its high ones, against q in nibble order.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Q4Pair(ref byte w, ref sbyte q, ref float ws, ReadOnlySpan<byte> zeros, ref float xs, ref int sums, int b, int scaleShift,
-        Vector512<float> acc)
+    private static Vector512<float> Q4Pair(ref byte w, ref sbyte q, ref float d, Vector512<float> acc)
     {
         Vector256<byte> mask = Vector256.Create((byte)0x0F);
-        Vector256<byte> packed = Vector256.LoadUnsafe(ref w, (nuint)(b * 16));
+        Vector256<byte> packed = Vector256.LoadUnsafe(ref w);
         Vector256<byte> low = packed & mask, high = Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask;
         Vector512<byte> nibbles = Vector512.Create(Vector256.Create(low.GetLower(), high.GetLower()), Vector256.Create(low.GetUpper(), high.GetUpper()));
-        int g0 = b >> scaleShift, g1 = (b + 1) >> scaleShift;
-        Vector512<int> zeroParts = Vector512.Create(Vector256.CreateScalar(-Zero(zeros, g0) * Unsafe.Add(ref sums, b)),
-            Vector256.CreateScalar(-Zero(zeros, g1) * Unsafe.Add(ref sums, b + 1)));
-        Vector512<int> dot = DotAdd(zeroParts, nibbles, Vector512.LoadUnsafe(ref q, (nuint)(b * 32)));
-        Vector512<float> d = Vector512.Create(Vector256.Create(Unsafe.Add(ref ws, g0) * Unsafe.Add(ref xs, b)),
-            Vector256.Create(Unsafe.Add(ref ws, g1) * Unsafe.Add(ref xs, b + 1)));
-        return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(dot), d, acc);
+        return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(Dot(nibbles, Vector512.LoadUnsafe(ref q))), Pair(ref d), acc);
     }
 
-    // The sums of each 4 adjacent products of unsigned u and signed s (as DotAdd from zero).
+    // Two blocks' scale products, each over its 8 lanes.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Pair(ref float d) => Vector512.Create(Vector256.Create(d), Vector256.Create(Unsafe.Add(ref d, 1)));
+
+    // The sums of each 4 adjacent products of unsigned u and signed s: one vpdpbusd with AVX-VNNI, else vpmaddubsw
+    // then vpmaddwd. The two agree because no pair here reaches vpmaddubsw's int16 saturation
+    // (u <= 128, |s| <= 127: 2 x 128 x 127 < 32768).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s) =>
         AvxVnni.IsSupported
             ? AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, u, s)
             : Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), Vector256.Create((short)1));
 
-    // acc + the sums of each 4 adjacent products of unsigned u and signed s: one vpdpbusd with AVX-VNNI, else
-    // vpmaddubsw then vpmaddwd. The two agree because no pair here reaches vpmaddubsw's int16 saturation
-    // (u <= 128, |s| <= 127: 2 x 128 x 127 < 32768).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s) =>
-        AvxVnni.IsSupported
-            ? AvxVnni.MultiplyWideningAndAdd(acc, u, s)
-            : acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), Vector256.Create((short)1));
-
     // As the 256-bit one; without AVX-512 (tests) it runs as two 256-bit halves.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> DotAdd(Vector512<int> acc, Vector512<byte> u, Vector512<sbyte> s) =>
+    private static Vector512<int> Dot(Vector512<byte> u, Vector512<sbyte> s) =>
         Avx512BW.IsSupported
-            ? acc + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(u, s), Vector512.Create((short)1))
-            : Vector512.Create(DotAdd(acc.GetLower(), u.GetLower(), s.GetLower()), DotAdd(acc.GetUpper(), u.GetUpper(), s.GetUpper()));
+            ? Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(u, s), Vector512.Create((short)1))
+            : Vector512.Create(Dot(u.GetLower(), s.GetLower()), Dot(u.GetUpper(), s.GetUpper()));
 
     // |w| as unsigned bytes (-128 gives 128), as vpabsb does.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
