@@ -237,7 +237,8 @@ internal sealed class OpenAiServer : IAsyncDisposable
         }
     }
 
-    // One generating and up to Queue waiting; the rest are told to come back.
+    // One generating and up to Queue waiting; the rest are told to come back. The wait is here, async, rather than
+    // in the engine's own lock, which blocks its caller's thread: queued requests hold no thread-pool threads.
     private async Task AdmitAsync(CancellationToken cancellationToken)
     {
         if (Interlocked.Increment(ref _admitted) > _options.Queue + 1)

@@ -47,6 +47,7 @@ public sealed record ExpertPlacement(int HostLayers, MemoryEstimate Estimate, lo
             throw new ArgumentOutOfRangeException(nameof(hostLayers), hostLayers, "host expert layers must be 0 or more");
         }
 
+        bool cpuDevice = device.Type == "cpu";
         long budget = deviceMemory ?? DefaultBudget(device);
         long hostAvailable = hostMemory ?? HostMemory();
         MemoryEstimate allDevice = MemoryEstimate.For(c, format, contextLength, prefillChunk);
@@ -60,7 +61,7 @@ public sealed record ExpertPlacement(int HostLayers, MemoryEstimate Estimate, lo
             host = Math.Min(asked, c.Layers);
             why = host == 0 ? "all routed experts on the device, as asked" : $"{host} layers' routed experts on the host, as asked";
         }
-        else if (device.Type == "cpu")
+        else if (cpuDevice)
         {
             host = c.Layers;
             why = $"{device.Name} is a CPU device: the host kernels read the same memory, faster than its shaders";
@@ -83,7 +84,7 @@ public sealed record ExpertPlacement(int HostLayers, MemoryEstimate Estimate, lo
         }
 
         RequireSharedExpert(c, host);
-        bool sharedOnHost = host > 0 && device.Type == "cpu";
+        bool sharedOnHost = host > 0 && cpuDevice;
         MemoryEstimate estimate = MemoryEstimate.For(c, format, contextLength, prefillChunk, host, sharedOnHost);
         if (estimate.TotalBytes > budget)
         {
@@ -96,11 +97,11 @@ public sealed record ExpertPlacement(int HostLayers, MemoryEstimate Estimate, lo
         }
 
         // On a CPU device the "device" memory is host memory too.
-        long hostNeeded = estimate.HostBytes + (device.Type == "cpu" ? estimate.TotalBytes : 0);
+        long hostNeeded = estimate.HostBytes + (cpuDevice ? estimate.TotalBytes : 0);
         if (host > 0 && hostNeeded > hostAvailable)
         {
             throw new InsufficientDeviceMemoryException(string.Create(CultureInfo.InvariantCulture,
-                $"{host} layers' routed experts need about {Gb(estimate.HostBytes)} of host memory{(device.Type == "cpu" ? $" (and {Gb(estimate.TotalBytes)} more for the CPU device)" : string.Empty)}; {Gb(hostAvailable)} is available, and the device holds only {Gb(budget)}. Try a smaller --weights format."));
+                $"{host} layers' routed experts need about {Gb(estimate.HostBytes)} of host memory{(cpuDevice ? $" (and {Gb(estimate.TotalBytes)} more for the CPU device)" : string.Empty)}; {Gb(hostAvailable)} is available, and the device holds only {Gb(budget)}. Try a smaller --weights format."));
         }
 
         return new ExpertPlacement(host, estimate, budget, hostAvailable, why, sharedOnHost);
