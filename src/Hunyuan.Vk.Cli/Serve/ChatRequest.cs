@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Hunyuan.Vk.Generation;
 using Hunyuan.Vk.Text;
+using static Hunyuan.Vk.Cli.Serve.RequestFields;
 
 namespace Hunyuan.Vk.Cli.Serve;
 
@@ -16,11 +17,6 @@ internal sealed record ChatRequest(List<ChatMessage> Messages, GenerateOptions O
         if (body is not JsonObject o)
         {
             throw ApiError.Invalid("The request body must be a JSON object");
-        }
-
-        if (Int(o, "n") is int n && n != 1)
-        {
-            throw ApiError.Invalid($"n = {n}: this server generates one choice per request", "n");
         }
 
         List<ChatMessage> messages = ParseMessages(o["messages"]);
@@ -42,27 +38,13 @@ internal sealed record ChatRequest(List<ChatMessage> Messages, GenerateOptions O
             _ => throw ApiError.Invalid("tool_choice: this server takes \"none\" or \"auto\"", "tool_choice"),
         };
         List<JsonNode>? tools = toolChoice == "none" ? null : Tools(o["tools"]);
-        int? maxTokens = Int(o, "max_completion_tokens") ?? Int(o, "max_tokens");
-        if (maxTokens is < 1)
+        (GenerateOptions common, bool stream, bool usage) = Common(o, defaultMaxTokens: 512);
+        GenerateOptions options = common with
         {
-            throw ApiError.Invalid($"max_tokens = {maxTokens}: at least 1", "max_tokens");
-        }
-
-        var options = new GenerateOptions
-        {
-            MaxTokens = maxTokens ?? 512,
             Thinking = thinking,
-            Temperature = (float?)Number(o, "temperature", 0, 2),
-            TopP = (float?)Number(o, "top_p", 0, 1),
-            TopK = Int(o, "top_k") is int k ? (k >= 0 ? k : throw ApiError.Invalid("top_k must be 0 or more", "top_k")) : null,
-            RepetitionPenalty = (float?)Number(o, "repetition_penalty", 0.01, 10),
-            Seed = Int(o, "seed") ?? 0,
             ThinkBudget = Int(o, "thinking_budget") is int b ? (b >= 0 ? b : throw ApiError.Invalid("thinking_budget must be 0 or more", "thinking_budget")) : null,
-            StopSequences = Stops(o["stop"]),
             Tools = tools,
         };
-        bool stream = Bool(o, "stream") ?? false;
-        bool usage = Bool(o["stream_options"] is JsonObject so ? so : [], "include_usage") ?? false;
         return new ChatRequest(messages, options, stream, usage);
     }
 
@@ -190,43 +172,4 @@ internal sealed record ChatRequest(List<ChatMessage> Messages, GenerateOptions O
 
         return array.Count == 0 ? null : [.. array.Select(t => t!.DeepClone())];
     }
-
-    private static List<string>? Stops(JsonNode? node) => node switch
-    {
-        null => null,
-        JsonValue v when v.TryGetValue(out string? s) => [s],
-        JsonArray a when a.Count <= 4 && a.All(x => x is JsonValue xv && xv.TryGetValue(out string? _)) => [.. a.Select(x => x!.GetValue<string>())],
-        _ => throw ApiError.Invalid("stop must be a string or an array of up to 4 strings", "stop"),
-    };
-
-    private static string? Str(JsonObject o, string name, string? at = null) => o[name] switch
-    {
-        null => null,
-        JsonValue v when v.TryGetValue(out string? s) => s,
-        _ => throw ApiError.Invalid($"{Field(at, name)} must be a string", Field(at, name)),
-    };
-
-    private static bool? Bool(JsonObject o, string name) => o[name] switch
-    {
-        null => null,
-        JsonValue v when v.TryGetValue(out bool b) => b,
-        _ => throw ApiError.Invalid($"{name} must be true or false", name),
-    };
-
-    private static int? Int(JsonObject o, string name) => o[name] switch
-    {
-        null => null,
-        JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out double d) && d == Math.Floor(d) && Math.Abs(d) <= int.MaxValue => (int)d,
-        _ => throw ApiError.Invalid($"{name} must be an integer", name),
-    };
-
-    private static double? Number(JsonObject o, string name, double min, double max) => o[name] switch
-    {
-        null => null,
-        JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out double d) =>
-            d >= min && d <= max ? d : throw ApiError.Invalid($"{name} = {d}: from {min} to {max}", name),
-        _ => throw ApiError.Invalid($"{name} must be a number", name),
-    };
-
-    private static string Field(string? at, string name) => at is null ? name : $"{at}.{name}";
 }

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Prometheus;
 
 namespace Hunyuan.Vk.Cli.Serve;
 
@@ -36,7 +37,7 @@ internal sealed record ServeOptions
 
 /// <summary>
 /// An OpenAI-compatible HTTP server over one <see cref="HunyuanEngine"/> on Kestrel: <c>POST /v1/chat/completions</c>
-/// (JSON or server-sent events), <c>GET /v1/models</c>, <c>GET /health</c> (503 until the engine is set). One
+/// (JSON or server-sent events), <c>POST /v1/completions</c> (raw prompt text or ids), <c>GET /v1/models</c>, <c>GET /health</c> (503 until the engine is set), <c>GET /metrics</c> (Prometheus text). One
 /// generation runs at a time on the device; others wait in a bounded queue. Errors are OpenAI's shape, never a stack
 /// trace; a client that goes away cancels its generation (the request's abort token reaches the engine, which stops
 /// before its next token).
@@ -50,10 +51,22 @@ internal sealed class OpenAiServer : IAsyncDisposable
     private volatile HunyuanEngine? _engine;
     private int _admitted;
 
+    // /metrics: a registry of this server's own (tests run several servers in one process).
+    private readonly CollectorRegistry _registry = Metrics.NewCustomRegistry();
+    private readonly Counter _requests, _promptTokens, _cachedTokens, _generatedTokens;
+    private readonly Gauge _queued, _decodeRate;
+
     private OpenAiServer(WebApplication app, ServeOptions options)
     {
         _app = app;
         _options = options;
+        MetricFactory metrics = Metrics.WithCustomRegistry(_registry);
+        _requests = metrics.CreateCounter("hyvk_requests_total", "HTTP requests answered", "path", "status");
+        _promptTokens = metrics.CreateCounter("hyvk_prompt_tokens_total", "Prompt tokens of finished generations (cached ones included)");
+        _cachedTokens = metrics.CreateCounter("hyvk_cached_prompt_tokens_total", "Prompt tokens found in the KV cache and not run again");
+        _generatedTokens = metrics.CreateCounter("hyvk_generated_tokens_total", "Tokens generated");
+        _queued = metrics.CreateGauge("hyvk_queue_length", "Requests waiting for the device");
+        _decodeRate = metrics.CreateGauge("hyvk_decode_tokens_per_second", "Decode speed of the last generation");
     }
 
     /// <summary>Where it listens (the real port when <see cref="ServeOptions.Port"/> was 0).</summary>
@@ -74,7 +87,9 @@ internal sealed class OpenAiServer : IAsyncDisposable
         app.Use(server.Guard);
         app.MapGet("/health", server.Health);
         app.MapGet("/v1/models", server.Models);
+        app.MapGet("/metrics", server.MetricsText);
         app.MapPost("/v1/chat/completions", server.ChatCompletions);
+        app.MapPost("/v1/completions", server.Completions);
         app.MapFallback(_ => throw new ApiError(404, "No such endpoint", code: "not_found"));
         await app.StartAsync().ConfigureAwait(false);
         string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -100,6 +115,19 @@ internal sealed class OpenAiServer : IAsyncDisposable
 
     // Authorization, and every error in OpenAI's shape.
     private async Task Guard(HttpContext context, RequestDelegate next)
+    {
+        try
+        {
+            await Checked(context, next).ConfigureAwait(false);
+        }
+        finally
+        {
+            string path = context.GetEndpoint() is Microsoft.AspNetCore.Routing.RouteEndpoint { RoutePattern.RawText: string route } ? route : "other";
+            _requests.WithLabels(path, context.Response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();
+        }
+    }
+
+    private async Task Checked(HttpContext context, RequestDelegate next)
     {
         try
         {
@@ -157,6 +185,12 @@ internal sealed class OpenAiServer : IAsyncDisposable
         ["error"] = new JsonObject { ["message"] = e.Message, ["type"] = e.Type, ["param"] = e.Param, ["code"] = e.Code },
     }.ToJsonString(s_json);
 
+    private async Task MetricsText(HttpContext context)
+    {
+        context.Response.ContentType = "text/plain; version=0.0.4";
+        await _registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted).ConfigureAwait(false);
+    }
+
     private Task Health(HttpContext context)
     {
         bool ready = _engine is not null;
@@ -183,17 +217,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
     private async Task ChatCompletions(HttpContext context)
     {
         HunyuanEngine engine = _engine ?? throw new ApiError(503, "The model is still loading");
-        JsonNode? body;
-        try
-        {
-            body = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted).ConfigureAwait(false);
-        }
-        catch (JsonException e)
-        {
-            throw ApiError.Invalid($"The body is not valid JSON: {e.Message}");
-        }
-
-        ChatRequest request = ChatRequest.Parse(body);
+        ChatRequest request = ChatRequest.Parse(await ReadJson(context).ConfigureAwait(false));
         List<int> prompt;
         try
         {
@@ -204,21 +228,47 @@ internal sealed class OpenAiServer : IAsyncDisposable
             throw ApiError.Invalid(e.Message, "messages");
         }
 
+        await GenerateAsync(context, engine, prompt, "messages", request.Options, request.Stream, request.IncludeUsage, new ChatReply(_options.ModelId),
+            (p, o, ct) => engine.ChatAsync(p, o, ct)).ConfigureAwait(false);
+    }
+
+    private async Task Completions(HttpContext context)
+    {
+        HunyuanEngine engine = _engine ?? throw new ApiError(503, "The model is still loading");
+        CompletionRequest request = CompletionRequest.Parse(await ReadJson(context).ConfigureAwait(false));
+        await GenerateAsync(context, engine, request.Encode(engine), "prompt", request.Options, request.Stream, request.IncludeUsage, new TextReply(_options.ModelId),
+            (p, o, ct) => engine.GenerateAsync(p, o, ct)).ConfigureAwait(false);
+    }
+
+    private static async Task<JsonNode?> ReadJson(HttpContext context)
+    {
+        try
+        {
+            return await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (JsonException e)
+        {
+            throw ApiError.Invalid($"The body is not valid JSON: {e.Message}");
+        }
+    }
+
+    // The prompt's length checked, a place in the queue, then the reply whole or streamed.
+    private async Task GenerateAsync(HttpContext context, HunyuanEngine engine, List<int> prompt, string promptField, GenerateOptions options, bool stream,
+        bool includeUsage, Reply reply, Func<IReadOnlyList<int>, GenerateOptions, CancellationToken, IAsyncEnumerable<GenerationUpdate>> generate)
+    {
         if (prompt.Count + 1 > engine.ContextLength)
         {
-            throw new ApiError(400, $"The prompt has {prompt.Count} tokens; the context holds {engine.ContextLength}", "messages", "context_length_exceeded");
+            throw new ApiError(400, $"The prompt has {prompt.Count} tokens; the context holds {engine.ContextLength}", promptField, "context_length_exceeded");
         }
 
         await AdmitAsync(context.RequestAborted).ConfigureAwait(false);
+        var stats = new GenerationStats();
         try
         {
-            var stats = new GenerationStats();
-            GenerateOptions options = request.Options with { Stats = stats };
-            var reply = new Reply(_options.ModelId);
-            IAsyncEnumerable<GenerationUpdate> updates = engine.ChatAsync(prompt, options, context.RequestAborted);
-            if (request.Stream)
+            IAsyncEnumerable<GenerationUpdate> updates = generate(prompt, options with { Stats = stats }, context.RequestAborted);
+            if (stream)
             {
-                await StreamAsync(context, reply, updates, stats, request.IncludeUsage).ConfigureAwait(false);
+                await StreamAsync(context, reply, updates, stats, includeUsage).ConfigureAwait(false);
             }
             else
             {
@@ -227,13 +277,20 @@ internal sealed class OpenAiServer : IAsyncDisposable
                     reply.Add(u);
                 }
 
-                await Json(context, reply.Completion(stats)).ConfigureAwait(false);
+                await Json(context, reply.Whole(stats)).ConfigureAwait(false);
             }
         }
         finally
         {
             _device.Release();
             Interlocked.Decrement(ref _admitted);
+            _promptTokens.Inc(stats.PromptTokens + stats.CachedPromptTokens);
+            _cachedTokens.Inc(stats.CachedPromptTokens);
+            _generatedTokens.Inc(stats.GeneratedTokens);
+            if (stats.GeneratedTokens > 1)
+            {
+                _decodeRate.Set(stats.DecodeTokensPerSecond);
+            }
         }
     }
 
@@ -247,6 +304,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
             throw new ApiError(503, $"The server is busy: {_options.Queue} requests are waiting already; retry later", code: "queue_full");
         }
 
+        _queued.Inc();
         try
         {
             await _device.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -255,6 +313,10 @@ internal sealed class OpenAiServer : IAsyncDisposable
         {
             Interlocked.Decrement(ref _admitted);
             throw;
+        }
+        finally
+        {
+            _queued.Dec();
         }
     }
 
@@ -267,19 +329,23 @@ internal sealed class OpenAiServer : IAsyncDisposable
         // The first update is awaited before the headers go out: a refusal that only generation finds (a scripted
         // reply outside the vocabulary, say) is still a plain error response.
         bool any = await e.MoveNextAsync().ConfigureAwait(false);
-        await Send(response, reply.Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" })).ConfigureAwait(false);
+        if (reply.Opening() is JsonObject opening)
+        {
+            await Send(response, opening).ConfigureAwait(false);
+        }
+
         for (; any; any = await e.MoveNextAsync().ConfigureAwait(false))
         {
-            foreach (JsonObject delta in reply.Deltas(e.Current))
+            foreach (JsonObject chunk in reply.Chunks(e.Current))
             {
-                await Send(response, reply.Chunk(delta)).ConfigureAwait(false);
+                await Send(response, chunk).ConfigureAwait(false);
             }
         }
 
-        await Send(response, reply.Chunk([], Reply.FinishReason(stats))).ConfigureAwait(false);
+        await Send(response, reply.Closing(Reply.FinishReason(stats))).ConfigureAwait(false);
         if (includeUsage)
         {
-            JsonObject last = reply.Envelope("chat.completion.chunk");
+            JsonObject last = reply.Envelope(reply.ChunkKind);
             last["choices"] = new JsonArray();
             last["usage"] = Reply.Usage(stats);
             await Send(response, last).ConfigureAwait(false);
@@ -294,15 +360,70 @@ internal sealed class OpenAiServer : IAsyncDisposable
         await response.Body.FlushAsync().ConfigureAwait(false);
     }
 
-    /// <summary>One reply as it builds: the whole completion, or its stream's chunks.</summary>
-    private sealed class Reply(string model)
+    /// <summary>One reply as it builds, in an endpoint's shape: the whole response, or its stream's chunks.</summary>
+    private abstract class Reply(string model, string idPrefix, string kind, string chunkKind)
     {
-        private readonly string _id = "chatcmpl-" + Guid.NewGuid().ToString("N")[..24];
+        private readonly string _id = idPrefix + Guid.NewGuid().ToString("N")[..24];
         private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+        public string ChunkKind => chunkKind;
+
+        /// <summary>Collects an update for <see cref="Whole"/>.</summary>
+        public abstract void Add(GenerationUpdate u);
+
+        /// <summary>The stream's chunks for an update (collected too).</summary>
+        public abstract IEnumerable<JsonObject> Chunks(GenerationUpdate u);
+
+        /// <summary>The chunk before any update, if the shape has one.</summary>
+        public virtual JsonObject? Opening() => null;
+
+        public abstract JsonObject Closing(string finish);
+
+        /// <summary>The whole response: a choice and the usage.</summary>
+        public JsonObject Whole(GenerationStats stats)
+        {
+            JsonObject whole = Envelope(kind);
+            whole["choices"] = new JsonArray(Choice(FinishReason(stats)));
+            whole["usage"] = Usage(stats);
+            return whole;
+        }
+
+        protected abstract JsonObject Choice(string finish);
+
+        public JsonObject Envelope(string objectKind) => new() { ["id"] = _id, ["object"] = objectKind, ["created"] = _created, ["model"] = model };
+
+        protected JsonObject Chunk(JsonObject choice)
+        {
+            JsonObject chunk = Envelope(chunkKind);
+            chunk["choices"] = new JsonArray(choice);
+            return chunk;
+        }
+
+        public static string FinishReason(GenerationStats stats) => stats.FinishReason switch
+        {
+            Generation.FinishReason.Length => "length",
+            Generation.FinishReason.ToolCalls => "tool_calls",
+            _ => "stop",
+        };
+
+        public static JsonObject Usage(GenerationStats stats)
+        {
+            int prompt = stats.PromptTokens + stats.CachedPromptTokens;
+            return new JsonObject
+            {
+                ["prompt_tokens"] = prompt, ["completion_tokens"] = stats.GeneratedTokens, ["total_tokens"] = prompt + stats.GeneratedTokens,
+                ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = stats.CachedPromptTokens },
+            };
+        }
+    }
+
+    /// <summary>/v1/chat/completions: content, reasoning_content and tool_calls.</summary>
+    private sealed class ChatReply(string model) : Reply(model, "chatcmpl-", "chat.completion", "chat.completion.chunk")
+    {
         private readonly StringBuilder _content = new(), _reasoning = new();
         private readonly List<ToolCall> _calls = [];
 
-        public void Add(GenerationUpdate u)
+        public override void Add(GenerationUpdate u)
         {
             switch (u.Part)
             {
@@ -318,48 +439,36 @@ internal sealed class OpenAiServer : IAsyncDisposable
             }
         }
 
-        /// <summary>The deltas of one update: text, or a call as its id and name, then its arguments.</summary>
-        public IEnumerable<JsonObject> Deltas(GenerationUpdate u)
+        /// <summary>Text as a content or reasoning delta; a call as its id and name, then its arguments.</summary>
+        public override IEnumerable<JsonObject> Chunks(GenerationUpdate u)
         {
             Add(u);
             if (u.Part != ReplyPart.ToolCall)
             {
-                yield return new JsonObject { [u.Part == ReplyPart.Reasoning ? "reasoning_content" : "content"] = u.Text };
+                yield return Delta(new JsonObject { [u.Part == ReplyPart.Reasoning ? "reasoning_content" : "content"] = u.Text });
                 yield break;
             }
 
             int index = _calls.Count - 1;
-            yield return new JsonObject
+            yield return Delta(new JsonObject
             {
                 ["tool_calls"] = new JsonArray(new JsonObject
                 {
                     ["index"] = index, ["id"] = u.Call!.Id, ["type"] = "function",
                     ["function"] = new JsonObject { ["name"] = u.Call.Name, ["arguments"] = "" },
                 }),
-            };
-            yield return new JsonObject
+            });
+            yield return Delta(new JsonObject
             {
                 ["tool_calls"] = new JsonArray(new JsonObject { ["index"] = index, ["function"] = new JsonObject { ["arguments"] = Arguments(u.Call) } }),
-            };
+            });
         }
 
-        public static string FinishReason(GenerationStats stats) => stats.FinishReason switch
-        {
-            Generation.FinishReason.Length => "length",
-            Generation.FinishReason.ToolCalls => "tool_calls",
-            _ => "stop",
-        };
+        public override JsonObject Opening() => Delta(new JsonObject { ["role"] = "assistant", ["content"] = "" });
 
-        public JsonObject Envelope(string kind) => new() { ["id"] = _id, ["object"] = kind, ["created"] = _created, ["model"] = model };
+        public override JsonObject Closing(string finish) => Delta([], finish);
 
-        public JsonObject Chunk(JsonObject delta, string? finish = null)
-        {
-            JsonObject chunk = Envelope("chat.completion.chunk");
-            chunk["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = delta, ["finish_reason"] = finish });
-            return chunk;
-        }
-
-        public JsonObject Completion(GenerationStats stats)
+        protected override JsonObject Choice(string finish)
         {
             var message = new JsonObject { ["role"] = "assistant", ["content"] = _calls.Count > 0 && _content.Length == 0 ? null : _content.ToString() };
             if (_reasoning.Length > 0)
@@ -375,22 +484,32 @@ internal sealed class OpenAiServer : IAsyncDisposable
                 })]);
             }
 
-            JsonObject completion = Envelope("chat.completion");
-            completion["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["message"] = message, ["finish_reason"] = FinishReason(stats) });
-            completion["usage"] = Usage(stats);
-            return completion;
+            return new JsonObject { ["index"] = 0, ["message"] = message, ["finish_reason"] = finish };
         }
 
-        public static JsonObject Usage(GenerationStats stats)
-        {
-            int prompt = stats.PromptTokens + stats.CachedPromptTokens;
-            return new JsonObject
-            {
-                ["prompt_tokens"] = prompt, ["completion_tokens"] = stats.GeneratedTokens, ["total_tokens"] = prompt + stats.GeneratedTokens,
-                ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = stats.CachedPromptTokens },
-            };
-        }
+        private JsonObject Delta(JsonObject delta, string? finish = null) => Chunk(new JsonObject { ["index"] = 0, ["delta"] = delta, ["finish_reason"] = finish });
 
         private static string Arguments(ToolCall c) => c.Arguments?.ToJsonString(s_json) ?? "{}";
+    }
+
+    /// <summary>/v1/completions: the continuation's text.</summary>
+    private sealed class TextReply(string model) : Reply(model, "cmpl-", "text_completion", "text_completion")
+    {
+        private readonly StringBuilder _text = new();
+
+        public override void Add(GenerationUpdate u) => _text.Append(u.Text);
+
+        public override IEnumerable<JsonObject> Chunks(GenerationUpdate u)
+        {
+            Add(u);
+            yield return Chunk(Text(u.Text, null));
+        }
+
+        public override JsonObject Closing(string finish) => Chunk(Text(string.Empty, finish));
+
+        protected override JsonObject Choice(string finish) => Text(_text.ToString(), finish);
+
+        private static JsonObject Text(string text, string? finish) =>
+            new() { ["index"] = 0, ["text"] = text, ["logprobs"] = null, ["finish_reason"] = finish };
     }
 }

@@ -222,4 +222,64 @@ public sealed class ServerTests : VulkanTest
         ChatCompletion c = await client.CompleteChatAsync([new UserChatMessage("hi")], new ChatCompletionOptions { MaxOutputTokenCount = 2 });
         Assert.That(c.Usage.OutputTokenCount, Is.EqualTo(2));
     }
+
+    [Test]
+    public async Task Text_completions_take_text_or_ids_and_stream_the_same_greedy_text()
+    {
+        (HttpStatusCode status, JsonNode whole) = await Post("v1/completions", """{"prompt": [9906, 1917], "max_tokens": 5, "temperature": 0}""");
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(whole["object"]!.GetValue<string>(), Is.EqualTo("text_completion"));
+        string text = whole["choices"]![0]!["text"]!.GetValue<string>();
+        Assert.That(whole["choices"]![0]!["finish_reason"]!.GetValue<string>(), Is.EqualTo("length"));
+        Assert.That(whole["usage"]!["completion_tokens"]!.GetValue<int>(), Is.EqualTo(5));
+        Assert.That(whole["usage"]!["prompt_tokens"]!.GetValue<int>(), Is.EqualTo(2));
+
+        // The same prompt as text ("Hello world" is 9906, 1917), streamed.
+        using HttpResponseMessage r = await _http.PostAsync(new Uri(_server.Address, "v1/completions"),
+            new StringContent("""{"prompt": "Hello world", "max_tokens": 5, "temperature": 0, "stream": true, "stream_options": {"include_usage": true}}""", Encoding.UTF8, "application/json"));
+        string[] events = (await r.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(events[^1], Is.EqualTo("data: [DONE]"));
+        List<JsonNode> chunks = [.. events[..^1].Select(e => JsonNode.Parse(e[6..])!)];
+        Assert.That(string.Concat(chunks.Where(c => c["choices"]!.AsArray().Count > 0).Select(c => c["choices"]![0]!["text"]!.GetValue<string>())), Is.EqualTo(text));
+        Assert.That(chunks[^1]["usage"]!["completion_tokens"]!.GetValue<int>(), Is.EqualTo(5));
+    }
+
+    [TestCase("{\"prompt\": [9906, 999999]}", "prompt", "outside the vocabulary", TestName = "A token id outside the vocabulary is 400")]
+    [TestCase("{\"prompt\": [\"a\", \"b\"]}", "prompt", "one request each", TestName = "Several prompts are 400")]
+    [TestCase("{\"prompt\": \"\"}", "prompt", "empty", TestName = "An empty prompt is 400")]
+    [TestCase("{\"prompt\": \"hi\", \"echo\": true}", "echo", "not supported", TestName = "echo is 400")]
+    public async Task Bad_completion_requests_are_400_naming_the_field(string body, string param, string says)
+    {
+        (HttpStatusCode code, JsonNode error) = await Post("v1/completions", body);
+        Assert.That(code, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(error["error"]!["param"]!.GetValue<string>(), Is.EqualTo(param));
+        Assert.That(error["error"]!["message"]!.GetValue<string>(), Does.Contain(says));
+    }
+
+    [Test]
+    public async Task A_body_over_the_limit_is_413_in_openai_shape()
+    {
+        await using OpenAiServer small = await OpenAiServer.StartAsync(new ServeOptions { Port = 0, MaxBodyBytes = 1000 }, _engine);
+        string body = "{\"prompt\": \"" + new string('x', 5000) + "\"}";
+        using HttpResponseMessage r = await _http.PostAsync(new Uri(small.Address, "v1/completions"), new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.That((int)r.StatusCode, Is.EqualTo(413));
+        Assert.That(JsonNode.Parse(await r.Content.ReadAsStringAsync())!["error"]!["message"]!.GetValue<string>(), Is.Not.Empty);
+    }
+
+    [Test]
+    public async Task Metrics_count_requests_and_tokens_in_prometheus_text()
+    {
+        string before = await _http.GetStringAsync(new Uri(_server.Address, "metrics"));
+        (HttpStatusCode status, _) = await Post("v1/completions", """{"prompt": [9906, 1917, 0], "max_tokens": 3, "temperature": 0}""");
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
+        string after = await _http.GetStringAsync(new Uri(_server.Address, "metrics"));
+        Assert.That(Metric(after, "hyvk_generated_tokens_total") - Metric(before, "hyvk_generated_tokens_total"), Is.EqualTo(3));
+        Assert.That(Metric(after, "hyvk_prompt_tokens_total") - Metric(before, "hyvk_prompt_tokens_total"), Is.EqualTo(3));
+        Assert.That(Metric(after, "hyvk_requests_total{path=\"/v1/completions\",status=\"200\"}"), Is.GreaterThanOrEqualTo(1));
+        Assert.That(after, Does.Contain("# TYPE hyvk_queue_length gauge"));
+    }
+
+    // The value of a sample line "NAME VALUE" (0 when absent).
+    private static double Metric(string text, string name) =>
+        text.Split('\n').Where(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Select(l => double.Parse(l[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture)).FirstOrDefault();
 }
