@@ -29,12 +29,15 @@ internal static class GenerateCommand
         var context = new Option<int>("--context") { Description = "KV-cache positions (prompt + generated)", DefaultValueFactory = _ => 2048 };
         var thinkBudget = new Option<int?>("--think-budget") { Description = "Close the reasoning after N thinking tokens and let the model answer" };
         var dumpLogits = new Option<string?>("--dump-logits") { Description = "Write the logits of every prompt position and generated step to FILE (.npy, float32 [positions, vocab])" };
+        var tools = new Option<string?>("--tools") { Description = "A JSON file with an OpenAI tools array: the model may answer with calls, shown apart from the answer" };
+        // For tests of what shows a reply: these ids replace the sampled ones (GenerateOptions.ScriptedReply).
+        var scripted = new Option<string?>("--scripted-reply-ids") { Hidden = true };
         var json = CliOptions.Json();
         var device = CliOptions.Device();
         var deviceMemory = CliOptions.DeviceMemory();
         var hostExperts = CliOptions.HostExperts();
         var command = new Command("generate", "Generate text with Hunyuan-A13B (or a checkpoint of its layout) on a Vulkan device");
-        foreach (Option o in new Option[] { model, prompt, promptIds, system, think, noThink, raw, maxTokens, temperature, topK, topP, penalty, seed, weights, context, thinkBudget, dumpLogits, json, device, deviceMemory, hostExperts })
+        foreach (Option o in new Option[] { model, prompt, promptIds, system, think, noThink, raw, maxTokens, temperature, topK, topP, penalty, seed, weights, context, thinkBudget, dumpLogits, tools, scripted, json, device, deviceMemory, hostExperts })
         {
             command.Options.Add(o);
         }
@@ -50,12 +53,17 @@ internal static class GenerateCommand
             {
                 result.AddError("--think and --no-think exclude each other.");
             }
+
+            if (result.GetValue(tools) is not null && (result.GetValue(raw) || result.GetValue(promptIds) is not null))
+            {
+                result.AddError("--tools needs the chat template: not with --raw or --prompt-ids.");
+            }
         });
         command.SetAction(parse => CliErrors.Run(() => Run(new Request(
             parse.GetValue(model), parse.GetValue(prompt), parse.GetValue(promptIds), parse.GetValue(system), !parse.GetValue(noThink),
             parse.GetValue(raw), parse.GetValue(maxTokens), parse.GetValue(temperature), parse.GetValue(topK), parse.GetValue(topP),
             parse.GetValue(seed), parse.GetValue(weights), parse.GetValue(context), parse.GetValue(json), parse.GetValue(device),
-            parse.GetValue(thinkBudget), parse.GetValue(dumpLogits), parse.GetValue(penalty),
+            parse.GetValue(thinkBudget), parse.GetValue(dumpLogits), parse.GetValue(penalty), parse.GetValue(tools), parse.GetValue(scripted),
             CliOptions.Placement(parse.GetValue(deviceMemory), parse.GetValue(hostExperts)!)))));
         return command;
     }
@@ -63,16 +71,18 @@ internal static class GenerateCommand
     private sealed record Request(
         string? Model, string? Prompt, string? PromptIds, string? System, bool Think, bool Raw, int MaxTokens, float? Temperature,
         int? TopK, float? TopP, int Seed, string? Weights, int Context, bool Json, int? Device, int? ThinkBudget, string? DumpLogits, float? RepetitionPenalty,
-        (long? DeviceMemory, int? HostExperts) Placement);
+        string? Tools, string? ScriptedReply, (long? DeviceMemory, int? HostExperts) Placement);
 
     private static int Run(Request q)
     {
+        List<JsonNode>? tools = q.Tools is string file ? ReadTools(file) : null;   // checked before anything loads
         using HunyuanEngine engine = EngineLoader.Load(q.Model, q.Weights, q.Context, q.Device, q.Placement);
-        List<int> promptIds = q.PromptIds is string ids ? ParseIds(ids) : Render(engine, q);
+        List<int> promptIds = q.PromptIds is string ids ? ParseIds(ids) : Render(engine, q, tools);
         var stats = new GenerationStats();
         bool chat = !q.Raw && q.PromptIds is null;
         var reply = new ReplyDecoder(engine.Tokenizer, chat);
         ReplyPart? shown = null;
+        int callsShown = 0;
         void Show(IReadOnlyList<ReplyDelta> deltas)
         {
             foreach (ReplyDelta delta in q.Json ? [] : deltas)
@@ -85,6 +95,15 @@ internal static class GenerateCommand
 
                 shown = delta.Part;
                 Console.Out.Write(delta.Text);
+            }
+
+            for (; !q.Json && callsShown < reply.ToolCalls.Count; callsShown++)
+            {
+                // A call is shown whole once its block has closed, on a line of its own, never as answer text.
+                ToolCall call = reply.ToolCalls[callsShown];
+                Console.Out.Write(shown is null ? string.Empty : "\n");
+                Console.Out.Write($"[tool call] {call.Name} {call.Arguments?.ToJsonString() ?? "{}"}");
+                shown = ReplyPart.ToolCall;
             }
         }
 
@@ -100,6 +119,7 @@ internal static class GenerateCommand
             ThinkBudget = q.ThinkBudget,
             Stats = stats,
             OnLogits = q.DumpLogits is null ? null : logitRows.Add,
+            ScriptedReply = q.ScriptedReply is string script ? ParseIds(script) : null,
         };
         foreach (int token in engine.GenerateTokens(promptIds, options))
         {
@@ -144,7 +164,7 @@ internal static class GenerateCommand
         return 0;
     }
 
-    private static List<int> Render(HunyuanEngine engine, Request q)
+    private static List<int> Render(HunyuanEngine engine, Request q, List<JsonNode>? tools)
     {
         if (q.Raw)
         {
@@ -152,7 +172,23 @@ internal static class GenerateCommand
         }
 
         List<ChatMessage> messages = q.System is string s ? [ChatMessage.System(s), ChatMessage.User(q.Prompt!)] : [ChatMessage.User(q.Prompt!)];
-        return engine.EncodeChat(messages, q.Think);
+        return engine.EncodeChat(messages, q.Think, tools);
+    }
+
+    private static List<JsonNode> ReadTools(string file)
+    {
+        try
+        {
+            return Serve.ChatRequest.ParseTools(JsonNode.Parse(File.ReadAllText(file))) ?? throw new ArgumentException($"--tools {file}: the array is empty");
+        }
+        catch (JsonException e)
+        {
+            throw new ArgumentException($"--tools {file}: not JSON ({e.Message})", e);
+        }
+        catch (Serve.ApiError e)
+        {
+            throw new ArgumentException($"--tools {file}: {e.Message}", e);
+        }
     }
 
     private static List<int> ParseIds(string text)

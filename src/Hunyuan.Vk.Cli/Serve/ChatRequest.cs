@@ -37,7 +37,7 @@ internal sealed record ChatRequest(List<ChatMessage> Messages, GenerateOptions O
             JsonValue v when v.TryGetValue(out string? s) && s is "none" or "auto" => s!,
             _ => throw ApiError.Invalid("tool_choice: this server takes \"none\" or \"auto\"", "tool_choice"),
         };
-        List<JsonNode>? tools = toolChoice == "none" ? null : Tools(o["tools"]);
+        List<JsonNode>? tools = toolChoice == "none" ? null : ParseTools(o["tools"]);
         (GenerateOptions common, bool stream, bool usage) = Common(o, defaultMaxTokens: 512);
         GenerateOptions options = common with
         {
@@ -150,7 +150,8 @@ internal sealed record ChatRequest(List<ChatMessage> Messages, GenerateOptions O
         return calls;
     }
 
-    private static List<JsonNode>? Tools(JsonNode? node)
+    /// <summary>An OpenAI <c>tools</c> array, each a function with a name (also <c>hyvk generate --tools</c>).</summary>
+    public static List<JsonNode>? ParseTools(JsonNode? node)
     {
         if (node is null)
         {

@@ -1,7 +1,9 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Hunyuan.Vk.Model;
 using Hunyuan.Vk.Reference;
 using Hunyuan.Vk.Tests.Harness;
+using Hunyuan.Vk.Text;
 
 namespace Hunyuan.Vk.Tests.Cli;
 
@@ -122,6 +124,50 @@ public sealed class GenerateCommandTests : VulkanTest
         (int exit, _, string error) = Hyvk.Run("generate", "--model", model, "--prompt-ids", "1,2,3,4,5,6,7,8", "--context", "4", "--weights", "q8");
         Assert.That(exit, Is.EqualTo(1));
         Assert.That(error, Does.Contain("The prompt has 8 tokens; the context holds 4"));
+    }
+
+    [Test]
+    public void Tools_from_a_file_reach_the_template_and_a_bad_file_is_refused_before_loading()
+    {
+        string model = TestModels.Directory(TestModels.Tiny());
+        string dir = Directory.CreateTempSubdirectory("hyvk-tools").FullName;
+        try
+        {
+            string tools = Path.Combine(dir, "tools.json");
+            File.WriteAllText(tools, """[{"type": "function", "function": {"name": "get_weather", "description": "The weather", "parameters": {"type": "object"}}}]""");
+            string[] args = ["generate", "--model", model, "--prompt", "Weather?", "--max-tokens", "1", "--context", "1024", "--weights", "q8", "--json"];
+            (int exit, string output, string error) = Hyvk.Run([.. args, "--tools", tools]);
+            Assert.That(exit, Is.Zero, error);
+            int[] prompt = [.. JsonNode.Parse(output)!["prompt_ids"]!.AsArray().Select(n => n!.GetValue<int>())];
+            string rendered = HunyuanTokenizer.FromModelDirectory(model).Decode(prompt);
+            Assert.That(rendered, Does.Contain("get_weather").And.Contain("Weather?"));
+            Assert.That(JsonNode.Parse(output)!["tool_calls"], Is.InstanceOf<JsonArray>());
+
+            // A reply with a call (scripted: the random model writes none) shows it apart from the answer, and --json lists it.
+            var tokenizer = HunyuanTokenizer.FromModelDirectory(model);
+            string reply = string.Join(',', tokenizer.Encode("<answer>\nChecking.<tool_calls>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Lima\"}}]</tool_calls>\n</answer><|eos|>", allowSpecial: true));
+            string[] scripted = ["generate", "--model", model, "--prompt", "Weather?", "--context", "1024", "--weights", "q8", "--tools", tools, "--scripted-reply-ids", reply];
+            (exit, output, error) = Hyvk.Run(scripted);
+            Assert.That(exit, Is.Zero, error);
+            Assert.That(output, Does.Contain("[answer]\nChecking.\n[tool call] get_weather {\"city\":\"Lima\"}"));
+            Assert.That(output, Does.Not.Contain("tool_calls"));
+            (exit, output, error) = Hyvk.Run([.. scripted, "--json"]);
+            Assert.That(exit, Is.Zero, error);
+            Assert.That(JsonNode.Parse(output)!["tool_calls"]![0]!["arguments"]!["city"]!.GetValue<string>(), Is.EqualTo("Lima"));
+
+            File.WriteAllText(tools, """[{"type": "function", "function": {"description": "no name"}}]""");
+            (exit, _, error) = Hyvk.Run([.. args, "--tools", tools]);
+            Assert.That(exit, Is.EqualTo(1));
+            Assert.That(error, Does.Contain(tools).And.Contain("tools[0]").And.Not.Contain("loading"));
+
+            (exit, _, error) = Hyvk.Run("generate", "--model", model, "--prompt", "x", "--raw", "--tools", tools);
+            Assert.That(exit, Is.Not.Zero);
+            Assert.That(error, Does.Contain("--tools needs the chat template"));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Test]
