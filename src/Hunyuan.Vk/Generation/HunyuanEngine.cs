@@ -102,6 +102,9 @@ public sealed class HunyuanEngine : IDisposable
     public HunyuanConfig Config => _generator.Config;
     public DeviceInfo Device => _context.Info;
 
+    /// <summary>Device memory allocated now (tests check that serving many requests leaves it flat).</summary>
+    internal long DeviceBytesAllocated => _context.AllocatedBytes;
+
     /// <summary>The device weight format in use.</summary>
     public WeightFormat Format { get; private init; }
 

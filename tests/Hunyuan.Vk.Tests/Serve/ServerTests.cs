@@ -25,7 +25,8 @@ public sealed class ServerTests : VulkanTest
 {
     private HunyuanEngine _engine = null!;
     private OpenAiServer _server = null!;
-    private readonly HttpClient _http = new();
+    // No draining of a response dropped unread: disposing it closes the connection at once, as a client that leaves.
+    private readonly HttpClient _http = new(new SocketsHttpHandler { MaxResponseDrainSize = 0 });
 
     [OneTimeSetUp]
     public async Task Start()
@@ -277,6 +278,27 @@ public sealed class ServerTests : VulkanTest
         Assert.That(Metric(after, "hyvk_prompt_tokens_total") - Metric(before, "hyvk_prompt_tokens_total"), Is.EqualTo(3));
         Assert.That(Metric(after, "hyvk_requests_total{path=\"/v1/completions\",status=\"200\"}"), Is.GreaterThanOrEqualTo(1));
         Assert.That(after, Does.Contain("# TYPE hyvk_queue_length gauge"));
+    }
+
+    [Test]
+    public async Task A_client_that_disconnects_mid_stream_stops_its_generation()
+    {
+        double before = Metric(await _http.GetStringAsync(new Uri(_server.Address, "metrics")), "hyvk_generated_tokens_total");
+        using (var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_server.Address, "v1/completions"))
+        {
+            Content = new StringContent("""{"prompt": [9906], "max_tokens": 500, "temperature": 0, "stream": true}""", Encoding.UTF8, "application/json"),
+        })
+        using (HttpResponseMessage r = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead))
+        {
+            using var reader = new StreamReader(await r.Content.ReadAsStreamAsync());
+            Assert.That(await reader.ReadLineAsync(), Does.StartWith("data: "));
+        }   // gone after the first chunk
+
+        // The next request waits for the device, so once it is answered the dropped one has ended and been counted.
+        (HttpStatusCode status, _) = await Post("v1/completions", """{"prompt": [9906], "max_tokens": 1}""");
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
+        double generated = Metric(await _http.GetStringAsync(new Uri(_server.Address, "metrics")), "hyvk_generated_tokens_total") - before - 1;
+        Assert.That(generated, Is.GreaterThan(0).And.LessThanOrEqualTo(8), "stopped within a few tokens of the client leaving (measured: 2; the engine streams at most 4 updates ahead of the writer), not after 500");
     }
 
     // The value of a sample line "NAME VALUE" (0 when absent).
