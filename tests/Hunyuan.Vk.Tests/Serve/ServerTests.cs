@@ -330,6 +330,36 @@ public sealed class ServerTests : VulkanTest
         Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
     }
 
+    [Test]
+    public async Task Waiting_requests_are_served_in_arrival_order()
+    {
+        await using OpenAiServer server = await OpenAiServer.StartAsync(new ServeOptions { Port = 0, Queue = 4 }, _engine);
+        var order = new System.Collections.Concurrent.ConcurrentQueue<int>();
+        var waiting = new List<Task>();
+        // The device is busy with a generation this test holds open; three requests arrive one after another.
+        using (IEnumerator<int> held = _engine.GenerateTokens([9906], new GenerateOptions { MaxTokens = 5 }).GetEnumerator())
+        {
+            Assert.That(held.MoveNext(), Is.True);
+            for (int i = 0; i < 3; i++)
+            {
+                int k = i;
+                waiting.Add(Task.Run(async () =>
+                {
+                    using HttpResponseMessage r = await _http.PostAsync(new Uri(server.Address, "v1/completions"),
+                        new StringContent("""{"prompt": [9906], "max_tokens": 1}""", Encoding.UTF8, "application/json"));
+                    Assert.That(r.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+                    order.Enqueue(k);
+                }));
+                await Task.Delay(300);   // each waiting before the next is sent
+            }
+
+            Assert.That(order, Is.Empty, "none answered while the device was busy");
+        }   // the held generation ends: the queue drains
+
+        await Task.WhenAll(waiting);
+        Assert.That(order, Is.EqualTo(new[] { 0, 1, 2 }));
+    }
+
     // The value of a sample line "NAME VALUE" (0 when absent).
     private static double Metric(string text, string name) =>
         text.Split('\n').Where(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Select(l => double.Parse(l[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture)).FirstOrDefault();
