@@ -150,6 +150,12 @@ public sealed class ServerTests : VulkanTest
         JsonNode message = body["choices"]![0]!["message"]!;
         Assert.That((message["reasoning_content"]!.GetValue<string>(), message["content"]!.GetValue<string>()), Is.EqualTo(("Let me see.", "Four.")));
 
+        // Through the official client: the answer is the content, and the reasoning is in the raw response's own field.
+        _engine.ScriptedReplies.Enqueue(Ids("<think>\nCount.\n</think>\n<answer>\nFour.\n</answer><|eos|>"));
+        ClientResult<ChatCompletion> viaClient = await Client().CompleteChatAsync([new UserChatMessage("2+2?")]);
+        Assert.That(viaClient.Value.Content[0].Text, Is.EqualTo("Four."));
+        Assert.That(JsonNode.Parse(viaClient.GetRawResponse().Content.ToString())!["choices"]![0]!["message"]!["reasoning_content"]!.GetValue<string>(), Is.EqualTo("Count."));
+
         // SSE framing: data lines, reasoning deltas apart from content, [DONE] last.
         _engine.ScriptedReplies.Enqueue(Ids("<think>\nHmm.\n</think>\n<answer>\nYes.\n</answer><|eos|>"));
         using HttpResponseMessage r = await _http.PostAsync(new Uri(_server.Address, "v1/chat/completions"),
