@@ -1,126 +1,225 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-#extension GL_EXT_shader_16bit_storage : require
-#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
-// Attention over the KV cache, split over positions (flash-decoding): workgroup (kv head, split, token) takes CHUNK
-// positions and the GROUP query heads that share the kv head (GQA: query head h reads kv head h / GROUP), so K and V
-// are read once for all of them. It writes, per query head, the chunk's softmax max m, sum l and unnormalised output
-// o[d]; attn_combine.comp merges the splits. Token t of a batch sits at position0 + t and sees positions
-// 0..position0 + t (causal), so one token is decode and many are prefill. Scores scale 1/sqrt(d), softmax in fp32.
-// Splits keep every invocation's loops short (lavapipe stops an invocation after 65535 loop iterations in all); a
-// short context gets smaller chunks (push `chunk` <= CHUNK) so a GPU still has enough workgroups.
-// Scores: LANES = 1, each invocation one position (what suits lavapipe); LANES = subgroup size, a subgroup per
-// position with its lanes across the head dimension (reads of a K row side by side) summed by subgroupAdd; the
-// pipeline requires full subgroups of LANES.
+// Attention over one page of the KV cache, split over positions (flash-decoding): workgroup (kv head, split, token)
+// takes the split's positions and the GROUP query heads that share the kv head (GQA: query head h reads kv head
+// h / GROUP), so K and V are read once for all of them. A split covers `span` positions in chunks of at most CHUNK
+// (the shared score array), keeping a running max, sum and output across its chunks (online softmax), and writes per
+// query head its max m, sum l and unnormalised output o[d]; attn_combine.comp merges the splits of all pages. Token
+// t of a batch sits at position0 + t and sees positions 0..position0 + t (causal), so one token is decode and many
+// are prefill; a split with no position for its token writes m = -inf, l = 0 (o is not read then). Scores scale
+// 1/sqrt(d), softmax in fp32. The cache is f16 or int8 with block scales (include/kv_cache.glsl), chosen by KV_Q8.
+// Every invocation's loops stay short: lavapipe stops an invocation after 65535 loop iterations in all, which bounds
+// the span (AttentionDecodeKernel.Plan). Scores: LANES = 1, each invocation one position, reading its K row as
+// uvec4s (what suits lavapipe); LANES = subgroup size, a subgroup per position with its lanes across the row's words
+// (coalesced) summed by subgroupAdd; the pipeline requires full subgroups of LANES.
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint CHUNK = 256;
 layout(constant_id = 2) const uint GROUP = 4;
 layout(constant_id = 3) const uint LANES = 1;
+layout(constant_id = 4) const uint HEAD_DIM = 128;
+layout(constant_id = 5) const uint KV_Q8 = 0;
 #include "common.glsl"
+#include "kv_cache.glsl"
 
-layout(std430, binding = 0) readonly buffer Q { float q[]; };             // [tokens][heads * d]
-layout(std430, binding = 1) readonly buffer Kc { float16_t k_cache[]; };  // [positions][kv_heads * d]
-layout(std430, binding = 2) readonly buffer Vc { float16_t v_cache[]; };
+layout(std430, binding = 0) readonly buffer Q { vec4 q[]; };              // [tokens][heads * d]
+layout(std430, binding = 1) readonly buffer Kc { uvec4 k_cache[]; };      // one page
+layout(std430, binding = 2) readonly buffer Vc { uint v_cache[]; };       // the same page of V
 layout(std430, binding = 3) writeonly buffer Part { float part[]; };      // [tokens][heads][max_splits][d + 2]: o, m, l
 
 layout(push_constant) uniform Push {
     uint kv_heads;
-    uint head_dim;
     uint position0;    // position of token 0; token t attends to positions 0..position0 + t
-    uint max_splits;   // splits of the last token (the grid's y)
+    uint max_splits;   // splits of all pages (the partials' slots per head)
     float scale;
-    uint chunk;        // positions per split, at most CHUNK
+    uint chunk;        // positions per chunk, at most CHUNK
+    uint span;         // positions per split, a multiple of chunk
+    uint page_start;   // this page's first position
+    uint page_end;     // one past the last position of this page the last token sees
+    uint page_rows;    // positions the page holds (where its int8 scales start)
+    uint split_base;   // the slot of this page's first split
 } p;
 
-shared float s_p[GROUP][CHUNK];
+const uint D4 = HEAD_DIM / 4;
+shared vec4 s_q[GROUP * D4];          // the group's queries
+shared float s_p[GROUP][CHUNK];       // scores, then probabilities, of the chunk
+shared vec4 s_o[GROUP * D4];          // running outputs, each part owned by one invocation
+
+float k_scale(uint r, uint b)         // int8 K: the scale of block b of head row r
+{
+    uint at = p.page_rows * p.kv_heads * KV_WORDS + r * KV_SCALE_WORDS + b / 2;
+    return unpackHalf2x16(k_cache[at / 4][at % 4])[b % 2];
+}
+
+float v_scale(uint r, uint b)
+{
+    return unpackHalf2x16(v_cache[p.page_rows * p.kv_heads * KV_WORDS + r * KV_SCALE_WORDS + b / 2])[b % 2];
+}
+
+// Dot of query head g's values 4w..4w+3 with k.
+float dot4(uint g, uint w, vec4 k)
+{
+    return dot(s_q[g * D4 + w], k);
+}
 
 void main()
 {
-    uint kvh = gl_WorkGroupID.x, split = gl_WorkGroupID.y, token = gl_WorkGroupID.z;
-    uint d = p.head_dim, kv_row = p.kv_heads * d, heads = p.kv_heads * GROUP;
+    uint kvh = gl_WorkGroupID.x, token = gl_WorkGroupID.z, lid = gl_LocalInvocationID.x, wg = gl_WorkGroupSize.x;
+    uint heads = p.kv_heads * GROUP;
     uint kv_len = p.position0 + token + 1;
-    uint t0 = split * p.chunk;
-    if (t0 >= kv_len) {
-        return;   // this token has fewer splits (uniform for the workgroup)
-    }
-    uint n = min(p.chunk, kv_len - t0);
-    uint q_base = token * heads * d;
-    uint part_base = token * heads * p.max_splits * (d + 2);
-
-    // Scores of this chunk for the GROUP query heads.
-    if (LANES == 1) {
-        for (uint t = gl_LocalInvocationID.x; t < n; t += gl_WorkGroupSize.x) {
-            uint k_at = (t0 + t) * kv_row + kvh * d;
-            for (uint g = 0; g < GROUP; g++) {
-                uint q_at = q_base + (kvh * GROUP + g) * d;
-                float s = 0.0;
-                for (uint i = 0; i < d; i++) {
-                    s += q[q_at + i] * float(k_cache[k_at + i]);
-                }
-                s_p[g][t] = s * p.scale;
-            }
+    uint s0 = p.page_start + gl_WorkGroupID.y * p.span;
+    uint s1 = min(min(s0 + p.span, p.page_end), kv_len);
+    uint split = p.split_base + gl_WorkGroupID.y;
+    uint part_base = token * heads * p.max_splits * (HEAD_DIM + 2);
+    if (s0 >= s1) {   // nothing this token sees (uniform for the workgroup)
+        for (uint g = lid; g < GROUP; g += wg) {
+            uint at = part_base + ((kvh * GROUP + g) * p.max_splits + split) * (HEAD_DIM + 2);
+            part[at + HEAD_DIM] = -1.0 / 0.0;
+            part[at + HEAD_DIM + 1] = 0.0;
         }
-    } else {
-        for (uint t = gl_SubgroupID; t < n; t += gl_NumSubgroups) {   // uniform in the subgroup
-            uint k_at = (t0 + t) * kv_row + kvh * d;
-            float s[GROUP];
-            for (uint g = 0; g < GROUP; g++) {
-                s[g] = 0.0;
-            }
-            for (uint i = gl_SubgroupInvocationID; i < d; i += LANES) {
-                float k = float(k_cache[k_at + i]);
+        return;
+    }
+
+    for (uint i = lid; i < GROUP * D4; i += wg) {
+        s_q[i] = q[(token * heads + kvh * GROUP) * D4 + i];
+        s_o[i] = vec4(0.0);
+    }
+    float m_run[GROUP], l_run[GROUP], alpha[GROUP];
+    for (uint g = 0; g < GROUP; g++) {
+        m_run[g] = -1.0 / 0.0;
+        l_run[g] = 0.0;
+    }
+    barrier();
+
+    for (uint c0 = s0; c0 < s1; c0 += p.chunk) {
+        uint n = min(p.chunk, s1 - c0);
+        uint r0 = (c0 - p.page_start) * p.kv_heads + kvh;   // head row of the chunk's first position
+        uint stride = p.kv_heads;                          // head rows from one position to the next
+
+        // Scores of this chunk for the GROUP query heads.
+        if (LANES == 1) {
+            for (uint t = lid; t < n; t += wg) {
+                uint r = r0 + t * stride, at = r * (KV_WORDS / 4);
+                float s[GROUP];
                 for (uint g = 0; g < GROUP; g++) {
-                    s[g] += q[q_base + (kvh * GROUP + g) * d + i] * k;
+                    s[g] = 0.0;
                 }
-            }
-            for (uint g = 0; g < GROUP; g++) {
-                s[g] = subgroupAdd(s[g]);
-            }
-            if (subgroupElect()) {
+                if (KV_Q8 == 0) {
+                    for (uint j = 0; j < KV_WORDS / 4; j++) {   // 8 values a load
+                        uvec4 k = k_cache[at + j];
+                        vec4 lo = vec4(unpackHalf2x16(k.x), unpackHalf2x16(k.y)), hi = vec4(unpackHalf2x16(k.z), unpackHalf2x16(k.w));
+                        for (uint g = 0; g < GROUP; g++) {
+                            s[g] += dot4(g, 2 * j, lo) + dot4(g, 2 * j + 1, hi);
+                        }
+                    }
+                } else {
+                    for (uint b = 0; b < HEAD_DIM / 32; b++) {   // a block of 32: two loads and a scale
+                        uvec4 k0 = k_cache[at + 2 * b], k1 = k_cache[at + 2 * b + 1];
+                        float sc = k_scale(r, b);
+                        for (uint g = 0; g < GROUP; g++) {
+                            uint w = 8 * b;
+                            float sb = dot4(g, w, kv_bytes(k0.x)) + dot4(g, w + 1, kv_bytes(k0.y)) + dot4(g, w + 2, kv_bytes(k0.z)) + dot4(g, w + 3, kv_bytes(k0.w))
+                                + dot4(g, w + 4, kv_bytes(k1.x)) + dot4(g, w + 5, kv_bytes(k1.y)) + dot4(g, w + 6, kv_bytes(k1.z)) + dot4(g, w + 7, kv_bytes(k1.w));
+                            s[g] += sc * sb;
+                        }
+                    }
+                }
                 for (uint g = 0; g < GROUP; g++) {
                     s_p[g][t] = s[g] * p.scale;
                 }
             }
-        }
-    }
-    barrier();
-
-    for (uint g = 0; g < GROUP; g++) {
-        float m = -1.0 / 0.0;
-        for (uint t = gl_LocalInvocationID.x; t < n; t += gl_WorkGroupSize.x) {
-            m = max(m, s_p[g][t]);
-        }
-        m = workgroup_max(m);
-        float l = 0.0;
-        for (uint t = gl_LocalInvocationID.x; t < n; t += gl_WorkGroupSize.x) {
-            float e = exp(s_p[g][t] - m);
-            s_p[g][t] = e;
-            l += e;
-        }
-        l = workgroup_sum(l);
-        uint out_at = part_base + ((kvh * GROUP + g) * p.max_splits + split) * (d + 2);
-        if (gl_LocalInvocationID.x == 0) {
-            part[out_at + d] = m;
-            part[out_at + d + 1] = l;
-        }
-    }
-    barrier();
-
-    // Unnormalised outputs: each invocation owns some dimensions.
-    for (uint i = gl_LocalInvocationID.x; i < d; i += gl_WorkGroupSize.x) {
-        float acc[GROUP];
-        for (uint g = 0; g < GROUP; g++) {
-            acc[g] = 0.0;
-        }
-        for (uint t = 0; t < n; t++) {
-            float v = float(v_cache[(t0 + t) * kv_row + kvh * d + i]);
-            for (uint g = 0; g < GROUP; g++) {
-                acc[g] += s_p[g][t] * v;
+        } else {
+            for (uint t = gl_SubgroupID; t < n; t += gl_NumSubgroups) {   // uniform in the subgroup
+                uint r = r0 + t * stride;
+                float s[GROUP];
+                for (uint g = 0; g < GROUP; g++) {
+                    s[g] = 0.0;
+                }
+                for (uint w = gl_SubgroupInvocationID; w < KV_WORDS; w += LANES) {
+                    uint at = r * KV_WORDS + w;
+                    uint word = k_cache[at / 4][at % 4];
+                    if (KV_Q8 == 0) {
+                        vec2 k = unpackHalf2x16(word);
+                        for (uint g = 0; g < GROUP; g++) {
+                            vec4 q4 = s_q[g * D4 + w / 2];
+                            s[g] += w % 2 == 0 ? dot(q4.xy, k) : dot(q4.zw, k);
+                        }
+                    } else {
+                        vec4 k = kv_bytes(word) * k_scale(r, w / 8);
+                        for (uint g = 0; g < GROUP; g++) {
+                            s[g] += dot4(g, w, k);
+                        }
+                    }
+                }
+                for (uint g = 0; g < GROUP; g++) {
+                    s[g] = subgroupAdd(s[g]);
+                }
+                if (subgroupElect()) {
+                    for (uint g = 0; g < GROUP; g++) {
+                        s_p[g][t] = s[g] * p.scale;
+                    }
+                }
             }
         }
+        barrier();
+
+        // Online softmax: the chunk's max joins the running one; earlier sums and outputs scale by alpha.
         for (uint g = 0; g < GROUP; g++) {
-            part[part_base + ((kvh * GROUP + g) * p.max_splits + split) * (d + 2) + i] = acc[g];
+            float m = -1.0 / 0.0;
+            for (uint t = lid; t < n; t += wg) {
+                m = max(m, s_p[g][t]);
+            }
+            float m_new = max(m_run[g], workgroup_max(m));
+            alpha[g] = exp(m_run[g] - m_new);
+            float l = 0.0;
+            for (uint t = lid; t < n; t += wg) {
+                float e = exp(s_p[g][t] - m_new);
+                s_p[g][t] = e;
+                l += e;
+            }
+            l_run[g] = l_run[g] * alpha[g] + workgroup_sum(l);
+            m_run[g] = m_new;
+        }
+        barrier();
+
+        // Outputs: each invocation owns some 4-value slots of the V row (two words in f16, one in int8) and of s_o.
+        for (uint i = lid; i < D4; i += wg) {
+            vec4 acc[GROUP];
+            for (uint g = 0; g < GROUP; g++) {
+                acc[g] = vec4(0.0);
+            }
+            for (uint t = 0; t < n; t++) {
+                uint r = r0 + t * stride;
+                vec4 v;
+                if (KV_Q8 == 0) {
+                    uint at = r * KV_WORDS + 2 * i;
+                    v = vec4(unpackHalf2x16(v_cache[at]), unpackHalf2x16(v_cache[at + 1]));
+                } else {
+                    v = kv_bytes(v_cache[r * KV_WORDS + i]) * v_scale(r, i / 8);
+                }
+                for (uint g = 0; g < GROUP; g++) {
+                    acc[g] += s_p[g][t] * v;
+                }
+            }
+            for (uint g = 0; g < GROUP; g++) {
+                s_o[g * D4 + i] = s_o[g * D4 + i] * alpha[g] + acc[g];
+            }
+        }
+        barrier();   // the next chunk's scores overwrite s_p
+    }
+
+    for (uint g = 0; g < GROUP; g++) {
+        uint out_at = part_base + ((kvh * GROUP + g) * p.max_splits + split) * (HEAD_DIM + 2);
+        for (uint i = lid; i < D4; i += wg) {
+            vec4 o = s_o[g * D4 + i];
+            part[out_at + 4 * i] = o.x;
+            part[out_at + 4 * i + 1] = o.y;
+            part[out_at + 4 * i + 2] = o.z;
+            part[out_at + 4 * i + 3] = o.w;
+        }
+        if (lid == 0) {
+            part[out_at + HEAD_DIM] = m_run[g];
+            part[out_at + HEAD_DIM + 1] = l_run[g];
         }
     }
 }

@@ -9,7 +9,7 @@ internal sealed class DecodeBuffers : IDisposable
 {
     private readonly OwnedResources _owned = new();
 
-    public DecodeBuffers(GpuContext context, HunyuanConfig c, AttentionShape shape, AttentionDecodeKernel attention, int maxPositions)
+    public DecodeBuffers(GpuContext context, HunyuanConfig c, AttentionShape shape, AttentionDecodeKernel attention, int maxPositions, uint pagePositions)
     {
         int slots = c.RouteSlots;
         try
@@ -19,7 +19,7 @@ internal sealed class DecodeBuffers : IDisposable
             Qkv = _owned.Floats(context, shape.QkvDim, "qkv");
             Q = _owned.Floats(context, shape.QueryDim, "q");
             Attention = _owned.Floats(context, shape.QueryDim, "attention out");
-            AttentionPartials = _owned.Floats(context, (long)attention.PartialFloats((uint)maxPositions), "attention partials");
+            AttentionPartials = _owned.Floats(context, (long)attention.PartialFloats((uint)maxPositions, 1, pagePositions), "attention partials");
             RouterLogits = _owned.Floats(context, c.Experts, "router logits");
             Route = _owned.Floats(context, (long)(MoeRoute.Bytes / 4), "route");
             ExpertActivations = _owned.Floats(context, (long)slots * c.ExpertIntermediate, "expert activations");

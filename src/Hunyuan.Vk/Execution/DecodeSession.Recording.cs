@@ -22,8 +22,8 @@ public sealed partial class DecodeSession
             DeviceModel.Layer w = _model.Layers[l];
             _k.Norm.Record(r, d.H.All, w.InputNorm.All, d.X.All, 1, hidden, eps);
             MatVec(w.Qkv, MatVecMode.Plain).Record(r, w.Qkv, d.X.All, d.Qkv.All);
-            _k.Rope.Record(r, _shape, d.Qkv.All, _model.InverseFrequencies.All, w.QueryNorm?.All, w.KeyNorm?.All, d.Q.All, _cache.K(l).All, _cache.V(l).All, 1, position, eps);
-            _k.Attention.Record(r, d.Q.All, _cache.K(l).All, _cache.V(l).All, d.AttentionPartials.All, d.Attention.All, position + 1);
+            _k.Rope.Record(r, _shape, d.Qkv.All, _model.InverseFrequencies.All, w.QueryNorm?.All, w.KeyNorm?.All, d.Q.All, _cache.Layer(l), 1, position, eps);
+            _k.Attention.Record(r, d.Q.All, _cache.Layer(l), d.AttentionPartials.All, d.Attention.All, position + 1);
             MatVec(w.O, MatVecMode.Plain).Record(r, w.O, d.Attention.All, d.H.All, accumulate: true);
             _k.Norm.Record(r, d.H.All, w.PostNorm.All, d.X.All, 1, hidden, eps);
             MatVec(w.Router, MatVecMode.Plain).Record(r, w.Router, d.X.All, d.RouterLogits.All);
@@ -67,8 +67,8 @@ public sealed partial class DecodeSession
             DeviceModel.Layer w = _model.Layers[l];
             _k.Norm.Record(r, p.H.All, w.InputNorm.All, p.X.All, n, hidden, eps);
             MatMul(w.Qkv, MatMulMode.Plain).Record(r, w.Qkv, p.X.All, p.Qkv.All, n);
-            _k.Rope.Record(r, _shape, p.Qkv.All, _model.InverseFrequencies.All, w.QueryNorm?.All, w.KeyNorm?.All, p.Q.All, _cache.K(l).All, _cache.V(l).All, n, position0, eps);
-            _k.Attention.RecordBatch(r, p.Q.All, _cache.K(l).All, _cache.V(l).All, p.AttentionPartials.All, p.Attention.All, n, position0);
+            _k.Rope.Record(r, _shape, p.Qkv.All, _model.InverseFrequencies.All, w.QueryNorm?.All, w.KeyNorm?.All, p.Q.All, _cache.Layer(l), n, position0, eps);
+            _k.Attention.RecordBatch(r, p.Q.All, _cache.Layer(l), p.AttentionPartials.All, p.Attention.All, n, position0);
             MatMul(w.O, MatMulMode.Plain).Record(r, w.O, p.Attention.All, p.H.All, n, accumulate: true);
             _k.Norm.Record(r, p.H.All, w.PostNorm.All, p.X.All, n, hidden, eps);
             MatMul(w.Router, MatMulMode.Plain).Record(r, w.Router, p.X.All, p.RouterLogits.All, n);

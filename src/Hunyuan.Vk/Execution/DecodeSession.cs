@@ -46,7 +46,17 @@ public sealed partial class DecodeSession : IDisposable
     /// <param name="prefillChunk">Prompt tokens per prefill command buffer (the multi-token kernels' batch).</param>
     /// <param name="overlapRecording">Record the next step while the device runs this one (the default; on lavapipe too,
     /// where it measured no slower, so the path GPUs take is the one every test runs).</param>
-    public DecodeSession(GpuContext context, DeviceModel model, int maxPositions, int prefillChunk = 64, bool overlapRecording = true)
+    /// <param name="kvFormat">How the KV cache stores keys and values.</param>
+    public DecodeSession(GpuContext context, DeviceModel model, int maxPositions, int prefillChunk = 64, bool overlapRecording = true,
+        KvCacheFormat kvFormat = KvCacheFormat.F16)
+        : this(context, model, maxPositions, kvFormat, kvPagePositions: 0, prefillChunk, overlapRecording)
+    {
+    }
+
+    /// <summary>As the public constructor, with <paramref name="kvPagePositions"/> KV-cache positions per page at most
+    /// (0: one binding's worth): small pages let tests cross page boundaries with a small model.</summary>
+    internal DecodeSession(GpuContext context, DeviceModel model, int maxPositions, KvCacheFormat kvFormat, int kvPagePositions, int prefillChunk = 64,
+        bool overlapRecording = true)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(model);
@@ -59,13 +69,13 @@ public sealed partial class DecodeSession : IDisposable
         MaxPositions = maxPositions;
         try
         {
-            _cache = _owned.Add(new KvCache(context, _c.Layers, _shape, maxPositions));
-            _k = _owned.Add(new KernelSet(context, _c, _shape));
-            _d = _owned.Add(new DecodeBuffers(context, _c, _shape, _k.Attention, maxPositions));
-            // The prefill attention partials grow with chunk x context; a shorter chunk keeps them in one binding.
-            ulong partialsPerToken = _k.Attention.PartialFloats((uint)maxPositions) * 4;
+            _cache = _owned.Add(new KvCache(context, _c.Layers, _shape, maxPositions, kvFormat, kvPagePositions));
+            _k = _owned.Add(new KernelSet(context, _c, _shape, kvFormat));
+            _d = _owned.Add(new DecodeBuffers(context, _c, _shape, _k.Attention, maxPositions, _cache.PagePositions));
+            // The prefill attention partials grow with chunk x splits; a shorter chunk keeps them in one binding.
+            ulong partialsPerToken = _k.Attention.PartialFloats((uint)maxPositions, 1, _cache.PagePositions) * 4;
             PrefillChunk = (int)Math.Clamp(context.Info.Limits.MaxStorageBufferRange / partialsPerToken, 1, (ulong)prefillChunk);
-            _p = _owned.Add(new PrefillBuffers(context, _c, _shape, _k.Attention, maxPositions, PrefillChunk));
+            _p = _owned.Add(new PrefillBuffers(context, _c, _shape, _k.Attention, maxPositions, _cache.PagePositions, PrefillChunk));
             _steps[0] = _owned.Add(context.CreateRecorder());
             _steps[1] = _owned.Add(context.CreateRecorder());
             _prefill = _owned.Add(context.CreateRecorder());
@@ -85,6 +95,18 @@ public sealed partial class DecodeSession : IDisposable
     }
 
     public int MaxPositions { get; }
+
+    /// <summary>How the KV cache stores keys and values.</summary>
+    public KvCacheFormat KvFormat => _cache.Format;
+
+    /// <summary>KV-cache positions per page (one binding each); a context longer than this spans several pages.</summary>
+    public int KvPagePositions => (int)_cache.PagePositions;
+
+    /// <summary>Device bytes of the whole KV cache.</summary>
+    public long KvCacheBytes => 2L * _c.Layers * MaxPositions * (long)_cache.BytesPerPosition;
+
+    /// <summary>KV-cache bytes attention reads for a token that sees <paramref name="positions"/> positions: K and V of every layer.</summary>
+    public long KvBytesRead(int positions) => 2L * _c.Layers * positions * (long)_cache.BytesPerPosition;
 
     /// <summary>Whether the device runs the shared expert while the host computes the routed ones (false on a CPU
     /// device, where both share the cores, and when no experts are on the host).</summary>
@@ -206,6 +228,24 @@ public sealed partial class DecodeSession : IDisposable
         }
 
         return n;
+    }
+
+    /// <summary>For benchmarks at depth: empties the cache, then counts its first <paramref name="depth"/> positions as
+    /// filled, with one constant K and V everywhere (the values do not change attention's speed; computing them would
+    /// take a prefill of that length). They match no prompt (<see cref="SharedPrefix"/>) and read as token 0 in the
+    /// history the repetition penalty sees.</summary>
+    public void FillForBenchmark(int depth)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(depth);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(depth, MaxPositions - 1);
+        Rewind(0);
+        _prefill.Begin();
+        _cache.RecordFill(_prefill, 0x3C003C00);   // 1.0 in f16; small finite values in int8 rows and scales
+        _prefill.Fill(_d.History, 0, _d.History.Size, 0);
+        _prefill.End();
+        _prefill.SubmitAndWait();
+        Array.Fill(_cachedTokens, -1, 0, depth);
+        Position = depth;
     }
 
     /// <summary>Empties the cache.</summary>

@@ -18,15 +18,15 @@ internal sealed class KernelSet : IDisposable
     private readonly Dictionary<WeightFormat, EmbedKernel> _embed = [];
     private BinaryOpKernel? _add;
 
-    public KernelSet(GpuContext context, HunyuanConfig config, AttentionShape shape)
+    public KernelSet(GpuContext context, HunyuanConfig config, AttentionShape shape, KvCacheFormat kvFormat = KvCacheFormat.F16)
     {
         _context = context;
         Tuning = DeviceTuning.For(context.Info);
         try
         {
             Norm = Own(new RmsNormKernel(context, Tuning));
-            Rope = Own(new RopeNormKvKernel(context, Tuning));
-            Attention = Own(new AttentionDecodeKernel(context, Tuning, shape));
+            Rope = Own(new RopeNormKvKernel(context, Tuning, kvFormat));
+            Attention = Own(new AttentionDecodeKernel(context, Tuning, shape, kvFormat));
             Route = Own(new MoeRouteKernel(context, Tuning));
             Combine = Own(new MoeCombineKernel(context, Tuning));
             Group = Own(new MoeGroupKernel(context));

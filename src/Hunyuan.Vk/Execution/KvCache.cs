@@ -1,29 +1,109 @@
+using System.Globalization;
 using Hunyuan.Vk.Kernels;
 using Hunyuan.Vk.Vulkan;
 
 namespace Hunyuan.Vk.Execution;
 
-/// <summary>Each layer's keys and values, [positions, kv_heads, head_dim] f16, one buffer per layer and kind.</summary>
+/// <summary>How the KV cache stores keys and values.</summary>
+public enum KvCacheFormat
+{
+    /// <summary>f16 values: 2 bytes each (the default).</summary>
+    F16,
+
+    /// <summary>int8 values with an f16 scale per block of 32 (max |x| / 127): 1.0625 bytes each, about half of f16.</summary>
+    Q8,
+}
+
+/// <summary>The KV cache formats' names (<c>--kv f16|q8</c>) and row sizes (shaders/include/kv_cache.glsl).</summary>
+public static class KvCacheFormats
+{
+    /// <summary>The names <see cref="Parse"/> takes.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["f16", "q8"];
+
+    public static string Name(this KvCacheFormat format) => format == KvCacheFormat.Q8 ? "q8" : "f16";
+
+    /// <summary>The format named <paramref name="name"/> (f16 or q8), or null.</summary>
+    public static KvCacheFormat? Parse(string? name) => name?.ToLowerInvariant() switch
+    {
+        "f16" => KvCacheFormat.F16,
+        "q8" => KvCacheFormat.Q8,
+        _ => null,
+    };
+
+    /// <summary>Bytes one position takes in one layer's K (or V): kv heads x head rows of the format.</summary>
+    public static long BytesPerPosition(this KvCacheFormat format, int kvHeads, int headDim) =>
+        (long)kvHeads * (format == KvCacheFormat.Q8 ? headDim + 4L * ScaleWords(headDim) : 2L * headDim);
+
+    /// <summary>Scale words (two f16 each) of an int8 head row: one scale per block of 32 values.</summary>
+    internal static int ScaleWords(int headDim) => (headDim / 32 + 1) / 2;
+
+    /// <summary>Throws unless the kernels can store a head of <paramref name="headDim"/> in <paramref name="format"/>:
+    /// at most 256 values, a multiple of 8 (16-byte rows), of 32 for int8 (whole blocks).</summary>
+    public static void CheckHeadDim(this KvCacheFormat format, int headDim)
+    {
+        int multiple = format == KvCacheFormat.Q8 ? 32 : 8;
+        if (headDim > 256 || headDim % multiple != 0)
+        {
+            throw new NotSupportedException(string.Create(CultureInfo.InvariantCulture,
+                $"head_dim {headDim}: the {format.Name()} KV cache takes head dimensions up to 256 in multiples of {multiple}"));
+        }
+    }
+}
+
+/// <summary>One layer's K and V: pages of <see cref="PagePositions"/> positions (the last may hold fewer), each its own
+/// buffer within one binding's range. Page p holds positions p x <see cref="PagePositions"/> onwards.</summary>
+internal sealed class KvLayer(KvCacheFormat format, uint pagePositions, GpuBuffer[] k, GpuBuffer[] v)
+{
+    public KvCacheFormat Format { get; } = format;
+    public uint PagePositions { get; } = pagePositions;
+    public int Pages => K.Length;
+    public GpuBuffer[] K { get; } = k;
+    public GpuBuffer[] V { get; } = v;
+
+    /// <summary>Positions page <paramref name="page"/> holds.</summary>
+    public uint RowsOf(int page, ulong bytesPerPosition) => (uint)(K[page].Size / bytesPerPosition);
+}
+
+/// <summary>
+/// Each layer's keys and values, [positions, kv_heads, head_dim] in the cache's format (shaders/include/kv_cache.glsl),
+/// one buffer per page, layer and kind. A page is as many positions as one storage binding holds (maxStorageBufferRange,
+/// within maxBufferSize and maxMemoryAllocationSize), so the context is limited by memory only; where one binding holds
+/// the whole context a layer is one page.
+/// </summary>
 internal sealed class KvCache : IDisposable
 {
     private readonly OwnedResources _owned = new();
-    private readonly GpuBuffer[] _k, _v;
+    private readonly KvLayer[] _layers;
 
-    public KvCache(GpuContext context, int layers, AttentionShape shape, int maxPositions)
+    /// <summary>A cache of <paramref name="maxPositions"/> positions for <paramref name="layers"/> layers in
+    /// <paramref name="format"/>, in pages of at most <paramref name="pagePositions"/> positions (0: as many as the device
+    /// binds at once; smaller pages let tests cross page boundaries with a small model).</summary>
+    public KvCache(GpuContext context, int layers, AttentionShape shape, int maxPositions, KvCacheFormat format, int pagePositions = 0)
     {
-        ulong range = context.Info.Limits.MaxStorageBufferRange;
-        ulong bytesPerPosition = (ulong)shape.KvDim * 2;
-        if ((ulong)maxPositions * bytesPerPosition > range)
-        {
-            throw new ArgumentOutOfRangeException(nameof(maxPositions),
-                $"A context of {maxPositions} positions needs {(ulong)maxPositions * bytesPerPosition} bytes of KV cache per layer; {context.Info.Name} binds at most {range} bytes at once (its maxStorageBufferRange), so {range / bytesPerPosition} positions at most");
-        }
-
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxPositions, 1);
+        format.CheckHeadDim(shape.HeadDim);
+        Format = format;
+        BytesPerPosition = (ulong)format.BytesPerPosition(shape.KvHeads, shape.HeadDim);
+        PagePositions = (uint)Math.Min(PageLimit(context.Info, BytesPerPosition), (ulong)(pagePositions > 0 ? pagePositions : maxPositions));
         MaxPositions = maxPositions;
+        int pages = (int)((maxPositions + PagePositions - 1) / PagePositions);
         try
         {
-            _k = [.. Enumerable.Range(0, layers).Select(l => _owned.Add(context.CreateBuffer((ulong)maxPositions * bytesPerPosition, $"layer {l} k cache")))];
-            _v = [.. Enumerable.Range(0, layers).Select(l => _owned.Add(context.CreateBuffer((ulong)maxPositions * bytesPerPosition, $"layer {l} v cache")))];
+            _layers = new KvLayer[layers];
+            for (int l = 0; l < layers; l++)
+            {
+                var k = new GpuBuffer[pages];
+                var v = new GpuBuffer[pages];
+                for (int p = 0; p < pages; p++)
+                {
+                    ulong bytes = Math.Min(PagePositions, (ulong)maxPositions - (ulong)p * PagePositions) * BytesPerPosition;
+                    string page = pages > 1 ? $" page {p}" : string.Empty;
+                    k[p] = _owned.Add(context.CreateBuffer(bytes, $"layer {l} k cache{page}"));
+                    v[p] = _owned.Add(context.CreateBuffer(bytes, $"layer {l} v cache{page}"));
+                }
+
+                _layers[l] = new KvLayer(format, PagePositions, k, v);
+            }
         }
         catch
         {
@@ -33,10 +113,37 @@ internal sealed class KvCache : IDisposable
     }
 
     public int MaxPositions { get; }
+    public KvCacheFormat Format { get; }
 
-    public GpuBuffer K(int layer) => _k[layer];
+    /// <summary>Bytes of one position in one layer's K (or V).</summary>
+    public ulong BytesPerPosition { get; }
 
-    public GpuBuffer V(int layer) => _v[layer];
+    /// <summary>Positions per page (the last page may hold fewer).</summary>
+    public uint PagePositions { get; }
+
+    public KvLayer Layer(int layer) => _layers[layer];
+
+    /// <summary>Positions one page can hold on <paramref name="device"/>: one binding's range, one buffer, one allocation.</summary>
+    public static ulong PageLimit(DeviceInfo device, ulong bytesPerPosition)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        DeviceLimits l = device.Limits;
+        ulong bytes = Math.Min(l.MaxStorageBufferRange, Math.Min(l.MaxBufferSize > 0 ? l.MaxBufferSize : ulong.MaxValue,
+            l.MaxMemoryAllocationSize > 0 ? l.MaxMemoryAllocationSize : ulong.MaxValue));
+        return Math.Min(bytes / bytesPerPosition, int.MaxValue);
+    }
+
+    /// <summary>Records filling every page with one 32-bit pattern (benchmarks at depth: values do not change speed).</summary>
+    public void RecordFill(CommandRecorder r, uint pattern)
+    {
+        foreach (KvLayer layer in _layers)
+        {
+            foreach (GpuBuffer b in layer.K.Concat(layer.V))
+            {
+                r.Fill(b, 0, b.Size, pattern);
+            }
+        }
+    }
 
     public void Dispose() => _owned.Dispose();
 }

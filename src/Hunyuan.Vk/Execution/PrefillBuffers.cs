@@ -10,7 +10,7 @@ internal sealed class PrefillBuffers : IDisposable
 {
     private readonly OwnedResources _owned = new();
 
-    public PrefillBuffers(GpuContext context, HunyuanConfig c, AttentionShape shape, AttentionDecodeKernel attention, int maxPositions, int chunk)
+    public PrefillBuffers(GpuContext context, HunyuanConfig c, AttentionShape shape, AttentionDecodeKernel attention, int maxPositions, uint pagePositions, int chunk)
     {
         Chunk = chunk;
         long entries = (long)chunk * c.RouteSlots;
@@ -22,7 +22,7 @@ internal sealed class PrefillBuffers : IDisposable
             Qkv = _owned.Floats(context, (long)chunk * shape.QkvDim, "prefill qkv");
             Q = _owned.Floats(context, (long)chunk * shape.QueryDim, "prefill q");
             Attention = _owned.Floats(context, (long)chunk * shape.QueryDim, "prefill attention out");
-            AttentionPartials = _owned.Floats(context, (long)attention.PartialFloats((uint)maxPositions, (uint)chunk), "prefill attention partials");
+            AttentionPartials = _owned.Floats(context, (long)attention.PartialFloats((uint)maxPositions, (uint)chunk, pagePositions), "prefill attention partials");
             RouterLogits = _owned.Floats(context, (long)chunk * c.Experts, "prefill router logits");
             Routes = _owned.Floats(context, chunk * (long)(MoeRoute.Bytes / 4), "prefill routes");
             Groups = _owned.Floats(context, (long)MoeGroupKernel.GroupUints, "prefill expert groups");

@@ -55,6 +55,14 @@ public sealed record DeviceTuning
     /// workgroups must fill a GPU; 1 keeps whole chunks (lavapipe, whose two cores any split count fills).</summary>
     public uint AttentionMinSplits { get; init; } = 1;
 
+    /// <summary>Splits per kv head a long context's attention is cut into (each split then takes several chunks, with a
+    /// running softmax): enough workgroups to fill the device, few enough partials to merge. Short contexts get fewer.</summary>
+    public uint AttentionMaxSplits { get; init; } = 64;
+
+    /// <summary>Loop iterations one invocation may run in all (0: no bound). lavapipe ends an invocation's loops after
+    /// 65535 iterations, silently; a split's chunks are capped to stay within it.</summary>
+    public uint AttentionLoopBudget { get; init; }
+
     /// <summary>Invocations across the head dimension for one position's scores: 1 (each invocation one position) or
     /// the subgroup size (a subgroup reads a K row side by side and sums with subgroupAdd; full subgroups required).</summary>
     public uint AttentionLanes { get; init; } = 1;
@@ -152,7 +160,7 @@ public sealed record DeviceTuning
             "cpu" => new()
             {
                 Row = "cpu", ElementwiseWorkgroup = 64, NormWorkgroup = subgroup, MatVecWorkgroup = subgroup, MatVecRows = 16,
-                AttentionWorkgroup = subgroup, ReductionWorkgroup = subgroup,
+                AttentionWorkgroup = subgroup, ReductionWorkgroup = subgroup, AttentionMaxSplits = 16, AttentionLoopBudget = 65535,
                 // Prefill, Q4 4096x4096 x 64 tokens: 32 rows x 8 tokens with x read directly 46 ms (16 rows: 59-100 ms,
                 // 48 rows: registers spill, 770 ms; x staged in shared memory: 57-105 ms).
                 MatMulWorkgroup = subgroup, MatMulRows = 32, MatMulTokens = 8, MatMulSharedX = false, RouteSplit = false,

@@ -1,3 +1,4 @@
+using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Kernels;
 using Hunyuan.Vk.Reference;
 using Hunyuan.Vk.Tests.Harness;
@@ -9,12 +10,19 @@ public sealed class AttentionTests : VulkanTest
 {
     private static readonly double s_ropeBase = 10000 * Math.Pow(1000, 128.0 / 126);
 
-    [TestCase(4, 2, 128, 1, 0)]
-    [TestCase(4, 2, 128, 3, 17)]
-    [TestCase(4, 1, 128, 1, 262_143)]    // the longest context the model supports: angles must stay exact
-    [TestCase(32, 8, 128, 2, 4000)]     // A13B's heads
-    [TestCase(8, 8, 64, 2, 1000)]
-    public void Rope_then_qk_norm_then_kv_append(int heads, int kvHeads, int d, int tokens, int position0)
+    [TestCase(4, 2, 128, 1, 0, KvCacheFormat.F16, 0)]
+    [TestCase(4, 2, 128, 3, 17, KvCacheFormat.F16, 0)]
+    [TestCase(4, 1, 128, 1, 262_143, KvCacheFormat.F16, 0)]    // the longest context the model supports: angles must stay exact
+    [TestCase(32, 8, 128, 2, 4000, KvCacheFormat.F16, 0)]     // A13B's heads
+    [TestCase(8, 8, 64, 2, 1000, KvCacheFormat.F16, 0)]
+    [TestCase(4, 2, 128, 6, 998, KvCacheFormat.F16, 1000)]    // a batch across a page boundary: two dispatches
+    [TestCase(4, 1, 128, 1, 262_143, KvCacheFormat.F16, 1000)] // the last position, in page 262 of small pages
+    [TestCase(4, 2, 128, 3, 17, KvCacheFormat.Q8, 0)]
+    [TestCase(32, 8, 128, 2, 4000, KvCacheFormat.Q8, 0)]
+    [TestCase(8, 8, 64, 5, 1021, KvCacheFormat.Q8, 1024)]     // int8 across a page boundary (each page has its own scales)
+    [TestCase(4, 1, 128, 2, 262_142, KvCacheFormat.Q8, 1000)]
+    [TestCase(4, 2, 32, 3, 5, KvCacheFormat.Q8, 0)]           // one block per head row: half a scale word
+    public void Rope_then_qk_norm_then_kv_append(int heads, int kvHeads, int d, int tokens, int position0, KvCacheFormat format, int pagePositions)
     {
         var shape = new AttentionShape(heads, kvHeads, d);
         float[] qkv = TestData.Uniform(heads + position0, tokens * shape.QkvDim, scale: 2f);
@@ -22,7 +30,7 @@ public sealed class AttentionTests : VulkanTest
         float[] kNorm = TestData.Uniform(2, d).Select(v => 1 + v * 0.2f).ToArray();
         const float Eps = 1e-5f;
 
-        // Reference: per token and head, RoPE then RMSNorm (k and v rounded to f16 as the cache stores them).
+        // Reference: per token and head, RoPE then RMSNorm.
         var q = new float[tokens * shape.QueryDim];
         var k = new float[tokens * shape.KvDim];
         var v = new float[tokens * shape.KvDim];
@@ -40,127 +48,191 @@ public sealed class AttentionTests : VulkanTest
                 }
 
                 float[] f = head.Select(x => (float)x).ToArray();
-                if (h < heads)
-                {
-                    f.CopyTo(q, t * shape.QueryDim + h * d);
-                }
-                else
-                {
-                    f.Select(x => (float)(Half)x).ToArray().CopyTo(h < heads + kvHeads ? k : v, t * shape.KvDim + (h - heads) % kvHeads * d);
-                }
+                f.CopyTo(h < heads ? q : h < heads + kvHeads ? k : v, h < heads ? t * shape.QueryDim + h * d : t * shape.KvDim + (h - heads) % kvHeads * d);
             }
         }
 
+        // The cache covers the batch's positions: pages of the given size (0: one page from 0), only the touched ones read.
+        int pageSize = pagePositions > 0 ? pagePositions : position0 + tokens;
+        var owned = new List<GpuBuffer>();
         using GpuBuffer gqkv = Upload(qkv, "qkv"), freq = Upload(RopeNormKvKernel.InverseFrequencies(d, s_ropeBase), "inv_freq");
         using GpuBuffer gqn = Upload(qNorm, "q_norm"), gkn = Upload(kNorm, "k_norm");
-        ulong cacheBytes = (ulong)(position0 + tokens) * (ulong)shape.KvDim * 2;
-        using GpuBuffer kCache = Context.CreateBuffer(cacheBytes, "k cache"), vCache = Context.CreateBuffer(cacheBytes, "v cache");
         using var qOut = new GuardedOutput(Context, q.Length, "q");
-        RopeNormKvKernel kernel = Gpu.Kernel((c, t) => new RopeNormKvKernel(c, t));
-        Context.Run(r => kernel.Record(r, shape, gqkv.All, freq.All, gqn.All, gkn.All, qOut.Range, kCache.All, vCache.All, (uint)tokens, (uint)position0, Eps));
+        try
+        {
+            KvLayer cache = KvPages.Empty(Context, position0 + tokens, format, kvHeads, d, pageSize, owned);
+            using var kernel = new RopeNormKvKernel(Context, Gpu.Tuning, format);
+            Context.Run(r => kernel.Record(r, shape, gqkv.All, freq.All, gqn.All, gkn.All, qOut.Range, cache, (uint)tokens, (uint)position0, Eps));
+            AssertNmse.Close(q, qOut.Read(), 1e-9, "q after RoPE and norm");
 
-        AssertNmse.Close(q, qOut.Read(), 1e-9, "q after RoPE and norm");
-        ulong at = (ulong)position0 * (ulong)shape.KvDim * 2;
-        var kh = new Half[k.Length];
-        var vh = new Half[v.Length];
-        kCache.Read<Half>(kh, at);
-        vCache.Read<Half>(vh, at);
-        AssertNmse.Close(k, kh.Select(x => (float)x).ToArray(), 1e-6, "k in the cache (f16)");
-        Assert.That(vh.Select(x => (float)x), Is.EqualTo(v), "v in the cache: the projection rounded to f16");
+            (float[] kGot, float[] kScales) = ReadPositions(cache.K, format, kvHeads, d, pageSize, position0, tokens);
+            (float[] vGot, float[] vScales) = ReadPositions(cache.V, format, kvHeads, d, pageSize, position0, tokens);
+            if (format == KvCacheFormat.F16)
+            {
+                AssertNmse.Close(k.Select(x => (float)(Half)x).ToArray(), kGot, 1e-6, "k in the cache (f16)");
+                Assert.That(vGot, Is.EqualTo(v.Select(x => (float)(Half)x)), "v in the cache: the projection rounded to f16");
+                return;
+            }
+
+            // int8: every block's scale is its max |x| / 127 in f16 (one f16 step apart at most: the GPU's k is f32), and
+            // every value within half a step of what it stands for.
+            AssertWithinHalfAStep(k, kGot, kScales, d, "k", 1e-5);
+            AssertWithinHalfAStep(v, vGot, vScales, d, "v", 0);
+            AssertNmse.Close(k, kGot, 1e-3, "k in the int8 cache against f32");
+        }
+        finally
+        {
+            owned.ForEach(b => b.Dispose());
+        }
     }
 
-    [TestCase(4, 1, 64, 1)]
-    [TestCase(4, 1, 64, 255)]
-    [TestCase(32, 8, 128, 300)]   // A13B's heads, more positions than one split
-    [TestCase(8, 4, 128, 1027)]
-    [TestCase(32, 8, 128, 3000)]   // chunks shrunk to 192 on the GPU rows (16 splits), whole on the cpu row
-    [TestCase(32, 8, 128, 5000)]   // past 16 whole chunks: 20 splits of 256 on every row
-    public void Decode_attention_matches_reference(int heads, int kvHeads, int d, int kvLength)
+    private static (float[] Values, float[] Scales) ReadPositions(GpuBuffer[] pages, KvCacheFormat format, int kvHeads, int d, int pageSize, int position0, int tokens)
+    {
+        var values = new List<float>();
+        var scales = new List<float>();
+        (float[] Values, float[] Scales)[] unpacked = [.. pages.Select(p => KvPages.Unpack(KvPages.Read(p), format, kvHeads, d))];
+        for (int position = position0; position < position0 + tokens; position++)
+        {
+            (float[] pv, float[] ps) = unpacked[position / pageSize];
+            int at = position % pageSize * kvHeads * d;
+            values.AddRange(pv.AsSpan(at, kvHeads * d).ToArray());
+            scales.AddRange(ps.AsSpan(at, kvHeads * d).ToArray());
+        }
+
+        return ([.. values], [.. scales]);
+    }
+
+    private static void AssertWithinHalfAStep(float[] exact, float[] got, float[] scales, int d, string what, double slack)
+    {
+        for (int b = 0; b < exact.Length / 32; b++)
+        {
+            float amax = Enumerable.Range(32 * b, 32).Max(i => Math.Abs(exact[i]));
+            float wanted = (float)(Half)(amax / 127f), scale = scales[32 * b];
+            Assert.That(Math.Abs(scale - wanted), Is.LessThanOrEqualTo(wanted * (1 / 1024.0) * 1.01 + 1e-12), $"{what} block {b}: scale {scale}, max/127 in f16 {wanted}");
+            for (int i = 32 * b; i < 32 * b + 32; i++)
+            {
+                Assert.That(Math.Abs(got[i] - exact[i]), Is.LessThanOrEqualTo(0.5 * scale * (1 + 1e-4) + slack * amax), $"{what}[{i}] = {got[i]} for {exact[i]} (step {scale})");
+            }
+        }
+    }
+
+    [TestCase(4, 1, 64, 1, KvCacheFormat.F16, 0)]
+    [TestCase(4, 1, 64, 255, KvCacheFormat.F16, 0)]
+    [TestCase(32, 8, 128, 300, KvCacheFormat.F16, 0)]   // A13B's heads, more positions than one split
+    [TestCase(8, 4, 128, 1027, KvCacheFormat.F16, 0)]
+    [TestCase(32, 8, 128, 3000, KvCacheFormat.F16, 0)]   // chunks shrunk to 192 on the GPU rows (16 splits), whole on the cpu row
+    [TestCase(32, 8, 128, 5000, KvCacheFormat.F16, 0)]   // past 16 whole chunks: several chunks per split on the cpu row
+    [TestCase(8, 2, 128, 1000, KvCacheFormat.F16, 300)]  // four pages, the last short; splits never cross a page
+    [TestCase(8, 2, 128, 600, KvCacheFormat.F16, 256)]   // page boundaries on chunk boundaries
+    [TestCase(4, 1, 64, 255, KvCacheFormat.Q8, 0)]
+    [TestCase(32, 8, 128, 5000, KvCacheFormat.Q8, 0)]
+    [TestCase(8, 2, 128, 1000, KvCacheFormat.Q8, 300)]
+    [TestCase(4, 2, 32, 77, KvCacheFormat.Q8, 50)]
+    public void Decode_attention_matches_reference(int heads, int kvHeads, int d, int kvLength, KvCacheFormat format, int pagePositions)
     {
         var shape = new AttentionShape(heads, kvHeads, d);
         float[] q = TestData.Uniform(heads * kvLength, shape.QueryDim);
-        (Half[] k, float[] kWide) = TestData.UniformHalf(3, kvLength * shape.KvDim, 2f);
-        (Half[] v, float[] vWide) = TestData.UniformHalf(4, kvLength * shape.KvDim);
-        var expected = new float[shape.QueryDim];
-        ModelOps.DecodeAttention(q, kWide, vWide, heads, kvHeads, d, kvLength, expected);
+        float[] expected = new float[shape.QueryDim];
+        var owned = new List<GpuBuffer>();
+        try
+        {
+            (KvLayer cache, float[] k, float[] v) = RandomCache(shape, kvLength, format, pagePositions > 0 ? pagePositions : kvLength, owned);
+            ModelOps.DecodeAttention(q, k, v, heads, kvHeads, d, kvLength, expected);
+            using var kernel = new AttentionDecodeKernel(Context, Gpu.Tuning, shape, format);
+            using GpuBuffer gq = Upload(q, "q");
+            using GpuBuffer partial = Context.CreateBuffer(kernel.PartialFloats((uint)kvLength, 1, cache.PagePositions) * 4, "partial");
+            using var output = new GuardedOutput(Context, shape.QueryDim, "attention out");
+            Context.Run(r => kernel.Record(r, gq.All, cache, partial.All, output.Range, (uint)kvLength));
 
-        using var kernel = new AttentionDecodeKernel(Context, Gpu.Tuning, shape);
-        using GpuBuffer gq = Upload(q, "q"), gk = Upload(k, "k cache"), gv = Upload(v, "v cache");
-        using GpuBuffer partial = Context.CreateBuffer(kernel.PartialFloats((uint)kvLength) * 4, "partial");
-        using var output = new GuardedOutput(Context, shape.QueryDim, "attention out");
-        Context.Run(r => kernel.Record(r, gq.All, gk.All, gv.All, partial.All, output.Range, (uint)kvLength));
-
-        // Attention: the design's 5e-4 is for f16 K/V against f32; here K/V are the same f16 values on both sides.
-        AssertNmse.Close(expected, output.Read(), 1e-8, $"attention {heads}/{kvHeads} heads over {kvLength} positions");
+            // The design's 5e-4 is for f16 K/V against f32; here both sides read the same stored values.
+            AssertNmse.Close(expected, output.Read(), 1e-8, $"attention {heads}/{kvHeads} heads over {kvLength} positions, {format}, pages of {cache.PagePositions}");
+        }
+        finally
+        {
+            owned.ForEach(b => b.Dispose());
+        }
     }
 
-    [TestCase(1u, 256u)]
-    [TestCase(16u, 256u)]
-    [TestCase(16u, 64u)]
-    public void Short_contexts_get_smaller_chunks_and_the_partials_bound_holds_for_every_length(uint minSplits, uint chunk)
+    /// <summary>A cache of random K (scale 2) and V in <paramref name="format"/>, and the values it stands for.</summary>
+    private static (KvLayer Cache, float[] K, float[] V) RandomCache(AttentionShape shape, int positions, KvCacheFormat format, int pagePositions, List<GpuBuffer> owned)
     {
-        DeviceTuning tuning = Gpu.Tuning with { AttentionMinSplits = minSplits, AttentionChunk = chunk };
-        using var kernel = new AttentionDecodeKernel(Context, tuning, new AttentionShape(32, 8, 128));
-        const uint Max = 6000;
-        ulong bound = kernel.PartialFloats(Max);
-        for (uint kv = 1; kv <= Max; kv++)
+        (uint[][] kPages, float[] k) = KvPages.Pack(TestData.Uniform(3 + positions, positions * shape.KvDim, 2f), format, shape.KvHeads, shape.HeadDim, pagePositions);
+        (uint[][] vPages, float[] v) = KvPages.Pack(TestData.Uniform(4 + positions, positions * shape.KvDim), format, shape.KvHeads, shape.HeadDim, pagePositions);
+        return (KvPages.Upload(Context, kPages, vPages, format, pagePositions, owned), k, v);
+    }
+
+    [TestCase(1u, 256u, 64u, 0u, KvCacheFormat.F16)]
+    [TestCase(16u, 256u, 64u, 0u, KvCacheFormat.F16)]
+    [TestCase(16u, 64u, 64u, 0u, KvCacheFormat.F16)]
+    [TestCase(1u, 256u, 16u, 65535u, KvCacheFormat.F16)]   // the cpu row: splits capped by lavapipe's loop budget
+    [TestCase(1u, 256u, 16u, 65535u, KvCacheFormat.Q8)]
+    public void Plans_split_every_length_within_the_bounds(uint minSplits, uint chunk, uint maxSplits, uint budget, KvCacheFormat format)
+    {
+        DeviceTuning tuning = Gpu.Tuning with { AttentionMinSplits = minSplits, AttentionChunk = chunk, AttentionMaxSplits = maxSplits, AttentionLoopBudget = budget };
+        using var kernel = new AttentionDecodeKernel(Context, tuning, new AttentionShape(32, 8, 128), format);
+        foreach ((uint max, uint page) in new[] { (6000u, uint.MaxValue), (40_000u, 7000u), (262_144u, 65_536u) })
         {
-            uint c = kernel.ChunkFor(kv);
-            Assert.That(c, Is.LessThanOrEqualTo(chunk).And.GreaterThanOrEqualTo(Math.Min(32u, chunk)), $"chunk at {kv}");
-            Assert.That(c % Math.Min(32u, chunk), Is.Zero, $"chunk at {kv} in steps of 32");
-            uint splits = kernel.Splits(kv);
-            Assert.That((ulong)splits * 32 * 130, Is.LessThanOrEqualTo(bound), $"partials at {kv} within the buffer made for {Max}");
-            if (minSplits > 1 && kv >= 32 * minSplits && kv <= chunk * minSplits)
+            ulong bound = kernel.PartialFloats(max, 1, page);
+            ulong prefillBound = kernel.PartialFloats(max, 5, page);
+            for (uint kv = 1; kv <= max; kv += kv < 7000 ? 1u : 97u)
             {
-                Assert.That(splits, Is.InRange(minSplits / 2, minSplits), $"splits at {kv} (a chunk in steps of 32 is under twice the wanted)");
+                AttentionPlan plan = kernel.Plan(kv, 1, page);
+                Assert.That(plan.Chunk, Is.LessThanOrEqualTo(chunk).And.GreaterThanOrEqualTo(Math.Min(32u, chunk)), $"chunk at {kv}");
+                Assert.That(plan.Chunk % Math.Min(32u, chunk), Is.Zero, $"chunk at {kv} in steps of 32");
+                Assert.That(plan.Span % plan.Chunk, Is.Zero, $"span at {kv}: whole chunks");
+                Assert.That(plan.Span / plan.Chunk, Is.LessThanOrEqualTo(kernel.ChunksPerSplitLimit(plan.Chunk)), $"chunks per split at {kv} within the loop budget");
+                ulong pages = (kv + (ulong)page - 1) / page, whole = (kv + (ulong)plan.Span - 1) / plan.Span;
+                Assert.That((ulong)plan.Splits, Is.InRange(whole, whole + pages - 1), $"splits at {kv}: the span's, plus at most one per page boundary");
+                Assert.That((ulong)plan.Splits * 32 * 130, Is.LessThanOrEqualTo(bound), $"partials at {kv} within the buffer made for {max}");
+                Assert.That(5UL * kernel.Plan(kv, 5, page).Splits * 32 * 130, Is.LessThanOrEqualTo(prefillBound), $"prefill partials at {kv}");
+                if (budget == 0 && kv > chunk * maxSplits * 2)
+                {
+                    Assert.That(plan.Splits, Is.LessThanOrEqualTo(maxSplits + pages - 1), $"a long context at {kv} keeps {maxSplits} splits per page run");
+                }
+
+                if (minSplits > 1 && kv >= 32 * minSplits && kv <= chunk * minSplits)
+                {
+                    Assert.That(plan.Splits, Is.InRange(minSplits / 2, minSplits), $"splits at {kv} (a chunk in steps of 32 is under twice the wanted)");
+                }
             }
         }
 
         Assert.That(kernel.ChunkFor(3000, tokens: 7), Is.EqualTo(chunk), "prefill keeps whole chunks");
     }
 
-    [TestCase(4, 2, 64, 5, 0)]      // prefill from the start: token t sees t + 1 positions
-    [TestCase(4, 1, 128, 7, 300)]   // a chunk after 300 cached positions, crossing a split boundary
-    [TestCase(32, 8, 128, 3, 10)]
-    public void Causal_prefill_attention_matches_reference(int heads, int kvHeads, int d, int tokens, int position0)
+    [TestCase(4, 2, 64, 5, 0, KvCacheFormat.F16, 0)]      // prefill from the start: token t sees t + 1 positions
+    [TestCase(4, 1, 128, 7, 300, KvCacheFormat.F16, 0)]   // a chunk after 300 cached positions, crossing a split boundary
+    [TestCase(32, 8, 128, 3, 10, KvCacheFormat.F16, 0)]
+    [TestCase(4, 2, 64, 9, 295, KvCacheFormat.F16, 100)]  // tokens in two pages; earlier tokens see fewer splits
+    [TestCase(4, 2, 64, 9, 295, KvCacheFormat.Q8, 100)]
+    [TestCase(8, 2, 128, 3, 40_000, KvCacheFormat.F16, 16_384)]   // a long cache: splits of several chunks, capped by the loop budget on lavapipe
+    [TestCase(8, 2, 128, 3, 40_000, KvCacheFormat.Q8, 0)]
+    public void Causal_prefill_attention_matches_reference(int heads, int kvHeads, int d, int tokens, int position0, KvCacheFormat format, int pagePositions)
     {
         var shape = new AttentionShape(heads, kvHeads, d);
         int kvLength = position0 + tokens;
         float[] q = TestData.Uniform(tokens + heads, tokens * shape.QueryDim);
-        Half[] k = TestData.UniformHalf(5, kvLength * shape.KvDim, 2f).Half;
-        Half[] v = TestData.UniformHalf(6, kvLength * shape.KvDim).Half;
-        var expected = new float[tokens * shape.QueryDim];
-        for (int t = 0; t < tokens; t++)
+        var owned = new List<GpuBuffer>();
+        try
         {
-            int visible = position0 + t + 1;
-            for (int h = 0; h < heads; h++)
+            (KvLayer cache, float[] k, float[] v) = RandomCache(shape, kvLength, format, pagePositions > 0 ? pagePositions : kvLength, owned);
+            var expected = new float[tokens * shape.QueryDim];
+            for (int t = 0; t < tokens; t++)
             {
-                int kvh = h / shape.Group;
-                var scores = new double[visible];
-                for (int j = 0; j < visible; j++)
-                {
-                    double dot = 0;
-                    for (int i = 0; i < d; i++)
-                    {
-                        dot += q[t * shape.QueryDim + h * d + i] * (double)k[j * shape.KvDim + kvh * d + i];
-                    }
-
-                    scores[j] = dot / Math.Sqrt(d);
-                }
-
-                ModelOps.Softmax<double>(scores);
-                for (int i = 0; i < d; i++)
-                {
-                    expected[t * shape.QueryDim + h * d + i] = (float)Enumerable.Range(0, visible).Sum(j => scores[j] * (double)v[j * shape.KvDim + kvh * d + i]);
-                }
+                ModelOps.DecodeAttention(q.AsSpan(t * shape.QueryDim, shape.QueryDim).ToArray(), k, v, heads, kvHeads, d, position0 + t + 1,
+                    expected.AsSpan(t * shape.QueryDim, shape.QueryDim));
             }
-        }
 
-        using var kernel = new AttentionDecodeKernel(Context, Gpu.Tuning, shape);
-        using GpuBuffer gq = Upload(q, "q"), gk = Upload(k, "k cache"), gv = Upload(v, "v cache");
-        using GpuBuffer partial = Context.CreateBuffer(kernel.PartialFloats((uint)kvLength, (uint)tokens) * 4, "partial");
-        using var output = new GuardedOutput(Context, expected.Length, "attention out");
-        Context.Run(r => kernel.RecordBatch(r, gq.All, gk.All, gv.All, partial.All, output.Range, (uint)tokens, (uint)position0));
-        AssertNmse.Close(expected, output.Read(), 1e-8, $"causal attention, {tokens} tokens from position {position0}");
+            using var kernel = new AttentionDecodeKernel(Context, Gpu.Tuning, shape, format);
+            using GpuBuffer gq = Upload(q, "q");
+            using GpuBuffer partial = Context.CreateBuffer(kernel.PartialFloats((uint)kvLength, (uint)tokens, cache.PagePositions) * 4, "partial");
+            using var output = new GuardedOutput(Context, expected.Length, "attention out");
+            Context.Run(r => kernel.RecordBatch(r, gq.All, cache, partial.All, output.Range, (uint)tokens, (uint)position0));
+            AssertNmse.Close(expected, output.Read(), 1e-8, $"causal attention, {tokens} tokens from position {position0}, {format}, pages of {cache.PagePositions}");
+        }
+        finally
+        {
+            owned.ForEach(b => b.Dispose());
+        }
     }
 }

@@ -1,3 +1,4 @@
+using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Kernels;
 using Hunyuan.Vk.Model.Formats;
 using Hunyuan.Vk.Reference;
@@ -25,6 +26,7 @@ public sealed class GpuShapeTests : VulkanTest
         MatMulTokens = 8,
         MatMulSharedX = true,
         AttentionWorkgroup = 32,
+        AttentionLanes = Context.Info.SubgroupSize,
         ReductionWorkgroup = 64,
         ElementwiseWorkgroup = 256,
     };
@@ -82,32 +84,35 @@ public sealed class GpuShapeTests : VulkanTest
         AssertNmse.Close(expected, y.Read(), 1e-7, "GPU-shaped rms_norm");
     }
 
-    [Test]
-    public void Attention_with_several_subgroups()
+    [TestCase(KvCacheFormat.F16, 600, 0)]
+    [TestCase(KvCacheFormat.Q8, 600, 0)]
+    [TestCase(KvCacheFormat.F16, 5000, 1500)]   // several chunks per split, four pages
+    [TestCase(KvCacheFormat.Q8, 5000, 1500)]
+    public void Attention_with_several_subgroups(KvCacheFormat format, int kvLength, int pagePositions)
     {
         var shape = new AttentionShape(8, 2, 128);
-        const int KvLength = 600;
+        int page = pagePositions > 0 ? pagePositions : kvLength;
         float[] q = TestData.Uniform(3, shape.QueryDim);
-        Half[] k = TestData.UniformHalf(4, KvLength * shape.KvDim, 2f).Half, v = TestData.UniformHalf(5, KvLength * shape.KvDim).Half;
+        (uint[][] kPages, float[] k) = KvPages.Pack(TestData.Uniform(4, kvLength * shape.KvDim, 2f), format, shape.KvHeads, shape.HeadDim, page);
+        (uint[][] vPages, float[] v) = KvPages.Pack(TestData.Uniform(5, kvLength * shape.KvDim), format, shape.KvHeads, shape.HeadDim, page);
         var expected = new float[shape.QueryDim];
-        for (int h = 0; h < shape.Heads; h++)
-        {
-            int kvh = h / shape.Group;
-            double[] scores = [.. Enumerable.Range(0, KvLength).Select(t =>
-                Enumerable.Range(0, shape.HeadDim).Sum(i => q[h * shape.HeadDim + i] * (double)k[t * shape.KvDim + kvh * shape.HeadDim + i]) / Math.Sqrt(shape.HeadDim))];
-            ModelOps.Softmax<double>(scores);
-            for (int i = 0; i < shape.HeadDim; i++)
-            {
-                expected[h * shape.HeadDim + i] = (float)Enumerable.Range(0, KvLength).Sum(t => scores[t] * (double)v[t * shape.KvDim + kvh * shape.HeadDim + i]);
-            }
-        }
+        ModelOps.DecodeAttention(q, k, v, shape.Heads, shape.KvHeads, shape.HeadDim, kvLength, expected);
 
-        using var kernel = new AttentionDecodeKernel(Context, GpuLike, shape);
-        using GpuBuffer gq = Upload(q, "q"), gk = Upload(k, "k"), gv = Upload(v, "v");
-        using GpuBuffer partial = Context.CreateBuffer(kernel.PartialFloats(KvLength) * 4, "partial");
-        using var output = new GuardedOutput(Context, shape.QueryDim, "out");
-        Context.Run(r => kernel.Record(r, gq.All, gk.All, gv.All, partial.All, output.Range, KvLength));
-        AssertNmse.Close(expected, output.Read(), 1e-8, "GPU-shaped attention");
+        var owned = new List<GpuBuffer>();
+        try
+        {
+            KvLayer cache = KvPages.Upload(Context, kPages, vPages, format, page, owned);
+            using var kernel = new AttentionDecodeKernel(Context, GpuLike, shape, format);
+            using GpuBuffer gq = Upload(q, "q");
+            using GpuBuffer partial = Context.CreateBuffer(kernel.PartialFloats((uint)kvLength, 1, (uint)page) * 4, "partial");
+            using var output = new GuardedOutput(Context, shape.QueryDim, "out");
+            Context.Run(r => kernel.Record(r, gq.All, cache, partial.All, output.Range, (uint)kvLength));
+            AssertNmse.Close(expected, output.Read(), 1e-8, $"GPU-shaped attention, {format}, {kvLength} positions");
+        }
+        finally
+        {
+            owned.ForEach(b => b.Dispose());
+        }
     }
 
     [Test]
