@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Hunyuan.Vk.Benchmarking;
+using Hunyuan.Vk.Execution;
 
 namespace Hunyuan.Vk.Cli;
 
@@ -54,11 +55,18 @@ internal static class BenchReport
         new("host_wait_ms", r.HostWaitMs, "ms", "host experts: host waiting for the device per token"),
         new("hand_offs_per_token", r.HandOffsPerToken, string.Empty, "host experts: hand-offs (round trips) per token"),
         new("overlap_ms", r.OverlapMs, "ms", "host experts: device time hidden behind the CPU's"),
+        new("depth", r.Depth, string.Empty, "depth: positions in the cache before the prompt"),
+        new("kv_cache_bytes", r.KvCacheBytes, "B", $"KV cache ({r.KvFormat.Name()}, pages of {r.KvPagePositions} positions)"),
+        new("attention_ms_per_token", r.AttentionMsPerToken, "ms", "attention: GPU time per token (all layers)"),
+        new("attention_share", r.AttentionShare, "x", "attention: share of the token's GPU time"),
+        new("kv_bytes_per_token", r.KvBytesPerToken, "B", "attention: KV bytes read per token"),
+        new("kv_over_weight_bytes", r.WeightBytesPerToken > 0 ? (double)r.KvBytesPerToken / r.WeightBytesPerToken : 0, "x", "attention: KV bytes over weight bytes per token"),
+        new("attention_gb_per_second", r.AttentionGBs, "GB/s", "attention: KV bytes over its time"),
         new("hybrid_floor_ms_per_token", r.HybridFloorMsPerToken, "ms", "roofline: device bytes/copy bw + host bytes/host bw"),
     ];
 
     private static string Header(BenchResult r) => Invariant(
-        $"{r.Device}: {r.Layers} layers, {r.Format}, prompt {r.Settings.PromptTokens}, decode {r.Settings.DecodeTokens}, {r.Settings.Repetitions} repetitions");
+        $"{r.Device}: {r.Layers} layers, {r.Format}, KV {r.KvFormat.Name()}, prompt {r.Settings.PromptTokens}, decode {r.Settings.DecodeTokens}{(r.Depth > 0 ? $" @ depth {r.Depth}" : string.Empty)}, {r.Settings.Repetitions} repetitions");
 
     public static string Table(BenchResult r)
     {

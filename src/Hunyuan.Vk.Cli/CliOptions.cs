@@ -83,14 +83,25 @@ internal static class CliOptions
         }
     }
 
+    /// <summary>--kv f16|q8: the KV cache's format.</summary>
+    public static Option<string> KvCache() => new Option<string>("--kv")
+    {
+        Description = "KV-cache format: f16, or q8 (int8 with a scale per 32 values: about half the memory and the bytes attention reads)",
+        DefaultValueFactory = _ => "f16",
+    }.AcceptOnlyFromAmong([.. KvCacheFormats.Names]);
+
     /// <summary>The placement options as the engine takes them.</summary>
-    public static (long? DeviceMemory, int? HostExperts) Placement(double? deviceMemoryGb, string hostExperts)
+    public static DevicePlacement Placement(double? deviceMemoryGb, string hostExperts, string kv)
     {
         _ = TryParseHostExperts(hostExperts, out int? layers);
-        return (deviceMemoryGb is double gb ? (long)(gb * 1e9) : null, layers);
+        return new DevicePlacement(deviceMemoryGb is double gb ? (long)(gb * 1e9) : null, layers, KvCacheFormats.Parse(kv) ?? KvCacheFormat.F16);
     }
 
     /// <summary>The device format for --weights; by default Q4, or Q4Z (as stored) for a GPTQ-Int4 checkpoint.</summary>
     public static WeightFormat WeightFormatFor(string? weights, string modelDirectory) =>
         WeightFormats.Parse(weights) ?? WeightFormats.DefaultFor(HunyuanConfig.Load(modelDirectory));
 }
+
+/// <summary>Where the model goes: the device memory it may use, the layers whose routed experts go to the host, and the
+/// KV cache's format.</summary>
+internal sealed record DevicePlacement(long? DeviceMemory, int? HostExperts, KvCacheFormat KvCache = KvCacheFormat.F16);

@@ -9,7 +9,7 @@ namespace Hunyuan.Vk.Cli;
 /// stderr, and the load's progress as a bar on a terminal (a closing line otherwise).</summary>
 internal static class EngineLoader
 {
-    public static HunyuanEngine Load(string? modelArg, string? weightsArg, int contextLength, int? device, (long? DeviceMemory, int? HostExperts) placement = default)
+    public static HunyuanEngine Load(string? modelArg, string? weightsArg, int contextLength, int? device, DevicePlacement? placement = null)
     {
         string modelDir = modelArg ?? DemoModel.EnsureExists(message => Console.Error.WriteLine("hyvk: " + message));
         var bar = new ProgressBar();
@@ -18,8 +18,9 @@ internal static class EngineLoader
             Device = device,
             Weights = CliOptions.WeightFormatFor(weightsArg, modelDir),
             ContextLength = contextLength,
-            DeviceMemory = placement.DeviceMemory,
-            HostExpertLayers = placement.HostExperts,
+            DeviceMemory = placement?.DeviceMemory,
+            HostExpertLayers = placement?.HostExperts,
+            KvCache = placement?.KvCache ?? KvCacheFormat.F16,
             Log = message => Console.Error.WriteLine("hyvk: " + message),
             Progress = bar.Report,
         });

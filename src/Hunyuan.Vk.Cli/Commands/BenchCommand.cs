@@ -25,6 +25,7 @@ internal static class BenchCommand
         var shared = new Option<bool>("--shared-weights") { Description = "With --preset: every layer runs the first layer's weights, so a full-depth step fits the memory of one layer" };
         var prompt = new Option<int>("--prompt-tokens", "-p") { Description = "Prompt tokens per repetition", DefaultValueFactory = _ => 512 };
         var decode = new Option<int>("--decode-tokens", "-n") { Description = "Generated tokens per repetition", DefaultValueFactory = _ => 128 };
+        var depth = new Option<int>("--depth", "-d") { Description = "Positions already in the KV cache before the prompt (llama-bench's -d): prompt and decode are measured after them; filled with constant K and V, not computed", DefaultValueFactory = _ => 0 };
         var repetitions = new Option<int>("--repetitions", "-r") { Description = "Timed repetitions (after one warm-up)", DefaultValueFactory = _ => 3 };
         var weights = CliOptions.Weights();
         var output = new Option<string>("--output", "-o") { Description = "table, json, csv or md", DefaultValueFactory = _ => "table" };
@@ -33,8 +34,9 @@ internal static class BenchCommand
         var device = CliOptions.Device();
         var deviceMemory = CliOptions.DeviceMemory();
         var hostExperts = CliOptions.HostExperts();
+        var kv = CliOptions.KvCache();
         var command = new Command("bench", "Measure prompt and decode speed, per-kernel time and bandwidth, host overhead and the decode floor");
-        foreach (Option o in new Option[] { model, preset, layers, shared, prompt, decode, repetitions, weights, output, overlap, device, deviceMemory, hostExperts })
+        foreach (Option o in new Option[] { model, preset, layers, shared, prompt, decode, depth, repetitions, weights, output, overlap, device, deviceMemory, hostExperts, kv })
         {
             command.Options.Add(o);
         }
@@ -55,10 +57,19 @@ internal static class BenchCommand
         {
             string? dir = parse.GetValue(model);
             WeightFormat format = dir is null ? WeightFormats.Parse(parse.GetValue(weights)) ?? WeightFormat.Q4 : CliOptions.WeightFormatFor(parse.GetValue(weights), dir);
-            var settings = new BenchSettings(parse.GetValue(prompt), parse.GetValue(decode), parse.GetValue(repetitions)) { OverlapRecording = parse.GetValue(overlap) };
+            DevicePlacement placement = CliOptions.Placement(parse.GetValue(deviceMemory), parse.GetValue(hostExperts)!, parse.GetValue(kv)!);
+            var settings = new BenchSettings(parse.GetValue(prompt), parse.GetValue(decode), parse.GetValue(repetitions))
+            {
+                OverlapRecording = parse.GetValue(overlap), Depth = parse.GetValue(depth), KvFormat = placement.KvCache,
+            };
             if (settings.PromptTokens < 1 || settings.DecodeTokens < 1 || settings.Repetitions < 1)
             {
                 throw new ArgumentException("--prompt-tokens, --decode-tokens and --repetitions must be at least 1");
+            }
+
+            if (settings.Depth < 0 || (long)settings.Depth + settings.PromptTokens + settings.DecodeTokens + 2 > int.MaxValue)
+            {
+                throw new ArgumentException($"--depth must be 0 or more, with the prompt and decode tokens within {int.MaxValue} positions; got {settings.Depth}");
             }
 
             using var instance = new VulkanInstance();
@@ -66,10 +77,9 @@ internal static class BenchCommand
             void Log(string message) => Console.Error.WriteLine("hyvk bench: " + message);
             gpu.Log = Log;
             long loadStart = Stopwatch.GetTimestamp();
-            (long? DeviceMemory, int? HostExperts) placement = CliOptions.Placement(parse.GetValue(deviceMemory), parse.GetValue(hostExperts)!);
             using DeviceModel loaded = dir is not null
-                ? LoadCheckpoint(gpu, dir, format, settings.PromptTokens + settings.DecodeTokens + 1, placement, Log)
-                : MakeRandom(gpu, parse.GetValue(preset)!, parse.GetValue(layers), parse.GetValue(shared), format, settings.PromptTokens + settings.DecodeTokens + 1, placement, Log);
+                ? LoadCheckpoint(gpu, dir, format, settings.ContextLength, placement, Log)
+                : MakeRandom(gpu, parse.GetValue(preset)!, parse.GetValue(layers), parse.GetValue(shared), format, settings.ContextLength, placement, Log);
             double loadSeconds = Stopwatch.GetElapsedTime(loadStart).TotalSeconds;
             BenchResult result = DecodeBenchmark.Run(gpu, loaded, settings, Log) with { LoadSeconds = loadSeconds, LoadedBytes = loaded.DeviceBytes };
             Console.Out.Write(parse.GetValue(output) switch
@@ -85,11 +95,11 @@ internal static class BenchCommand
     }
 
     /// <summary>As generate loads one: the placement and its memory estimate first (refusing what cannot fit), then the weights.</summary>
-    private static DeviceModel LoadCheckpoint(GpuContext gpu, string dir, WeightFormat format, int contextLength, (long? DeviceMemory, int? HostExperts) placement,
+    private static DeviceModel LoadCheckpoint(GpuContext gpu, string dir, WeightFormat format, int contextLength, DevicePlacement placement,
         Action<string> log)
     {
         using ModelWeights w = ModelWeights.Open(dir);
-        ExpertPlacement p = ExpertPlacement.Choose(w.Config, format, contextLength, gpu.Info, placement.DeviceMemory, placement.HostExperts);
+        ExpertPlacement p = ExpertPlacement.Choose(w.Config, format, contextLength, gpu.Info, placement.DeviceMemory, placement.HostExperts, kvFormat: placement.KvCache);
         log($"loading {dir} as {format} on {gpu.Info.Name}: {p.Describe(w.Config.Layers)}");
         p.Estimate.CheckFits(gpu.Info, p.DeviceBudget);
         return new DeviceModel(gpu, w, format, hostLayers: p.HostLayers, sharedOnHost: p.SharedOnHost);
@@ -98,15 +108,15 @@ internal static class BenchCommand
     /// <summary>Random weights at a preset's shape, after the same placement and memory estimate (one layer's weights
     /// on each side when all layers share them).</summary>
     private static DeviceModel MakeRandom(GpuContext gpu, string preset, int? layers, bool shared, WeightFormat format, int contextLength,
-        (long? DeviceMemory, int? HostExperts) placement, Action<string> log)
+        DevicePlacement placement, Action<string> log)
     {
         HunyuanConfig c = new CheckpointGenerator(new GeneratorOptions { Preset = GeneratorOptions.ParsePreset(preset), Layers = layers }).Config;
-        ExpertPlacement p = ExpertPlacement.Choose(c, format, contextLength, gpu.Info, placement.DeviceMemory, placement.HostExperts);
+        ExpertPlacement p = ExpertPlacement.Choose(c, format, contextLength, gpu.Info, placement.DeviceMemory, placement.HostExperts, kvFormat: placement.KvCache);
         if (shared)
         {
             // One device layer and one host layer at most are made: the estimate counts those (the cache, all layers).
             int onDevice = Math.Min(1, c.Layers - p.HostLayers), onHost = Math.Min(1, p.HostLayers);
-            MemoryEstimate made = MemoryEstimate.For(c with { Layers = onDevice + onHost }, format, contextLength, hostLayers: onHost, sharedOnHost: p.SharedOnHost);
+            MemoryEstimate made = MemoryEstimate.For(c with { Layers = onDevice + onHost }, format, contextLength, hostLayers: onHost, sharedOnHost: p.SharedOnHost, kvFormat: placement.KvCache);
             p = p with { Estimate = p.Estimate with { WeightBytes = made.WeightBytes, HostBytes = made.HostBytes } };
         }
 

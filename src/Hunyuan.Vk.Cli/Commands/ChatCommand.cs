@@ -26,20 +26,21 @@ internal static class ChatCommand
         var device = CliOptions.Device();
         var deviceMemory = CliOptions.DeviceMemory();
         var hostExperts = CliOptions.HostExperts();
+        var kv = CliOptions.KvCache();
         var command = new Command("chat", "Chat with the model interactively (/think, /no_think, /reset, /exit; Ctrl-C stops an answer)");
-        foreach (Option o in new Option[] { model, system, noThink, maxTokens, weights, context, temperature, seed, device, deviceMemory, hostExperts })
+        foreach (Option o in new Option[] { model, system, noThink, maxTokens, weights, context, temperature, seed, device, deviceMemory, hostExperts, kv })
         {
             command.Options.Add(o);
         }
 
         command.SetAction(parse => CliErrors.Run(() => Run(parse.GetValue(model), parse.GetValue(system), !parse.GetValue(noThink), parse.GetValue(maxTokens),
             parse.GetValue(weights), parse.GetValue(context), parse.GetValue(temperature), parse.GetValue(seed), parse.GetValue(device),
-            CliOptions.Placement(parse.GetValue(deviceMemory), parse.GetValue(hostExperts)!))));
+            CliOptions.Placement(parse.GetValue(deviceMemory), parse.GetValue(hostExperts)!, parse.GetValue(kv)!))));
         return command;
     }
 
     private static int Run(string? modelArg, string? system, bool think, int maxTokens, string? weightsArg, int context, float? temperature, int seed, int? device,
-        (long? DeviceMemory, int? HostExperts) placement)
+        DevicePlacement placement)
     {
         using HunyuanEngine engine = EngineLoader.Load(modelArg, weightsArg, context, device, placement);
         List<ChatMessage> history = system is null ? [] : [ChatMessage.System(system)];

@@ -36,8 +36,9 @@ internal static class GenerateCommand
         var device = CliOptions.Device();
         var deviceMemory = CliOptions.DeviceMemory();
         var hostExperts = CliOptions.HostExperts();
+        var kv = CliOptions.KvCache();
         var command = new Command("generate", "Generate text with Hunyuan-A13B (or a checkpoint of its layout) on a Vulkan device");
-        foreach (Option o in new Option[] { model, prompt, promptIds, system, think, noThink, raw, maxTokens, temperature, topK, topP, penalty, seed, weights, context, thinkBudget, dumpLogits, tools, scripted, json, device, deviceMemory, hostExperts })
+        foreach (Option o in new Option[] { model, prompt, promptIds, system, think, noThink, raw, maxTokens, temperature, topK, topP, penalty, seed, weights, context, thinkBudget, dumpLogits, tools, scripted, json, device, deviceMemory, hostExperts, kv })
         {
             command.Options.Add(o);
         }
@@ -64,14 +65,14 @@ internal static class GenerateCommand
             parse.GetValue(raw), parse.GetValue(maxTokens), parse.GetValue(temperature), parse.GetValue(topK), parse.GetValue(topP),
             parse.GetValue(seed), parse.GetValue(weights), parse.GetValue(context), parse.GetValue(json), parse.GetValue(device),
             parse.GetValue(thinkBudget), parse.GetValue(dumpLogits), parse.GetValue(penalty), parse.GetValue(tools), parse.GetValue(scripted),
-            CliOptions.Placement(parse.GetValue(deviceMemory), parse.GetValue(hostExperts)!)))));
+            CliOptions.Placement(parse.GetValue(deviceMemory), parse.GetValue(hostExperts)!, parse.GetValue(kv)!)))));
         return command;
     }
 
     private sealed record Request(
         string? Model, string? Prompt, string? PromptIds, string? System, bool Think, bool Raw, int MaxTokens, float? Temperature,
         int? TopK, float? TopP, int Seed, string? Weights, int Context, bool Json, int? Device, int? ThinkBudget, string? DumpLogits, float? RepetitionPenalty,
-        string? Tools, string? ScriptedReply, (long? DeviceMemory, int? HostExperts) Placement);
+        string? Tools, string? ScriptedReply, DevicePlacement Placement);
 
     private static int Run(Request q)
     {

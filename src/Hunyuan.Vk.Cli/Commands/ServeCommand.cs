@@ -24,8 +24,9 @@ internal static class ServeCommand
         var device = CliOptions.Device();
         var deviceMemory = CliOptions.DeviceMemory();
         var hostExperts = CliOptions.HostExperts();
+        var kv = CliOptions.KvCache();
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/models, /health)");
-        foreach (Option o in new Option[] { model, host, port, apiKey, context, queue, weights, device, deviceMemory, hostExperts })
+        foreach (Option o in new Option[] { model, host, port, apiKey, context, queue, weights, device, deviceMemory, hostExperts, kv })
         {
             command.Options.Add(o);
         }
@@ -57,11 +58,11 @@ internal static class ServeCommand
             Port = parse.GetValue(port),
             ApiKey = parse.GetValue(apiKey),
             Queue = parse.GetValue(queue),
-        }, parse.GetValue(weights), parse.GetValue(context), parse.GetValue(device), CliOptions.Placement(parse.GetValue(deviceMemory), parse.GetValue(hostExperts)!))));
+        }, parse.GetValue(weights), parse.GetValue(context), parse.GetValue(device), CliOptions.Placement(parse.GetValue(deviceMemory), parse.GetValue(hostExperts)!, parse.GetValue(kv)!))));
         return command;
     }
 
-    private static int Run(string? modelArg, ServeOptions options, string? weightsArg, int context, int? device, (long? DeviceMemory, int? HostExperts) placement)
+    private static int Run(string? modelArg, ServeOptions options, string? weightsArg, int context, int? device, DevicePlacement placement)
     {
         using var stop = new ManualResetEventSlim();
         using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>

@@ -1,3 +1,4 @@
+using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Model.Formats;
 
 namespace Hunyuan.Vk.Benchmarking;
@@ -76,6 +77,24 @@ public sealed record BenchResult
     public double HostWaitMs { get; init; }
     public long HostExpertBytesPerToken { get; init; }
     public int HandOffsPerToken { get; init; }
+
+    /// <summary>Positions in the cache before the prompt, and the cache's format, size and pages.</summary>
+    public int Depth { get; init; }
+    public KvCacheFormat KvFormat { get; init; }
+    public long KvCacheBytes { get; init; }
+    public int KvPagePositions { get; init; }
+
+    /// <summary>Per profiled decode token: GPU time of attention (its split and combine passes, all layers), the KV
+    /// bytes it read (K and V of every position it saw, every layer), and all GPU time.</summary>
+    public double AttentionMsPerToken { get; init; }
+    public long KvBytesPerToken { get; init; }
+    public double GpuMsPerToken { get; init; }
+
+    /// <summary>KV bytes read over attention's GPU time.</summary>
+    public double AttentionGBs => AttentionMsPerToken > 0 ? KvBytesPerToken / (AttentionMsPerToken * 1e6) : 0;
+
+    /// <summary>Attention's share of the token's GPU time.</summary>
+    public double AttentionShare => GpuMsPerToken > 0 ? AttentionMsPerToken / GpuMsPerToken : 0;
 
     /// <summary>Device time per token that ran while the host computed (device time + host experts - token time).</summary>
     public double OverlapMs { get; init; }

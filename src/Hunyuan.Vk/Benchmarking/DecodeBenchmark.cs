@@ -10,13 +10,25 @@ public sealed record BenchSettings(int PromptTokens, int DecodeTokens, int Repet
 {
     /// <summary>Record step N+1 while the device runs step N (the default).</summary>
     public bool OverlapRecording { get; init; } = true;
+
+    /// <summary>Positions already in the cache when the prompt starts (llama-bench's <c>-d</c>): prompt and decode are
+    /// measured after them.</summary>
+    public int Depth { get; init; }
+
+    /// <summary>How the KV cache stores keys and values.</summary>
+    public KvCacheFormat KvFormat { get; init; } = KvCacheFormat.F16;
+
+    /// <summary>Positions the session's cache needs: depth, prompt, generated tokens and the warm-up's.</summary>
+    public int ContextLength => Depth + PromptTokens + DecodeTokens + 2;
 }
 
 /// <summary>
 /// llama-bench-style measurement of a loaded model: the device's copy bandwidth first, then per repetition (after a
 /// warm-up) the prompt (prefill, its time is the time to first token) and the decode of generated tokens, then a few
 /// decode steps timed per dispatch on the GPU. Token ids are random: speed does not depend on them (except the experts
-/// chosen, which is why the bytes read are counted from the kernels themselves).
+/// chosen, which is why the bytes read are counted from the kernels themselves). At a depth, each repetition starts
+/// from a cache whose first positions are filled with constant K and V (<see cref="DecodeSession.FillForBenchmark"/>):
+/// attention reads them as it would real ones.
 /// </summary>
 public static class DecodeBenchmark
 {
@@ -37,10 +49,11 @@ public static class DecodeBenchmark
 
         var random = new Random(settings.Seed);
         int[] prompt = [.. Enumerable.Range(0, settings.PromptTokens).Select(_ => random.Next(c.VocabSize))];
-        using var session = new DecodeSession(context, model, settings.PromptTokens + settings.DecodeTokens + 1, overlapRecording: settings.OverlapRecording);
+        using var session = new DecodeSession(context, model, settings.ContextLength, overlapRecording: settings.OverlapRecording, kvFormat: settings.KvFormat);
+        void Start() => session.FillForBenchmark(settings.Depth);
 
         progress?.Invoke("warming up (pipelines, first-use compiles)");
-        session.Reset();
+        Start();
         int warm = session.Prefill(prompt[..Math.Min(prompt.Length, session.PrefillChunk)]);
         for (int i = 0; i < 2; i++)
         {
@@ -55,7 +68,7 @@ public static class DecodeBenchmark
         for (int rep = 0; rep < settings.Repetitions; rep++)
         {
             progress?.Invoke($"repetition {rep + 1}/{settings.Repetitions}");
-            session.Reset();
+            Start();
             long start = Stopwatch.GetTimestamp();
             int token = session.Prefill(prompt);
             double prefillSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
@@ -76,15 +89,17 @@ public static class DecodeBenchmark
 
         progress?.Invoke("timing each kernel");
         var kernels = new Dictionary<string, KernelAccumulator>();
-        double layersMs = 0, otherMs = 0;
+        double layersMs = 0, otherMs = 0, attentionMs = 0;
+        long kvBytes = 0;
         int steps = Math.Max(1, Math.Min(settings.ProfiledSteps, settings.DecodeTokens));
         using (var profile = new DispatchProfile(context, 4096))
         {
-            session.Reset();
+            Start();
             int token = session.Prefill(prompt);
             session.SetProfile(profile);
             for (int s = 0; s < steps; s++)
             {
+                kvBytes += session.KvBytesRead(session.Position + 1);
                 token = session.Step(token);
                 Range layers = session.LastStep.LayerDispatches;
                 IReadOnlyList<DispatchTiming> timings = profile.Read();
@@ -99,6 +114,7 @@ public static class DecodeBenchmark
                         continue;
                     }
 
+                    attentionMs += t.Pipeline.StartsWith("attn_", StringComparison.Ordinal) ? t.Milliseconds : 0;
                     bool inLayers = dispatch >= layers.Start.Value && dispatch < layers.End.Value;
                     layersMs += inLayers ? t.Milliseconds : 0;
                     otherMs += inLayers ? 0 : t.Milliseconds;
@@ -157,6 +173,13 @@ public static class DecodeBenchmark
             HandOffsPerToken = last.HostExperts.HandOffs,
             // The device's work done while the host computed: what a serial schedule would have added.
             // (None where the device does not overlap: a CPU device waits at each hand-off.)
+            Depth = settings.Depth,
+            KvFormat = settings.KvFormat,
+            KvCacheBytes = session.KvCacheBytes,
+            KvPagePositions = session.KvPagePositions,
+            AttentionMsPerToken = attentionMs / steps,
+            KvBytesPerToken = kvBytes / steps,
+            GpuMsPerToken = (layersMs + otherMs) / steps,
             OverlapMs = session.OverlapsHostExperts ? Math.Max(0, (layersMs + otherMs) / steps + hostExpertMs - decodeMs) : 0,
         };
     }

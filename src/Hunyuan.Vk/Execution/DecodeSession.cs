@@ -239,6 +239,11 @@ public sealed partial class DecodeSession : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(depth);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(depth, MaxPositions - 1);
         Rewind(0);
+        if (depth == 0)
+        {
+            return;
+        }
+
         _prefill.Begin();
         _cache.RecordFill(_prefill, 0x3C003C00);   // 1.0 in f16; small finite values in int8 rows and scales
         _prefill.Fill(_d.History, 0, _d.History.Size, 0);

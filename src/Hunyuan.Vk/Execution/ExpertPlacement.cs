@@ -38,7 +38,7 @@ public sealed record ExpertPlacement(int HostLayers, MemoryEstimate Estimate, lo
     /// <paramref name="hostMemory"/>: the host bytes available (null: <see cref="HostMemory"/>, measured now).
     /// </summary>
     public static ExpertPlacement Choose(HunyuanConfig c, WeightFormat format, int contextLength, DeviceInfo device, long? deviceMemory = null,
-        int? hostLayers = 0, int prefillChunk = 64, long? hostMemory = null)
+        int? hostLayers = 0, int prefillChunk = 64, long? hostMemory = null, KvCacheFormat kvFormat = KvCacheFormat.F16)
     {
         ArgumentNullException.ThrowIfNull(c);
         ArgumentNullException.ThrowIfNull(device);
@@ -50,7 +50,7 @@ public sealed record ExpertPlacement(int HostLayers, MemoryEstimate Estimate, lo
         bool cpuDevice = device.Type == "cpu";
         long budget = deviceMemory ?? DefaultBudget(device);
         long hostAvailable = hostMemory ?? HostMemory();
-        MemoryEstimate allDevice = MemoryEstimate.For(c, format, contextLength, prefillChunk);
+        MemoryEstimate allDevice = MemoryEstimate.For(c, format, contextLength, prefillChunk, kvFormat: kvFormat);
         long routed = allDevice.RoutedLayerBytes;
         long always = allDevice.TotalBytes - c.Layers * routed;   // what stays on the device whatever the placement
         string budgetText = deviceMemory is null ? $"{Gb(budget)} of {device.Name}" : $"--device-memory {Gb(budget)}";
@@ -85,7 +85,7 @@ public sealed record ExpertPlacement(int HostLayers, MemoryEstimate Estimate, lo
 
         RequireSharedExpert(c, host);
         bool sharedOnHost = host > 0 && cpuDevice;
-        MemoryEstimate estimate = MemoryEstimate.For(c, format, contextLength, prefillChunk, host, sharedOnHost);
+        MemoryEstimate estimate = MemoryEstimate.For(c, format, contextLength, prefillChunk, host, sharedOnHost, kvFormat);
         if (estimate.TotalBytes > budget)
         {
             string fix = host == c.Layers

@@ -8,10 +8,10 @@ namespace Hunyuan.Vk.Execution;
 
 /// <summary>
 /// Device memory a model will take, from its config alone, so a load that cannot fit is refused before any weight is
-/// read: weights in the device format (router, norms in F32), the f16 KV cache, and the activation buffers.
+/// read: weights in the device format (router, norms in F32), the KV cache in its format, and the activation buffers.
 /// </summary>
 /// <param name="WeightBytes">The weights in their device formats.</param>
-/// <param name="KvCacheBytes">The f16 KV cache of the context.</param>
+/// <param name="KvCacheBytes">The KV cache of the context, in <see cref="KvFormat"/>.</param>
 /// <param name="ActivationBytes">Decode and prefill activations.</param>
 /// <param name="LargestView">Texels of the largest texel-buffer view one weight matrix needs, and what it is.</param>
 /// <param name="HostBytes">Host memory the routed experts of <see cref="HostLayers"/> layers take (f32 scales) with
@@ -22,6 +22,9 @@ namespace Hunyuan.Vk.Execution;
 public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long ActivationBytes, (long Texels, string What) LargestView = default,
     long HostBytes = 0, int HostLayers = 0, long RoutedLayerBytes = 0, bool SharedOnHost = false)
 {
+    /// <summary>How the KV cache stores keys and values.</summary>
+    public KvCacheFormat KvFormat { get; init; }
+
     /// <summary>Device bytes: weights, KV cache, activations.</summary>
     public long TotalBytes => WeightBytes + KvCacheBytes + ActivationBytes;
 
@@ -31,7 +34,9 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
     /// <param name="prefillChunk">Prompt tokens per prefill batch.</param>
     /// <param name="hostLayers">Layers whose routed experts live in host memory (0: all on the device).</param>
     /// <param name="sharedOnHost">Whether those layers' shared experts live there too.</param>
-    public static MemoryEstimate For(HunyuanConfig c, WeightFormat format, int contextLength, int prefillChunk = 64, int hostLayers = 0, bool sharedOnHost = false)
+    /// <param name="kvFormat">How the KV cache stores keys and values.</param>
+    public static MemoryEstimate For(HunyuanConfig c, WeightFormat format, int contextLength, int prefillChunk = 64, int hostLayers = 0, bool sharedOnHost = false,
+        KvCacheFormat kvFormat = KvCacheFormat.F16)
     {
         ArgumentNullException.ThrowIfNull(c);
         ArgumentOutOfRangeException.ThrowIfNegative(hostLayers);
@@ -43,9 +48,10 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
         int hostExperts = c.Experts + (sharedOnHost ? c.SharedExperts : 0);
         long embedding = (long)(c.VocabSize * hidden * format.ForUnquantized().BytesPerWeight()) * (c.TieWordEmbeddings ? 1 : 2);
         long weights = c.Layers * perLayerWeights + embedding + hidden * 4 - hostLayers * ExpertBytes(hostExperts);
-        long kv = 2L * c.Layers * contextLength * c.KvDim * 2;
+        long kv = 2L * c.Layers * contextLength * kvFormat.BytesPerPosition(c.KvHeads, c.HeadDim);
         int slots = c.RouteSlots;
-        long splits = (contextLength + 255) / 256;
+        // Attention partials: at most 64 splits on a GPU (more on lavapipe, whose loop budget caps a split's chunks).
+        long splits = Math.Min((contextLength + 255) / 256, 64 + contextLength / 8192);
         long activations = 4L * (c.VocabSize + prefillChunk * (3 * hidden + c.QueryDim * 2 + c.QueryDim + 2L * c.KvDim + slots * (inter + hidden))
             + (prefillChunk + 1L) * c.Heads * splits * (c.HeadDim + 2));
         WeightFormat dense = format.ForUnquantized();
@@ -57,7 +63,7 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
             Texels(dense, c.VocabSize, hidden, "the embedding"),
         ];
         return new MemoryEstimate(weights, kv, activations, views.MaxBy(v => v.Item1), hostLayers * HostLayerBytes(c, format, hostExperts) + (hostLayers > 0 ? HostScratchBytes(c, prefillChunk) : 0),
-            hostLayers, ExpertBytes(c.Experts), sharedOnHost && hostLayers > 0);
+            hostLayers, ExpertBytes(c.Experts), sharedOnHost && hostLayers > 0) { KvFormat = kvFormat };
     }
 
     /// <summary>Host bytes of one layer's routed experts as the host kernels hold them: the device's quants and zero
@@ -113,7 +119,7 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
     }
 
     public override string ToString() =>
-        string.Create(CultureInfo.InvariantCulture, $"weights {Gib(WeightBytes)}, KV cache {Gib(KvCacheBytes)}, activations {Gib(ActivationBytes)}")
+        string.Create(CultureInfo.InvariantCulture, $"weights {Gib(WeightBytes)}, KV cache {Gib(KvCacheBytes)} ({KvFormat.Name()}), activations {Gib(ActivationBytes)}")
         + (HostLayers > 0 ? string.Create(CultureInfo.InvariantCulture, $"; host: {HostLayers} layers' {(SharedOnHost ? "routed and shared" : "routed")} experts, {Gib(HostBytes)}") : string.Empty);
 
     internal static string Gib(long bytes) => (bytes / (1024.0 * 1024 * 1024)).ToString("0.00", CultureInfo.InvariantCulture) + " GiB";

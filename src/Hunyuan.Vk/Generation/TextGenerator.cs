@@ -45,19 +45,20 @@ public sealed class TextGenerator : IDisposable
     /// <param name="progress">Hears after the embedding and after each layer.</param>
     /// <param name="deviceMemory">Device bytes to use (null: what the device reports, less a margin).</param>
     /// <param name="hostExpertLayers">Layers whose routed experts go to the host (null: auto).</param>
+    /// <param name="kvFormat">How the KV cache stores keys and values.</param>
     public static TextGenerator Load(GpuContext context, string modelDirectory, WeightFormat format, int contextLength, Action<string>? log = null,
-        Action<LoadProgress>? progress = null, long? deviceMemory = null, int? hostExpertLayers = null)
+        Action<LoadProgress>? progress = null, long? deviceMemory = null, int? hostExpertLayers = null, KvCacheFormat kvFormat = KvCacheFormat.F16)
     {
         ArgumentNullException.ThrowIfNull(context);
         using ModelWeights weights = ModelWeights.Open(modelDirectory);
         HunyuanTokenizer tokenizer = HunyuanTokenizer.FromModelDirectory(modelDirectory);
-        ExpertPlacement placement = ExpertPlacement.Choose(weights.Config, format, contextLength, context.Info, deviceMemory, hostExpertLayers);
+        ExpertPlacement placement = ExpertPlacement.Choose(weights.Config, format, contextLength, context.Info, deviceMemory, hostExpertLayers, kvFormat: kvFormat);
         log?.Invoke(placement.Describe(weights.Config.Layers));
         placement.Estimate.CheckFits(context.Info, placement.DeviceBudget);
         var model = new DeviceModel(context, weights, format, progress, placement.HostLayers, placement.SharedOnHost);
         try
         {
-            return new TextGenerator(model, new DecodeSession(context, model, contextLength), tokenizer, weights.Generation, contextLength, placement);
+            return new TextGenerator(model, new DecodeSession(context, model, contextLength, kvFormat: kvFormat), tokenizer, weights.Generation, contextLength, placement);
         }
         catch
         {
