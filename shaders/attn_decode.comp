@@ -8,10 +8,11 @@
 // t of a batch sits at position0 + t and sees positions 0..position0 + t (causal), so one token is decode and many
 // are prefill; a split with no position for its token writes m = -inf, l = 0 (o is not read then). Scores scale
 // 1/sqrt(d), softmax in fp32. The cache is f16 or int8 with block scales (include/kv_cache.glsl), chosen by KV_Q8.
-// Every invocation's loops stay short: lavapipe stops an invocation after 65535 loop iterations in all, which bounds
-// the span (AttentionDecodeKernel.Plan). Scores: LANES = 1, each invocation one position, reading its K row as
-// uvec4s (what suits lavapipe); LANES = subgroup size, a subgroup per position with its lanes across the row's words
-// (coalesced) summed by subgroupAdd; the pipeline requires full subgroups of LANES.
+// K and V are read through texel buffers (lavapipe's vector loads): K as uint texels, V as uvec4. Every invocation's loops stay short: lavapipe stops an invocation after 65535 loop iterations in all, which bounds
+// the span (AttentionDecodeKernel.Plan). Scores: LANES = subgroup size, a subgroup per position with its lanes across
+// the row's 4-value slots (coalesced), each lane's slots of the queries held in registers for the whole split, summed
+// by subgroupAdd (the pipeline requires full subgroups of LANES); LANES = 1, each invocation one position with the
+// queries in shared memory (the fallback where a device cannot promise full subgroups).
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint CHUNK = 256;
@@ -23,8 +24,8 @@ layout(constant_id = 5) const uint KV_Q8 = 0;
 #include "kv_cache.glsl"
 
 layout(std430, binding = 0) readonly buffer Q { vec4 q[]; };              // [tokens][heads * d]
-layout(std430, binding = 1) readonly buffer Kc { uvec4 k_cache[]; };      // one page
-layout(std430, binding = 2) readonly buffer Vc { uint v_cache[]; };       // the same page of V
+layout(binding = 1) uniform usamplerBuffer k_cache;                      // one page, as uint texels
+layout(binding = 2) uniform usamplerBuffer v_cache;                      // the same page of V
 layout(std430, binding = 3) writeonly buffer Part { float part[]; };      // [tokens][heads][max_splits][d + 2]: o, m, l
 
 layout(push_constant) uniform Push {
@@ -48,12 +49,13 @@ shared vec4 s_o[GROUP * D4];          // running outputs, each part owned by one
 float k_scale(uint r, uint b)         // int8 K: the scale of block b of head row r
 {
     uint at = p.page_rows * p.kv_heads * KV_WORDS + r * KV_SCALE_WORDS + b / 2;
-    return unpackHalf2x16(k_cache[at / 4][at % 4])[b % 2];
+    return unpackHalf2x16(texelFetch(k_cache, int(at)).x)[b % 2];
 }
 
 float v_scale(uint r, uint b)
 {
-    return unpackHalf2x16(v_cache[p.page_rows * p.kv_heads * KV_WORDS + r * KV_SCALE_WORDS + b / 2])[b % 2];
+    uint at = p.page_rows * p.kv_heads * KV_WORDS + r * KV_SCALE_WORDS + b / 2;
+    return unpackHalf2x16(texelFetch(v_cache, int(at / 4))[at % 4])[b % 2];
 }
 
 // Dot of query head g's values 4w..4w+3 with k.
@@ -61,6 +63,13 @@ float dot4(uint g, uint w, vec4 k)
 {
     return dot(s_q[g * D4 + w], k);
 }
+
+uvec4 k_texel(uint at)   // four words of K from word `at`
+{
+    return uvec4(texelFetch(k_cache, int(at)).x, texelFetch(k_cache, int(at + 1)).x, texelFetch(k_cache, int(at + 2)).x, texelFetch(k_cache, int(at + 3)).x);
+}
+
+const uint SLOTS = (D4 + LANES - 1) / LANES;   // 4-value slots of a head row each lane takes (LANES > 1)
 
 void main()
 {
@@ -84,6 +93,15 @@ void main()
         s_q[i] = q[(token * heads + kvh * GROUP) * D4 + i];
         s_o[i] = vec4(0.0);
     }
+    vec4 q_lane[GROUP * SLOTS];   // LANES > 1: this lane's slots of the group's queries, for the whole split
+    if (LANES > 1) {
+        for (uint g = 0; g < GROUP; g++) {
+            for (uint c = 0; c < SLOTS; c++) {
+                uint slot = gl_SubgroupInvocationID + c * LANES;
+                q_lane[g * SLOTS + c] = slot < D4 ? q[(token * heads + kvh * GROUP + g) * D4 + slot] : vec4(0.0);
+            }
+        }
+    }
     float m_run[GROUP], l_run[GROUP], alpha[GROUP];
     for (uint g = 0; g < GROUP; g++) {
         m_run[g] = -1.0 / 0.0;
@@ -99,14 +117,14 @@ void main()
         // Scores of this chunk for the GROUP query heads.
         if (LANES == 1) {
             for (uint t = lid; t < n; t += wg) {
-                uint r = r0 + t * stride, at = r * (KV_WORDS / 4);
+                uint r = r0 + t * stride, at = r * KV_WORDS;
                 float s[GROUP];
                 for (uint g = 0; g < GROUP; g++) {
                     s[g] = 0.0;
                 }
                 if (KV_Q8 == 0) {
                     for (uint j = 0; j < KV_WORDS / 4; j++) {   // 8 values a load
-                        uvec4 k = k_cache[at + j];
+                        uvec4 k = k_texel(at + 4 * j);
                         vec4 lo = vec4(unpackHalf2x16(k.x), unpackHalf2x16(k.y)), hi = vec4(unpackHalf2x16(k.z), unpackHalf2x16(k.w));
                         for (uint g = 0; g < GROUP; g++) {
                             s[g] += dot4(g, 2 * j, lo) + dot4(g, 2 * j + 1, hi);
@@ -114,7 +132,7 @@ void main()
                     }
                 } else {
                     for (uint b = 0; b < HEAD_DIM / 32; b++) {   // a block of 32: two loads and a scale
-                        uvec4 k0 = k_cache[at + 2 * b], k1 = k_cache[at + 2 * b + 1];
+                        uvec4 k0 = k_texel(at + 8 * b), k1 = k_texel(at + 8 * b + 4);
                         float sc = k_scale(r, b);
                         for (uint g = 0; g < GROUP; g++) {
                             uint w = 8 * b;
@@ -135,19 +153,18 @@ void main()
                 for (uint g = 0; g < GROUP; g++) {
                     s[g] = 0.0;
                 }
-                for (uint w = gl_SubgroupInvocationID; w < KV_WORDS; w += LANES) {
-                    uint at = r * KV_WORDS + w;
-                    uint word = k_cache[at / 4][at % 4];
-                    if (KV_Q8 == 0) {
-                        vec2 k = unpackHalf2x16(word);
-                        for (uint g = 0; g < GROUP; g++) {
-                            vec4 q4 = s_q[g * D4 + w / 2];
-                            s[g] += w % 2 == 0 ? dot(q4.xy, k) : dot(q4.zw, k);
+                for (uint c = 0; c < SLOTS; c++) {
+                    uint slot = gl_SubgroupInvocationID + c * LANES;
+                    if (slot < D4) {
+                        vec4 k;
+                        if (KV_Q8 == 0) {
+                            uint at = r * KV_WORDS + 2 * slot;
+                            k = vec4(unpackHalf2x16(texelFetch(k_cache, int(at)).x), unpackHalf2x16(texelFetch(k_cache, int(at + 1)).x));
+                        } else {
+                            k = kv_bytes(texelFetch(k_cache, int(r * KV_WORDS + slot)).x) * k_scale(r, slot / 8);
                         }
-                    } else {
-                        vec4 k = kv_bytes(word) * k_scale(r, w / 8);
                         for (uint g = 0; g < GROUP; g++) {
-                            s[g] += dot4(g, w, k);
+                            s[g] += dot(q_lane[g * SLOTS + c], k);
                         }
                     }
                 }
@@ -182,27 +199,39 @@ void main()
         }
         barrier();
 
-        // Outputs: each invocation owns some 4-value slots of the V row (two words in f16, one in int8) and of s_o.
-        for (uint i = lid; i < D4; i += wg) {
-            vec4 acc[GROUP];
-            for (uint g = 0; g < GROUP; g++) {
-                acc[g] = vec4(0.0);
+        // Outputs: each invocation owns some texels of the V row (8 values in f16, 16 in int8) and their slots of s_o.
+        for (uint j = lid; j < KV_WORDS / 4; j += wg) {
+            vec4 acc[GROUP * 4];   // GROUP x the texel's 4-value slots (2 in f16, 4 in int8)
+            for (uint a = 0; a < GROUP * 4; a++) {
+                acc[a] = vec4(0.0);
             }
             for (uint t = 0; t < n; t++) {
                 uint r = r0 + t * stride;
-                vec4 v;
+                uvec4 w = texelFetch(v_cache, int(r * (KV_WORDS / 4) + j));
+                vec4 v[4];
                 if (KV_Q8 == 0) {
-                    uint at = r * KV_WORDS + 2 * i;
-                    v = vec4(unpackHalf2x16(v_cache[at]), unpackHalf2x16(v_cache[at + 1]));
+                    v[0] = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
+                    v[1] = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
+                    v[2] = v[3] = vec4(0.0);
                 } else {
-                    v = kv_bytes(v_cache[r * KV_WORDS + i]) * v_scale(r, i / 8);
+                    float sc = v_scale(r, j / 2);   // 16 values of a block of 32
+                    v[0] = kv_bytes(w.x) * sc;
+                    v[1] = kv_bytes(w.y) * sc;
+                    v[2] = kv_bytes(w.z) * sc;
+                    v[3] = kv_bytes(w.w) * sc;
                 }
                 for (uint g = 0; g < GROUP; g++) {
-                    acc[g] += s_p[g][t] * v;
+                    float pg = s_p[g][t];
+                    for (uint c = 0; c < KV_VALUES_PER_WORD; c++) {
+                        acc[g * 4 + c] += pg * v[c];
+                    }
                 }
             }
             for (uint g = 0; g < GROUP; g++) {
-                s_o[g * D4 + i] = s_o[g * D4 + i] * alpha[g] + acc[g];
+                for (uint c = 0; c < KV_VALUES_PER_WORD; c++) {
+                    uint slot = g * D4 + j * KV_VALUES_PER_WORD + c;
+                    s_o[slot] = s_o[slot] * alpha[g] + acc[g * 4 + c];
+                }
             }
         }
         barrier();   // the next chunk's scores overwrite s_p

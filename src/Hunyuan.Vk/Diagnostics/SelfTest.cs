@@ -216,7 +216,7 @@ public static class SelfTest
         gk.Write<Half>(k);
         gv.Write<Half>(v);
         using GpuBuffer partial = context.CreateBuffer(kernel.PartialFloats((uint)kvLength) * 4, "partial"), output = context.CreateBuffer((ulong)shape.QueryDim * 4, "out");
-        var cache = new KvLayer(KvCacheFormat.F16, (uint)kvLength, [gk], [gv]);   // one page; f16 rows are halves side by side
+        var cache = new KvLayer(KvCacheFormat.F16, (uint)kvLength, [gk], [gv], [(uint)kvLength]);   // one page; f16 rows are halves side by side
         double ms = Time(context, r => kernel.Record(r, gq.All, cache, partial.All, output.All, (uint)kvLength));
         return (expected, Read(output, shape.QueryDim), ms);
     }

@@ -51,17 +51,34 @@ public static class KvCacheFormats
 }
 
 /// <summary>One layer's K and V: pages of <see cref="PagePositions"/> positions (the last may hold fewer), each its own
-/// buffer within one binding's range. Page p holds positions p x <see cref="PagePositions"/> onwards.</summary>
-internal sealed class KvLayer(KvCacheFormat format, uint pagePositions, GpuBuffer[] k, GpuBuffer[] v)
+/// buffer within one binding's range, written as a storage buffer and read through texel views, K as uints and V as
+/// uvec4s (lavapipe's fast loads; GPUs read texel buffers as fast as storage). Page p holds positions p x <see cref="PagePositions"/> onwards.</summary>
+internal sealed class KvLayer
 {
-    public KvCacheFormat Format { get; } = format;
-    public uint PagePositions { get; } = pagePositions;
-    public int Pages => K.Length;
-    public GpuBuffer[] K { get; } = k;
-    public GpuBuffer[] V { get; } = v;
+    public KvLayer(KvCacheFormat format, uint pagePositions, GpuBuffer[] k, GpuBuffer[] v, uint[] rows)
+    {
+        Format = format;
+        PagePositions = pagePositions;
+        K = k;
+        V = v;
+        Rows = rows;
+        KTexels = [.. k.Select(b => b.View(TexelFormat.R32Uint))];
+        VTexels = [.. v.Select(b => b.View(TexelFormat.Rgba32Uint))];
+    }
 
-    /// <summary>Positions page <paramref name="page"/> holds.</summary>
-    public uint RowsOf(int page, ulong bytesPerPosition) => (uint)(K[page].Size / bytesPerPosition);
+    public KvCacheFormat Format { get; }
+    public uint PagePositions { get; }
+    public int Pages => K.Length;
+    public GpuBuffer[] K { get; }
+    public GpuBuffer[] V { get; }
+    public TexelView[] KTexels { get; }
+    public TexelView[] VTexels { get; }
+
+    /// <summary>Positions each page holds.</summary>
+    public uint[] Rows { get; }
+
+    /// <summary>Bytes of a page of <paramref name="rows"/> positions: whole uvec4 texels.</summary>
+    public static ulong PageBytes(ulong rows, ulong bytesPerPosition) => (rows * bytesPerPosition + 15) / 16 * 16;
 }
 
 /// <summary>
@@ -94,15 +111,17 @@ internal sealed class KvCache : IDisposable
             {
                 var k = new GpuBuffer[pages];
                 var v = new GpuBuffer[pages];
+                var rows = new uint[pages];
                 for (int p = 0; p < pages; p++)
                 {
-                    ulong bytes = Math.Min(PagePositions, (ulong)maxPositions - (ulong)p * PagePositions) * BytesPerPosition;
+                    rows[p] = (uint)Math.Min(PagePositions, (ulong)maxPositions - (ulong)p * PagePositions);
+                    ulong bytes = KvLayer.PageBytes(rows[p], BytesPerPosition);
                     string page = pages > 1 ? $" page {p}" : string.Empty;
                     k[p] = _owned.Add(context.CreateBuffer(bytes, $"layer {l} k cache{page}"));
                     v[p] = _owned.Add(context.CreateBuffer(bytes, $"layer {l} v cache{page}"));
                 }
 
-                _layers[l] = new KvLayer(format, PagePositions, k, v);
+                _layers[l] = new KvLayer(format, PagePositions, k, v, rows);
             }
         }
         catch
@@ -123,14 +142,16 @@ internal sealed class KvCache : IDisposable
 
     public KvLayer Layer(int layer) => _layers[layer];
 
-    /// <summary>Positions one page can hold on <paramref name="device"/>: one binding's range, one buffer, one allocation.</summary>
+    /// <summary>Positions one page can hold on <paramref name="device"/>: one storage binding's range, one texel view
+    /// (maxTexelBufferElements uint texels), one buffer, one allocation.</summary>
     public static ulong PageLimit(DeviceInfo device, ulong bytesPerPosition)
     {
         ArgumentNullException.ThrowIfNull(device);
         DeviceLimits l = device.Limits;
-        ulong bytes = Math.Min(l.MaxStorageBufferRange, Math.Min(l.MaxBufferSize > 0 ? l.MaxBufferSize : ulong.MaxValue,
-            l.MaxMemoryAllocationSize > 0 ? l.MaxMemoryAllocationSize : ulong.MaxValue));
-        return Math.Min(bytes / bytesPerPosition, int.MaxValue);
+        static ulong Or(ulong limit) => limit > 0 ? limit : ulong.MaxValue;
+        ulong texels = l.MaxTexelBufferElements > 0 ? l.MaxTexelBufferElements * 4 : ulong.MaxValue;
+        ulong bytes = Math.Min(Math.Min(l.MaxStorageBufferRange, texels), Math.Min(Or(l.MaxBufferSize), Or(l.MaxMemoryAllocationSize)));
+        return Math.Min((bytes - 15) / bytesPerPosition, int.MaxValue);   // less a texel's rounding
     }
 
     /// <summary>Records filling every page with one 32-bit pattern (benchmarks at depth: values do not change speed).</summary>

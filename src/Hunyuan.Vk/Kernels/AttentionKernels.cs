@@ -59,19 +59,18 @@ internal sealed class RopeNormKvKernel : Kernel<RopeNormKvPush>
         Require(invFreq, (ulong)shape.HeadDim / 2, 4, "inv_freq");
         Require(qOut, (ulong)tokens * (ulong)shape.QueryDim, 4, "q_out");
         bool norm = qNorm is not null && kNorm is not null;
-        ulong rowBytes = (ulong)Format.BytesPerPosition(shape.KvHeads, shape.HeadDim);
         uint pageSize = cache.PagePositions;
         for (uint t = 0; t < tokens;)
         {
             uint position = position0 + t;
             int page = (int)(position / pageSize);
             uint pageStart = (uint)page * pageSize, n = Math.Min(tokens - t, pageStart + pageSize - position);
-            if (page >= cache.Pages || position + n - pageStart > cache.RowsOf(page, rowBytes))
+            if (page >= cache.Pages || position + n - pageStart > cache.Rows[page])
             {
                 throw new ArgumentException($"rope_norm_kv: positions {position}..{position + n - 1} are beyond the cache's {cache.Pages} pages of {pageSize}");
             }
 
-            var push = new RopeNormKvPush((uint)shape.Heads, (uint)shape.KvHeads, (uint)shape.HeadDim, position0, eps, norm ? 1u : 0u, t, pageStart, cache.RowsOf(page, rowBytes));
+            var push = new RopeNormKvPush((uint)shape.Heads, (uint)shape.KvHeads, (uint)shape.HeadDim, position0, eps, norm ? 1u : 0u, t, pageStart, cache.Rows[page]);
             // Without QK-norm the weights are not read; bind the frequencies in their place.
             DescriptorBinding set = Bind(qkv, invFreq, qNorm ?? invFreq, kNorm ?? invFreq, qOut, cache.K[page].All, cache.V[page].All);
             Dispatch(recorder, set, push, (uint)(shape.Heads + 2 * shape.KvHeads), n);
@@ -224,20 +223,19 @@ internal sealed class AttentionDecodeKernel : IDisposable
         uint kvLength = position0 + tokens;
         AttentionPlan plan = Plan(kvLength, tokens, cache.PagePositions);
         _split.Require(q, partial, tokens, Floats(tokens, plan.Splits));
-        ulong rowBytes = (ulong)Format.BytesPerPosition(Shape.KvHeads, Shape.HeadDim);
         uint splitBase = 0;
         for (int page = 0; (ulong)page * cache.PagePositions < kvLength; page++)
         {
             uint start = (uint)page * cache.PagePositions, end = (uint)Math.Min(kvLength, (ulong)start + cache.PagePositions);
-            if (page >= cache.Pages || end - start > cache.RowsOf(page, rowBytes))
+            if (page >= cache.Pages || end - start > cache.Rows[page])
             {
                 throw new ArgumentException($"attn_decode: {kvLength} positions are beyond the cache's {cache.Pages} pages of {cache.PagePositions}");
             }
 
             uint splits = (end - start + plan.Span - 1) / plan.Span;
             var push = new AttentionDecodePush((uint)Shape.KvHeads, position0, plan.Splits, 1f / MathF.Sqrt(Shape.HeadDim), plan.Chunk, plan.Span, start, end,
-                cache.RowsOf(page, rowBytes), splitBase);
-            _split.Record(recorder, q, cache.K[page].All, cache.V[page].All, partial, push, (uint)Shape.KvHeads, splits, tokens);
+                cache.Rows[page], splitBase);
+            _split.Record(recorder, q, cache.KTexels[page], cache.VTexels[page], partial, push, (uint)Shape.KvHeads, splits, tokens);
             splitBase += splits;
         }
 
@@ -251,7 +249,7 @@ internal sealed class AttentionDecodeKernel : IDisposable
     }
 
     private sealed class SplitKernel(GpuContext context, DeviceTuning tuning, AttentionShape shape, KvCacheFormat format)
-        : Kernel<AttentionDecodePush>(context, ShaderId.AttnDecode, [.. Enumerable.Repeat(BindingKind.Storage, 4)],
+        : Kernel<AttentionDecodePush>(context, ShaderId.AttnDecode, [BindingKind.Storage, BindingKind.UniformTexel, BindingKind.UniformTexel, BindingKind.Storage],
             [
                 SpecConstant.FromUInt32(0, tuning.AttentionWorkgroup), SpecConstant.FromUInt32(1, tuning.AttentionChunk), SpecConstant.FromUInt32(2, (uint)shape.Group),
                 SpecConstant.FromUInt32(3, tuning.AttentionLanes), SpecConstant.FromUInt32(4, (uint)shape.HeadDim), SpecConstant.FromUInt32(5, format == KvCacheFormat.Q8 ? 1u : 0u),
@@ -264,7 +262,7 @@ internal sealed class AttentionDecodeKernel : IDisposable
             Require(partial, partialFloats, 4, "partial");
         }
 
-        public void Record(CommandRecorder r, BufferRange q, BufferRange k, BufferRange v, BufferRange partial, in AttentionDecodePush push, uint x, uint y, uint z) =>
+        public void Record(CommandRecorder r, BufferRange q, TexelView k, TexelView v, BufferRange partial, in AttentionDecodePush push, uint x, uint y, uint z) =>
             r.Dispatch(Bind(q, k, v, partial), in push, x, y, z);
     }
 

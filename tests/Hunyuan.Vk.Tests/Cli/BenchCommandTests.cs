@@ -103,4 +103,30 @@ public sealed class BenchCommandTests : VulkanTest
         Assert.That(exit, Is.Zero, error);
         Assert.That(output, Does.Contain("run,weights,F16").And.Contain("kernel,matvec_f16.ms_per_token,"));
     }
+
+    /// <summary><c>-d</c>: prompt and decode after positions already in the cache; the KV bytes read are the cache's
+    /// rows each decode step sees, half of f16's (and a little more) with the int8 cache.</summary>
+    [Test]
+    public void At_depth_the_kv_bytes_read_and_attentions_share_are_reported()
+    {
+        var c = new CheckpointGenerator(new GeneratorOptions { Preset = ModelPreset.Tiny }).Config;
+        long Bytes(string kv, out JsonElement metrics)
+        {
+            (int exit, string output, string error) = Hyvk.Run("bench", "--preset", "tiny", "-p", "5", "-n", "4", "-r", "1", "-d", "3000", "--kv", kv,
+                "--output", "json", "--host-experts", "0");
+            Assert.That(exit, Is.Zero, error);
+            metrics = JsonDocument.Parse(output).RootElement.GetProperty("metrics").Clone();
+            Assert.That(metrics.GetProperty("depth").GetInt32(), Is.EqualTo(3000));
+            Assert.That(metrics.GetProperty("attention_share").GetDouble(), Is.InRange(0.01, 1), kv);
+            Assert.That(metrics.GetProperty("attention_gb_per_second").GetDouble(), Is.GreaterThan(0), kv);
+            return metrics.GetProperty("kv_bytes_per_token").GetInt64();
+        }
+
+        // Profiled steps see 3000 + 5 + 1 .. + 4 positions (the first four decode steps): their mean.
+        double positions = 3000 + 5 + 2.5;
+        long f16 = Bytes("f16", out _), q8 = Bytes("q8", out JsonElement q8Metrics);
+        Assert.That(f16, Is.EqualTo((long)(positions * c.Layers * 2 * c.KvHeads * c.HeadDim * 2)).Within(c.Layers * 2 * c.KvDim * 2), "K and V of every position, every layer, f16");
+        Assert.That((double)q8 / f16, Is.EqualTo(36 / 64.0).Within(1e-3), "int8: 32 values and one scale word per head row of 32");
+        Assert.That(q8Metrics.GetProperty("kv_cache_bytes").GetInt64(), Is.EqualTo(2L * c.Layers * (3000 + 5 + 4 + 2) * c.KvHeads * 36));
+    }
 }

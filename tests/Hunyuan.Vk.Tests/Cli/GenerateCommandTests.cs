@@ -219,6 +219,7 @@ public sealed class GeneratePlacementTests : VulkanTest
     [TestCase("--device-memory", "NaN", "--device-memory must be a positive number of GB")]
     [TestCase("--host-experts", "some", "--host-experts takes a number of layers (0 or more), all or auto")]
     [TestCase("--host-experts", "-2", "--host-experts takes a number of layers")]
+    [TestCase("--kv", "q4", "--kv")]
     public void A_placement_that_cannot_be_is_refused_before_loading(string option, string value, string message)
     {
         string model = TestModels.Directory(TestModels.Tiny());
@@ -226,5 +227,22 @@ public sealed class GeneratePlacementTests : VulkanTest
         Assert.That(exit, Is.Not.Zero);
         Assert.That(error, Does.Contain(message));
         Assert.That(error, Does.Not.Contain("loaded").And.Not.Contain("   at "), "nothing loaded, no stack trace");
+    }
+
+    /// <summary>The whole context the model is made for (256K positions), on a tiny model whose cache is small, in either
+    /// format: the estimate names the cache, the answer comes, and the int8 cache's greedy tokens are f16's here.</summary>
+    [Test]
+    public void The_full_256k_context_runs_in_f16_and_int8()
+    {
+        string model = TestModels.Directory(TestModels.Tiny() with { TieEmbeddings = false });
+        string[] common = ["generate", "--model", model, "--prompt-ids", string.Join(',', s_ids), "--weights", "q8", "--temperature", "0", "--max-tokens", "5", "--json", "--context", "262144"];
+        (int exit, string output, string error) = Hyvk.Run(common);
+        Assert.That(exit, Is.Zero, error);
+        Assert.That(error, Does.Contain("KV cache 0.12 GiB (f16)"), "2 layers x 2 x 262144 positions x 256 B");
+        (int exitQ8, string outputQ8, string errorQ8) = Hyvk.Run([.. common, "--kv", "q8"]);
+        Assert.That(exitQ8, Is.Zero, errorQ8);
+        Assert.That(errorQ8, Does.Contain("KV cache 0.07 GiB (q8)"), "36 B per head row instead of 64");
+        static int[] Ids(string json) => [.. JsonDocument.Parse(json).RootElement.GetProperty("generated_ids").EnumerateArray().Select(e => e.GetInt32())];
+        Assert.That(Ids(outputQ8), Is.EqualTo(Ids(output)).And.Not.Empty);
     }
 }

@@ -96,18 +96,19 @@ public static class KvPages
     public static int WordsPerPosition(KvCacheFormat format, int kvHeads, int d) =>
         (int)(format.BytesPerPosition(kvHeads, d) / 4);
 
-    /// <summary>Uploads packed K and V pages as one layer's cache.</summary>
-    internal static KvLayer Upload(GpuContext context, uint[][] k, uint[][] v, KvCacheFormat format, int pagePositions, List<GpuBuffer> owned)
+    /// <summary>Uploads packed K and V pages as one layer's cache (each page rounded up to whole 16-byte texels).</summary>
+    internal static KvLayer Upload(GpuContext context, uint[][] k, uint[][] v, KvCacheFormat format, int pagePositions, int positions, List<GpuBuffer> owned)
     {
         GpuBuffer Make(uint[] words, string name)
         {
-            GpuBuffer b = context.CreateBuffer((ulong)words.Length * 4, name);
+            GpuBuffer b = context.CreateBuffer(((ulong)words.Length * 4 + 15) / 16 * 16, name);
             b.Write<uint>(words);
             owned.Add(b);
             return b;
         }
 
-        return new KvLayer(format, (uint)pagePositions, [.. k.Select((p, i) => Make(p, $"k page {i}"))], [.. v.Select((p, i) => Make(p, $"v page {i}"))]);
+        uint[] rows = [.. Enumerable.Range(0, k.Length).Select(p => (uint)Math.Min(pagePositions, positions - p * pagePositions))];
+        return new KvLayer(format, (uint)pagePositions, [.. k.Select((p, i) => Make(p, $"k page {i}"))], [.. v.Select((p, i) => Make(p, $"v page {i}"))], rows);
     }
 
     /// <summary>Empty pages for <paramref name="positions"/> positions, to be written by a kernel.</summary>
@@ -115,12 +116,13 @@ public static class KvPages
     {
         int words = WordsPerPosition(format, kvHeads, d);
         uint[][] pages = [.. Enumerable.Range(0, (positions + pagePositions - 1) / pagePositions).Select(p => new uint[Math.Min(pagePositions, positions - p * pagePositions) * words])];
-        return Upload(context, pages, pages, format, pagePositions, owned);
+        return Upload(context, pages, pages, format, pagePositions, positions, owned);
     }
 
-    internal static uint[] Read(GpuBuffer page)
+    /// <summary>The words of a page (without the texel rounding at its end).</summary>
+    internal static uint[] Read(GpuBuffer page, int count)
     {
-        var words = new uint[page.Size / 4];
+        var words = new uint[count];
         page.Read<uint>(words);
         return words;
     }

@@ -65,8 +65,8 @@ public sealed class AttentionTests : VulkanTest
             Context.Run(r => kernel.Record(r, shape, gqkv.All, freq.All, gqn.All, gkn.All, qOut.Range, cache, (uint)tokens, (uint)position0, Eps));
             AssertNmse.Close(q, qOut.Read(), 1e-9, "q after RoPE and norm");
 
-            (float[] kGot, float[] kScales) = ReadPositions(cache.K, format, kvHeads, d, pageSize, position0, tokens);
-            (float[] vGot, float[] vScales) = ReadPositions(cache.V, format, kvHeads, d, pageSize, position0, tokens);
+            (float[] kGot, float[] kScales) = ReadPositions(cache, cache.K, kvHeads, d, position0, tokens);
+            (float[] vGot, float[] vScales) = ReadPositions(cache, cache.V, kvHeads, d, position0, tokens);
             if (format == KvCacheFormat.F16)
             {
                 AssertNmse.Close(k.Select(x => (float)(Half)x).ToArray(), kGot, 1e-6, "k in the cache (f16)");
@@ -86,11 +86,14 @@ public sealed class AttentionTests : VulkanTest
         }
     }
 
-    private static (float[] Values, float[] Scales) ReadPositions(GpuBuffer[] pages, KvCacheFormat format, int kvHeads, int d, int pageSize, int position0, int tokens)
+    private static (float[] Values, float[] Scales) ReadPositions(KvLayer cache, GpuBuffer[] pages, int kvHeads, int d, int position0, int tokens)
     {
         var values = new List<float>();
         var scales = new List<float>();
-        (float[] Values, float[] Scales)[] unpacked = [.. pages.Select(p => KvPages.Unpack(KvPages.Read(p), format, kvHeads, d))];
+        KvCacheFormat format = cache.Format;
+        int pageSize = (int)cache.PagePositions;
+        (float[] Values, float[] Scales)[] unpacked = [.. pages.Select((p, i) =>
+            KvPages.Unpack(KvPages.Read(p, (int)cache.Rows[i] * KvPages.WordsPerPosition(format, kvHeads, d)), format, kvHeads, d))];
         for (int position = position0; position < position0 + tokens; position++)
         {
             (float[] pv, float[] ps) = unpacked[position / pageSize];
@@ -128,7 +131,19 @@ public sealed class AttentionTests : VulkanTest
     [TestCase(32, 8, 128, 5000, KvCacheFormat.Q8, 0)]
     [TestCase(8, 2, 128, 1000, KvCacheFormat.Q8, 300)]
     [TestCase(4, 2, 32, 77, KvCacheFormat.Q8, 50)]
-    public void Decode_attention_matches_reference(int heads, int kvHeads, int d, int kvLength, KvCacheFormat format, int pagePositions)
+    public void Decode_attention_matches_reference(int heads, int kvHeads, int d, int kvLength, KvCacheFormat format, int pagePositions) =>
+        DecodeAttention(Gpu.Tuning, heads, kvHeads, d, kvLength, format, pagePositions);
+
+    /// <summary>The fallback for devices that cannot promise full subgroups: an invocation per position, the queries
+    /// in shared memory (the cpu row and the GPU rows take the subgroup path).</summary>
+    [TestCase(32, 8, 128, 5000, KvCacheFormat.F16, 0)]
+    [TestCase(8, 2, 128, 1000, KvCacheFormat.Q8, 300)]
+    [TestCase(4, 2, 32, 77, KvCacheFormat.Q8, 50)]
+    [TestCase(4, 1, 64, 255, KvCacheFormat.F16, 100)]
+    public void One_lane_attention_matches_reference(int heads, int kvHeads, int d, int kvLength, KvCacheFormat format, int pagePositions) =>
+        DecodeAttention(Gpu.Tuning with { AttentionLanes = 1 }, heads, kvHeads, d, kvLength, format, pagePositions);
+
+    private static void DecodeAttention(DeviceTuning tuning, int heads, int kvHeads, int d, int kvLength, KvCacheFormat format, int pagePositions)
     {
         var shape = new AttentionShape(heads, kvHeads, d);
         float[] q = TestData.Uniform(heads * kvLength, shape.QueryDim);
@@ -138,7 +153,7 @@ public sealed class AttentionTests : VulkanTest
         {
             (KvLayer cache, float[] k, float[] v) = RandomCache(shape, kvLength, format, pagePositions > 0 ? pagePositions : kvLength, owned);
             ModelOps.DecodeAttention(q, k, v, heads, kvHeads, d, kvLength, expected);
-            using var kernel = new AttentionDecodeKernel(Context, Gpu.Tuning, shape, format);
+            using var kernel = new AttentionDecodeKernel(Context, tuning, shape, format);
             using GpuBuffer gq = Upload(q, "q");
             using GpuBuffer partial = Context.CreateBuffer(kernel.PartialFloats((uint)kvLength, 1, cache.PagePositions) * 4, "partial");
             using var output = new GuardedOutput(Context, shape.QueryDim, "attention out");
@@ -158,7 +173,7 @@ public sealed class AttentionTests : VulkanTest
     {
         (uint[][] kPages, float[] k) = KvPages.Pack(TestData.Uniform(3 + positions, positions * shape.KvDim, 2f), format, shape.KvHeads, shape.HeadDim, pagePositions);
         (uint[][] vPages, float[] v) = KvPages.Pack(TestData.Uniform(4 + positions, positions * shape.KvDim), format, shape.KvHeads, shape.HeadDim, pagePositions);
-        return (KvPages.Upload(Context, kPages, vPages, format, pagePositions, owned), k, v);
+        return (KvPages.Upload(Context, kPages, vPages, format, pagePositions, positions, owned), k, v);
     }
 
     [TestCase(1u, 256u, 64u, 0u, KvCacheFormat.F16)]

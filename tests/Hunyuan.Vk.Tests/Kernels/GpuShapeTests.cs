@@ -101,7 +101,7 @@ public sealed class GpuShapeTests : VulkanTest
         var owned = new List<GpuBuffer>();
         try
         {
-            KvLayer cache = KvPages.Upload(Context, kPages, vPages, format, page, owned);
+            KvLayer cache = KvPages.Upload(Context, kPages, vPages, format, page, kvLength, owned);
             using var kernel = new AttentionDecodeKernel(Context, GpuLike, shape, format);
             using GpuBuffer gq = Upload(q, "q");
             using GpuBuffer partial = Context.CreateBuffer(kernel.PartialFloats((uint)kvLength, 1, (uint)page) * 4, "partial");
