@@ -83,12 +83,25 @@ internal static class CliOptions
         }
     }
 
-    /// <summary>--kv f16|q8: the KV cache's format.</summary>
-    public static Option<string> KvCache() => new Option<string>("--kv")
+    /// <summary>--kv f16|q8: the KV cache's format, checked when parsed.</summary>
+    public static Option<string> KvCache()
     {
-        Description = "KV-cache format: f16, or q8 (int8 with a scale per 32 values: about half the memory and the bytes attention reads)",
-        DefaultValueFactory = _ => "f16",
-    }.AcceptOnlyFromAmong([.. KvCacheFormats.Names]);
+        var o = new Option<string>("--kv")
+        {
+            Description = "KV-cache format: f16, or q8 (int8 with a scale per 32 values: about half the memory and the bytes attention reads)",
+            DefaultValueFactory = _ => "f16",
+        };
+        o.CompletionSources.Add([.. KvCacheFormats.Names]);
+        o.Validators.Add(r =>
+        {
+            string value = r.GetValueOrDefault<string>() ?? "f16";
+            if (KvCacheFormats.Parse(value) is null)
+            {
+                r.AddError($"--kv takes {string.Join(" or ", KvCacheFormats.Names)}; got '{value}'.");
+            }
+        });
+        return o;
+    }
 
     /// <summary>The placement options as the engine takes them.</summary>
     public static DevicePlacement Placement(double? deviceMemoryGb, string hostExperts, string kv)

@@ -219,7 +219,7 @@ public sealed class GeneratePlacementTests : VulkanTest
     [TestCase("--device-memory", "NaN", "--device-memory must be a positive number of GB")]
     [TestCase("--host-experts", "some", "--host-experts takes a number of layers (0 or more), all or auto")]
     [TestCase("--host-experts", "-2", "--host-experts takes a number of layers")]
-    [TestCase("--kv", "q4", "--kv")]
+    [TestCase("--kv", "q4", "--kv takes f16 or q8; got 'q4'")]
     public void A_placement_that_cannot_be_is_refused_before_loading(string option, string value, string message)
     {
         string model = TestModels.Directory(TestModels.Tiny());
@@ -238,10 +238,10 @@ public sealed class GeneratePlacementTests : VulkanTest
         string[] common = ["generate", "--model", model, "--prompt-ids", string.Join(',', s_ids), "--weights", "q8", "--temperature", "0", "--max-tokens", "5", "--json", "--context", "262144"];
         (int exit, string output, string error) = Hyvk.Run(common);
         Assert.That(exit, Is.Zero, error);
-        Assert.That(error, Does.Contain("KV cache 0.12 GiB (f16)"), "2 layers x 2 x 262144 positions x 256 B");
+        Assert.That(error, Does.Contain("KV cache 0.13 GiB (f16)"), "2 layers x K and V x 262144 positions x 128 B");
         (int exitQ8, string outputQ8, string errorQ8) = Hyvk.Run([.. common, "--kv", "q8"]);
         Assert.That(exitQ8, Is.Zero, errorQ8);
-        Assert.That(errorQ8, Does.Contain("KV cache 0.07 GiB (q8)"), "36 B per head row instead of 64");
+        Assert.That(errorQ8, Does.Contain("KV cache 0.07 GiB (q8)"), "36 B per head row of 32 values instead of 64");
         static int[] Ids(string json) => [.. JsonDocument.Parse(json).RootElement.GetProperty("generated_ids").EnumerateArray().Select(e => e.GetInt32())];
         Assert.That(Ids(outputQ8), Is.EqualTo(Ids(output)).And.Not.Empty);
     }

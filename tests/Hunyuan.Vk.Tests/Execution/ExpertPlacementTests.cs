@@ -36,6 +36,24 @@ public sealed class ExpertPlacementTests : VulkanTest
         Assert.That(p.Estimate.RoutedLayerBytes, Is.InRange(1.3e9, 1.45e9));
     }
 
+    /// <summary>The cache is counted in its format: at a long context the int8 cache's savings keep more layers' experts
+    /// on a 24 GiB device, and a context whose f16 cache cannot fit is refused with the numbers.</summary>
+    [Test]
+    public void The_kv_cache_is_counted_in_its_format_per_placement()
+    {
+        MemoryEstimate f16 = MemoryEstimate.For(s_a13b, WeightFormat.Q4, 65536, kvFormat: KvCacheFormat.F16);
+        MemoryEstimate q8 = MemoryEstimate.For(s_a13b, WeightFormat.Q4, 65536, kvFormat: KvCacheFormat.Q8);
+        Assert.That(f16.KvCacheBytes, Is.EqualTo(32L * 2 * 65536 * 8 * 128 * 2), "8 GiB: 128 KiB a position");
+        Assert.That(q8.KvCacheBytes, Is.EqualTo(32L * 2 * 65536 * 8 * 136), "int8 rows of 128 values and four f16 scales: 68 KiB a position");
+        ExpertPlacement pf16 = ExpertPlacement.Choose(s_a13b, WeightFormat.Q4, 65536, Gpu(24), hostLayers: null, hostMemory: Workstation);
+        ExpertPlacement pq8 = ExpertPlacement.Choose(s_a13b, WeightFormat.Q4, 65536, Gpu(24), hostLayers: null, hostMemory: Workstation, kvFormat: KvCacheFormat.Q8);
+        Assert.That(pq8.HostLayers, Is.LessThan(pf16.HostLayers), "the smaller cache leaves room for more layers' experts on the device");
+        Assert.That(pq8.Estimate.ToString(), Does.Contain("(q8)"));
+        var e = Assert.Throws<InsufficientDeviceMemoryException>(() =>
+            ExpertPlacement.Choose(s_a13b, WeightFormat.Q4, 262_144, Gpu(24), hostLayers: null, hostMemory: Workstation));
+        Assert.That(e!.Message, Does.Contain("KV cache 32.00 GiB (f16)").And.Contain("shorter --context"));
+    }
+
     [Test]
     public void A_budget_too_small_for_the_always_on_weights_is_refused_with_both_numbers()
     {
