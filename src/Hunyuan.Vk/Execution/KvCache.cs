@@ -151,7 +151,13 @@ internal sealed class KvCache : IDisposable
         static ulong Or(ulong limit) => limit > 0 ? limit : ulong.MaxValue;
         ulong texels = l.MaxTexelBufferElements > 0 ? l.MaxTexelBufferElements * 4 : ulong.MaxValue;
         ulong bytes = Math.Min(Math.Min(l.MaxStorageBufferRange, texels), Math.Min(Or(l.MaxBufferSize), Or(l.MaxMemoryAllocationSize)));
-        return Math.Min((bytes - 15) / bytesPerPosition, int.MaxValue);   // less a texel's rounding
+        ulong rows = bytes / bytesPerPosition;
+        if (KvLayer.PageBytes(rows, bytesPerPosition) > bytes)
+        {
+            rows--;   // the page rounded up to whole texels must fit too
+        }
+
+        return Math.Min(rows, int.MaxValue);
     }
 
     /// <summary>Records filling every page with one 32-bit pattern (benchmarks at depth: values do not change speed).</summary>

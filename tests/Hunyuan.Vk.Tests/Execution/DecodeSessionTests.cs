@@ -197,7 +197,12 @@ public sealed class DecodeSessionTests : VulkanTest
         {
             ulong perPosition = (ulong)kv.BytesPerPosition(c.KvHeads, c.HeadDim);
             ulong limit = KvCache.PageLimit(Context.Info, perPosition);
-            Assert.That(limit, Is.EqualTo(Math.Min(Context.Info.Limits.MaxStorageBufferRange, Context.Info.Limits.MaxMemoryAllocationSize) / perPosition), $"{kv}: a page is one binding");
+            var l = Context.Info.Limits;
+            static ulong Or(ulong v) => v > 0 ? v : ulong.MaxValue;   // 0: not reported
+            ulong texels = l.MaxTexelBufferElements > 0 ? l.MaxTexelBufferElements * 4 : ulong.MaxValue;   // uint texels of K
+            ulong bytes = Math.Min(Math.Min(l.MaxStorageBufferRange, Or(l.MaxMemoryAllocationSize)), Math.Min(Or(l.MaxBufferSize), texels));
+            Assert.That(limit, Is.EqualTo(bytes / perPosition).Or.EqualTo(bytes / perPosition - 1), $"{kv}: a page is one binding (less one position where its texel rounding would not fit)");
+            Assert.That(KvLayer.PageBytes(limit, perPosition), Is.LessThanOrEqualTo(bytes), $"{kv}: the page fits");
             using var session = new DecodeSession(Context, model, maxPositions: 300, kvFormat: kv);
             Assert.That(session.KvPagePositions, Is.EqualTo(300), $"{kv}: a context within one binding is one page per layer");
             Assert.That(session.KvCacheBytes, Is.EqualTo(2L * c.Layers * 300 * (long)perPosition));
