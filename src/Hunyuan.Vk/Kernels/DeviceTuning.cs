@@ -60,7 +60,7 @@ public sealed record DeviceTuning
     public uint AttentionMaxSplits { get; init; } = 64;
 
     /// <summary>Loop iterations one invocation may run in all (0: no bound). lavapipe ends an invocation's loops after
-    /// 65535 iterations, silently; a split's chunks are capped to stay within it.</summary>
+    /// 65535 iterations, silently; a split's chunks are capped to stay within it. Set for any CPU device, whatever the row.</summary>
     public uint AttentionLoopBudget { get; init; }
 
     /// <summary>Invocations across the head dimension for one position's scores: 1 (each invocation one position) or
@@ -76,6 +76,10 @@ public sealed record DeviceTuning
 
     /// <summary>Stage x in shared memory (GPUs, where lanes read different parts of x) rather than reading the uniform buffer.</summary>
     public bool MatVecSharedX { get; init; }
+
+    /// <summary>Loop iterations lavapipe runs in one invocation before it silently ends the shader's loops
+    /// (llvmpipe's LP_MAX_TGSI_LOOP_ITERATIONS).</summary>
+    public const uint LavapipeLoopBudget = 65535;
 
     /// <summary>The environment variable that forces a row of the table (cpu, nvidia, amd, intel) on any device: to run
     /// one vendor's kernel shapes elsewhere (tests, <c>hyvk selftest</c>), or to try another row on a new GPU.</summary>
@@ -160,7 +164,7 @@ public sealed record DeviceTuning
             "cpu" => new()
             {
                 Row = "cpu", ElementwiseWorkgroup = 64, NormWorkgroup = subgroup, MatVecWorkgroup = subgroup, MatVecRows = 16,
-                AttentionWorkgroup = subgroup, ReductionWorkgroup = subgroup, AttentionMaxSplits = 16, AttentionLoopBudget = 65535,
+                AttentionWorkgroup = subgroup, ReductionWorkgroup = subgroup, AttentionMaxSplits = 16,
                 // Attention scores with the subgroup across a K row, its queries in registers: at 32K positions 3x faster
                 // here than an invocation per position reading the queries from shared memory.
                 AttentionLanes = subgroup,
@@ -200,6 +204,13 @@ public sealed record DeviceTuning
         if (!SplitsRows(device, t.AttentionLanes))
         {
             t = t with { AttentionLanes = 1 };
+        }
+
+        if (device.Type == "cpu")
+        {
+            // A property of the device, not of the row: lavapipe (llvmpipe) runs 65535 loop iterations per invocation,
+            // whichever row's shapes it runs (HYVK_TUNING=nvidia in the kernel sweeps too).
+            t = t with { AttentionLoopBudget = LavapipeLoopBudget };
         }
 
         return t with

@@ -21,6 +21,19 @@ public sealed class DeviceTuningTests : VulkanTest
         Assert.That(DeviceTuning.RowFor(Context.Info, "intel"), Is.EqualTo("intel"), "an explicit row wins over HYVK_TUNING");
     }
 
+    /// <summary>lavapipe's loop limit belongs to the device: every row it runs caps attention splits by it, and a GPU
+    /// under any row has no cap.</summary>
+    [Test]
+    public void The_loop_budget_goes_with_a_cpu_device_whatever_the_row()
+    {
+        DeviceInfo cpu = Context.Info with { Type = "cpu" }, gpu = Context.Info with { Type = "discrete", Vendor = "NVIDIA" };
+        foreach (string row in DeviceTuning.Rows)
+        {
+            Assert.That(DeviceTuning.For(cpu, row).AttentionLoopBudget, Is.EqualTo(DeviceTuning.LavapipeLoopBudget), $"a cpu device under the {row} row");
+            Assert.That(DeviceTuning.For(gpu, row).AttentionLoopBudget, Is.Zero, $"a GPU under the {row} row");
+        }
+    }
+
     [Test]
     public void Rows_split_across_a_subgroup_only_where_the_device_guarantees_full_subgroups_of_that_size()
     {
