@@ -69,7 +69,25 @@ uvec4 k_texel(uint at)   // four words of K from word `at`
     return uvec4(texelFetch(k_cache, int(at)).x, texelFetch(k_cache, int(at + 1)).x, texelFetch(k_cache, int(at + 2)).x, texelFetch(k_cache, int(at + 3)).x);
 }
 
-const uint SLOTS = (D4 + LANES - 1) / LANES;   // 4-value slots of a head row each lane takes (LANES > 1)
+const uint SLOTS = (D4 + LANES - 1) / LANES;
+const uint TEXELS = KV_WORDS / 4;   // uvec4 texels of a V head row
+
+// The values of texel j of V head row r: 8 in f16 (v[0], v[1]), 16 in int8 (v[0..3], of one block's scale).
+void v_values(uint r, uint j, out vec4 v[4])
+{
+    uvec4 w = texelFetch(v_cache, int(r * TEXELS + j));
+    if (KV_Q8 == 0) {
+        v[0] = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
+        v[1] = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
+        v[2] = v[3] = vec4(0.0);
+    } else {
+        float sc = v_scale(r, j / 2);   // 16 values of a block of 32
+        v[0] = kv_bytes(w.x) * sc;
+        v[1] = kv_bytes(w.y) * sc;
+        v[2] = kv_bytes(w.z) * sc;
+        v[3] = kv_bytes(w.w) * sc;
+    }
+}   // 4-value slots of a head row each lane takes (LANES > 1)
 
 void main()
 {
@@ -199,38 +217,49 @@ void main()
         }
         barrier();
 
-        // Outputs: each invocation owns some texels of the V row (8 values in f16, 16 in int8) and their slots of s_o.
-        for (uint j = lid; j < KV_WORDS / 4; j += wg) {
-            vec4 acc[GROUP * 4];   // GROUP x the texel's 4-value slots (2 in f16, 4 in int8)
-            for (uint a = 0; a < GROUP * 4; a++) {
-                acc[a] = vec4(0.0);
-            }
-            for (uint t = 0; t < n; t++) {
-                uint r = r0 + t * stride;
-                uvec4 w = texelFetch(v_cache, int(r * (KV_WORDS / 4) + j));
-                vec4 v[4];
-                if (KV_Q8 == 0) {
-                    v[0] = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
-                    v[1] = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
-                    v[2] = v[3] = vec4(0.0);
-                } else {
-                    float sc = v_scale(r, j / 2);   // 16 values of a block of 32
-                    v[0] = kv_bytes(w.x) * sc;
-                    v[1] = kv_bytes(w.y) * sc;
-                    v[2] = kv_bytes(w.z) * sc;
-                    v[3] = kv_bytes(w.w) * sc;
-                }
-                for (uint g = 0; g < GROUP; g++) {
+        // Outputs. A large workgroup gives each (texel of the V row, query head) pair an invocation; a small one (lavapipe)
+        // gives each invocation some texels for all GROUP heads. Texel j holds 8 values in f16, 16 in int8, and its
+        // invocation owns their slots of s_o.
+        if (wg >= TEXELS * GROUP) {
+            if (lid < TEXELS * GROUP) {
+                uint j = lid % TEXELS, g = lid / TEXELS;
+                vec4 acc[4] = vec4[4](vec4(0.0), vec4(0.0), vec4(0.0), vec4(0.0));
+                for (uint t = 0; t < n; t++) {
+                    uint r = r0 + t * stride;
+                    vec4 v[4];
+                    v_values(r, j, v);
                     float pg = s_p[g][t];
                     for (uint c = 0; c < KV_VALUES_PER_WORD; c++) {
-                        acc[g * 4 + c] += pg * v[c];
+                        acc[c] += pg * v[c];
                     }
                 }
-            }
-            for (uint g = 0; g < GROUP; g++) {
                 for (uint c = 0; c < KV_VALUES_PER_WORD; c++) {
                     uint slot = g * D4 + j * KV_VALUES_PER_WORD + c;
-                    s_o[slot] = s_o[slot] * alpha[g] + acc[g * 4 + c];
+                    s_o[slot] = s_o[slot] * alpha[g] + acc[c];
+                }
+            }
+        } else {
+            for (uint j = lid; j < KV_WORDS / 4; j += wg) {
+                vec4 acc[GROUP * 4];   // GROUP x the texel's 4-value slots (2 in f16, 4 in int8)
+                for (uint a = 0; a < GROUP * 4; a++) {
+                    acc[a] = vec4(0.0);
+                }
+                for (uint t = 0; t < n; t++) {
+                    uint r = r0 + t * stride;
+                    vec4 v[4];
+                    v_values(r, j, v);
+                    for (uint g = 0; g < GROUP; g++) {
+                        float pg = s_p[g][t];
+                        for (uint c = 0; c < KV_VALUES_PER_WORD; c++) {
+                            acc[g * 4 + c] += pg * v[c];
+                        }
+                    }
+                }
+                for (uint g = 0; g < GROUP; g++) {
+                    for (uint c = 0; c < KV_VALUES_PER_WORD; c++) {
+                        uint slot = g * D4 + j * KV_VALUES_PER_WORD + c;
+                        s_o[slot] = s_o[slot] * alpha[g] + acc[g * 4 + c];
+                    }
                 }
             }
         }

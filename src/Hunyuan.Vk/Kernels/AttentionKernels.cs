@@ -151,15 +151,20 @@ internal sealed class AttentionDecodeKernel : IDisposable
             return uint.MaxValue;
         }
 
-        ulong group = (ulong)Shape.Group, d = (ulong)Shape.HeadDim, wg = _workgroup, words = d / (Format == KvCacheFormat.Q8 ? 4UL : 2UL);
-        ulong subgroups = Math.Max(1, wg / Math.Max(_lanes, 1));
-        ulong scores = _lanes <= 1
-            ? Up(chunk, wg) * ((Format == KvCacheFormat.Q8 ? d / 32 : d / 8) * (1 + group) + 2 * group + 1)
-            : Up(chunk, subgroups) * (Up(words, _lanes) * (1 + group) + 3 * group + 1);
-        ulong softmax = group * (2 * Up(chunk, wg) + 2 * subgroups + 2);
-        ulong outputs = Up(d / 4, wg) * (chunk * (1 + group) + 2 * group + 1);
+        bool q8 = Format == KvCacheFormat.Q8;
+        ulong group = (ulong)Shape.Group, d = (ulong)Shape.HeadDim, wg = _workgroup, lanes = Math.Max(_lanes, 1);
+        ulong perWord = q8 ? 4UL : 2UL, texels = d / (4 * perWord), slots = Up(d / 4, lanes);
+        ulong subgroups = Math.Max(1, wg / lanes);
+        // Per position: the score loops of one invocation (LANES = 1) or of one subgroup (lanes across the row).
+        ulong perPosition = lanes == 1
+            ? 1 + 2 * group + (q8 ? d / 32 : d / 8) * (1 + group)
+            : 1 + 3 * group + slots * (1 + group);
+        ulong scores = Up(chunk, lanes == 1 ? wg : subgroups) * perPosition;
+        ulong softmax = group * (1 + 2 * Up(chunk, wg) + 2 * subgroups);
+        ulong outputs = Up(texels, wg) * (4 * group + chunk * (1 + group * (1 + perWord)) + group * (1 + perWord));
         ulong perChunk = scores + softmax + outputs + 1;
-        return (uint)Math.Clamp((LoopBudget - 4 * (d + group) - 64) / perChunk, 1, uint.MaxValue);
+        ulong once = Up(group * d / 4, wg) + group * (slots + 1) + 2 * group * Up(d / 4, wg) + 64;   // queries in, partials out
+        return (uint)Math.Clamp((LoopBudget - Math.Min(LoopBudget, once)) / perChunk, 1, uint.MaxValue);
     }
 
     private static ulong Up(ulong n, ulong by) => (n + by - 1) / by;

@@ -84,11 +84,15 @@ public sealed class GpuShapeTests : VulkanTest
         AssertNmse.Close(expected, y.Read(), 1e-7, "GPU-shaped rms_norm");
     }
 
-    [TestCase(KvCacheFormat.F16, 600, 0)]
-    [TestCase(KvCacheFormat.Q8, 600, 0)]
-    [TestCase(KvCacheFormat.F16, 5000, 1500)]   // several chunks per split, four pages
-    [TestCase(KvCacheFormat.Q8, 5000, 1500)]
-    public void Attention_with_several_subgroups(KvCacheFormat format, int kvLength, int pagePositions)
+    // Workgroups of 32: f16's 16 texels x 4 heads are more than the workgroup (each invocation takes texels for all
+    // heads), int8's 8 x 4 are not (one invocation per texel and head); of 64, both are one per pair.
+    [TestCase(KvCacheFormat.F16, 600, 0, 32u)]
+    [TestCase(KvCacheFormat.Q8, 600, 0, 32u)]
+    [TestCase(KvCacheFormat.F16, 5000, 1500, 32u)]   // several chunks per split, four pages
+    [TestCase(KvCacheFormat.Q8, 5000, 1500, 32u)]
+    [TestCase(KvCacheFormat.F16, 5000, 1500, 64u)]
+    [TestCase(KvCacheFormat.Q8, 600, 0, 64u)]
+    public void Attention_with_several_subgroups(KvCacheFormat format, int kvLength, int pagePositions, uint workgroup)
     {
         var shape = new AttentionShape(8, 2, 128);
         int page = pagePositions > 0 ? pagePositions : kvLength;
@@ -102,7 +106,7 @@ public sealed class GpuShapeTests : VulkanTest
         try
         {
             KvLayer cache = KvPages.Upload(Context, kPages, vPages, format, page, kvLength, owned);
-            using var kernel = new AttentionDecodeKernel(Context, GpuLike, shape, format);
+            using var kernel = new AttentionDecodeKernel(Context, GpuLike with { AttentionWorkgroup = workgroup }, shape, format);
             using GpuBuffer gq = Upload(q, "q");
             using GpuBuffer partial = Context.CreateBuffer(kernel.PartialFloats((uint)kvLength, 1, (uint)page) * 4, "partial");
             using var output = new GuardedOutput(Context, shape.QueryDim, "out");
