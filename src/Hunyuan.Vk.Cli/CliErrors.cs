@@ -11,6 +11,13 @@ internal static class CliErrors
     public const int Failure = 1;
     public const int ValidationFailure = 3;
 
+    /// <summary>The exception's message for a person: without .NET's " (Parameter 'x')" suffix.</summary>
+    public static string Message(Exception e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        return e is ArgumentException { ParamName: string name } ? e.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : e.Message;
+    }
+
     public static int Run(Func<int> action)
     {
         int messages = 0;
@@ -29,7 +36,7 @@ internal static class CliErrors
         catch (Exception e) when (e is VulkanException or IOException or InvalidDataException or NotSupportedException or ArgumentException
             or Model.ModelFormatException or UnauthorizedAccessException or Execution.InsufficientDeviceMemoryException)
         {
-            Console.Error.WriteLine($"hyvk: error: {e.Message}");
+            Console.Error.WriteLine($"hyvk: error: {Message(e)}");
             return Failure;
         }
         finally

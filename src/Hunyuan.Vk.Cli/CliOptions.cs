@@ -6,9 +6,55 @@ using Hunyuan.Vk.Model.Formats;
 
 namespace Hunyuan.Vk.Cli;
 
-/// <summary>Options shared by several commands.</summary>
+/// <summary>Options shared by several commands, and the checks that refuse a bad value when it is parsed (before
+/// anything loads), naming the option.</summary>
 internal static class CliOptions
 {
+    /// <summary>Refuses values outside <paramref name="min"/>..<paramref name="max"/>.</summary>
+    public static Option<int> Within(this Option<int> option, int min, int max = int.MaxValue)
+    {
+        option.Validators.Add(r =>
+        {
+            int v = r.GetValueOrDefault<int>();
+            if (v < min || v > max)
+            {
+                r.AddError(Range(option.Name, min, max, v.ToString(CultureInfo.InvariantCulture)));
+            }
+        });
+        return option;
+    }
+
+    /// <summary>Refuses given values outside <paramref name="min"/>..<paramref name="max"/> (none given: the default applies).</summary>
+    public static Option<int?> Within(this Option<int?> option, int min, int max = int.MaxValue)
+    {
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is int v && (v < min || v > max))
+            {
+                r.AddError(Range(option.Name, min, max, v.ToString(CultureInfo.InvariantCulture)));
+            }
+        });
+        return option;
+    }
+
+    /// <summary>Refuses a given value that is not finite or not within <paramref name="min"/>..<paramref name="max"/>
+    /// (<paramref name="aboveMin"/>: min itself excluded).</summary>
+    public static Option<float?> Within(this Option<float?> option, float min, float max, bool aboveMin = false)
+    {
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<float?>() is float v && !(float.IsFinite(v) && (aboveMin ? v > min : v >= min) && v <= max))
+            {
+                string low = min.ToString(CultureInfo.InvariantCulture), high = float.IsPositiveInfinity(max) ? string.Empty : max.ToString(CultureInfo.InvariantCulture);
+                string range = high.Length == 0 ? (aboveMin ? $"a number above {low}" : $"a number of {low} or more") : (aboveMin ? $"above {low} and at most {high}" : $"from {low} to {high}");
+                r.AddError($"{option.Name} must be {range}; got {v.ToString(CultureInfo.InvariantCulture)}.");
+            }
+        });
+        return option;
+    }
+
+    private static string Range(string name, int min, int max, string got) =>
+        max == int.MaxValue ? $"{name} must be {min} or more; got {got}." : $"{name} must be from {min} to {max}; got {got}.";
     public static Option<int?> Device() => new("--device")
     {
         Description = "Vulkan device index from 'hyvk devices' (default: HYVK_DEVICE, else the best: discrete, integrated, CPU)",

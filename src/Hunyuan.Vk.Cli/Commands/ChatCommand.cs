@@ -18,10 +18,10 @@ internal static class ChatCommand
         var model = new Option<string?>("--model") { Description = "Model directory; default: the random demo model" };
         var system = new Option<string?>("--system") { Description = "A system message for the whole conversation" };
         var noThink = new Option<bool>("--no-think") { Description = "Start in fast-thinking mode" };
-        var maxTokens = new Option<int>("--max-tokens") { Description = "Most tokens per reply", DefaultValueFactory = _ => 512 };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Most tokens per reply", DefaultValueFactory = _ => 512 }.Within(1);
         var weights = CliOptions.Weights();
-        var context = new Option<int>("--context") { Description = "KV-cache positions for the whole conversation", DefaultValueFactory = _ => 4096 };
-        var temperature = new Option<float?>("--temperature") { Description = "0 for greedy; default from generation_config.json" };
+        var context = new Option<int>("--context") { Description = "KV-cache positions for the whole conversation", DefaultValueFactory = _ => 4096 }.Within(2);
+        var temperature = new Option<float?>("--temperature") { Description = "0 for greedy; default from generation_config.json" }.Within(0, float.PositiveInfinity);
         var seed = new Option<int>("--seed") { Description = "Random seed for sampling", DefaultValueFactory = _ => 0 };
         var device = CliOptions.Device();
         var deviceMemory = CliOptions.DeviceMemory();

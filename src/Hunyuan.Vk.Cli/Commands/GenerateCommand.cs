@@ -19,15 +19,15 @@ internal static class GenerateCommand
         var think = new Option<bool>("--think") { Description = "Slow thinking: the model reasons in <think> first (the default)" };
         var noThink = new Option<bool>("--no-think") { Description = "Fast thinking: skip the reasoning" };
         var raw = new Option<bool>("--raw") { Description = "Send the prompt text as it is, without the chat template" };
-        var maxTokens = new Option<int>("--max-tokens") { Description = "Most tokens to generate", DefaultValueFactory = _ => 128 };
-        var temperature = new Option<float?>("--temperature") { Description = "0 for greedy; default from generation_config.json" };
-        var topK = new Option<int?>("--top-k") { Description = "Candidates to sample from (1-64); default from generation_config.json" };
-        var topP = new Option<float?>("--top-p") { Description = "Nucleus mass; default from generation_config.json" };
-        var penalty = new Option<float?>("--repetition-penalty") { Description = "Penalty on tokens already seen (1: none); default from generation_config.json" };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Most tokens to generate", DefaultValueFactory = _ => 128 }.Within(1);
+        var temperature = new Option<float?>("--temperature") { Description = "0 for greedy; default from generation_config.json" }.Within(0, float.PositiveInfinity);
+        var topK = new Option<int?>("--top-k") { Description = $"Candidates to sample from (1-{GenerateOptions.MaxTopK}); default from generation_config.json" }.Within(1, GenerateOptions.MaxTopK);
+        var topP = new Option<float?>("--top-p") { Description = "Nucleus mass, above 0 and at most 1; default from generation_config.json" }.Within(0, 1, aboveMin: true);
+        var penalty = new Option<float?>("--repetition-penalty") { Description = "Penalty on tokens already seen (1: none); default from generation_config.json" }.Within(0, float.PositiveInfinity, aboveMin: true);
         var seed = new Option<int>("--seed") { Description = "Random seed for sampling", DefaultValueFactory = _ => 0 };
         var weights = CliOptions.Weights();
-        var context = new Option<int>("--context") { Description = "KV-cache positions (prompt + generated)", DefaultValueFactory = _ => 2048 };
-        var thinkBudget = new Option<int?>("--think-budget") { Description = "Close the reasoning after N thinking tokens and let the model answer" };
+        var context = new Option<int>("--context") { Description = "KV-cache positions (prompt + generated)", DefaultValueFactory = _ => 2048 }.Within(2);
+        var thinkBudget = new Option<int?>("--think-budget") { Description = "Close the reasoning after N thinking tokens and let the model answer" }.Within(0);
         var dumpLogits = new Option<string?>("--dump-logits") { Description = "Write the logits of every prompt position and generated step to FILE (.npy, float32 [positions, vocab])" };
         var tools = new Option<string?>("--tools") { Description = "A JSON file with an OpenAI tools array: the model may answer with calls, shown apart from the answer" };
         // For tests of what shows a reply: these ids replace the sampled ones (GenerateOptions.ScriptedReply).
@@ -59,6 +59,14 @@ internal static class GenerateCommand
             {
                 result.AddError("--tools needs the chat template: not with --raw or --prompt-ids.");
             }
+
+            foreach ((Option<string?> ids, string? text) in new[] { (promptIds, result.GetValue(promptIds)), (scripted, result.GetValue(scripted)) })
+            {
+                if (text is not null && IdsError(ids.Name, text) is string error)
+                {
+                    result.AddError(error);
+                }
+            }
         });
         command.SetAction(parse => CliErrors.Run(() => Run(new Request(
             parse.GetValue(model), parse.GetValue(prompt), parse.GetValue(promptIds), parse.GetValue(system), !parse.GetValue(noThink),
@@ -77,6 +85,11 @@ internal static class GenerateCommand
     private static int Run(Request q)
     {
         List<JsonNode>? tools = q.Tools is string file ? ReadTools(file) : null;   // checked before anything loads
+        if (q.DumpLogits is string target)
+        {
+            OutputFile.Check(target, "--dump-logits");
+        }
+
         using HunyuanEngine engine = EngineLoader.Load(q.Model, q.Weights, q.Context, q.Device, q.Placement);
         List<int> promptIds = q.PromptIds is string ids ? ParseIds(ids) : Render(engine, q, tools);
         var stats = new GenerationStats();
@@ -142,6 +155,7 @@ internal static class GenerateCommand
                 ["reasoning"] = reply.Reasoning,
                 ["answer"] = reply.Answer,
                 ["tool_calls"] = new JsonArray([.. reply.ToolCalls.Select(c => (JsonNode)new JsonObject { ["name"] = c.Name, ["arguments"] = c.Arguments?.DeepClone() })]),
+                ["finish_reason"] = FinishName(stats.FinishReason),
                 ["timings"] = new JsonObject
                 {
                     ["prompt_tokens"] = stats.PromptTokens,
@@ -160,10 +174,25 @@ internal static class GenerateCommand
             Console.Error.WriteLine($"hyvk: wrote the logits of {logitRows.Count} positions to {dump}");
         }
 
+        if (stats.FinishReason == FinishReason.ContextFull)
+        {
+            Console.Error.WriteLine($"hyvk: stopped: the context is full ({q.Context} positions); raise --context for a longer reply");
+        }
+
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"hyvk: prompt {stats.PromptTokens} tokens at {stats.PromptTokensPerSecond:F1} tokens/s, decode {stats.GeneratedTokens} tokens at {stats.DecodeTokensPerSecond:F1} tokens/s, time to first token {stats.TimeToFirstToken.TotalMilliseconds:F0} ms"));
         return 0;
     }
+
+    /// <summary>The JSON name of why the generation ended: stop, length, tool_calls or context_full.</summary>
+    private static string? FinishName(FinishReason? reason) => reason switch
+    {
+        FinishReason.Stop => "stop",
+        FinishReason.Length => "length",
+        FinishReason.ToolCalls => "tool_calls",
+        FinishReason.ContextFull => "context_full",
+        _ => null,
+    };
 
     private static List<int> Render(HunyuanEngine engine, Request q, List<JsonNode>? tools)
     {
@@ -190,6 +219,19 @@ internal static class GenerateCommand
         {
             throw new ArgumentException($"--tools {file}: {e.Message}", e);
         }
+    }
+
+    /// <summary>Why <paramref name="text"/> is not a list of token ids, naming the first that is not, or null.</summary>
+    private static string? IdsError(string option, string text)
+    {
+        string[] parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length == 0)
+        {
+            return $"{option}: no token ids in '{text}'.";
+        }
+
+        string? bad = parts.FirstOrDefault(p => !int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out _));
+        return bad is null ? null : $"{option}: '{bad}' is not a token id (a whole number from 0 to {int.MaxValue}; the model's vocabulary is checked when it loads).";
     }
 
     private static List<int> ParseIds(string text)

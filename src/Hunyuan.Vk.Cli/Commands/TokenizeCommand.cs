@@ -35,6 +35,11 @@ internal static class TokenizeCommand
     public static int Run(string model, string? text, string? file, bool allowSpecial, bool decode, TextWriter output)
     {
         HunyuanTokenizer tokenizer = HunyuanTokenizer.FromModelDirectory(model);
+        if (file is not null && Directory.Exists(file))
+        {
+            throw new ArgumentException($"--file {file}: is a directory; name a text file");
+        }
+
         string input = text ?? File.ReadAllText(file!);
         if (decode)
         {

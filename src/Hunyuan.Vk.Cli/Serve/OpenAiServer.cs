@@ -401,7 +401,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
 
         public static string FinishReason(GenerationStats stats) => stats.FinishReason switch
         {
-            Generation.FinishReason.Length => "length",
+            Generation.FinishReason.Length or Generation.FinishReason.ContextFull => "length",   // OpenAI's word for both
             Generation.FinishReason.ToolCalls => "tool_calls",
             _ => "stop",
         };

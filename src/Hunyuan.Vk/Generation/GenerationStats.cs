@@ -6,11 +6,14 @@ public enum FinishReason
     /// <summary>A stop token or stop sequence.</summary>
     Stop,
 
-    /// <summary>The token limit (or the end of the context).</summary>
+    /// <summary>The token limit.</summary>
     Length,
 
     /// <summary>The reply asked for tool calls (and then stopped).</summary>
     ToolCalls,
+
+    /// <summary>The context is full: no position is left for another token (before the token limit).</summary>
+    ContextFull,
 }
 
 /// <summary>Timings of one generation: prompt processing, time to first token, decoding.</summary>

@@ -76,7 +76,7 @@ public sealed class HunyuanChatClient(HunyuanEngine engine) : IChatClient
             ModelId = ModelId,
             FinishReason = stats.FinishReason switch
             {
-                FinishReason.Length => ChatFinishReason.Length,
+                FinishReason.Length or FinishReason.ContextFull => ChatFinishReason.Length,
                 FinishReason.ToolCalls => ChatFinishReason.ToolCalls,
                 _ => ChatFinishReason.Stop,
             },

@@ -45,7 +45,11 @@ public sealed record GenerateOptions
     public int MaxTokens { get; init; } = 512;
     public bool Thinking { get; init; } = true;
     public float? Temperature { get; init; }
+    /// <summary>Candidates to sample from, 1 to <see cref="MaxTopK"/>.</summary>
     public int? TopK { get; init; }
+
+    /// <summary>The most candidates the GPU sampler keeps.</summary>
+    public const int MaxTopK = Kernels.Sampler.MaxK;
     public float? TopP { get; init; }
     public float? RepetitionPenalty { get; init; }
     public int Seed { get; init; }

@@ -4,8 +4,8 @@ using System.Text;
 namespace Hunyuan.Vk.Generation;
 
 /// <summary>
-/// Writes a float32 little-endian NumPy .npy file of shape [rows, cols] (format version 1.0), under a temporary name
-/// renamed when complete.
+/// Writes a float32 little-endian NumPy .npy file of shape [rows, cols] (format version 1.0), as <see cref="OutputFile"/>
+/// writes: a regular file under a temporary name renamed when complete, a device or FIFO in place.
 /// </summary>
 public static class NpyWriter
 {
@@ -15,37 +15,24 @@ public static class NpyWriter
         string header = string.Create(CultureInfo.InvariantCulture, $"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows.Count}, {cols}), }}");
         int padded = (10 + header.Length + 1 + 63) / 64 * 64 - 10;   // magic(6) + version(2) + length(2) + header, to 64 bytes
         header = header.PadRight(padded - 1) + "\n";
-        string temporary = path + ".partial";
-        try
+        OutputFile.Write(path, s =>
         {
-            using (var s = new FileStream(temporary, FileMode.Create, FileAccess.Write))
-            using (var w = new BinaryWriter(s))
+            using var w = new BinaryWriter(s, Encoding.ASCII, leaveOpen: true);
+            w.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0]);
+            w.Write((ushort)header.Length);
+            w.Write(Encoding.ASCII.GetBytes(header));
+            foreach (float[] row in rows)
             {
-                w.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0]);
-                w.Write((ushort)header.Length);
-                w.Write(Encoding.ASCII.GetBytes(header));
-                foreach (float[] row in rows)
+                if (row.Length != cols)
                 {
-                    if (row.Length != cols)
-                    {
-                        throw new ArgumentException($"A row of {row.Length} values in a [{rows.Count}, {cols}] array");
-                    }
+                    throw new ArgumentException($"A row of {row.Length} values in a [{rows.Count}, {cols}] array");
+                }
 
-                    foreach (float v in row)
-                    {
-                        w.Write(v);   // BinaryWriter writes little-endian
-                    }
+                foreach (float v in row)
+                {
+                    w.Write(v);   // BinaryWriter writes little-endian
                 }
             }
-
-            File.Move(temporary, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temporary))
-            {
-                File.Delete(temporary);
-            }
-        }
+        });
     }
 }

@@ -101,13 +101,14 @@ public sealed class TextGenerator : IDisposable
             throw new ArgumentException($"A scripted reply needs 1 or more ids below the vocabulary's {Config.VocabSize}");
         }
 
-        return Run(prompt, Math.Min(maxTokens, ContextLength - prompt.Count), sampling, stopIds, stats, thinkBudget, logits, script);
+        int room = ContextLength - prompt.Count;
+        return Run(prompt, Math.Min(maxTokens, room), maxTokens > room, sampling, stopIds, stats, thinkBudget, logits, script);
     }
 
     /// <summary>What closes a thought when the think budget is spent (spec 5.2: 198, 524, 27963, 397, 27, 9399, 397).</summary>
     public const string CloseThought = "\n</think>\n<answer>\n";
 
-    private IEnumerable<int> Run(IReadOnlyList<int> prompt, int maxTokens, Sampling sampling, IReadOnlyCollection<int> stopIds, GenerationStats stats,
+    private IEnumerable<int> Run(IReadOnlyList<int> prompt, int maxTokens, bool contextBound, Sampling sampling, IReadOnlyCollection<int> stopIds, GenerationStats stats,
         int? thinkBudget, Action<float[]>? logits, IReadOnlyList<int>? script)
     {
         // What the cache already holds of this prompt (a conversation's earlier turns) is kept; at least one prompt token
@@ -155,7 +156,7 @@ public sealed class TextGenerator : IDisposable
             bool stop = script is null ? stopIds.Contains(next) && forced.Count == 0 : forced.Count == 0;
             if (stop || i == maxTokens - 1)
             {
-                stats.FinishReason = stop ? FinishReason.Stop : FinishReason.Length;
+                stats.FinishReason = stop ? FinishReason.Stop : contextBound ? FinishReason.ContextFull : FinishReason.Length;
             }
 
             yield return next;

@@ -57,6 +57,7 @@ public sealed record HunyuanConfig
 
     public static HunyuanConfig Load(string modelDirectory)
     {
+        ModelWeights.CheckDirectory(modelDirectory);
         string path = Path.Combine(modelDirectory, "config.json");
         if (!File.Exists(path))
         {

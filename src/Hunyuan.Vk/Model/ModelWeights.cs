@@ -33,12 +33,23 @@ public sealed class ModelWeights : IDisposable
     /// <summary>The output projection: lm_head.weight when untied, else the embedding.</summary>
     public StoredTensor LmHead => Config.TieWordEmbeddings ? this[ModelLayout.Embedding] : this[ModelLayout.LmHead];
 
-    public static ModelWeights Open(string directory)
+    /// <summary>Throws unless <paramref name="directory"/> is a directory: a file or a missing path each say which.</summary>
+    public static void CheckDirectory(string directory)
     {
+        if (File.Exists(directory))
+        {
+            throw new ModelFormatException($"{directory}: a file, not a model directory (a model directory holds config.json and *.safetensors)");
+        }
+
         if (!System.IO.Directory.Exists(directory))
         {
             throw new ModelFormatException($"{directory}: model directory not found");
         }
+    }
+
+    public static ModelWeights Open(string directory)
+    {
+        CheckDirectory(directory);
 
         HunyuanConfig config = HunyuanConfig.Load(directory);
         GenerationConfig generation = GenerationConfig.Load(directory);

@@ -245,4 +245,76 @@ public sealed class GeneratePlacementTests : VulkanTest
         static int[] Ids(string json) => [.. JsonDocument.Parse(json).RootElement.GetProperty("generated_ids").EnumerateArray().Select(e => e.GetInt32())];
         Assert.That(Ids(outputQ8), Is.EqualTo(Ids(output)).And.Not.Empty);
     }
+
+    /// <summary>#16: every sampling and length option is checked when parsed, before anything loads, with the option's
+    /// own name (before: -1 tokens, a negative or infinite temperature, top-k 0 or 100000 were taken; top-p 0, 2 or
+    /// NaN failed only after loading; --context 0 divided by zero; an id past int's range was an OverflowException).</summary>
+    [TestCase("generate", "--max-tokens", "-1", "--max-tokens must be 1 or more; got -1.")]
+    [TestCase("generate", "--temperature", "-1", "--temperature must be a number of 0 or more; got -1.")]
+    [TestCase("generate", "--temperature", "Infinity", "--temperature must be a number of 0 or more; got Infinity.")]
+    [TestCase("generate", "--top-k", "0", "--top-k must be from 1 to 64; got 0.")]
+    [TestCase("generate", "--top-k", "100000", "--top-k must be from 1 to 64; got 100000.")]
+    [TestCase("generate", "--top-p", "0", "--top-p must be above 0 and at most 1; got 0.")]
+    [TestCase("generate", "--top-p", "2", "--top-p must be above 0 and at most 1; got 2.")]
+    [TestCase("generate", "--top-p", "NaN", "--top-p must be above 0 and at most 1; got NaN.")]
+    [TestCase("generate", "--repetition-penalty", "0", "--repetition-penalty must be a number above 0; got 0.")]
+    [TestCase("generate", "--think-budget", "-5", "--think-budget must be 0 or more; got -5.")]
+    [TestCase("generate", "--context", "0", "--context must be 2 or more; got 0.")]
+    [TestCase("generate", "--context", "-1", "--context must be 2 or more; got -1.")]
+    [TestCase("generate", "--prompt-ids", "99999999999999999999", "--prompt-ids: '99999999999999999999' is not a token id")]
+    [TestCase("generate", "--prompt-ids", "1,-2", "--prompt-ids: '-2' is not a token id")]
+    [TestCase("chat", "--context", "0", "--context must be 2 or more; got 0.")]
+    [TestCase("chat", "--max-tokens", "0", "--max-tokens must be 1 or more; got 0.")]
+    [TestCase("chat", "--temperature", "NaN", "--temperature must be a number of 0 or more; got NaN.")]
+    [TestCase("generate", "--dump-logits", "/nonexistent-hyvk-dir/logits.npy", "--dump-logits /nonexistent-hyvk-dir/logits.npy: the directory '/nonexistent-hyvk-dir' does not exist")]
+    [TestCase("generate", "--dump-logits", "/tmp", "--dump-logits /tmp: is a directory")]
+    [TestCase("generate", "--model", "config.json", "config.json: a file, not a model directory")]
+    public void A_bad_option_is_refused_before_loading_naming_it(string command, string option, string value, string message)
+    {
+        string model = TestModels.Directory(TestModels.Tiny());
+        if (option == "--model")
+        {
+            model = Path.Combine(model, value);   // a file inside the model directory
+        }
+
+        string[] args = option == "--model" ? [command, "--model", model, "--prompt", "hi"]
+            : command == "generate" && option != "--prompt-ids" ? [command, "--model", model, "--prompt", "hi", option, value] : [command, "--model", model, option, value];
+        (int exit, string output, string error) = Hyvk.RunWithInput(command == "chat" ? "/exit\n" : string.Empty, args);
+        Assert.That(exit, Is.Not.Zero, output);
+        Assert.That(error, Does.Contain(message));
+        Assert.That(error, Does.Not.Contain("loaded").And.Not.Contain("   at ").And.Not.Contain("(Parameter"), "nothing loaded, no stack trace");
+    }
+
+    /// <summary>#16: a generation that ends because the context is full says so (before, it read as the token limit).</summary>
+    [Test]
+    public void A_reply_cut_by_the_context_says_so()
+    {
+        string model = TestModels.Directory(TestModels.Tiny() with { TieEmbeddings = false });
+        string[] common = ["generate", "--model", model, "--prompt-ids", string.Join(',', s_ids), "--weights", "q8", "--temperature", "0", "--repetition-penalty", "1", "--json", "--context", "9"];
+        (int exit, string output, string error) = Hyvk.Run([.. common, "--max-tokens", "100"]);
+        Assert.That(exit, Is.Zero, error);
+        JsonElement root = JsonDocument.Parse(output).RootElement;
+        Assert.That(root.GetProperty("finish_reason").GetString(), Is.EqualTo("context_full"), "this greedy reply meets no stop token in 5");
+        Assert.That(root.GetProperty("generated_ids").GetArrayLength(), Is.EqualTo(9 - s_ids.Length), "every free position used");
+        Assert.That(error, Does.Contain("the context is full (9 positions)"));
+
+        (int exit2, string output2, string error2) = Hyvk.Run([.. common, "--max-tokens", "2"]);
+        Assert.That(exit2, Is.Zero, error2);
+        Assert.That(JsonDocument.Parse(output2).RootElement.GetProperty("finish_reason").GetString(), Is.EqualTo("length"));
+        Assert.That(error2, Does.Not.Contain("context is full"));
+    }
+
+    /// <summary>#16: user-facing errors carry no .NET "(Parameter 'x')" suffix: an id past the vocabulary, found once the
+    /// model has loaded; and tokenize --file naming a directory says so, not "Access denied".</summary>
+    [Test]
+    public void Errors_read_as_sentences_for_people()
+    {
+        string model = TestModels.Directory(TestModels.Tiny());
+        (int exit, _, string error) = Hyvk.Run("generate", "--model", model, "--prompt-ids", "1,999999999", "--max-tokens", "2");
+        Assert.That(exit, Is.Not.Zero);
+        Assert.That(error, Does.Contain("999999999").And.Contain("vocabulary").And.Not.Contain("(Parameter").And.Not.Contain("   at "));
+        (int exitTok, _, string errorTok) = Hyvk.Run("tokenize", "--model", model, "--file", Path.GetTempPath());
+        Assert.That(exitTok, Is.Not.Zero);
+        Assert.That(errorTok, Does.Contain("is a directory").And.Not.Contain("denied"));
+    }
 }
