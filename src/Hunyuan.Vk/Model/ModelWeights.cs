@@ -59,9 +59,14 @@ public sealed class ModelWeights : IDisposable
         {
             foreach (TensorSpec spec in ModelLayout.Tensors(config))
             {
-                // An untied config without lm_head.weight: use the embedding, as the reference implementations do.
-                bool missingHead = spec.Role == TensorRole.LmHead && !checkpoint.Contains(spec.Name);
-                weights._tensors[spec.Name] = missingHead ? weights._tensors[ModelLayout.Embedding] : weights.Resolve(spec);
+                // An untied config without lm_head.weight is a checkpoint missing its head, not one to tie quietly.
+                if (spec.Role == TensorRole.LmHead && !checkpoint.Contains(spec.Name))
+                {
+                    throw new ModelFormatException(
+                        $"{directory}: config.json has tie_word_embeddings false, but the checkpoint has no {spec.Name} (set it true to use the embedding as the head, or add the head)");
+                }
+
+                weights._tensors[spec.Name] = weights.Resolve(spec);
             }
 
             return weights;

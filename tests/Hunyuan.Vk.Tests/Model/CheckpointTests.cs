@@ -67,15 +67,14 @@ public sealed class CheckpointTests
     }
 
     [Test]
-    public void An_untied_config_reads_lm_head_and_falls_back_to_the_embedding_without_it()
+    public void An_untied_config_reads_lm_head_and_is_refused_without_it()
     {
         string dir = Copy(TestModels.Tiny());
         string config = Path.Combine(dir, "config.json");
         File.WriteAllText(config, File.ReadAllText(config).Replace("\"tie_word_embeddings\": true", "\"tie_word_embeddings\": false", StringComparison.Ordinal));
-        using (ModelWeights weights = ModelWeights.Open(dir))
-        {
-            Assert.That(weights.LmHead, Is.SameAs(weights[ModelLayout.Embedding]), "no lm_head.weight: the embedding");
-        }
+        // #16: before, the head was quietly the embedding.
+        Assert.That(() => ModelWeights.Open(dir), Throws.TypeOf<ModelFormatException>()
+            .With.Message.Contains("tie_word_embeddings false, but the checkpoint has no lm_head.weight"));
 
         Rewrite(dir, t => (t.Name, t.Type, t.Shape), extra: ("lm_head.weight", "model.embed_tokens.weight"));
         using (ModelWeights weights = ModelWeights.Open(dir))
@@ -112,6 +111,39 @@ public sealed class CheckpointTests
 
         Assert.That(() => ModelWeights.Open(dir), Throws.TypeOf<ModelFormatException>()
             .With.Message.Contains("model.safetensors: the header is not valid JSON"));
+    }
+
+    /// <summary>#16 point 2 and 3: headers that gave .NET stack traces or were taken as they were; each now fails on open,
+    /// naming the file and what is wrong.</summary>
+    [TestCase("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 12, "4 bytes after the last tensor's data belong to no tensor")]
+    [TestCase("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "4 bytes of data between the header and tensor 'a' belong to no tensor")]
+    [TestCase("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}", 12, "4 bytes of data between tensor 'a' and tensor 'b'")]
+    [TestCase("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "tensor 'a' is listed twice")]
+    [TestCase("{\"__metadata__\":[1],\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "__metadata__ is a JSON array, not an object")]
+    [TestCase("{\"a\xff\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "not valid UTF-8")]
+    [TestCase("{\"a\":{\"dtype\":\"F\xc3\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "tensor 'a': malformed header entry (Cannot transcode invalid UTF-8")]
+    public void A_header_that_does_not_describe_the_data_exactly_is_named(string header, int dataBytes, string message)
+    {
+        string file = Path.Combine(_scratch, "x.safetensors");
+        // \xNN in the header stands for the raw byte (invalid UTF-8 on purpose).
+        byte[] json = [.. header.Select(c => (byte)c)];
+        int padded = (json.Length + 7) / 8 * 8;
+        byte[] bytes = new byte[8 + padded + dataBytes];
+        BitConverter.GetBytes((long)padded).CopyTo(bytes, 0);
+        json.CopyTo(bytes, 8);
+        bytes.AsSpan(8 + json.Length, padded - json.Length).Fill((byte)' ');
+        File.WriteAllBytes(file, bytes);
+        Assert.That(() => SafetensorsFile.Open(file).Dispose(), Throws.TypeOf<ModelFormatException>().With.Message.Contains("x.safetensors: ").And.Message.Contains(message));
+    }
+
+    [Test]
+    public void A_header_length_of_2_to_the_63_is_printed_as_it_is()
+    {
+        string file = Path.Combine(_scratch, "x.safetensors");
+        byte[] bytes = new byte[64];
+        BitConverter.GetBytes(1UL << 63).CopyTo(bytes, 0);
+        File.WriteAllBytes(file, bytes);
+        Assert.That(() => SafetensorsFile.Open(file).Dispose(), Throws.TypeOf<ModelFormatException>().With.Message.Contains("header length 9223372036854775808 does not fit"));
     }
 
     [Test]

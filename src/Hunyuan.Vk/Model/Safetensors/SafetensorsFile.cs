@@ -49,13 +49,14 @@ public sealed class SafetensorsFile : IDisposable
         MemoryMappedViewAccessor view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
         try
         {
-            long headerLength = view.ReadInt64(0);
-            if (headerLength <= 1 || headerLength > MaxHeaderBytes || headerLength > length - 8)
+            ulong stated = view.ReadUInt64(0);   // unsigned: a length of 2^63 is not a negative number
+            if (stated <= 1 || stated > MaxHeaderBytes || stated > (ulong)(length - 8))
             {
                 throw new ModelFormatException(
-                    $"{name}: header length {headerLength} does not fit the file of {length} bytes (not a safetensors file, or truncated)");
+                    $"{name}: header length {stated} does not fit the file of {length} bytes (not a safetensors file, or truncated)");
             }
 
+            long headerLength = (long)stated;
             var header = new byte[headerLength];
             view.SafeMemoryMappedViewHandle.ReadSpan<byte>(8, header);
             var file = new SafetensorsFile(path, map, view, 8 + headerLength, []);
@@ -84,38 +85,76 @@ public sealed class SafetensorsFile : IDisposable
 
         using (doc)
         {
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            try
             {
-                throw new ModelFormatException($"{name}: the header is not a JSON object: corrupt file");
+                ParseEntries(doc.RootElement, dataLength, name);
             }
-
-            var ranges = new List<(long Begin, long End, string Tensor)>();
-            foreach (JsonProperty p in doc.RootElement.EnumerateObject())
+            catch (InvalidOperationException e)
             {
-                if (p.Name == "__metadata__")
-                {
-                    var metadata = (Dictionary<string, string>)Metadata;
-                    foreach (JsonProperty m in p.Value.EnumerateObject())
-                    {
-                        metadata[m.Name] = m.Value.ToString();
-                    }
+                // Names and strings are transcoded from UTF-8 as they are read: invalid bytes show here.
+                throw new ModelFormatException($"{name}: the header holds text that is not valid UTF-8 ({e.Message}): corrupt file", e);
+            }
+        }
+    }
 
-                    continue;
+    private void ParseEntries(JsonElement root, long dataLength, string name)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw new ModelFormatException($"{name}: the header is not a JSON object: corrupt file");
+        }
+
+        var ranges = new List<(long Begin, long End, string Tensor)>();
+        foreach (JsonProperty p in root.EnumerateObject())
+        {
+            if (p.Name == "__metadata__")
+            {
+                if (p.Value.ValueKind != JsonValueKind.Object)
+                {
+                    throw new ModelFormatException($"{name}: __metadata__ is a JSON {p.Value.ValueKind.ToString().ToLowerInvariant()}, not an object of strings: corrupt file");
                 }
 
-                TensorInfo t = ParseEntry(p, dataLength, name);
-                _tensors[t.Name] = t;
-                ranges.Add((t.Offset, t.Offset + t.Length, t.Name));
+                var metadata = (Dictionary<string, string>)Metadata;
+                foreach (JsonProperty m in p.Value.EnumerateObject())
+                {
+                    metadata[m.Name] = m.Value.ToString();
+                }
+
+                continue;
             }
 
-            ranges.Sort((a, b) => a.Begin.CompareTo(b.Begin));
-            for (int i = 1; i < ranges.Count; i++)
+            TensorInfo t = ParseEntry(p, dataLength, name);
+            if (!_tensors.TryAdd(t.Name, t))
             {
-                if (ranges[i].Begin < ranges[i - 1].End)
-                {
-                    throw new ModelFormatException($"{name}: tensors '{ranges[i - 1].Tensor}' and '{ranges[i].Tensor}' overlap: corrupt file");
-                }
+                throw new ModelFormatException($"{name}: tensor '{t.Name}' is listed twice in the header: corrupt file");
             }
+
+            ranges.Add((t.Offset - DataStart, t.Offset - DataStart + t.Length, t.Name));
+        }
+
+        // The data is the tensors end to end: no overlap, no hole, nothing after the last (the safetensors format).
+        ranges.Sort((a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End.CompareTo(b.End));
+        long at = 0;
+        string previous = "the header";
+        foreach ((long begin, long end, string tensor) in ranges)
+        {
+            if (begin < at)
+            {
+                throw new ModelFormatException($"{name}: tensors '{previous}' and '{tensor}' overlap: corrupt file");
+            }
+
+            if (begin > at)
+            {
+                throw new ModelFormatException($"{name}: {begin - at} bytes of data between {(previous == "the header" ? "the header" : $"tensor '{previous}'")} and tensor '{tensor}' belong to no tensor: corrupt file");
+            }
+
+            at = end;
+            previous = tensor;
+        }
+
+        if (at != dataLength)
+        {
+            throw new ModelFormatException($"{name}: {dataLength - at} bytes after the last tensor's data belong to no tensor: corrupt file (or not a safetensors file)");
         }
     }
 
