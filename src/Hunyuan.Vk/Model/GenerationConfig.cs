@@ -21,27 +21,54 @@ public sealed record GenerationConfig
             return new GenerationConfig();
         }
 
+        JsonDocument doc;
         try
         {
-            using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
+            doc = JsonDocument.Parse(File.ReadAllText(path));
+        }
+        catch (JsonException e)
+        {
+            throw new ModelFormatException($"{path}: not valid JSON ({e.Message})", e);
+        }
+
+        using (doc)
+        {
             JsonElement r = doc.RootElement;
+            if (r.ValueKind != JsonValueKind.Object)
+            {
+                throw new ModelFormatException($"{path}: expected a JSON object");
+            }
+
+            ModelFormatException Error(string field, JsonElement v, string wanted) => new($"{path}: {field}: {v.GetRawText()} is not {wanted}");
+            bool? Bool(string field) => !r.TryGetProperty(field, out JsonElement v) || v.ValueKind == JsonValueKind.Null ? null
+                : v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : throw Error(field, v, "true or false");
+            float? Number(string field, Func<double, bool> ok, string wanted) => !r.TryGetProperty(field, out JsonElement v) || v.ValueKind == JsonValueKind.Null ? null
+                : v.ValueKind == JsonValueKind.Number && ok(v.GetDouble()) ? (float)v.GetDouble() : throw Error(field, v, wanted);
+            int Id(string field, JsonElement v) => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int id) && id >= 0 ? id : throw Error(field, v, "a token id");
+
             var defaults = new GenerationConfig();
+            int? topK = null;
+            if (r.TryGetProperty("top_k", out JsonElement k) && k.ValueKind != JsonValueKind.Null)
+            {
+                topK = k.ValueKind == JsonValueKind.Number && k.TryGetInt32(out int value) && value >= 0 ? value : throw Error("top_k", k, "a whole number of 0 or more");
+            }
+
+            IReadOnlyList<int> eos = defaults.EosTokenIds;
+            if (r.TryGetProperty("eos_token_id", out JsonElement e) && e.ValueKind != JsonValueKind.Null)
+            {
+                eos = e.ValueKind == JsonValueKind.Array ? [.. e.EnumerateArray().Select(x => Id("eos_token_id", x))] : [Id("eos_token_id", e)];
+            }
+
             return new GenerationConfig
             {
-                DoSample = r.TryGetProperty("do_sample", out JsonElement s) ? s.GetBoolean() : defaults.DoSample,
-                Temperature = r.TryGetProperty("temperature", out JsonElement t) ? t.GetSingle() : defaults.Temperature,
-                TopK = r.TryGetProperty("top_k", out JsonElement k) ? k.GetInt32() : defaults.TopK,
-                TopP = r.TryGetProperty("top_p", out JsonElement p) ? p.GetSingle() : defaults.TopP,
-                RepetitionPenalty = r.TryGetProperty("repetition_penalty", out JsonElement rp) ? rp.GetSingle() : defaults.RepetitionPenalty,
-                EosTokenIds = r.TryGetProperty("eos_token_id", out JsonElement e)
-                    ? (e.ValueKind == JsonValueKind.Array ? e.EnumerateArray().Select(x => x.GetInt32()).ToArray() : [e.GetInt32()])
-                    : defaults.EosTokenIds,
-                PadTokenId = r.TryGetProperty("pad_token_id", out JsonElement pad) ? pad.GetInt32() : defaults.PadTokenId,
+                DoSample = Bool("do_sample") ?? defaults.DoSample,
+                Temperature = Number("temperature", v => v >= 0 && double.IsFinite(v), "a number of 0 or more") ?? defaults.Temperature,
+                TopK = topK ?? defaults.TopK,
+                TopP = Number("top_p", v => v > 0 && v <= 1, "a number above 0 and at most 1") ?? defaults.TopP,
+                RepetitionPenalty = Number("repetition_penalty", v => v > 0 && double.IsFinite(v), "a number above 0") ?? defaults.RepetitionPenalty,
+                EosTokenIds = eos,
+                PadTokenId = r.TryGetProperty("pad_token_id", out JsonElement pad) && pad.ValueKind != JsonValueKind.Null ? Id("pad_token_id", pad) : defaults.PadTokenId,
             };
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
-        {
-            throw new ModelFormatException($"{path}: {e.Message}", e);
         }
     }
 }

@@ -96,7 +96,7 @@ public sealed record HunyuanConfig
             Refuse("attention_bias", v => v.ValueKind == JsonValueKind.True, "attention biases are not supported");
             Refuse("mlp_bias", v => v.ValueKind == JsonValueKind.True, "MLP biases are not supported");
             Refuse("group_limited_greedy", v => v.ValueKind == JsonValueKind.True, "group-limited routing is not supported");
-            Refuse("moe_layer_num_skipped", v => v.ValueKind == JsonValueKind.Number && v.GetInt32() != 0, "dense (non-MoE) layers are not supported");
+            Refuse("moe_layer_num_skipped", v => v.ValueKind != JsonValueKind.Null && (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int skipped) || skipped != 0), "dense (non-MoE) layers are not supported");
             Refuse("hidden_act", v => v.ValueKind == JsonValueKind.String && v.GetString() != "silu", "only hidden_act 'silu' (SwiGLU) is supported");
 
             int hidden = Int("hidden_size");
@@ -126,14 +126,14 @@ public sealed record HunyuanConfig
                 ExpertIntermediate = Positive(Uniform("moe_intermediate_size", layers, intermediate), "moe_intermediate_size"),
                 SharedExperts = shared,
                 SharedIntermediate = intermediate * shared,
-                RmsNormEps = (float)(OptionalDouble("rms_norm_eps") ?? 1e-5),
+                RmsNormEps = (float)PositiveNumber(OptionalDouble("rms_norm_eps") ?? 1e-5, "rms_norm_eps"),
                 RopeTheta = theta,
                 RopeAlpha = alpha,
                 UseQkNorm = OptionalBool("use_qk_norm") ?? false,
                 NormTopKProb = OptionalBool("norm_topk_prob") ?? true,
-                RoutedScalingFactor = OptionalDouble("routed_scaling_factor") ?? 1.0,
+                RoutedScalingFactor = PositiveNumber(OptionalDouble("routed_scaling_factor") ?? 1.0, "routed_scaling_factor"),
                 TieWordEmbeddings = OptionalBool("tie_word_embeddings") ?? true,
-                MaxPositionEmbeddings = OptionalInt("max_position_embeddings") ?? 32768,
+                MaxPositionEmbeddings = Positive(OptionalInt("max_position_embeddings") ?? 32768, "max_position_embeddings"),
                 BosTokenId = OptionalInt("bos_token_id") ?? 1,
                 EosTokenId = OptionalInt("eos_token_id") ?? 127960,
                 PadTokenId = OptionalInt("pad_token_id") ?? 127961,
@@ -150,7 +150,7 @@ public sealed record HunyuanConfig
 
             if (root.TryGetProperty("architectures", out JsonElement arch) && arch.ValueKind == JsonValueKind.Array)
             {
-                string[] names = arch.EnumerateArray().Select(a => a.GetString() ?? string.Empty).ToArray();
+                string[] names = [.. arch.EnumerateArray().Select(a => a.ValueKind == JsonValueKind.String ? a.GetString() ?? string.Empty : a.GetRawText())];
                 if (!names.Contains(Architecture))
                 {
                     throw Error("architectures", $"[{string.Join(", ", names)}] is not {Architecture}: this engine runs Hunyuan-A13B-style MoE models only");
@@ -167,14 +167,19 @@ public sealed record HunyuanConfig
 
         private (double Theta, double Alpha) Rope()
         {
-            double theta = OptionalDouble("rope_theta") ?? 10000.0;
+            double theta = PositiveNumber(OptionalDouble("rope_theta") ?? 10000.0, "rope_theta");
             if (!root.TryGetProperty("rope_scaling", out JsonElement scaling) || scaling.ValueKind == JsonValueKind.Null)
             {
                 return (theta, 1.0);
             }
 
-            string? type = scaling.TryGetProperty("type", out JsonElement t) ? t.GetString()
-                : scaling.TryGetProperty("rope_type", out t) ? t.GetString() : null;
+            if (scaling.ValueKind != JsonValueKind.Object)
+            {
+                throw Error("rope_scaling", $"{scaling.GetRawText()} is not an object");
+            }
+
+            string? type = scaling.TryGetProperty("type", out JsonElement t) ? Text(t)
+                : scaling.TryGetProperty("rope_type", out t) ? Text(t) : null;
             if (type != "dynamic")
             {
                 throw Error("rope_scaling.type", $"'{type}' is not supported; Hunyuan uses 'dynamic' with a fixed NTK alpha");
@@ -185,7 +190,7 @@ public sealed record HunyuanConfig
                 throw Error("rope_scaling.alpha", "missing: the NTK-alpha base needs it (plain dynamic-NTK by factor is not supported)");
             }
 
-            return (theta, alpha.GetDouble());
+            return (theta, PositiveNumber(alpha.GetDouble(), "rope_scaling.alpha"));
         }
 
         private QuantizationConfig Quantization()
@@ -195,13 +200,18 @@ public sealed record HunyuanConfig
                 return QuantizationConfig.None;
             }
 
-            string method = q.TryGetProperty("quant_method", out JsonElement m) ? m.GetString() ?? string.Empty : string.Empty;
+            if (q.ValueKind != JsonValueKind.Object)
+            {
+                throw Error("quantization_config", $"{q.GetRawText()} is not an object");
+            }
+
+            string method = q.TryGetProperty("quant_method", out JsonElement m) ? Text(m) : string.Empty;
             switch (method)
             {
                 case "gptq":
-                    int bits = q.TryGetProperty("bits", out JsonElement b) ? b.GetInt32() : 4;
-                    int group = q.TryGetProperty("group_size", out JsonElement g) ? g.GetInt32() : 128;
-                    string format = q.TryGetProperty("checkpoint_format", out JsonElement f) ? f.GetString() ?? "gptq" : "gptq";
+                    int bits = q.TryGetProperty("bits", out JsonElement b) ? Integer(b, "quantization_config.bits") : 4;
+                    int group = q.TryGetProperty("group_size", out JsonElement g) ? Integer(g, "quantization_config.group_size") : 128;
+                    string format = q.TryGetProperty("checkpoint_format", out JsonElement f) ? Text(f) : "gptq";
                     if (bits != 4)
                     {
                         throw Error("quantization_config.bits", $"{bits}-bit GPTQ is not supported (int4 only)");
@@ -246,8 +256,26 @@ public sealed record HunyuanConfig
                 return null;
             }
 
-            return v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) ? i : throw Error(field, $"{v.GetRawText()} is not an integer");
+            return Integer(v, field);
         }
+
+        /// <summary>An int: a number too large for one says so, rather than that it is not an integer.</summary>
+        private int Integer(JsonElement v, string field)
+        {
+            if (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i))
+            {
+                return i;
+            }
+
+            bool whole = v.ValueKind == JsonValueKind.Number && v.TryGetDecimal(out decimal d) && d == decimal.Truncate(d)
+                || v.ValueKind == JsonValueKind.Number && double.IsInteger(v.GetDouble());
+            throw Error(field, whole ? $"{v.GetRawText()} is too large (at most {int.MaxValue})" : $"{v.GetRawText()} is not an integer");
+        }
+
+        private static string Text(JsonElement v) => v.ValueKind == JsonValueKind.String ? v.GetString() ?? string.Empty : v.GetRawText();
+
+        private double PositiveNumber(double value, string field) =>
+            value > 0 && double.IsFinite(value) ? value : throw Error(field, $"{value.ToString(System.Globalization.CultureInfo.InvariantCulture)} must be a positive number");
 
         private double? OptionalDouble(string field)
         {
@@ -284,7 +312,7 @@ public sealed record HunyuanConfig
 
             if (v.ValueKind == JsonValueKind.Number)
             {
-                return v.GetInt32();
+                return Integer(v, field);
             }
 
             if (v.ValueKind != JsonValueKind.Array || v.GetArrayLength() == 0)
@@ -292,7 +320,7 @@ public sealed record HunyuanConfig
                 throw Error(field, $"{v.GetRawText()} is not an integer or a per-layer list");
             }
 
-            int[] values = v.EnumerateArray().Select(e => e.GetInt32()).ToArray();
+            int[] values = [.. v.EnumerateArray().Select(e => Integer(e, field))];
             if (values.Length < layers)
             {
                 throw Error(field, $"has {values.Length} entries for {layers} layers");

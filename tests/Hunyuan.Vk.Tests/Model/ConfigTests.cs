@@ -35,6 +35,23 @@ public sealed class ConfigTests
     [TestCase("hidden_act", "\"gelu\"", "hidden_act")]
     [TestCase("architectures", "[\"LlamaForCausalLM\"]", "architectures")]
     [TestCase("num_key_value_heads", "5", "num_key_value_heads")]
+    // #16: values that made NaN or a stack trace, and a misleading message.
+    [TestCase("rms_norm_eps", "0", "rms_norm_eps: 0 must be a positive number")]
+    [TestCase("rms_norm_eps", "-1e-5", "rms_norm_eps: -1E-05 must be a positive number")]
+    [TestCase("rope_theta", "0", "rope_theta: 0 must be a positive number")]
+    [TestCase("rope_scaling", "{\"type\": \"dynamic\", \"alpha\": -2}", "rope_scaling.alpha: -2 must be a positive number")]
+    [TestCase("rope_scaling", "{\"type\": 5, \"alpha\": 1000}", "rope_scaling.type: '5' is not supported")]
+    [TestCase("rope_scaling", "[1]", "rope_scaling: [1] is not an object")]
+    [TestCase("hidden_size", "2147483648", "hidden_size: 2147483648 is too large (at most 2147483647)")]
+    [TestCase("hidden_size", "4096.5", "hidden_size: 4096.5 is not an integer")]
+    [TestCase("moe_topk", "1.5", "moe_topk: 1.5 is not an integer")]
+    [TestCase("moe_topk", "[8, \"x\"]", "moe_topk: \"x\" is not an integer")]
+    [TestCase("moe_layer_num_skipped", "\"two\"", "moe_layer_num_skipped")]
+    [TestCase("architectures", "[7]", "[7] is not HunYuanMoEV1ForCausalLM")]
+    [TestCase("quantization_config", "{\"quant_method\": 3}", "quantization_config.quant_method: '3' is not supported")]
+    [TestCase("quantization_config", "{\"quant_method\": \"gptq\", \"bits\": \"4\"}", "quantization_config.bits: \"4\" is not an integer")]
+    [TestCase("use_qk_norm", "1", "use_qk_norm: 1 is not true or false")]
+    [TestCase("max_position_embeddings", "0", "max_position_embeddings: 0 must be positive")]
     public void Refuses_what_it_does_not_support_naming_the_field(string field, string value, string expected)
     {
         JsonObject config = A13b();
@@ -83,6 +100,22 @@ public sealed class ConfigTests
             GenerationConfig g = GenerationConfig.Load(dir);
             Assert.That((g.Temperature, g.TopK, g.TopP), Is.EqualTo((0.5f, 5, 0.8f)));
             Assert.That(g.EosTokenIds, Is.EqualTo(new[] { 127960 }));
+
+            // #16: a wrong type or value names the file and the field (before: .NET's message alone, or taken).
+            foreach ((string json, string message) in new[]
+            {
+                ("""{"temperature": "hot"}""", "temperature: \"hot\" is not a number of 0 or more"),
+                ("""{"temperature": -1}""", "temperature: -1 is not a number of 0 or more"),
+                ("""{"top_p": 2}""", "top_p: 2 is not a number above 0 and at most 1"),
+                ("""{"top_k": 1.5}""", "top_k: 1.5 is not a whole number of 0 or more"),
+                ("""{"eos_token_id": [1, "x"]}""", "eos_token_id: \"x\" is not a token id"),
+                ("""{"do_sample": "yes"}""", "do_sample: \"yes\" is not true or false"),
+                ("""[1]""", "expected a JSON object"),
+            })
+            {
+                File.WriteAllText(Path.Combine(dir, "generation_config.json"), json);
+                Assert.That(() => GenerationConfig.Load(dir), Throws.TypeOf<ModelFormatException>().With.Message.Contains("generation_config.json: ").And.Message.Contains(message), json);
+            }
         }
         finally
         {
