@@ -131,6 +131,7 @@ public sealed class HunyuanTokenizer
     private static byte[][] ReadRanks(string path)
     {
         var tokens = new List<byte[]>(128_000);
+        var seen = new Dictionary<string, int>(128_000, StringComparer.Ordinal);   // base64 text -> rank
         int lineNumber = 0;
         foreach (string line in File.ReadLines(path))
         {
@@ -146,14 +147,24 @@ public sealed class HunyuanTokenizer
                 throw new InvalidDataException($"{path}:{lineNumber}: expected 'base64 rank' with rank {tokens.Count}");
             }
 
+            byte[] bytes;
             try
             {
-                tokens.Add(Convert.FromBase64String(line[..space]));
+                bytes = Convert.FromBase64String(line[..space]);
             }
             catch (FormatException e)
             {
                 throw new InvalidDataException($"{path}:{lineNumber}: the token is not base64", e);
             }
+
+            // The same bytes at two ranks would make encoding depend on which one the merge table kept.
+            string key = Convert.ToBase64String(bytes);
+            if (!seen.TryAdd(key, rank))
+            {
+                throw new InvalidDataException($"{path}:{lineNumber}: rank {rank} has the same bytes as rank {seen[key]} ({key})");
+            }
+
+            tokens.Add(bytes);
         }
 
         if (tokens.Count == 0 || tokens.Count > SpecialTokens.First)

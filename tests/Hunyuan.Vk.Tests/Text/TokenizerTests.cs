@@ -10,6 +10,27 @@ public sealed class TokenizerTests
 
     private static HunyuanTokenizer Tokenizer => s_tokenizer ??= HunyuanTokenizer.FromRankFile(TestModels.RealRankFile);
 
+    /// <summary>#16: a rank file with the same bytes at two ranks is refused naming both (before: taken, so encoding
+    /// depended on which rank the merge table kept); a rank out of order still names its line.</summary>
+    [Test]
+    public void A_rank_file_with_the_same_bytes_twice_is_refused()
+    {
+        string dir = Directory.CreateTempSubdirectory("hyvk-ranks-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "hy.tiktoken");
+            File.WriteAllLines(path, ["YQ== 0", "Yg== 1", "YQ== 2"]);   // a, b, a
+            Assert.That(() => HunyuanTokenizer.FromRankFile(path), Throws.TypeOf<InvalidDataException>()
+                .With.Message.Contains("hy.tiktoken:3: rank 2 has the same bytes as rank 0"));
+            File.WriteAllLines(path, ["YQ== 0", "Yg== 5"]);
+            Assert.That(() => HunyuanTokenizer.FromRankFile(path), Throws.TypeOf<InvalidDataException>().With.Message.Contains("hy.tiktoken:2: expected 'base64 rank' with rank 1"));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Test]
     public void The_repository_copy_is_the_real_rank_file()
     {
