@@ -129,6 +129,10 @@ public sealed class HunyuanEngine : IDisposable
     public static HunyuanEngine Load(string modelDirectory, EngineOptions? options = null)
     {
         options ??= new EngineOptions();
+        if (options.ContextLength < 2)
+        {
+            throw new ArgumentException($"ContextLength {options.ContextLength}: a context holds at least 2 positions (a prompt token and a reply token)");
+        }
         WeightFormat format = options.Weights ?? WeightFormats.DefaultFor(HunyuanConfig.Load(modelDirectory));
         var instance = new VulkanInstance();
         GpuContext? context = null;

@@ -11,6 +11,18 @@ public sealed class EngineApiTests : VulkanTest
     private static HunyuanEngine Load() =>
         HunyuanEngine.Load(TestModels.Directory(TestModels.Tiny()), new EngineOptions { Weights = WeightFormat.Q8, ContextLength = 128 });
 
+    /// <summary>#16: a context of 0 (or 1) is refused before the device opens (before: a DivideByZeroException).</summary>
+    [TestCase(0)]
+    [TestCase(1)]
+    [TestCase(-1)]
+    public void A_context_too_short_for_a_reply_is_refused_before_loading(int positions)
+    {
+        long before = Context.AllocatedBytes;
+        Assert.That(() => HunyuanEngine.Load(TestModels.Directory(TestModels.Tiny()), new EngineOptions { ContextLength = positions }),
+            Throws.ArgumentException.With.Message.Contains($"ContextLength {positions}: a context holds at least 2 positions"));
+        Assert.That(Context.AllocatedBytes, Is.EqualTo(before));
+    }
+
     [Test]
     public async Task Streams_the_same_text_as_greedy_token_generation()
     {
