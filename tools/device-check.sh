@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The first thing to run on a GPU machine (borrowed for minutes, no .NET SDK needed): the devices, the self-test, and
-# A13B-shaped decode benchmarks at q4 and q8 with the f16 load, everything written under one folder.
+# A13B-shaped decode benchmarks at q4 and q8 with the f16 load, and attention at 32K cached positions (f16 and int8
+# KV), everything written under one folder.
 #
 #   dotnet publish src/Hunyuan.Vk.Cli -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true \
 #       -p:EnableCompressionInSingleFile=true -o publish/linux-x64      # on a machine with the SDK
@@ -57,12 +58,16 @@ if ((quick)); then
     run bench-q4 bench --preset small -p 16 -n 4 -r 1 --weights q4 --output json
     run bench-q8 bench --preset small -p 16 -n 4 -r 1 --weights q8 --output json
     run load-f16 bench --preset small -p 8 -n 2 -r 1 --weights f16 --output json
+    run depth-q8 bench --preset small -d 4096 -p 16 -n 4 -r 1 --kv q8 --output json
 else
     run selftest selftest --json
     run bench-q4 bench --preset a13b --layers 32 --shared-weights -p 256 -n 32 -r 1 --weights q4 --output json
     run bench-q8 bench --preset a13b --layers 32 --shared-weights -p 256 -n 32 -r 1 --weights q8 --output json
     # An F16 A13B expert stack is ~204M uvec4 texels, beyond NVIDIA's maxTexelBufferElements of 2^27: it loads in parts.
     run load-f16 bench --preset a13b --layers 1 -p 8 -n 2 -r 1 --weights f16 --output json
+    # Attention at depth (#15): KV bytes over attention's time at 32K positions, f16 and int8, against depth 0 above.
+    run depth-f16 bench --preset a13b --layers 1 -d 32768 -p 64 -n 16 -r 1 --kv f16 --output json
+    run depth-q8 bench --preset a13b --layers 1 -d 32768 -p 64 -n 16 -r 1 --kv q8 --output json
 fi
 echo "device-check: results in $out (summary.txt); $( ((status == 0)) && echo 'every step passed' || echo 'some steps FAILED')"
 exit $status
