@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Hunyuan.Vk.Model;
 using Hunyuan.Vk.Model.Synthetic;
 
@@ -48,7 +49,26 @@ internal static class MakeModelCommand
             HunyuanConfig c = generator.Config;
             Console.Error.WriteLine(FormattableString.Invariant(
                 $"make-model: {options.Preset} ({c.Layers} layers, hidden {c.HiddenSize}, {c.Experts} experts top-{c.TopK}), {options.Format}, seed {options.Seed} -> {directory}"));
-            generator.Write(directory, message => Console.Error.WriteLine("make-model: " + message));
+            // Ctrl-C or SIGTERM: stop after the tensor being written, remove the partial directory, exit 130.
+            using var cancel = new CancellationTokenSource();
+            void Stop(PosixSignalContext signal)
+            {
+                signal.Cancel = true;
+                cancel.Cancel();
+            }
+
+            using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+            using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+            try
+            {
+                generator.Write(directory, message => Console.Error.WriteLine("make-model: " + message), cancel.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Console.Error.WriteLine("make-model: stopped; the partial directory was removed and nothing was written to " + directory);
+                return 130;
+            }
+
             Console.Error.WriteLine("make-model: done");
             return 0;
         }));

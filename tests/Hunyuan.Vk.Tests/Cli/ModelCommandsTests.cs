@@ -43,6 +43,87 @@ public sealed class ModelCommandsTests
         Assert.That(Directory.GetFileSystemEntries(_scratch), Has.Length.EqualTo(1), "nothing written beside the user's file");
     }
 
+    /// <summary>#16 point 5: an --out that names a file, and more shards than tensors, are refused before anything is
+    /// written (before: the file was found after the whole model was written; 1000 shards wrote 74 without a word).</summary>
+    [Test]
+    public void Make_model_refuses_a_file_as_out_and_more_shards_than_tensors_at_once()
+    {
+        string file = Path.Combine(_scratch, "taken");
+        File.WriteAllText(file, "keep");
+        (int exit, _, string error) = Hyvk.Run("make-model", "--out", file);
+        Assert.That(exit, Is.Not.Zero);
+        Assert.That(error, Does.Contain("taken: is a file; --out names a directory to create").And.Not.Contain("writing"));
+        Assert.That(File.ReadAllText(file), Is.EqualTo("keep"));
+        (int exitShards, _, string errorShards) = Hyvk.Run("make-model", "--out", Path.Combine(_scratch, "s"), "--shards", "1000");
+        Assert.That(exitShards, Is.Not.Zero);
+        Assert.That(errorShards, Does.Match("--shards 1000: the checkpoint has [0-9]+ tensors, so at most [0-9]+ shards").And.Not.Contain("(Parameter"));
+        Assert.That(Directory.GetFileSystemEntries(_scratch), Is.EqualTo(new[] { file }), "nothing else written");
+    }
+
+    /// <summary>#16 point 5: Ctrl-C during make-model stops it, removes its NAME.partial-PID directory and exits 130; a
+    /// staging directory left by a run that was killed outright is removed by the next run for the same name.</summary>
+    [Test]
+    public async Task Make_model_interrupted_leaves_nothing_and_a_later_run_sweeps_what_a_killed_one_left()
+    {
+        string dir = Path.Combine(_scratch, "small");
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (string a in new[] { typeof(Hunyuan.Vk.Cli.Program).Assembly.Location, "make-model", "--out", dir, "--preset", "small", "--layers", "12" })
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using System.Diagnostics.Process make = System.Diagnostics.Process.Start(start)!;
+        var writing = new TaskCompletionSource();
+        var log = new System.Text.StringBuilder();
+        make.ErrorDataReceived += (_, e) =>
+        {
+            lock (log)
+            {
+                log.AppendLine(e.Data);
+            }
+
+            if (e.Data?.Contains("writing", StringComparison.Ordinal) == true)
+            {
+                writing.TrySetResult();
+            }
+        };
+        make.BeginErrorReadLine();
+        Assert.That(await Task.WhenAny(writing.Task, Task.Delay(TimeSpan.FromSeconds(60))), Is.SameAs(writing.Task), "it started writing");
+        Assert.That(Directory.GetDirectories(_scratch, "small.partial-*"), Has.Length.EqualTo(1), "its staging directory");
+        using (System.Diagnostics.Process kill = System.Diagnostics.Process.Start("kill", ["-INT", make.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        {
+            await make.WaitForExitAsync(timeout.Token);
+        }
+
+        string said;
+        lock (log)
+        {
+            said = log.ToString();
+        }
+
+        Assert.That(make.ExitCode, Is.EqualTo(130), said);
+        Assert.That(said, Does.Contain("stopped; the partial directory was removed"));
+        Assert.That(Directory.GetFileSystemEntries(_scratch), Is.Empty, "no model, no partial directory");
+
+        // A run killed outright leaves its staging directory; the next run for the name removes it (its process is gone).
+        using (System.Diagnostics.Process gone = System.Diagnostics.Process.Start("true")!)
+        {
+            gone.WaitForExit();
+            string stale = Path.Combine(_scratch, "tiny.partial-" + gone.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Directory.CreateDirectory(stale);
+            File.WriteAllText(Path.Combine(stale, "config.json"), "{}");
+            (int exit, _, string error) = Hyvk.Run("make-model", "--out", Path.Combine(_scratch, "tiny"));
+            Assert.That(exit, Is.Zero, error);
+            Assert.That(error, Does.Contain($"removed {stale}, left by an earlier run that did not finish"));
+            Assert.That(Directory.Exists(stale), Is.False);
+        }
+    }
+
     [Test]
     public void Tokenize_text_file_lines_and_decode()
     {

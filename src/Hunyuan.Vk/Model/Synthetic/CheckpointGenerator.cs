@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -40,7 +41,15 @@ public sealed class CheckpointGenerator
         }
 
         Config = HunyuanConfig.Parse(ConfigJson(), "generated config.json");
+        TensorCount = ModelLayout.Tensors(Config).SelectMany(Entries).Count();   // entries are lazy: no data made here
+        if (options.Shards > TensorCount)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"--shards {options.Shards}: the checkpoint has {TensorCount} tensors, so at most {TensorCount} shards");
+        }
     }
+
+    /// <summary>Tensors the checkpoint's files hold (a GPTQ linear is four, an FP8 one three).</summary>
+    public int TensorCount { get; }
 
     public HunyuanConfig Config { get; }
 
@@ -163,16 +172,24 @@ public sealed class CheckpointGenerator
         return raw.Select(RoundToStored).ToArray();
     }
 
-    /// <summary>Writes the model directory. The files go to a temporary directory renamed into place at the end.</summary>
-    public void Write(string outputDirectory, Action<string>? progress = null)
+    /// <summary>Writes the model directory. The files go to a temporary directory, NAME.partial-PID, renamed into place
+    /// at the end and removed on any failure or on <paramref name="cancel"/>; one left by a run that was killed (its
+    /// process gone) is removed by the next run for the same directory.</summary>
+    public void Write(string outputDirectory, Action<string>? progress = null, CancellationToken cancel = default)
     {
-        string full = Path.GetFullPath(outputDirectory);
+        string full = Path.GetFullPath(outputDirectory).TrimEnd(Path.DirectorySeparatorChar);
+        if (File.Exists(full))
+        {
+            throw new IOException($"{full}: is a file; --out names a directory to create");
+        }
+
         if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
         {
             throw new IOException($"{full}: exists and is not empty; choose a new directory");
         }
 
-        string staging = full.TrimEnd(Path.DirectorySeparatorChar) + ".partial-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        RemoveStaleStaging(full, progress);
+        string staging = full + StagingSuffix + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         if (Directory.Exists(staging))
         {
             Directory.Delete(staging, recursive: true);
@@ -184,7 +201,7 @@ public sealed class CheckpointGenerator
             File.WriteAllText(Path.Combine(staging, "config.json"), ConfigJson());
             File.WriteAllText(Path.Combine(staging, "generation_config.json"), GenerationConfigJson());
             TokenizerFiles.Write(staging, _options.TokenizerPath);
-            WriteTensors(staging, progress);
+            WriteTensors(staging, progress, cancel);
             if (Directory.Exists(full))
             {
                 Directory.Delete(full);
@@ -199,7 +216,43 @@ public sealed class CheckpointGenerator
         }
     }
 
-    private void WriteTensors(string directory, Action<string>? progress)
+    /// <summary>What follows an output directory's name in its staging directory's, before the writer's process id.</summary>
+    public const string StagingSuffix = ".partial-";
+
+    /// <summary>Deletes NAME.partial-PID directories beside <paramref name="full"/> whose process is no longer running.</summary>
+    private static void RemoveStaleStaging(string full, Action<string>? progress)
+    {
+        string? parent = Path.GetDirectoryName(full);
+        string prefix = Path.GetFileName(full) + StagingSuffix;
+        if (parent is null || !Directory.Exists(parent))
+        {
+            return;
+        }
+
+        foreach (string dir in Directory.EnumerateDirectories(parent, prefix + "*"))
+        {
+            if (int.TryParse(Path.GetFileName(dir).AsSpan(prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && !IsRunning(pid))
+            {
+                Directory.Delete(dir, recursive: true);
+                progress?.Invoke($"removed {dir}, left by an earlier run that did not finish");
+            }
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private void WriteTensors(string directory, Action<string>? progress, CancellationToken cancel)
     {
         List<SafetensorsWriter.Entry> entries = ModelLayout.Tensors(Config).SelectMany(Entries).ToList();
         long total = entries.Sum(e => e.Bytes);
@@ -228,8 +281,10 @@ public sealed class CheckpointGenerator
         {
             progress?.Invoke($"writing {name} ({list.Count} tensors, {list.Sum(e => e.Bytes) / 1e6:F1} MB)");
             long before = done;
+            cancel.ThrowIfCancellationRequested();
             SafetensorsWriter.Write(Path.Combine(directory, name), list, bytes =>
             {
+                cancel.ThrowIfCancellationRequested();   // after each tensor
                 done = before + bytes;
                 if (done - reported >= total / 10 && done < total)   // a line per tenth of the checkpoint
                 {
