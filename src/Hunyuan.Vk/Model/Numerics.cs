@@ -8,6 +8,33 @@ public static class Numerics
 
     public static float Bf16ToFloat(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
 
+    /// <summary>The index of the first NaN or infinity in <paramref name="values"/>, or -1: a float is not finite when
+    /// its exponent bits are all ones, tested a vector at a time.</summary>
+    public static int IndexOfNonFinite(ReadOnlySpan<float> values)
+    {
+        ReadOnlySpan<uint> bits = System.Runtime.InteropServices.MemoryMarshal.Cast<float, uint>(values);
+        var exponent = new System.Numerics.Vector<uint>(0x7F80_0000u);
+        int i = 0;
+        for (int width = System.Numerics.Vector<uint>.Count; i + width <= bits.Length; i += width)
+        {
+            var v = new System.Numerics.Vector<uint>(bits[i..]);
+            if (System.Numerics.Vector.EqualsAny(v & exponent, exponent))
+            {
+                break;   // the exact index from the scalar loop below
+            }
+        }
+
+        for (; i < bits.Length; i++)
+        {
+            if ((bits[i] & 0x7F80_0000u) == 0x7F80_0000u)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
     /// <summary>Rounds to the nearest bfloat16, ties to even (NaN stays NaN).</summary>
     public static ushort FloatToBf16(float value)
     {

@@ -76,12 +76,37 @@ public abstract class StoredTensor(TensorSpec spec)
                     default:
                         throw new ModelFormatException($"{t.File.Path}: tensor '{t.Name}' is {t.Type.Name()}, not a float type");
                 }
+
+                CheckFinite(dst, start, t.Name, t.Shape, t.File.Path);   // the chunk is in cache: a cheap second look
             }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>Throws, naming the tensor, the file and the first bad index (flat and per dimension), where
+    /// <paramref name="values"/> (elements <paramref name="first"/> onwards) hold a NaN or an infinity: such a weight
+    /// makes every logit NaN.</summary>
+    internal static void CheckFinite(ReadOnlySpan<float> values, long first, string tensor, IReadOnlyList<long> shape, string file)
+    {
+        int bad = Numerics.IndexOfNonFinite(values);
+        if (bad < 0)
+        {
+            return;
+        }
+
+        long at = first + bad, rest = at;
+        var index = new long[shape.Count];
+        for (int d = shape.Count - 1; d >= 0; d--)
+        {
+            index[d] = shape[d] > 0 ? rest % shape[d] : 0;
+            rest = shape[d] > 0 ? rest / shape[d] : 0;
+        }
+
+        throw new ModelFormatException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{Path.GetFileName(file)}: tensor '{tensor}' holds {values[bad]} at index {at} ([{string.Join(", ", index)}]): a weight that is not finite makes every logit NaN"));
     }
 
     internal static int[] ReadInt32(TensorInfo t)
@@ -189,5 +214,7 @@ public sealed class Fp8Tensor(TensorSpec spec, TensorInfo weight, TensorInfo sca
         {
             destination[i] = Numerics.E4M3ToFloat(codes[i]) * scale;
         }
+
+        CheckFinite(destination, 0, Weight.Name, Weight.Shape, Weight.File.Path);   // E4M3's NaN codes, or a scale that overflows
     }
 }

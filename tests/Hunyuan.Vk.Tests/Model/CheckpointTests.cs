@@ -136,6 +136,38 @@ public sealed class CheckpointTests
         Assert.That(() => SafetensorsFile.Open(file).Dispose(), Throws.TypeOf<ModelFormatException>().With.Message.Contains("x.safetensors: ").And.Message.Contains(message));
     }
 
+    /// <summary>#16 point 3: a NaN or infinity in a weight (q_proj, a norm, the embedding) fails while it is read,
+    /// naming the tensor and the first bad index (before: every logit NaN, the text "!!", exit 0).</summary>
+    [TestCase("model.layers.1.self_attn.q_proj.weight", 0x7FC0, 77, "NaN")]
+    [TestCase("model.layers.0.input_layernorm.weight", 0xFF80, 5, "-Infinity")]
+    [TestCase("model.embed_tokens.weight", 0x7F80, 300, "Infinity")]
+    public void A_weight_that_is_not_finite_is_named_with_its_index(string tensor, int bf16, int index, string shown)
+    {
+        // The model names a linear without ".weight"; a norm and the embedding by their stored names.
+        string name = tensor.Contains("_proj", StringComparison.Ordinal) ? tensor[..^".weight".Length] : tensor;
+        string dir = Copy(TestModels.Tiny());
+        string file = Path.Combine(dir, Checkpoint.SingleFile);
+        long offset;
+        long[] shape;
+        using (SafetensorsFile f = SafetensorsFile.Open(file))
+        {
+            TensorInfo t = f.Tensors[tensor];
+            Assert.That(t.Type, Is.EqualTo(DType.BF16));
+            (offset, shape) = (t.Offset, t.Shape);
+        }
+
+        using (var s = new FileStream(file, FileMode.Open))
+        {
+            s.Position = offset + 2L * index;
+            s.Write(BitConverter.GetBytes((ushort)bf16));
+        }
+
+        using ModelWeights weights = ModelWeights.Open(dir);
+        string at = shape.Length == 2 ? $"[{index / shape[1]}, {index % shape[1]}]" : $"[{index}]";
+        Assert.That(() => weights[name].ReadF32(), Throws.TypeOf<ModelFormatException>()
+            .With.Message.Contains($"model.safetensors: tensor '{tensor}' holds {shown} at index {index} ({at})"));
+    }
+
     [Test]
     public void A_header_length_of_2_to_the_63_is_printed_as_it_is()
     {

@@ -1,4 +1,5 @@
 using Hunyuan.Vk.Model;
+using Hunyuan.Vk.Tests.Harness;
 
 namespace Hunyuan.Vk.Tests.Model;
 
@@ -12,6 +13,24 @@ public sealed class NumericsTests
     [TestCase(0xBC, -1.5f)]
     public void E4M3_codes_have_their_values(int code, float value) =>
         Assert.That(Numerics.E4M3ToFloat((byte)code), Is.EqualTo(value));
+
+    [TestCase(0)]
+    [TestCase(7)]
+    [TestCase(8)]
+    [TestCase(1000)]
+    [TestCase(1036)]   // in the scalar tail
+    public void The_first_non_finite_value_is_found_exactly(int at)
+    {
+        float[] values = TestData.Uniform(at, 1037, 1e30f);
+        Assert.That(Numerics.IndexOfNonFinite(values), Is.EqualTo(-1), "large finite values are finite");
+        foreach (float bad in new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity })
+        {
+            float[] v = (float[])values.Clone();
+            v[at] = bad;
+            v[^1] = float.NaN;   // a later one must not win
+            Assert.That(Numerics.IndexOfNonFinite(v), Is.EqualTo(at), $"{bad} at {at}");
+        }
+    }
 
     [Test]
     public void E4M3_nan_and_round_trip_of_every_finite_code()
