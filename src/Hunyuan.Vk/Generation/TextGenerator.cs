@@ -150,6 +150,12 @@ public sealed class TextGenerator : IDisposable
             {
                 next = forced.Dequeue();   // a forced token replaces what the model chose
             }
+            else if (next < 0)
+            {
+                // The greedy kernel writes no token (0xFFFFFFFF) when a logit is NaN or infinite.
+                throw new InvalidDataException(
+                    $"The logits at position {_session.Position - 1} are not finite (NaN or infinity): the weights or the activations overflowed; no token can be chosen");
+            }
 
             stats.GeneratedTokens = i + 1;
             stats.DecodeTime = clock.Elapsed;

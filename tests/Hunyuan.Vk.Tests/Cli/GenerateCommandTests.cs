@@ -317,4 +317,52 @@ public sealed class GeneratePlacementTests : VulkanTest
         Assert.That(exitTok, Is.Not.Zero);
         Assert.That(errorTok, Does.Contain("is a directory").And.Not.Contain("denied"));
     }
+
+    /// <summary>#16 point 3: logits that overflow (finite weights, here a final norm of bf16's largest value) stop a
+    /// greedy generation with an error naming the position (before: NaN logits decoded as "!!", exit 0).</summary>
+    [Test]
+    public void Logits_that_are_not_finite_stop_the_generation_with_an_error()
+    {
+        string source = TestModels.Directory(TestModels.Tiny());
+        string dir = Path.Combine(Path.GetTempPath(), $"hyvk-overflow-{Environment.ProcessId}");
+        if (Directory.Exists(dir))
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+
+        Directory.CreateDirectory(dir);
+        try
+        {
+            foreach (string f in Directory.GetFiles(source))
+            {
+                File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+            }
+
+            string file = Path.Combine(dir, "model.safetensors");
+            long offset;
+            long count;
+            using (var st = Hunyuan.Vk.Model.Safetensors.SafetensorsFile.Open(file))
+            {
+                var t = st.Tensors["model.norm.weight"];
+                (offset, count) = (t.Offset, t.Elements);
+            }
+
+            using (var s = new FileStream(file, FileMode.Open))
+            {
+                s.Position = offset;
+                for (long i = 0; i < count; i++)
+                {
+                    s.Write(BitConverter.GetBytes((ushort)0x7F7F));   // 3.39e38: finite, so it loads
+                }
+            }
+
+            (int exit, string output, string error) = Hyvk.Run("generate", "--model", dir, "--prompt-ids", string.Join(',', s_ids), "--weights", "f32", "--temperature", "0", "--max-tokens", "4");
+            Assert.That(exit, Is.Not.Zero, output);
+            Assert.That(error, Does.Contain("are not finite (NaN or infinity)").And.Contain($"position {s_ids.Length - 1}").And.Not.Contain("   at "));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
