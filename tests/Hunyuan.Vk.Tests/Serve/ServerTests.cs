@@ -339,31 +339,51 @@ public sealed class ServerTests : VulkanTest
     [Test]
     public async Task Waiting_requests_are_served_in_arrival_order()
     {
+        // The order is read from the server (its queue gauge and which response has started), not from when the
+        // client's continuations happen to run: two short replies a millisecond apart can finish in either order there.
         await using OpenAiServer server = await OpenAiServer.StartAsync(new ServeOptions { Port = 0, Queue = 4 }, _engine);
-        var order = new System.Collections.Concurrent.ConcurrentQueue<int>();
-        var waiting = new List<Task>();
-        // The device is busy with a generation this test holds open; three requests arrive one after another.
-        using (IEnumerator<int> held = _engine.GenerateTokens([9906], new GenerateOptions { MaxTokens = 5 }).GetEnumerator())
+        HttpRequestMessage Streamed() => new(HttpMethod.Post, new Uri(server.Address, "v1/completions"))
         {
-            Assert.That(held.MoveNext(), Is.True);
-            for (int i = 0; i < 3; i++)
+            Content = new StringContent("""{"prompt": [9906], "max_tokens": 500, "stream": true}""", Encoding.UTF8, "application/json"),
+        };
+        async Task WaitForQueue(int length)
+        {
+            for (var clock = System.Diagnostics.Stopwatch.StartNew(); clock.Elapsed < TimeSpan.FromSeconds(30); await Task.Delay(20))
             {
-                int k = i;
-                waiting.Add(Task.Run(async () =>
+                if (Metric(await _http.GetStringAsync(new Uri(server.Address, "metrics")), "hyvk_queue_length") == length)
                 {
-                    using HttpResponseMessage r = await _http.PostAsync(new Uri(server.Address, "v1/completions"),
-                        new StringContent("""{"prompt": [9906], "max_tokens": 1}""", Encoding.UTF8, "application/json"));
-                    Assert.That(r.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-                    order.Enqueue(k);
-                }));
-                await Task.Delay(300);   // each waiting before the next is sent
+                    return;
+                }
             }
 
-            Assert.That(order, Is.Empty, "none answered while the device was busy");
-        }   // the held generation ends: the queue drains
+            Assert.Fail($"the queue never reached {length}");
+        }
 
-        await Task.WhenAll(waiting);
-        Assert.That(order, Is.EqualTo(new[] { 0, 1, 2 }));
+        // A generates; B, then C, wait for the device.
+        using HttpRequestMessage requestA = Streamed(), requestB = Streamed();
+        HttpResponseMessage a = await _http.SendAsync(requestA, HttpCompletionOption.ResponseHeadersRead);
+        var readerA = new StreamReader(await a.Content.ReadAsStreamAsync());
+        Assert.That(await readerA.ReadLineAsync(), Does.StartWith("data: "), "A generating");
+        Task<HttpResponseMessage> b = _http.SendAsync(requestB, HttpCompletionOption.ResponseHeadersRead);
+        await WaitForQueue(1);
+        Task<HttpResponseMessage> c = _http.PostAsync(new Uri(server.Address, "v1/completions"),
+            new StringContent("""{"prompt": [9906], "max_tokens": 1}""", Encoding.UTF8, "application/json"));
+        await WaitForQueue(2);
+        Assert.That(b.IsCompleted || c.IsCompleted, Is.False, "none answered while the device was busy");
+
+        // A leaves: B, the first to wait, is served while C still waits.
+        readerA.Dispose();
+        a.Dispose();
+        using (HttpResponseMessage responseB = await b.WaitAsync(TimeSpan.FromSeconds(60)))
+        {
+            using var readerB = new StreamReader(await responseB.Content.ReadAsStreamAsync());
+            Assert.That(await readerB.ReadLineAsync(), Does.StartWith("data: "), "B generating");
+            Assert.That(c.IsCompleted, Is.False, "C waits behind B");
+            Assert.That(Metric(await _http.GetStringAsync(new Uri(server.Address, "metrics")), "hyvk_queue_length"), Is.EqualTo(1));
+        }   // B leaves: C is served
+
+        using HttpResponseMessage responseC = await c.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.That(responseC.StatusCode, Is.EqualTo(HttpStatusCode.OK));
     }
 
     // The value of a sample line "NAME VALUE" (0 when absent).
