@@ -2,6 +2,8 @@
 // The pick among k candidates sorted by logit (from topk.comp): softmax at the temperature, the top-p nucleus
 // (the smallest prefix whose probability reaches top_p), then the candidate where the host's uniform u falls.
 // Writes tokens[slot], and the candidates' probabilities (0 outside the nucleus) for inspection. One invocation.
+// A non-finite logit anywhere reaches here as a first candidate of +infinity (topk.comp): then tokens[slot] is
+// 0xFFFFFFFF (no token), as argmax.comp writes, and the host stops with an error.
 
 layout(local_size_x = 1) in;
 
@@ -20,6 +22,13 @@ layout(push_constant) uniform Push {
 
 void main()
 {
+    if (isinf(values[0])) {
+        tokens[p.slot] = 0xFFFFFFFFu;
+        for (uint i = 0; i < p.k; i++) {
+            probs[i] = 0.0;
+        }
+        return;
+    }
     uint count = 0;
     float total = 0.0;
     for (uint i = 0; i < p.k && ids[i] != 0xFFFFFFFFu; i++) {

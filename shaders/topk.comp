@@ -5,6 +5,8 @@
 // (ids read from the input). Each round finds the best element after the previous pick in that order.
 // Chunks keep every invocation's total loop count small: lavapipe ends any invocation's loops after 65535
 // iterations in all (LP_MAX_TGSI_LOOP_ITERATIONS), silently.
+// A NaN or infinite value is taken as +infinity, so it ranks first and reaches sample.comp, which then writes no token:
+// a NaN left as it is compares false with everything and could be kept or dropped depending on where it lies.
 
 layout(local_size_x_id = 0) in;
 
@@ -41,6 +43,7 @@ void main()
         uint id = NONE;
         for (uint i = begin + lid; i < end; i += gl_WorkGroupSize.x) {
             float v = in_values[i];
+            v = isnan(v) || isinf(v) ? uintBitsToFloat(0x7F800000u) : v;
             uint e = p.read_ids != 0 ? in_ids[i] : i;
             bool eligible = e != NONE && (r == 0 || before(prev_value, prev_id, v, e));
             if (eligible && (id == NONE || before(v, e, best, id))) {

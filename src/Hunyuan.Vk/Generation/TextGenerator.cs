@@ -152,7 +152,7 @@ public sealed class TextGenerator : IDisposable
             }
             else if (next < 0)
             {
-                // The greedy kernel writes no token (0xFFFFFFFF) when a logit is NaN or infinite.
+                // The greedy and the sampling kernels write no token (0xFFFFFFFF) when a logit is NaN or infinite.
                 throw new InvalidDataException(
                     $"The logits at position {_session.Position - 1} are not finite (NaN or infinity): the weights or the activations overflowed; no token can be chosen");
             }

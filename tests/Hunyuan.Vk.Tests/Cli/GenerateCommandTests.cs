@@ -319,12 +319,13 @@ public sealed class GeneratePlacementTests : VulkanTest
     }
 
     /// <summary>#16 point 3: logits that overflow (finite weights, here a final norm of bf16's largest value) stop a
-    /// greedy generation with an error naming the position (before: NaN logits decoded as "!!", exit 0).</summary>
-    [Test]
-    public void Logits_that_are_not_finite_stop_the_generation_with_an_error()
+    /// generation, greedy or sampled, with an error naming the position (before: NaN logits decoded as "!!", exit 0).</summary>
+    [TestCase("0")]
+    [TestCase("0.8")]
+    public void Logits_that_are_not_finite_stop_the_generation_with_an_error(string temperature)
     {
         string source = TestModels.Directory(TestModels.Tiny());
-        string dir = Path.Combine(Path.GetTempPath(), $"hyvk-overflow-{Environment.ProcessId}");
+        string dir = Path.Combine(Path.GetTempPath(), $"hyvk-overflow-{temperature}-{Environment.ProcessId}");
         if (Directory.Exists(dir))
         {
             Directory.Delete(dir, recursive: true);
@@ -356,7 +357,7 @@ public sealed class GeneratePlacementTests : VulkanTest
                 }
             }
 
-            (int exit, string output, string error) = Hyvk.Run("generate", "--model", dir, "--prompt-ids", string.Join(',', s_ids), "--weights", "f32", "--temperature", "0", "--max-tokens", "4");
+            (int exit, string output, string error) = Hyvk.Run("generate", "--model", dir, "--prompt-ids", string.Join(',', s_ids), "--weights", "f32", "--temperature", temperature, "--max-tokens", "4");
             Assert.That(exit, Is.Not.Zero, output);
             Assert.That(error, Does.Contain("are not finite (NaN or infinity)").And.Contain($"position {s_ids.Length - 1}").And.Not.Contain("   at "));
         }

@@ -87,6 +87,31 @@ public sealed class SamplingTests : VulkanTest
         Assert.That(chosen, Is.EqualTo(new uint[] { 9, (uint)order[pick] }));
     }
 
+    /// <summary>#16: a NaN or infinite logit anywhere (first, mid-chunk, last; alone or among finite ones) gives no token
+    /// (0xFFFFFFFF) from the greedy and the sampling kernels alike, so the host stops rather than decode garbage.</summary>
+    [TestCase(0, float.NaN)]
+    [TestCase(5000, float.NaN)]
+    [TestCase(128_166, float.NaN)]
+    [TestCase(4097, float.PositiveInfinity)]
+    [TestCase(77, float.NegativeInfinity)]
+    public void A_logit_that_is_not_finite_gives_no_token(int at, float bad)
+    {
+        const int Vocabulary = 128_167;
+        float[] logits = TestData.Uniform(at + 1, Vocabulary, scale: 4f);
+        logits[at] = bad;
+        using GpuBuffer gl = Upload(logits, "logits"), tokens = Upload(new uint[] { 9, 9, 9 }, "tokens");
+        using var sampler = new Sampler(Context, Gpu.Tuning, Vocabulary);
+        ArgmaxKernel argmax = Gpu.Kernel((c, t) => new ArgmaxKernel(c, t));
+        Context.Run(r =>
+        {
+            argmax.Record(r, gl.All, tokens.All, Vocabulary, slot: 0);
+            sampler.Record(r, gl.All, tokens.All, Vocabulary, topK: 20, temperature: 0.7f, topP: 0.9f, u: 0.5f, slot: 2);
+        });
+        var result = new uint[3];
+        tokens.Read<uint>(result);
+        Assert.That(result, Is.EqualTo(new uint[] { 0xFFFFFFFF, 9, 0xFFFFFFFF }), $"{bad} at {at}: greedy, untouched, sampled");
+    }
+
     [TestCase(WeightFormat.F32)]
     [TestCase(WeightFormat.F16)]
     [TestCase(WeightFormat.Q8)]
