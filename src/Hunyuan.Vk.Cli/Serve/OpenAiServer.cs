@@ -242,14 +242,9 @@ internal sealed class OpenAiServer : IAsyncDisposable
 
     private static async Task<JsonNode?> ReadJson(HttpContext context)
     {
-        try
-        {
-            return await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted).ConfigureAwait(false);
-        }
-        catch (JsonException e)
-        {
-            throw ApiError.Invalid($"The body is not valid JSON: {e.Message}");
-        }
+        using var body = new MemoryStream();
+        await context.Request.Body.CopyToAsync(body, context.RequestAborted).ConfigureAwait(false);
+        return RequestFields.ParseBody(body.GetBuffer().AsSpan(0, (int)body.Length));
     }
 
     // The prompt's length checked, a place in the queue, then the reply whole or streamed.

@@ -34,6 +34,7 @@ public sealed record GenerationConfig
         using (doc)
         {
             JsonElement r = doc.RootElement;
+            JsonStrings.Check(r, path);
             if (r.ValueKind != JsonValueKind.Object)
             {
                 throw new ModelFormatException($"{path}: expected a JSON object");

@@ -81,6 +81,7 @@ public sealed record HunyuanConfig
 
         using (doc)
         {
+            JsonStrings.Check(doc.RootElement, source);
             return new ConfigReader(doc.RootElement, source).Read();
         }
     }
@@ -109,10 +110,25 @@ public sealed record HunyuanConfig
                 throw Error("num_key_value_heads", $"{kvHeads} does not divide num_attention_heads {heads}");
             }
 
+            if ((long)Positive(heads, "num_attention_heads") * headDim > int.MaxValue)
+            {
+                throw Error("attention_head_dim", $"{headDim} x {heads} heads is too large");
+            }
+
             int intermediate = Int("intermediate_size");
             bool mixed = OptionalBool("use_mixed_mlp_moe") ?? true;
             int shared = mixed ? Uniform("num_shared_expert", layers, 1) : 0;
+            if (shared < 0 || (shared > 0 && (long)Positive(intermediate, "intermediate_size") * shared > int.MaxValue))
+            {
+                throw Error("num_shared_expert", $"{shared} shared experts of intermediate_size {intermediate}: not a size this engine runs");
+            }
+
             (double theta, double alpha) = Rope();
+            double ropeBase = theta * Math.Pow(alpha, headDim / (headDim - 2.0));
+            if (!double.IsFinite(ropeBase) || ropeBase <= 1)
+            {
+                throw Error("rope_theta", $"{theta} with rope_scaling.alpha {alpha} and head_dim {headDim} gives a RoPE base of {ropeBase}, not a finite number above 1");
+            }
             return new HunyuanConfig
             {
                 HiddenSize = Positive(hidden, "hidden_size"),

@@ -38,7 +38,18 @@ public sealed class HunyuanTokenizer
         }
 
         byte[][] bytes = ReadRanks(path);
-        using FileStream stream = File.OpenRead(path);
+        // The BPE is built from the ranks as read and checked here, not from the file again: what it reads is then
+        // exactly what was checked (a blank line, say, cannot mean one thing here and another there).
+        using var stream = new MemoryStream();
+        using (var writer = new StreamWriter(stream, leaveOpen: true) { NewLine = "\n" })
+        {
+            for (int rank = 0; rank < bytes.Length; rank++)
+            {
+                writer.WriteLine(FormattableString.Invariant($"{Convert.ToBase64String(bytes[rank])} {rank}"));
+            }
+        }
+
+        stream.Position = 0;
         TiktokenTokenizer bpe = TiktokenTokenizer.Create(stream, HunyuanPreTokenizer.Instance, normalizer: null,
             specialTokens: SpecialTokens.ById, cacheSize: 8192);
         return new HunyuanTokenizer(bpe, bytes);
@@ -170,6 +181,15 @@ public sealed class HunyuanTokenizer
         if (tokens.Count == 0 || tokens.Count > SpecialTokens.First)
         {
             throw new InvalidDataException($"{path}: {tokens.Count} ranks; Hunyuan's tokenizer has at most {SpecialTokens.First} before its special tokens");
+        }
+
+        // Byte-level BPE starts every word from its single bytes: without one, text holding that byte cannot be encoded.
+        for (int b = 0; b < 256; b++)
+        {
+            if (!seen.ContainsKey(Convert.ToBase64String([(byte)b])))
+            {
+                throw new InvalidDataException($"{path}: no rank for the single byte 0x{b:X2}; a byte-level tokenizer needs all 256, or text holding that byte cannot be encoded");
+            }
         }
 
         return [.. tokens];

@@ -87,12 +87,15 @@ public sealed class Checkpoint : IDisposable
             foreach (JsonProperty p in doc.RootElement.GetProperty("weight_map").EnumerateObject())
             {
                 string file = p.Value.GetString() ?? string.Empty;
-                if (file.Contains('/', StringComparison.Ordinal) || file.Contains('\\', StringComparison.Ordinal) || file.Length == 0)
+                if (file.Length == 0 || file is "." or ".." || file.IndexOfAny(['/', '\\', '\0']) >= 0)
                 {
                     throw new ModelFormatException($"{path}: weight_map names '{file}' for '{p.Name}', not a file name");
                 }
 
-                map[p.Name] = file;
+                if (!map.TryAdd(p.Name, file))
+                {
+                    throw new ModelFormatException($"{path}: weight_map lists '{p.Name}' twice");
+                }
             }
 
             return map;
