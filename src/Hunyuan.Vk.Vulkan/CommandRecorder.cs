@@ -140,7 +140,7 @@ public sealed unsafe class CommandRecorder : IDisposable
         ulong value = _submittedBase + 2 * (ulong)point + 1;
         Semaphore timeline = _timeline;
         var wait = new SemaphoreWaitInfo { SType = StructureType.SemaphoreWaitInfo, SemaphoreCount = 1, PSemaphores = &timeline, PValues = &value };
-        VulkanException.Check(_context.Api.WaitSemaphores(_context.Device, &wait, ulong.MaxValue), "vkWaitSemaphores");
+        VulkanException.Check(_context.Waited(_context.Api.WaitSemaphores(_context.Device, &wait, ulong.MaxValue), whole: false), "vkWaitSemaphores");
     }
 
     /// <summary>After <see cref="Submit"/>: the host's part of hand-off <paramref name="point"/> is written; the device
@@ -378,6 +378,7 @@ public sealed unsafe class CommandRecorder : IDisposable
             throw new InvalidOperationException("Submit before End: the command buffer is still recording");
         }
 
+        _context.ThrowIfLost();
         _context.FlushUploads();   // writes gathered for upload land before any work that may read them
         Wait();
         Fence fence = _fence;
@@ -458,8 +459,9 @@ public sealed unsafe class CommandRecorder : IDisposable
         }
 
         Fence fence = _fence;
-        VulkanException.Check(_context.Api.WaitForFences(_context.Device, 1, &fence, true, ulong.MaxValue), "vkWaitForFences");
-        _pending = false;
+        Result result = _context.Waited(_context.Api.WaitForFences(_context.Device, 1, &fence, true, ulong.MaxValue), whole: true);
+        _pending = false;   // done or failed, nothing is left to wait for: a lost device must not be waited on again
+        VulkanException.Check(result, "vkWaitForFences");
     }
 
     public void SubmitAndWait()

@@ -26,6 +26,11 @@ public sealed unsafe class GpuBuffer : IDisposable
     private readonly long _allocation;
     private bool _disposed;
 
+    private static long s_live;
+
+    /// <summary>Buffers made and not yet disposed, in every context of the process (for tests that nothing leaks).</summary>
+    public static long Live => Interlocked.Read(ref s_live);
+
     /// <summary>Unique for the process lifetime, so cached descriptor sets never confuse a new buffer with a freed one.</summary>
     internal long Id { get; } = Interlocked.Increment(ref s_nextId);
 
@@ -66,12 +71,15 @@ public sealed unsafe class GpuBuffer : IDisposable
             MemoryTypeIndex = type,
         };
         DeviceMemory memory;
-        Result result = vk.AllocateMemory(context.Device, &alloc, null, &memory);
+        Result result = context.AllocateMemory(&alloc, &memory);
         if (result != Result.Success)
         {
             vk.DestroyBuffer(context.Device, Handle, null);
-            VulkanException.Check(result, $"vkAllocateMemory for buffer '{name}' ({bytes} bytes)");
+            VulkanException.Check(result, FormattableString.Invariant(
+                $"vkAllocateMemory for buffer '{name}' ({bytes} bytes, {bytes / 1048576.0:F1} MiB; {context.AllocatedBytes / 1048576.0:F1} MiB held already)"));
         }
+
+        Interlocked.Increment(ref s_live);
 
         _memory = memory;
         _allocation = (long)req.Size;
@@ -228,6 +236,7 @@ public sealed unsafe class GpuBuffer : IDisposable
         vk.DestroyBuffer(_context.Device, Handle, null);
         vk.FreeMemory(_context.Device, _memory, null);
         _context.Allocated(-_allocation);
+        Interlocked.Decrement(ref s_live);
     }
 
     public override string ToString() => $"{Name} ({Size} bytes)";

@@ -57,6 +57,58 @@ public sealed unsafe class GpuContext : IDisposable
         }
     }
 
+    private readonly DeviceFaults? _faults = DeviceFaults.FromEnvironment();
+    private long _allocations, _waits;
+    private int _lost;
+
+    /// <summary>Device memory allocations made by this context so far (each buffer is one).</summary>
+    public long Allocations => Interlocked.Read(ref _allocations);
+
+    /// <summary>Waits for whole submits (their fences) so far.</summary>
+    public long Waits => Interlocked.Read(ref _waits);
+
+    /// <summary>True once a wait has reported VK_ERROR_DEVICE_LOST: nothing more runs on this device.</summary>
+    public bool IsLost => Volatile.Read(ref _lost) != 0;
+
+    // vkAllocateMemory, or the fault HYVK_FAULTS asks for at this allocation.
+    internal Result AllocateMemory(MemoryAllocateInfo* info, DeviceMemory* memory)
+    {
+        long n = Interlocked.Increment(ref _allocations);
+        return n == _faults?.OutOfDeviceMemoryAt ? Result.ErrorOutOfDeviceMemory
+            : n == _faults?.OutOfHostMemoryAt ? Result.ErrorOutOfHostMemory
+            : Api.AllocateMemory(Device, info, null, memory);
+    }
+
+    // What a wait returned, or VK_ERROR_DEVICE_LOST where HYVK_FAULTS asks for it; a lost device is remembered. The
+    // fault is made at a wait for a whole submit (a fence): the device is then idle, as a lost one is, and nothing of
+    // the submit (a hand-off the host has still to release) is left running.
+    internal Result Waited(Result result, bool whole)
+    {
+        if (whole && Interlocked.Increment(ref _waits) == _faults?.LostAtWait && result == Result.Success)
+        {
+            result = Result.ErrorDeviceLost;
+        }
+
+        if (result == Result.ErrorDeviceLost)
+        {
+            Volatile.Write(ref _lost, 1);
+        }
+
+        return result;
+    }
+
+    /// <summary>Throws once the device is lost: a submit then would fail or never finish.</summary>
+    internal void ThrowIfLost()
+    {
+        if (IsLost)
+        {
+            throw new VulkanException($"The device ({Info.Name}) was lost (VK_ERROR_DEVICE_LOST) and runs nothing more: restart to use it again")
+            {
+                Result = nameof(Result.ErrorDeviceLost),
+            };
+        }
+    }
+
     internal GpuContext(VulkanInstance instance, PhysicalDevice physical, DeviceInfo info, bool forceStaging)
     {
         ForceStaging = forceStaging;

@@ -291,7 +291,25 @@ public sealed partial class DecodeSession : IDisposable
         long submitStart = Stopwatch.GetTimestamp();
         r.Submit();
         long submitted = Stopwatch.GetTimestamp();
-        _host?.Serve(r, _model, tokens);
+        try
+        {
+            _host?.Serve(r, _model, tokens);
+        }
+        catch
+        {
+            // The device waits on hand-offs the host has not released: let it finish (Wait releases the rest in
+            // order) before anything it reads can be freed. On a lost device that wait fails too; the first error stands.
+            try
+            {
+                r.Wait();
+            }
+            catch (VulkanException)
+            {
+            }
+
+            throw;
+        }
+
         if (recordNext)
         {
             int next = 1 - _current;

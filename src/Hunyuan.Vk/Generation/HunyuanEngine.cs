@@ -113,6 +113,10 @@ public sealed class HunyuanEngine : IDisposable
     /// <summary>Device memory allocated now (tests check that serving many requests leaves it flat).</summary>
     internal long DeviceBytesAllocated => _context.AllocatedBytes;
 
+    internal long DeviceAllocations => _context.Allocations;
+
+    internal long DeviceWaits => _context.Waits;
+
     /// <summary>The device weight format in use.</summary>
     public WeightFormat Format { get; private init; }
 
