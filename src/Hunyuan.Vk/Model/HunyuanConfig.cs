@@ -142,7 +142,7 @@ public sealed record HunyuanConfig
                 ExpertIntermediate = Positive(Uniform("moe_intermediate_size", layers, intermediate), "moe_intermediate_size"),
                 SharedExperts = shared,
                 SharedIntermediate = intermediate * shared,
-                RmsNormEps = (float)PositiveNumber(OptionalDouble("rms_norm_eps") ?? 1e-5, "rms_norm_eps"),
+                RmsNormEps = PositiveFloat(OptionalDouble("rms_norm_eps") ?? 1e-5, "rms_norm_eps"),
                 RopeTheta = theta,
                 RopeAlpha = alpha,
                 UseQkNorm = OptionalBool("use_qk_norm") ?? false,
@@ -292,6 +292,14 @@ public sealed record HunyuanConfig
 
         private double PositiveNumber(double value, string field) =>
             value > 0 && double.IsFinite(value) ? value : throw Error(field, $"{value.ToString(System.Globalization.CultureInfo.InvariantCulture)} must be a positive number");
+
+        // The kernels read it as a float: a double that rounds to 0 or to infinity there is refused too.
+        private float PositiveFloat(double value, string field)
+        {
+            float f = (float)PositiveNumber(value, field);
+            return f > 0 && float.IsFinite(f) ? f
+                : throw Error(field, $"{value.ToString(System.Globalization.CultureInfo.InvariantCulture)} is too {(f > 0 ? "large" : "small")} for a float (the kernels' type)");
+        }
 
         private double? OptionalDouble(string field)
         {

@@ -71,7 +71,8 @@ public sealed class FuzzTests
         {
             ("\"intermediate_size\": ", "\"intermediate_size\": 0, \"x\": "),                  // the shared expert's size 0 (was accepted)
             ("\"num_attention_heads\": ", "\"num_attention_heads\": 1073741824, \"x\": "),    // heads x head_dim past int (was an overflow)
-            ("\"rope_theta\": ", "\"rope_theta\": 1e-9, \"x\": "),                             // a RoPE base under 1, even with alpha
+            ("\"rope_theta\": ", "\"rope_theta\": 1e-9, \"x\": "),
+            ("\"rms_norm_eps\": ", "\"rms_norm_eps\": 1e-85, \"x\": "),                          // 0 as a float (was accepted: found by tools/fuzz)                             // a RoPE base under 1, even with alpha
         })
         {
             Assert.That(seed, Does.Contain(from));
@@ -79,6 +80,17 @@ public sealed class FuzzTests
             Exception? e = Assert.Catch(() => config.Run(Encoding.UTF8.GetBytes(edited)), to);
             Assert.That(FuzzRun.IsClearError(e!), Is.True, $"{to}: {e!.GetType().Name}: {e.Message}");
         }
+    }
+
+    [TestCase("\"temperature\": 0.7", "\"temperature\": 1e45")]   // infinity as a float (was accepted: found by tools/fuzz)
+    [TestCase("\"top_p\": 0.8", "\"top_p\": 1e-50")]            // 0 as a float
+    public void Generation_config_values_are_checked_as_the_floats_they_become(string from, string to)
+    {
+        FuzzTarget generation = Target("generation_config");
+        string seed = Encoding.UTF8.GetString(generation.Seed);
+        Assert.That(seed, Does.Contain(from));
+        Exception? e = Assert.Catch(() => generation.Run(Encoding.UTF8.GetBytes(seed.Replace(from, to, StringComparison.Ordinal))));
+        Assert.That(FuzzRun.IsClearError(e!), Is.True, $"{e!.GetType().Name}: {e.Message}");
     }
 
     [Test]
