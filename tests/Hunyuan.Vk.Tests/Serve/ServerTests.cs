@@ -318,7 +318,7 @@ public sealed class ServerTests : VulkanTest
         await using OpenAiServer single = await OpenAiServer.StartAsync(new ServeOptions { Port = 0, Queue = 0 }, _engine);
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(single.Address, "v1/completions"))
         {
-            Content = new StringContent("""{"prompt": [9906], "max_tokens": 500, "stream": true}""", Encoding.UTF8, "application/json"),
+            Content = new StringContent("""{"prompt": [9906], "max_tokens": 1000, "temperature": 0, "stream": true}""", Encoding.UTF8, "application/json"),
         };
         using (HttpResponseMessage running = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead))
         {
@@ -344,7 +344,7 @@ public sealed class ServerTests : VulkanTest
         await using OpenAiServer server = await OpenAiServer.StartAsync(new ServeOptions { Port = 0, Queue = 4 }, _engine);
         HttpRequestMessage Streamed() => new(HttpMethod.Post, new Uri(server.Address, "v1/completions"))
         {
-            Content = new StringContent("""{"prompt": [9906], "max_tokens": 500, "stream": true}""", Encoding.UTF8, "application/json"),
+            Content = new StringContent("""{"prompt": [9906], "max_tokens": 1000, "temperature": 0, "stream": true}""", Encoding.UTF8, "application/json"),
         };
         async Task WaitForQueue(int length)
         {
@@ -359,7 +359,8 @@ public sealed class ServerTests : VulkanTest
             Assert.Fail($"the queue never reached {length}");
         }
 
-        // A generates; B, then C, wait for the device.
+        // A generates; B, then C, wait for the device. A and B are greedy and long (1,000 tokens, no stop token on
+        // this model), so neither ends by itself while the test is arranging the queue.
         using HttpRequestMessage requestA = Streamed(), requestB = Streamed();
         HttpResponseMessage a = await _http.SendAsync(requestA, HttpCompletionOption.ResponseHeadersRead);
         var readerA = new StreamReader(await a.Content.ReadAsStreamAsync());
