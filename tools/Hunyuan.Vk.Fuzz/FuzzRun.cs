@@ -16,7 +16,7 @@ public sealed record FuzzSummary(long Cases, long Accepted, long Refused, IReadO
 
 /// <summary>
 /// Runs cases: case n of seed s mutates one target's seed with a <see cref="Random"/> of its own (from s and n), so
-/// any case is remade alone. An input is refused (one of <see cref="ClearErrors"/>, with a message), accepted (and the
+/// any case is remade alone. An input is refused (an exception <see cref="IsClearError"/> accepts, with a message), accepted (and the
 /// target's own check of the result holds), or a finding: any other exception, an accepted input that is not valid,
 /// a refusal without a message, or a case over <see cref="CaseLimit"/> (a hang: the run stops there).
 /// </summary>
@@ -29,27 +29,19 @@ public sealed class FuzzRun(IReadOnlyList<FuzzTarget> targets, TimeSpan? caseLim
     /// request's fault (the server's 4xx).</summary>
     public static bool IsClearError(Exception e) => e is ModelFormatException or InvalidDataException or ApiError { Status: >= 400 and < 500 };
 
-    public static string ClearErrors => "ModelFormatException, InvalidDataException, ApiError 4xx";
-
     /// <summary>Cases <paramref name="first"/>.. of <paramref name="seed"/> until <paramref name="cases"/> are run or
     /// <paramref name="duration"/> has passed; the targets take turns.</summary>
     public FuzzSummary Run(int seed, long first, long cases, TimeSpan duration, string? onlyTarget = null, Action<FuzzFinding>? found = null, Action<long>? progress = null)
     {
-        FuzzTarget[] chosen = [.. targets.Where(t => onlyTarget is null || t.Name == onlyTarget)];
-        if (chosen.Length == 0)
-        {
-            throw new ArgumentException($"no target '{onlyTarget}' (targets: {string.Join(", ", targets.Select(t => t.Name))})", nameof(onlyTarget));
-        }
-
+        FuzzTarget[] chosen = Chosen(onlyTarget);
         var findings = new List<FuzzFinding>();
         var perTarget = chosen.ToDictionary(t => t.Name, _ => 0L);
         long accepted = 0, refused = 0, done = 0;
         var clock = Stopwatch.StartNew();
         for (long n = first; n < first + cases && clock.Elapsed < duration; n++)
         {
-            FuzzTarget target = chosen[n % chosen.Length];
             var steps = new List<string>();
-            byte[] input = Mutator.Mutate(target.Seed, new Random(CaseSeed(seed, n)), steps);
+            byte[] input = CaseInput(seed, n, chosen, out FuzzTarget target, steps);
             (bool? ok, string? problem) = RunCase(target, input);
             done++;
             perTarget[target.Name]++;
@@ -79,11 +71,21 @@ public sealed class FuzzRun(IReadOnlyList<FuzzTarget> targets, TimeSpan? caseLim
     }
 
     /// <summary>The case's input, remade (for --case and --save).</summary>
-    public byte[] Input(int seed, long n, string? onlyTarget, out FuzzTarget target, List<string> steps)
+    public byte[] Input(int seed, long n, string? onlyTarget, out FuzzTarget target, List<string> steps) =>
+        CaseInput(seed, n, Chosen(onlyTarget), out target, steps);
+
+    // Case n of a run over these targets: theirs in turn, mutated by a Random of the case's own.
+    private static byte[] CaseInput(int seed, long n, FuzzTarget[] chosen, out FuzzTarget target, List<string> steps)
     {
-        FuzzTarget[] chosen = [.. targets.Where(t => onlyTarget is null || t.Name == onlyTarget)];
         target = chosen[n % chosen.Length];
         return Mutator.Mutate(target.Seed, new Random(CaseSeed(seed, n)), steps);
+    }
+
+    private FuzzTarget[] Chosen(string? onlyTarget)
+    {
+        FuzzTarget[] chosen = [.. targets.Where(t => onlyTarget is null || t.Name == onlyTarget)];
+        return chosen.Length > 0 ? chosen
+            : throw new ArgumentException($"no target '{onlyTarget}' (targets: {string.Join(", ", targets.Select(t => t.Name))})", nameof(onlyTarget));
     }
 
     // The case's own seed: a fixed mix of the run's seed and the case number (HashCode's is new in every process).

@@ -12,7 +12,7 @@ namespace Hunyuan.Vk.Fuzz;
 /// <summary>
 /// One kind of input: a valid seed, and the code that takes it as the engine does. <see cref="Run"/> returns null when
 /// the input is accepted and what was made of it holds up (an independent check of the result), a description when
-/// it was accepted but is not valid; a refusal is one of <see cref="FuzzRun.ClearErrors"/> thrown.
+/// it was accepted but is not valid; a refusal is an exception <see cref="FuzzRun.IsClearError"/> accepts.
 /// </summary>
 public sealed record FuzzTarget(string Name, byte[] Seed, Func<byte[], string?> Run);
 
@@ -219,7 +219,7 @@ public static class Targets
         Encoding.UTF8.GetBytes("""{"model": "hunyuan-a13b", "prompt": "<|startoftext|>Once upon a time", "max_tokens": 16, "temperature": 0, "seed": 7, "repetition_penalty": 1.05, "stop": "."}"""),
         data =>
         {
-            CompletionRequest request = CompletionRequest.Parse(ParseBody(data));
+            CompletionRequest request = CompletionRequest.Parse(RequestFields.ParseBody(data));
             return OptionsProblem(request.Options)
                 ?? Check(request.Ids is not null || request.Text is not null, "no prompt")
                 ?? (request.Text is string text ? Check(tokenizer.Decode(tokenizer.Encode(text, allowSpecial: true)) == text.Normalize(NormalizationForm.FormC), "the prompt does not decode back") : null);
@@ -229,7 +229,7 @@ public static class Targets
     // ArgumentException there is its 400 "messages").
     private static string? ChatRequestProblem(HunyuanTokenizer tokenizer, byte[] data)
     {
-        ChatRequest request = ChatRequest.Parse(ParseBody(data));
+        ChatRequest request = ChatRequest.Parse(RequestFields.ParseBody(data));
         string text;
         try
         {
@@ -244,8 +244,6 @@ public static class Targets
             ?? Check(request.Messages.Count > 0, "no messages")
             ?? Check(tokenizer.Decode(tokenizer.Encode(text, allowSpecial: true)) == text.Normalize(NormalizationForm.FormC), "the rendered prompt does not decode back");
     }
-
-    private static JsonNode? ParseBody(byte[] data) => RequestFields.ParseBody(data);
 
     // What an accepted request asks of the engine is within what it runs.
     private static string? OptionsProblem(Generation.GenerateOptions o) =>

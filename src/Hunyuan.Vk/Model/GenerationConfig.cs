@@ -44,7 +44,7 @@ public sealed record GenerationConfig
             bool? Bool(string field) => !r.TryGetProperty(field, out JsonElement v) || v.ValueKind == JsonValueKind.Null ? null
                 : v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : throw Error(field, v, "true or false");
             float? Number(string field, Func<double, bool> ok, string wanted) => !r.TryGetProperty(field, out JsonElement v) || v.ValueKind == JsonValueKind.Null ? null
-                : v.ValueKind == JsonValueKind.Number && ok((float)v.GetDouble()) ? (float)v.GetDouble() : throw Error(field, v, wanted);   // as the float it is used as
+                : v.ValueKind == JsonValueKind.Number && (float)v.GetDouble() is var f && ok(f) ? f : throw Error(field, v, wanted);   // as the float it is used as
             int Id(string field, JsonElement v) => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int id) && id >= 0 ? id : throw Error(field, v, "a token id");
 
             var defaults = new GenerationConfig();

@@ -53,7 +53,9 @@ public sealed record HunyuanConfig
     public long ExpertWeights => 3L * ExpertIntermediate * HiddenSize;
 
     /// <summary>The NTK-alpha RoPE base: theta * alpha^(d/(d-2)), d = head_dim (10000 * 1000^(128/126) for A13B).</summary>
-    public double RopeBase => RopeTheta * Math.Pow(RopeAlpha, HeadDim / (HeadDim - 2.0));
+    public double RopeBase => NtkAlphaBase(RopeTheta, RopeAlpha, HeadDim);
+
+    private static double NtkAlphaBase(double theta, double alpha, int headDim) => theta * Math.Pow(alpha, headDim / (headDim - 2.0));
 
     public static HunyuanConfig Load(string modelDirectory)
     {
@@ -124,7 +126,7 @@ public sealed record HunyuanConfig
             }
 
             (double theta, double alpha) = Rope();
-            double ropeBase = theta * Math.Pow(alpha, headDim / (headDim - 2.0));
+            double ropeBase = NtkAlphaBase(theta, alpha, headDim);
             if (!double.IsFinite(ropeBase) || ropeBase <= 1)
             {
                 throw Error("rope_theta", $"{theta} with rope_scaling.alpha {alpha} and head_dim {headDim} gives a RoPE base of {ropeBase}, not a finite number above 1");

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using Hunyuan.Vk.Generation;
 using Hunyuan.Vk.Model.Formats;
@@ -16,22 +15,22 @@ namespace Hunyuan.Vk.Tests.Vulkan;
 public sealed class DeviceFaultTests : VulkanTest
 {
     private static readonly EngineOptions s_options = new() { Weights = WeightFormat.Q8, ContextLength = 256 };
-    private readonly ConcurrentQueue<ValidationMessage> _messages = new();
+    private InstanceMessages _messages = null!;
     private string _model = null!;
 
     [SetUp]
     public void Listen()
     {
         _model = TestModels.Directory(TestModels.Tiny());
-        VulkanInstance.MessageRaised += _messages.Enqueue;
+        _messages = new InstanceMessages();
     }
 
     [TearDown]
     public void Stop()
     {
-        VulkanInstance.MessageRaised -= _messages.Enqueue;
+        _messages.Dispose();
         Environment.SetEnvironmentVariable(DeviceFaults.EnvironmentVariable, null);
-        Assert.That(_messages, Is.Empty, "validation messages from the engine's own instance");
+        Assert.That(_messages.Messages, Is.Empty, "validation messages from the engine's own instance");
     }
 
     [Test]

@@ -1,9 +1,7 @@
-using System.Collections.Concurrent;
 using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Generation;
 using Hunyuan.Vk.Model.Formats;
 using Hunyuan.Vk.Tests.Harness;
-using Hunyuan.Vk.Vulkan;
 
 namespace Hunyuan.Vk.Tests.Vulkan;
 
@@ -18,12 +16,10 @@ public sealed class LongGenerationTests : VulkanTest
     [TestCase(KvCacheFormat.F16)]
     public void A_thousand_tokens_generate_with_no_validation_message(KvCacheFormat kv)
     {
-        var messages = new ConcurrentQueue<ValidationMessage>();
-        VulkanInstance.MessageRaised += messages.Enqueue;
-        try
+        using var messages = new InstanceMessages();   // the engine's disposal included
+        using (HunyuanEngine engine = HunyuanEngine.Load(TestModels.Directory(TestModels.Tiny()),
+            new EngineOptions { Weights = WeightFormat.Q8, ContextLength = 1100, KvCache = kv }))
         {
-            using HunyuanEngine engine = HunyuanEngine.Load(TestModels.Directory(TestModels.Tiny()),
-                new EngineOptions { Weights = WeightFormat.Q8, ContextLength = 1100, KvCache = kv });
             long allocated = -1;
             var stats = new GenerationStats();
             int count = 0;
@@ -41,11 +37,7 @@ public sealed class LongGenerationTests : VulkanTest
             Assert.That(stats.FinishReason, Is.EqualTo(FinishReason.Length));
             Assert.That(engine.DeviceBytesAllocated, Is.EqualTo(allocated), "no device memory grows over the generation");
         }
-        finally
-        {
-            VulkanInstance.MessageRaised -= messages.Enqueue;
-        }
 
-        Assert.That(messages, Is.Empty);
+        Assert.That(messages.Messages, Is.Empty);
     }
 }
