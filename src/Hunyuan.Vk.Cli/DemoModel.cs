@@ -4,7 +4,8 @@ namespace Hunyuan.Vk.Cli;
 
 /// <summary>
 /// The model used when no --model is given: a small random checkpoint in the real layout (make-model's "small" preset,
-/// seed 1, untied lm_head), written once to ~/.cache/hyvk/demo-small-untied. Its weights are random, so its text is
+/// seed 1, untied lm_head), written once to ~/.cache/hyvk/demo-small-untied-2 (-2: its tokenizer_config.json names
+/// the special tokens' ids, which an older demo model's did not). Its weights are random, so its text is
 /// gibberish: it shows the engine working end to end on a machine with no downloaded model. (With A13B's tied head a
 /// random model just repeats the prompt's last token, a special one, and prints nothing.)
 /// </summary>
@@ -12,7 +13,7 @@ internal static class DemoModel
 {
     public static string Directory => Path.Combine(
         Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } cache ? cache : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"),
-        "hyvk", "demo-small-untied");
+        "hyvk", "demo-small-untied-2");
 
     public static string EnsureExists(Action<string> progress)
     {

@@ -28,10 +28,10 @@ public static class Targets
         if (!File.Exists(rankFile))
         {
             Directory.CreateDirectory(Path.GetDirectoryName(rankFile)!);
-            TokenizerFiles.Write(Path.GetDirectoryName(rankFile)!, rankFile: null);
+            TokenizerFiles.Write(Path.GetDirectoryName(rankFile)!, rankFile: null, SpecialTokens.Release);
         }
 
-        HunyuanTokenizer tokenizer = HunyuanTokenizer.FromRankFile(rankFile);
+        HunyuanTokenizer tokenizer = HunyuanTokenizer.FromModelDirectory(Path.GetDirectoryName(rankFile)!);
         return
         [
             Safetensors(Path.Combine(scratch, "safetensors")),
@@ -148,7 +148,7 @@ public static class Targets
     private static FuzzTarget GenerationConfigFile(string dir)
     {
         Directory.CreateDirectory(dir);
-        byte[] seed = Encoding.UTF8.GetBytes(CheckpointGenerator.GenerationConfigJson());
+        byte[] seed = Encoding.UTF8.GetBytes(new CheckpointGenerator(new GeneratorOptions()).GenerationConfigJson());
         string path = Path.Combine(dir, "generation_config.json");
         return new FuzzTarget("generation_config", seed, data =>
         {
@@ -176,7 +176,7 @@ public static class Targets
             // Accepted: text of every kind still encodes and decodes back.
             List<int> ids = t.Encode(Sample);
             return Check(t.Decode(ids) == Sample, "the sample text does not decode back")
-                ?? Check(ids.All(i => i >= 0 && i < HunyuanTokenizer.VocabSize), "an id outside the vocabulary");
+                ?? Check(ids.All(i => i >= 0 && i < t.VocabSize), "an id outside the vocabulary");
         });
     }
 

@@ -23,9 +23,12 @@ internal static class MakeModelCommand
         format.AcceptOnlyFromAmong("dense", "gptq-int4", "fp8");
         var shards = new Option<int>("--shards") { Description = "Number of safetensors files (more than one writes model.safetensors.index.json)", DefaultValueFactory = _ => 1 };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "A hy.tiktoken rank file to ship (default: cl100k_base with Hunyuan's special tokens)" };
+        // For the interrupt tests: after the first tensor, say "held" and wait (a minute at most) for a signal, so the
+        // signal arrives mid-write however fast the machine writes.
+        var hold = new Option<bool>("--hold-after-first-tensor") { Hidden = true };
 
         var command = new Command("make-model", "Write a random Hunyuan-A13B-style checkpoint (config, tokenizer, safetensors) for tests and demos");
-        foreach (Option o in new Option[] { output, preset, layers, vocab, untied, seed, dtype, format, shards, tokenizer })
+        foreach (Option o in new Option[] { output, preset, layers, vocab, untied, seed, dtype, format, shards, tokenizer, hold })
         {
             command.Options.Add(o);
         }
@@ -49,7 +52,9 @@ internal static class MakeModelCommand
             HunyuanConfig c = generator.Config;
             Console.Error.WriteLine(FormattableString.Invariant(
                 $"make-model: {options.Preset} ({c.Layers} layers, hidden {c.HiddenSize}, {c.Experts} experts top-{c.TopK}), {options.Format}, seed {options.Seed} -> {directory}"));
-            // Ctrl-C or SIGTERM: stop after the tensor being written, remove the partial directory, exit 130.
+            // Ctrl-C or SIGTERM: stop after the tensor being written, remove the partial directory, exit 130. A SIGINT
+            // that the parent process ignores (as a non-interactive shell does for its background jobs) stays ignored:
+            // .NET installs no handler for it, as is the convention; SIGTERM still stops the write.
             using var cancel = new CancellationTokenSource();
             void Stop(PosixSignalContext signal)
             {
@@ -61,7 +66,16 @@ internal static class MakeModelCommand
             using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
             try
             {
-                generator.Write(directory, message => Console.Error.WriteLine("make-model: " + message), cancel.Token);
+                bool held = !parse.GetValue(hold);
+                generator.Write(directory, message => Console.Error.WriteLine("make-model: " + message), () =>
+                {
+                    if (!held)
+                    {
+                        held = true;
+                        Console.Error.WriteLine("make-model: held after the first tensor");
+                        cancel.Token.WaitHandle.WaitOne(TimeSpan.FromMinutes(1));
+                    }
+                }, cancel.Token);
             }
             catch (OperationCanceledException)
             {

@@ -279,7 +279,8 @@ public sealed partial class DecodeSession : IDisposable
     {
         if (token < 0 || token >= _c.VocabSize)
         {
-            throw new ArgumentOutOfRangeException(nameof(token), $"Token {token} is outside the vocabulary of {_c.VocabSize}");
+            // No parameter name: the message reaches users as it is (the server's 400, the CLI's error line).
+            throw new ArgumentException($"Token {token} is outside the vocabulary of {_c.VocabSize}");
         }
     }
 

@@ -4,9 +4,10 @@ using Microsoft.ML.Tokenizers;
 namespace Hunyuan.Vk.Text;
 
 /// <summary>
-/// Hunyuan's tokenizer (spec section 5): tiktoken byte-level BPE over the rank file <c>hy.tiktoken</c> with whole-piece
-/// lookup before merges (Microsoft.ML.Tokenizers' Tiktoken), the pre-tokenizer pattern walked by code point
-/// (<see cref="HunyuanPreTokenizer"/>), NFC normalisation, and the 210 special tokens from id 127957. Special tokens are
+/// Hunyuan's tokenizer (docs/model.md, "Tokenizer"): tiktoken byte-level BPE over the rank file <c>hy.tiktoken</c> with
+/// whole-piece lookup before merges (Microsoft.ML.Tokenizers' Tiktoken), the pre-tokenizer pattern walked by code point
+/// (<see cref="HunyuanPreTokenizer"/>), NFC normalisation, and the 210 special tokens after the ranks (<see
+/// cref="SpecialTokens"/>: from id 127957 with the release's rank file). Special tokens are
 /// recognised in text only when the caller allows it (chat templates do; user text does not). Decoding works on the raw
 /// token bytes, so a character split across tokens is never garbled (see <see cref="TokenDecoder"/>).
 /// </summary>
@@ -16,21 +17,32 @@ public sealed class HunyuanTokenizer
     private readonly TiktokenTokenizer _bpe;
     private readonly byte[][] _bytes;
 
-    private HunyuanTokenizer(TiktokenTokenizer bpe, byte[][] bytes)
+    private HunyuanTokenizer(TiktokenTokenizer bpe, byte[][] bytes, SpecialTokens special)
     {
         _bpe = bpe;
         _bytes = bytes;
+        Special = special;
     }
 
-    /// <summary>BPE ranks in the rank file; special tokens follow at <see cref="SpecialTokens.First"/>.</summary>
+    public const string ConfigFileName = "tokenizer_config.json";
+
+    /// <summary>BPE ranks in the rank file.</summary>
     public int RankCount => _bytes.Length;
 
-    public const int VocabSize = SpecialTokens.First + SpecialTokens.Count;
+    /// <summary>The special tokens and their ids.</summary>
+    public SpecialTokens Special { get; }
 
-    /// <summary>Loads <c>hy.tiktoken</c> from a model directory.</summary>
-    public static HunyuanTokenizer FromModelDirectory(string directory) => FromRankFile(Path.Combine(directory, RankFileName));
+    /// <summary>Ids this tokenizer can give: up to its last special token.</summary>
+    public int VocabSize => Special.End;
 
-    public static HunyuanTokenizer FromRankFile(string path)
+    /// <summary>Loads <c>hy.tiktoken</c> from a model directory, its special tokens numbered as its
+    /// <c>tokenizer_config.json</c> says, or after the ranks when it does not.</summary>
+    public static HunyuanTokenizer FromModelDirectory(string directory) =>
+        FromRankFile(Path.Combine(directory, RankFileName), Path.Combine(directory, ConfigFileName));
+
+    /// <summary>Loads a rank file; the special tokens follow its last rank unless <paramref name="tokenizerConfig"/>
+    /// (a <c>tokenizer_config.json</c>, used when it exists) names their ids.</summary>
+    public static HunyuanTokenizer FromRankFile(string path, string? tokenizerConfig = null)
     {
         if (!File.Exists(path))
         {
@@ -38,6 +50,7 @@ public sealed class HunyuanTokenizer
         }
 
         byte[][] bytes = ReadRanks(path);
+        SpecialTokens special = SpecialTokens.ForModel(tokenizerConfig, bytes.Length);
         // The BPE is built from the ranks as read and checked here, not from the file again: what it reads is then
         // exactly what was checked (a blank line, say, cannot mean one thing here and another there).
         using var stream = new MemoryStream();
@@ -51,8 +64,8 @@ public sealed class HunyuanTokenizer
 
         stream.Position = 0;
         TiktokenTokenizer bpe = TiktokenTokenizer.Create(stream, HunyuanPreTokenizer.Instance, normalizer: null,
-            specialTokens: SpecialTokens.ById, cacheSize: 8192);
-        return new HunyuanTokenizer(bpe, bytes);
+            specialTokens: special.ById, cacheSize: 8192);
+        return new HunyuanTokenizer(bpe, bytes, special);
     }
 
     /// <summary>Token ids of <paramref name="text"/>. With <paramref name="allowSpecial"/>, <c>&lt;|...|&gt;</c> strings of
@@ -73,7 +86,7 @@ public sealed class HunyuanTokenizer
                     break;
                 }
 
-                if (SpecialTokens.ById.TryGetValue(nfc[at..(close + 2)], out int id))
+                if (Special.ById.TryGetValue(nfc[at..(close + 2)], out int id))
                 {
                     EncodeOrdinary(nfc, gapStart, at, ids);
                     ids.Add(id);
@@ -105,12 +118,12 @@ public sealed class HunyuanTokenizer
             return _bytes[id];
         }
 
-        if (id >= SpecialTokens.First && id < SpecialTokens.First + SpecialTokens.Count)
+        if (Special.Contains(id))
         {
-            return Encoding.UTF8.GetBytes(SpecialTokens.Text(id));
+            return Encoding.UTF8.GetBytes(Special.Text(id));
         }
 
-        if (id >= 0 && id < SpecialTokens.First)
+        if (id >= 0 && id < Special.First)
         {
             return "\uFFFD"u8;
         }
@@ -118,7 +131,7 @@ public sealed class HunyuanTokenizer
         throw new ArgumentOutOfRangeException(nameof(id), $"Token id {id} is outside the vocabulary (0..{VocabSize - 1})");
     }
 
-    public static bool IsSpecial(int id) => id >= SpecialTokens.First && id < SpecialTokens.First + SpecialTokens.Count;
+    public bool IsSpecial(int id) => Special.Contains(id);
 
     /// <summary>Text of the ids: their bytes concatenated, decoded as UTF-8 with U+FFFD for invalid sequences.</summary>
     public string Decode(IEnumerable<int> ids, bool skipSpecial = false)
@@ -178,9 +191,9 @@ public sealed class HunyuanTokenizer
             tokens.Add(bytes);
         }
 
-        if (tokens.Count == 0 || tokens.Count > SpecialTokens.First)
+        if (tokens.Count == 0 || tokens.Count > SpecialTokens.ReleaseFirst)
         {
-            throw new InvalidDataException($"{path}: {tokens.Count} ranks; Hunyuan's tokenizer has at most {SpecialTokens.First} before its special tokens");
+            throw new InvalidDataException($"{path}: {tokens.Count} ranks; Hunyuan's tokenizer has at most {SpecialTokens.ReleaseFirst} before its special tokens");
         }
 
         // Byte-level BPE starts every word from its single bytes: without one, text holding that byte cannot be encoded.

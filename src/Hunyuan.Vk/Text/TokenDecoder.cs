@@ -22,7 +22,7 @@ public sealed class TokenDecoder
 
     public string Push(int id)
     {
-        if (_skipSpecial && HunyuanTokenizer.IsSpecial(id))
+        if (_skipSpecial && _tokenizer.IsSpecial(id))
         {
             return string.Empty;
         }

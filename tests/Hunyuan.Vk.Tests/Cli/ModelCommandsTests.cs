@@ -60,20 +60,25 @@ public sealed class ModelCommandsTests
         Assert.That(Directory.GetFileSystemEntries(_scratch), Is.EqualTo(new[] { file }), "nothing else written");
     }
 
-    /// <summary>#16 point 5: Ctrl-C during make-model stops it, removes its NAME.partial-PID directory and exits 130; a
-    /// staging directory left by a run that was killed outright is removed by the next run for the same name.</summary>
-    [Test]
-    public async Task Make_model_interrupted_leaves_nothing_and_a_later_run_sweeps_what_a_killed_one_left()
+    /// <summary>#16 point 5: Ctrl-C (or SIGTERM) during make-model stops it, removes its NAME.partial-PID directory and
+    /// exits 130; a staging directory left by a run that was killed outright is removed by the next run for the same
+    /// name. #23 point 6: the write is held after its first tensor until the signal comes (a hidden option), so the
+    /// signal lands mid-write however fast the machine is; and the child's SIGINT disposition is set explicitly: a
+    /// process started with SIGINT ignored (a background job of a non-interactive shell, or a test runner started as
+    /// one) keeps ignoring it, which is what made Ctrl-C look unhonoured.</summary>
+    [TestCase("--default-signal=INT", "-INT")]
+    [TestCase("--ignore-signal=INT", "-TERM")]
+    public async Task Make_model_interrupted_leaves_nothing_and_a_later_run_sweeps_what_a_killed_one_left(string disposition, string signal)
     {
         string dir = Path.Combine(_scratch, "small");
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (string a in new[] { typeof(Hunyuan.Vk.Cli.Program).Assembly.Location, "make-model", "--out", dir, "--preset", "small", "--layers", "12" })
+        var start = new System.Diagnostics.ProcessStartInfo("env") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (string a in new[] { disposition, "dotnet", typeof(Hunyuan.Vk.Cli.Program).Assembly.Location, "make-model", "--out", dir, "--hold-after-first-tensor" })
         {
             start.ArgumentList.Add(a);
         }
 
         using System.Diagnostics.Process make = System.Diagnostics.Process.Start(start)!;
-        var writing = new TaskCompletionSource();
+        var held = new TaskCompletionSource();
         var log = new System.Text.StringBuilder();
         make.ErrorDataReceived += (_, e) =>
         {
@@ -82,15 +87,15 @@ public sealed class ModelCommandsTests
                 log.AppendLine(e.Data);
             }
 
-            if (e.Data?.Contains("writing", StringComparison.Ordinal) == true)
+            if (e.Data?.Contains("held after the first tensor", StringComparison.Ordinal) == true)
             {
-                writing.TrySetResult();
+                held.TrySetResult();
             }
         };
         make.BeginErrorReadLine();
-        Assert.That(await Task.WhenAny(writing.Task, Task.Delay(TimeSpan.FromSeconds(60))), Is.SameAs(writing.Task), "it started writing");
+        Assert.That(await Task.WhenAny(held.Task, Task.Delay(TimeSpan.FromSeconds(60))), Is.SameAs(held.Task), "it started writing");
         Assert.That(Directory.GetDirectories(_scratch, "small.partial-*"), Has.Length.EqualTo(1), "its staging directory");
-        using (System.Diagnostics.Process kill = System.Diagnostics.Process.Start("kill", ["-INT", make.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        using (System.Diagnostics.Process kill = System.Diagnostics.Process.Start("kill", [signal, make.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
         {
             await kill.WaitForExitAsync();
         }
@@ -145,6 +150,34 @@ public sealed class ModelCommandsTests
         string special = Hyvk.Run("tokenize", "--model", model, "--text", "<|eos|>", "--allow-special").Out.Trim();
         Assert.That(special, Is.EqualTo("[127960]"));
         Assert.That(Hyvk.Run("tokenize", "--model", model, "--decode", "--text", "9906, 1917").Out.Trim(), Is.EqualTo("Hello world"));
+    }
+
+    /// <summary>#23 point 7: the special tokens follow the rank file's last rank, as the release's tokenizer numbers them
+    /// (they were fixed at 127957..., so a model with a shorter rank file could run no chat prompt).</summary>
+    [Test]
+    public void A_short_rank_file_numbers_the_special_tokens_after_its_last_rank()
+    {
+        string ranks = Path.Combine(_scratch, "short.tiktoken");
+        File.WriteAllText(ranks, string.Join('\n', File.ReadLines(TestModels.RealRankFile).Take(814)) + "\n");
+        string dir = Path.Combine(_scratch, "short");
+        (int exit, _, string error) = Hyvk.Run("make-model", "--out", dir, "--tokenizer", ranks, "--vocab", "1024");
+        Assert.That(exit, Is.Zero, error);
+
+        Assert.That(Hyvk.Run("tokenize", "--model", dir, "--allow-special", "--text", "<|startoftext|>hi<|extra_0|>").Out.Trim(), Is.EqualTo("[815,71,72,819]"));
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))!;
+        var generation = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "generation_config.json")))!;
+        Assert.That(((int)config["eos_token_id"]!, (int)config["sep_token_id"]!), Is.EqualTo((817, 819)), "config.json names the shipped tokenizer's ids");
+        Assert.That(generation["eos_token_id"]!.AsArray().Select(n => (int)n!), Is.EqualTo(new[] { 817, 824 }));
+
+        (exit, string output, error) = Hyvk.Run("generate", "--model", dir, "--prompt", "hi", "--max-tokens", "3", "--json");
+        Assert.That(exit, Is.Zero, error);
+        var reply = System.Text.Json.Nodes.JsonNode.Parse(output)!;
+        Assert.That(reply["prompt_ids"]!.AsArray().Select(n => (int)n!), Is.EqualTo(new[] { 815, 71, 72, 819 }), "<|startoftext|>hi<|extra_0|>");
+        using var engine = Vk.Generation.HunyuanEngine.Load(dir, new Vk.Generation.EngineOptions { ContextLength = 64 });
+        List<int> prompt = engine.EncodeChat([new Vk.Text.ChatMessage(Vk.Text.ChatRole.User, "hi")], thinking: false);
+        Assert.That(prompt, Has.All.LessThan(1024));
+        Assert.That(prompt, Does.Contain(815).And.Contain(819));
+        Assert.That(engine.ChatAsync(prompt, new Vk.Generation.GenerateOptions { MaxTokens = 2, Temperature = 0 }).ToBlockingEnumerable().Count(), Is.GreaterThan(0));
     }
 
     [Test]

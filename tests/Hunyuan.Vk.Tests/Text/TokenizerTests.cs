@@ -10,6 +10,39 @@ public sealed class TokenizerTests
 
     private static HunyuanTokenizer Tokenizer => s_tokenizer ??= HunyuanTokenizer.FromRankFile(TestModels.RealRankFile);
 
+    /// <summary>#23 point 7: special ids follow the ranks, or sit where tokenizer_config.json's added_tokens_decoder puts
+    /// them; a config that puts one on a BPE rank, out of order, or names an unknown token is refused naming it.</summary>
+    [Test]
+    public void Special_token_ids_come_from_the_rank_count_or_the_tokenizer_config()
+    {
+        string dir = Directory.CreateTempSubdirectory("hyvk-special-").FullName;
+        try
+        {
+            string config = Path.Combine(dir, "tokenizer_config.json");
+            Assert.That(SpecialTokens.ForModel(config, 814).First, Is.EqualTo(814), "no file: after the ranks");
+            File.WriteAllText(config, """{"eos_token": "<|eos|>"}""");
+            Assert.That(SpecialTokens.ForModel(config, 814).Eos, Is.EqualTo(817), "no added_tokens_decoder: after the ranks");
+            File.WriteAllText(config, """{"added_tokens_decoder": {"2003": {"content": "<|eos|>"}, "2005": {"content": "<|extra_0|>"}}}""");
+            SpecialTokens named = SpecialTokens.ForModel(config, 814);
+            Assert.That((named.First, named.Eos, named.Extra0, named.Text(2209)), Is.EqualTo((2000, 2003, 2005, "<|extra_204|>")));
+            foreach ((string json, string message) in new[]
+            {
+                ("""{"added_tokens_decoder": {"900": {"content": "<|eos|>"}}}""", "puts <|eos|> at 900, which overlaps the rank file's 1000 ranks"),
+                ("""{"added_tokens_decoder": {"2003": {"content": "<|eos|>"}, "2006": {"content": "<|extra_0|>"}}}""", "puts <|extra_0|> at 2006, which does not follow the others (they start at 2000)"),
+                ("""{"added_tokens_decoder": {"2003": {"content": "<|mine|>"}}}""", "names <|mine|> at 2003; Hunyuan's tokenizer has no such special token"),
+                ("""{"added_tokens_decoder": {"x": {"content": "<|eos|>"}}}""", "entry 'x' is not id"),
+            })
+            {
+                File.WriteAllText(config, json);
+                Assert.That(() => SpecialTokens.ForModel(config, 1000), Throws.TypeOf<InvalidDataException>().With.Message.Contains("tokenizer_config.json: ").And.Message.Contains(message));
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     /// <summary>#16: a rank file with the same bytes at two ranks is refused naming both (before: taken, so encoding
     /// depended on which rank the merge table kept); a rank out of order still names its line.</summary>
     [Test]
@@ -86,10 +119,10 @@ public sealed class TokenizerTests
     public void Special_tokens_in_user_text_stay_text_unless_allowed()
     {
         List<int> ids = Tokenizer.Encode("say <|eos|> now");
-        Assert.That(ids.Any(HunyuanTokenizer.IsSpecial), Is.False);
+        Assert.That(ids.Any(Tokenizer.IsSpecial), Is.False);
         Assert.That(Tokenizer.Decode(ids), Is.EqualTo("say <|eos|> now"));
-        Assert.That(Tokenizer.Encode("say <|eos|> now", allowSpecial: true), Does.Contain(SpecialTokens.Eos));
-        Assert.That(Tokenizer.Encode("<|not_a_token|>", allowSpecial: true).Any(HunyuanTokenizer.IsSpecial), Is.False);
+        Assert.That(Tokenizer.Encode("say <|eos|> now", allowSpecial: true), Does.Contain(SpecialTokens.Release.Eos));
+        Assert.That(Tokenizer.Encode("<|not_a_token|>", allowSpecial: true).Any(Tokenizer.IsSpecial), Is.False);
     }
 
     [Test]
@@ -99,8 +132,8 @@ public sealed class TokenizerTests
         var random = new Random(5);
         string noise = string.Join(' ', Enumerable.Range(0, 20_000).Select(_ => new string(Enumerable.Range(0, 6).Select(_ => (char)random.Next('a', 'z' + 1)).ToArray())));
         List<int> ids = Tokenizer.Encode(noise + "<|eos|>" + noise + "<|extra_0|>", allowSpecial: true);
-        Assert.That(ids.Count(HunyuanTokenizer.IsSpecial), Is.EqualTo(2));
-        Assert.That(ids[^1], Is.EqualTo(SpecialTokens.Extra0));
+        Assert.That(ids.Count(Tokenizer.IsSpecial), Is.EqualTo(2));
+        Assert.That(ids[^1], Is.EqualTo(SpecialTokens.Release.Extra0));
     }
 
     [Test]
@@ -151,7 +184,7 @@ public sealed class TokenizerTests
     [Test]
     public void Skipping_special_tokens_and_unknown_ids()
     {
-        Assert.That(Tokenizer.Decode([9906, SpecialTokens.Eos, 1917], skipSpecial: true), Is.EqualTo("Hello world"));
+        Assert.That(Tokenizer.Decode([9906, SpecialTokens.Release.Eos, 1917], skipSpecial: true), Is.EqualTo("Hello world"));
         Assert.Throws<ArgumentOutOfRangeException>(() => Tokenizer.Decode([999_999]));
     }
 
@@ -164,7 +197,7 @@ public sealed class TokenizerTests
         HunyuanTokenizer cl100k = HunyuanTokenizer.FromModelDirectory(dir);
         Assert.That(cl100k.RankCount, Is.LessThan(120739));
         Assert.That(cl100k.Decode([9906, 120739, 1917]), Is.EqualTo("Hello\uFFFD world"));
-        Assert.That(cl100k.Decode([SpecialTokens.Eos], skipSpecial: false), Is.EqualTo(SpecialTokens.Text(SpecialTokens.Eos)));
-        Assert.Throws<ArgumentOutOfRangeException>(() => cl100k.Decode([HunyuanTokenizer.VocabSize]));
+        Assert.That(cl100k.Decode([SpecialTokens.Release.Eos], skipSpecial: false), Is.EqualTo(SpecialTokens.Release.Text(SpecialTokens.Release.Eos)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => cl100k.Decode([cl100k.VocabSize]));
     }
 }

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Hunyuan.Vk.Model.Safetensors;
+using Hunyuan.Vk.Text;
 
 namespace Hunyuan.Vk.Model.Synthetic;
 
@@ -40,6 +41,7 @@ public sealed class CheckpointGenerator
             throw new ArgumentOutOfRangeException(nameof(options), $"--shards {options.Shards}: at least one shard");
         }
 
+        Special = TokenizerFiles.SpecialTokensOf(options.TokenizerPath);
         Config = HunyuanConfig.Parse(ConfigJson(), "generated config.json");
         TensorCount = ModelLayout.Tensors(Config).SelectMany(Entries).Count();   // entries are lazy: no data made here
         if (options.Shards > TensorCount)
@@ -52,6 +54,9 @@ public sealed class CheckpointGenerator
     public int TensorCount { get; }
 
     public HunyuanConfig Config { get; }
+
+    /// <summary>The special tokens of the tokenizer it ships: the ids config.json and generation_config.json name.</summary>
+    public SpecialTokens Special { get; }
 
     /// <summary>config.json with the real field names and per-layer lists.</summary>
     public string ConfigJson()
@@ -98,10 +103,10 @@ public sealed class CheckpointGenerator
             ["vocab_size"] = _options.Vocab ?? PresetShape.Vocab,
             ["org_vocab_size"] = _options.Vocab ?? PresetShape.Vocab,
             ["bos_token_id"] = 1,
-            ["eos_token_id"] = 127960,
-            ["eod_token_id"] = 127967,
-            ["pad_token_id"] = 127961,
-            ["sep_token_id"] = 127962,
+            ["eos_token_id"] = Special.Eos,
+            ["eod_token_id"] = Special.Extra5,
+            ["pad_token_id"] = Special.Pad,
+            ["sep_token_id"] = Special.Extra0,
             ["torch_dtype"] = _options.FloatType switch { DType.F16 => "float16", DType.F32 => "float32", _ => "bfloat16" },
             ["transformers_version"] = "4.41.2",
         };
@@ -124,17 +129,18 @@ public sealed class CheckpointGenerator
         return config.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
-    public static string GenerationConfigJson() => """
+    /// <summary>generation_config.json with the release's sampling values and the shipped tokenizer's stop ids.</summary>
+    public string GenerationConfigJson() => FormattableString.Invariant($$"""
         {
           "do_sample": true,
           "temperature": 0.7,
           "top_k": 20,
           "top_p": 0.8,
           "repetition_penalty": 1.05,
-          "eos_token_id": [127960, 127967],
-          "pad_token_id": 127961
+          "eos_token_id": [{{Special.Eos}}, {{Special.Extra5}}],
+          "pad_token_id": {{Special.Pad}}
         }
-        """;
+        """);
 
     /// <summary>The random values behind a tensor, before any rounding or quantization.</summary>
     public float[] RawValues(TensorSpec spec)
@@ -174,8 +180,9 @@ public sealed class CheckpointGenerator
 
     /// <summary>Writes the model directory. The files go to a temporary directory, NAME.partial-PID, renamed into place
     /// at the end and removed on any failure or on <paramref name="cancel"/>; one left by a run that was killed (its
-    /// process gone) is removed by the next run for the same directory.</summary>
-    public void Write(string outputDirectory, Action<string>? progress = null, CancellationToken cancel = default)
+    /// process gone) is removed by the next run for the same directory. <paramref name="tensorWritten"/>, when given, is
+    /// called after each tensor (a command's tests use it to hold the write at a known point).</summary>
+    public void Write(string outputDirectory, Action<string>? progress = null, Action? tensorWritten = null, CancellationToken cancel = default)
     {
         string full = Path.GetFullPath(outputDirectory).TrimEnd(Path.DirectorySeparatorChar);
         if (File.Exists(full))
@@ -200,8 +207,8 @@ public sealed class CheckpointGenerator
         {
             File.WriteAllText(Path.Combine(staging, "config.json"), ConfigJson());
             File.WriteAllText(Path.Combine(staging, "generation_config.json"), GenerationConfigJson());
-            TokenizerFiles.Write(staging, _options.TokenizerPath);
-            WriteTensors(staging, progress, cancel);
+            TokenizerFiles.Write(staging, _options.TokenizerPath, Special);
+            WriteTensors(staging, progress, tensorWritten, cancel);
             if (Directory.Exists(full))
             {
                 Directory.Delete(full);
@@ -252,7 +259,7 @@ public sealed class CheckpointGenerator
         }
     }
 
-    private void WriteTensors(string directory, Action<string>? progress, CancellationToken cancel)
+    private void WriteTensors(string directory, Action<string>? progress, Action? tensorWritten, CancellationToken cancel)
     {
         List<SafetensorsWriter.Entry> entries = ModelLayout.Tensors(Config).SelectMany(Entries).ToList();
         long total = entries.Sum(e => e.Bytes);
@@ -284,6 +291,7 @@ public sealed class CheckpointGenerator
             cancel.ThrowIfCancellationRequested();
             SafetensorsWriter.Write(Path.Combine(directory, name), list, bytes =>
             {
+                tensorWritten?.Invoke();
                 cancel.ThrowIfCancellationRequested();   // after each tensor
                 done = before + bytes;
                 if (done - reported >= total / 10 && done < total)   // a line per tenth of the checkpoint
