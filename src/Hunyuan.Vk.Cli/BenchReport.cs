@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Hunyuan.Vk.Benchmarking;
-using Hunyuan.Vk.Execution;
+using Hunyuan.Vk.Model.Formats;
 
 namespace Hunyuan.Vk.Cli;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Generation;
+using Hunyuan.Vk.Model.Formats;
 
 namespace Hunyuan.Vk.Cli;
 

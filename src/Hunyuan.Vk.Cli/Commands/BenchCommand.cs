@@ -116,7 +116,7 @@ internal static class BenchCommand
         {
             // One device layer and one host layer at most are made: the estimate counts those (the cache, all layers).
             int onDevice = Math.Min(1, c.Layers - p.HostLayers), onHost = Math.Min(1, p.HostLayers);
-            MemoryEstimate made = MemoryEstimate.For(c with { Layers = onDevice + onHost }, format, contextLength, hostLayers: onHost, sharedOnHost: p.SharedOnHost, kvFormat: placement.KvCache);
+            MemoryEstimate made = MemoryEstimate.For(c with { Layers = onDevice + onHost }, format, contextLength, hostLayers: onHost, sharedOnHost: p.SharedOnHost, kvFormat: placement.KvCache, device: gpu.Info);
             p = p with { Estimate = p.Estimate with { WeightBytes = made.WeightBytes, HostBytes = made.HostBytes } };
         }
 

@@ -4,7 +4,7 @@ using Hunyuan.Vk.Model.Formats;
 namespace Hunyuan.Vk.Benchmarking;
 
 /// <summary>
-/// The least weight bytes one decode token must read, from the config alone: per layer q, k, v, o, the router (F32), and
+/// The least weight bytes one decode token must read, from the weight plan: per layer q, k, v, o, the router (F32), and
 /// gate, up and down of the top-k routed experts plus the shared expert; then one embedding row and the lm_head.
 /// The floor a memory-bound decode step cannot beat.
 /// </summary>
@@ -13,17 +13,17 @@ public static class ActiveWeights
     public static long PerLayer(HunyuanConfig c, WeightFormat format)
     {
         ArgumentNullException.ThrowIfNull(c);
-        double w = format.BytesPerWeight();
-        long experts = c.RouteSlots;
-        return (long)((c.AttentionWeights + experts * c.ExpertWeights) * w) + (long)c.Experts * c.HiddenSize * 4;
+        LayerWeights w = WeightPlan.For(c with { Layers = 1 }, format).Layers[0];
+        long expert = w.GateUp is PlannedWeight gateUp && w.Down is PlannedWeight down ? (gateUp.Bytes + down.Bytes) / gateUp.Count : 0;
+        return w.Qkv.Bytes + w.O.Bytes + w.Router.Bytes + c.RouteSlots * expert;
     }
 
     /// <summary>Embedding row and lm_head (GPTQ checkpoints keep these outside int4: Q8 then).</summary>
     public static long Head(HunyuanConfig c, WeightFormat format)
     {
         ArgumentNullException.ThrowIfNull(c);
-        double w = format.ForUnquantized().BytesPerWeight();
-        return (long)((c.VocabSize + 1L) * c.HiddenSize * w);
+        WeightPlan plan = WeightPlan.For(c with { Layers = 1 }, format);
+        return plan.Embedding.Bytes / c.VocabSize + plan.LmHead.Bytes;
     }
 
     public static long PerToken(HunyuanConfig c, WeightFormat format, int layers) => layers * PerLayer(c, format) + Head(c, format);

@@ -1,4 +1,3 @@
-using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Model.Formats;
 
 namespace Hunyuan.Vk.Benchmarking;

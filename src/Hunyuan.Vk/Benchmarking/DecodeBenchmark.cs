@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Model;
+using Hunyuan.Vk.Model.Formats;
 using Hunyuan.Vk.Vulkan;
 
 namespace Hunyuan.Vk.Benchmarking;

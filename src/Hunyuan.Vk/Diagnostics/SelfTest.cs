@@ -1,4 +1,3 @@
-using Hunyuan.Vk.Execution;
 using System.Diagnostics;
 using Hunyuan.Vk.Kernels;
 using Hunyuan.Vk.Model.Formats;
@@ -215,7 +214,7 @@ public static class SelfTest
         using GpuBuffer gq = Upload(context, q, "q"), gk = context.CreateBuffer((ulong)k.Length * 2, "k cache"), gv = context.CreateBuffer((ulong)v.Length * 2, "v cache");
         gk.Write<Half>(k);
         gv.Write<Half>(v);
-        using GpuBuffer partial = context.CreateBuffer(kernel.PartialFloats((uint)kvLength) * 4, "partial"), output = context.CreateBuffer((ulong)shape.QueryDim * 4, "out");
+        using GpuBuffer partial = context.CreateBuffer(kernel.Splits.PartialFloats((uint)kvLength) * 4, "partial"), output = context.CreateBuffer((ulong)shape.QueryDim * 4, "out");
         var cache = new KvLayer(KvCacheFormat.F16, (uint)kvLength, [gk], [gv], [(uint)kvLength]);   // one page; f16 rows are halves side by side
         double ms = Time(context, r => kernel.Record(r, gq.All, cache, partial.All, output.All, (uint)kvLength));
         return (expected, Read(output, shape.QueryDim), ms);

@@ -3,136 +3,136 @@ using Hunyuan.Vk.Vulkan;
 
 namespace Hunyuan.Vk.Execution;
 
-/// <summary>What a decode step and a prefill chunk record: one line per op of the layer, as the model reads.</summary>
+/// <summary>What a decode step and a prefill chunk record: one recording for n tokens, the layer's ops one line each,
+/// as the model reads (docs/model.md). One token takes the matrix-vector kernels and the routed MoE; several take the
+/// multi-token products and the MoE grouped by expert, as ggml's mul_mat picks its kernel by the number of tokens.</summary>
 public sealed partial class DecodeSession
 {
-    /// <summary>Records the decode step of the token in the token buffer at <paramref name="position"/>; returns the
-    /// layers' dispatches.</summary>
-    private Range RecordStep(CommandRecorder r, uint position)
+    /// <summary>Records <paramref name="n"/> tokens, whose ids are in <paramref name="a"/>'s ids, at positions
+    /// <paramref name="position"/> onwards: embedding, every layer, then the head on the last token, whose choice goes
+    /// to decode's ids (the next step embeds it). Returns the layers' dispatches.</summary>
+    private Range Record(CommandRecorder r, LayerActivations a, uint n, uint position)
     {
-        DecodeBuffers d = _d;
-        uint hidden = (uint)_c.HiddenSize, slots = (uint)_c.RouteSlots;
-        float eps = _c.RmsNormEps;
         r.Begin();
-        r.Copy(d.Token, 0, d.History, position * 4UL, 4);   // the token joins the history the repetition penalty reads
-        _k.Embed(_model.Embedding.Format).Record(r, _model.Embedding, d.Token.All, d.H.All, 1);
+        r.Copy(a.Ids, 0, _head.History, position * 4UL, n * 4UL);   // the tokens join the history the repetition penalty reads
+        _k.Embed(_model.Embedding.Format).Record(r, _model.Embedding, a.Ids.All, a.H.All, n);
+        Capture(r, a, 0, n);
         int layersFrom = r.DispatchCount;
         for (int l = 0; l < _c.Layers; l++)
         {
-            DeviceModel.Layer w = _model.Layers[l];
-            _k.Norm.Record(r, d.H.All, w.InputNorm.All, d.X.All, 1, hidden, eps);
-            MatVec(w.Qkv, MatVecMode.Plain).Record(r, w.Qkv, d.X.All, d.Qkv.All);
-            _k.Rope.Record(r, _shape, d.Qkv.All, _model.InverseFrequencies.All, w.QueryNorm?.All, w.KeyNorm?.All, d.Q.All, _cache.Layer(l), 1, position, eps);
-            _k.Attention.Record(r, d.Q.All, _cache.Layer(l), d.AttentionPartials.All, d.Attention.All, position + 1);
-            MatVec(w.O, MatVecMode.Plain).Record(r, w.O, d.Attention.All, d.H.All, accumulate: true);
-            _k.Norm.Record(r, d.H.All, w.PostNorm.All, d.X.All, 1, hidden, eps);
-            MatVec(w.Router, MatVecMode.Plain).Record(r, w.Router, d.X.All, d.RouterLogits.All);
-            _k.Route.Record(r, d.RouterLogits.All, d.Route.All, _c.Experts, _c.TopK, _c.SharedExperts > 0, _c.NormTopKProb, (float)_c.RoutedScalingFactor);
-            // Routed experts on the host: x and the routing go there; the device runs the shared expert meanwhile.
-            int point = _model.OnHost(l) ? _host!.RecordHandOff(r, d.X, d.Route, 1) : -1;
-            if (w.GateUp is DeviceMatrix gateUp && w.Down is DeviceMatrix down)
-            {
-                MatVec(gateUp, MatVecMode.GateUp).RecordRouted(r, gateUp, d.X.All, d.ExpertActivations.All, d.Route.All, slots);
-                MatVec(down, MatVecMode.Down).RecordRouted(r, down, d.ExpertActivations.All, d.ExpertPartials.All, d.Route.All, slots);
-                _k.Combine.Record(r, d.ExpertPartials.All, d.Route.All, d.H.All, hidden, slots, firstSlot: point >= 0 ? (uint)_c.TopK : 0);
-            }
-
-            if (point >= 0)
-            {
-                _host!.RecordReturn(r, _k.Add, point, d.H, 1);
-            }
+            RecordLayer(r, l, a, n, position);
+            Capture(r, a, l + 1, n);
         }
 
         var layers = new Range(layersFrom, r.DispatchCount);
-        RecordHead(r, position + 1);
+        if (a != _one)
+        {
+            // The last token's hidden state continues as decode's h: final norm, lm_head, token choice.
+            ulong rowBytes = (ulong)_c.HiddenSize * 4;
+            r.Copy(a.H, (n - 1) * rowBytes, _one.H, 0, rowBytes);
+        }
+
+        RecordHead(r, position + n);
         r.End();
         return layers;
     }
 
-    /// <summary>Records the prefill of the <paramref name="n"/> tokens in the chunk buffer from <paramref name="position0"/>;
-    /// returns the layers' dispatches.</summary>
-    private Range RecordPrefill(uint position0, uint n)
+    /// <summary>One layer for <paramref name="n"/> tokens at positions <paramref name="position"/> onwards.</summary>
+    private void RecordLayer(CommandRecorder r, int l, LayerActivations a, uint n, uint position)
     {
-        CommandRecorder r = _prefill;
-        PrefillBuffers p = _p;
-        uint hidden = (uint)_c.HiddenSize, slots = (uint)_c.RouteSlots;
+        DeviceModel.Layer w = _model.Layers[l];
+        KvLayer kv = _cache.Layer(l);
         float eps = _c.RmsNormEps;
-        r.Begin();
-        r.Copy(p.Tokens, 0, _d.History, position0 * 4UL, n * 4UL);
-        _k.Embed(_model.Embedding.Format).Record(r, _model.Embedding, p.Tokens.All, p.H.All, n);
-        Capture(r, 0, n);
-        int layersFrom = r.DispatchCount;
-        for (int l = 0; l < _c.Layers; l++)
+        _k.Norm.Record(r, a.H.All, w.InputNorm.All, a.X.All, n, (uint)_c.HiddenSize, eps);                    // x = rmsnorm(h)
+        Product(r, w.Qkv, a.X, a.Qkv, n);                                                                      // q, k, v
+        _k.Rope.Record(r, _plan.Shape, a.Qkv.All, _model.InverseFrequencies.All, w.QueryNorm?.All, w.KeyNorm?.All, a.Q.All, kv, n, position, eps);   // RoPE, QK-norm; k, v to the cache
+        _k.Attention.RecordBatch(r, a.Q.All, kv, a.AttentionPartials.All, a.Attention.All, n, position);       // causal attention over the cache
+        Product(r, w.O, a.Attention, a.H, n, accumulate: true);                                                // h += o_proj(attention)
+        _k.Norm.Record(r, a.H.All, w.PostNorm.All, a.X.All, n, (uint)_c.HiddenSize, eps);                      // x = rmsnorm(h)
+        Product(r, w.Router, a.X, a.RouterLogits, n);                                                          // router logits
+        _k.Route.Record(r, a.RouterLogits.All, a.Routes.All, _c.Experts, _c.TopK, _c.SharedExperts > 0, _c.NormTopKProb, (float)_c.RoutedScalingFactor, n);   // top-k
+        // Routed experts on the host: x and the routes go there; the device runs the shared expert meanwhile.
+        int handOff = _model.OnHost(l) ? _host!.RecordHandOff(r, a.X, a.Routes, n) : -1;
+        Experts(r, w, a, n, firstSlot: handOff >= 0 ? (uint)_c.TopK : 0);                                     // h += shared (+ routed) experts
+        if (handOff >= 0)
         {
-            DeviceModel.Layer w = _model.Layers[l];
-            _k.Norm.Record(r, p.H.All, w.InputNorm.All, p.X.All, n, hidden, eps);
-            MatMul(w.Qkv, MatMulMode.Plain).Record(r, w.Qkv, p.X.All, p.Qkv.All, n);
-            _k.Rope.Record(r, _shape, p.Qkv.All, _model.InverseFrequencies.All, w.QueryNorm?.All, w.KeyNorm?.All, p.Q.All, _cache.Layer(l), n, position0, eps);
-            _k.Attention.RecordBatch(r, p.Q.All, _cache.Layer(l), p.AttentionPartials.All, p.Attention.All, n, position0);
-            MatMul(w.O, MatMulMode.Plain).Record(r, w.O, p.Attention.All, p.H.All, n, accumulate: true);
-            _k.Norm.Record(r, p.H.All, w.PostNorm.All, p.X.All, n, hidden, eps);
-            MatMul(w.Router, MatMulMode.Plain).Record(r, w.Router, p.X.All, p.RouterLogits.All, n);
-            _k.Route.Record(r, p.RouterLogits.All, p.Routes.All, _c.Experts, _c.TopK, _c.SharedExperts > 0, _c.NormTopKProb, (float)_c.RoutedScalingFactor, n);
-            int point = _model.OnHost(l) ? _host!.RecordHandOff(r, p.X, p.Routes, n) : -1;
-            if (w.GateUp is DeviceMatrix gateUp && w.Down is DeviceMatrix down)
-            {
-                _k.Group.Record(r, p.Routes.All, p.Groups.All, p.EntryToken.All, p.EntryOf.All, n, slots, (uint)_c.StackedExperts);
-                MatMul(gateUp, MatMulMode.GatherGateUp).RecordGrouped(r, gateUp, p.X.All, p.ExpertActivations.All, p.Groups.All, p.EntryToken.All, n);
-                MatMul(down, MatMulMode.GatherDown).RecordGrouped(r, down, p.ExpertActivations.All, p.ExpertPartials.All, p.Groups.All, p.EntryToken.All, n);
-                _k.Scatter.Record(r, p.ExpertPartials.All, p.Routes.All, p.EntryOf.All, p.H.All, hidden, n, slots, firstSlot: point >= 0 ? (uint)_c.TopK : 0);
-            }
-
-            if (point >= 0)
-            {
-                _host!.RecordReturn(r, _k.Add, point, p.H, n);
-            }
-
-            Capture(r, l + 1, n);
+            _host!.RecordReturn(r, _k.Add, handOff, a.H, n);                                                   // h += the host's routed experts
         }
-
-        var layers = new Range(layersFrom, r.DispatchCount);
-        // The last token's hidden state continues as decode's h: final norm, lm_head, token choice.
-        r.Copy(p.H, (ulong)(n - 1) * hidden * 4, _d.H, 0, (ulong)hidden * 4);
-        RecordHead(r, position0 + n);
-        r.End();
-        return layers;
     }
 
-    private void Capture(CommandRecorder r, int index, uint n)
+    /// <summary>y = W x (or y += W x) for <paramref name="n"/> tokens: the matrix-vector kernel for one, the
+    /// multi-token product for more.</summary>
+    private void Product(CommandRecorder r, DeviceMatrix w, GpuBuffer x, GpuBuffer y, uint n, bool accumulate = false)
     {
-        if (_capture is GpuBuffer capture)
+        if (n == 1)
+        {
+            _k.MatVec(w.Format, MatVecMode.Plain, w.Cols).Record(r, w, x.All, y.All, accumulate);
+        }
+        else
+        {
+            _k.MatMul(w.Format, MatMulMode.Plain).Record(r, w, x.All, y.All, n, accumulate);
+        }
+    }
+
+    /// <summary>h += the experts of the routing slots from <paramref name="firstSlot"/> (the shared expert's slot comes
+    /// last): one token runs each slot's expert and sums; several are grouped by expert, run, and scattered back.</summary>
+    private void Experts(CommandRecorder r, DeviceModel.Layer w, LayerActivations a, uint n, uint firstSlot)
+    {
+        if (w.GateUp is not DeviceMatrix gateUp || w.Down is not DeviceMatrix down)
+        {
+            return;   // every expert of this layer is on the host
+        }
+
+        uint hidden = (uint)_c.HiddenSize, slots = (uint)_c.RouteSlots;
+        if (n == 1)
+        {
+            _k.MatVec(gateUp.Format, MatVecMode.GateUp, gateUp.Cols).RecordRouted(r, gateUp, a.X.All, a.ExpertActivations.All, a.Routes.All, slots);
+            _k.MatVec(down.Format, MatVecMode.Down, down.Cols).RecordRouted(r, down, a.ExpertActivations.All, a.ExpertPartials.All, a.Routes.All, slots);
+            _k.Combine.Record(r, a.ExpertPartials.All, a.Routes.All, a.H.All, hidden, slots, firstSlot);
+        }
+        else
+        {
+            _k.Group.Record(r, a.Routes.All, a.Groups.All, a.EntryToken.All, a.EntryOf.All, n, slots, (uint)_c.StackedExperts);
+            _k.MatMul(gateUp.Format, MatMulMode.GatherGateUp).RecordGrouped(r, gateUp, a.X.All, a.ExpertActivations.All, a.Groups.All, a.EntryToken.All, n);
+            _k.MatMul(down.Format, MatMulMode.GatherDown).RecordGrouped(r, down, a.ExpertActivations.All, a.ExpertPartials.All, a.Groups.All, a.EntryToken.All, n);
+            _k.Scatter.Record(r, a.ExpertPartials.All, a.Routes.All, a.EntryOf.All, a.H.All, hidden, n, slots, firstSlot);
+        }
+    }
+
+    /// <summary>For parity checks: the prefill chunk's hidden states at <paramref name="index"/> (0: entering the first
+    /// layer, l + 1: leaving layer l).</summary>
+    private void Capture(CommandRecorder r, LayerActivations a, int index, uint n)
+    {
+        if (_capture is GpuBuffer capture && a == _chunk)
         {
             ulong bytes = n * (ulong)_c.HiddenSize * 4;
-            r.Copy(_p.H, 0, capture, (ulong)index * bytes, bytes);
+            r.Copy(a.H, 0, capture, (ulong)index * bytes, bytes);
         }
     }
 
-    /// <summary>Final norm, lm_head, then the token choice: on the logits, or on a penalised copy (the logits stay raw).</summary>
+    /// <summary>Final norm, lm_head, then the token choice into decode's ids: on the logits, or on a penalised copy (the
+    /// logits stay raw).</summary>
     private void RecordHead(CommandRecorder r, uint seen)
     {
-        DecodeBuffers d = _d;
-        _k.Norm.Record(r, d.H.All, _model.FinalNorm.All, d.X.All, 1, (uint)_c.HiddenSize, _c.RmsNormEps);
-        MatVec(_model.LmHead, MatVecMode.Plain).Record(r, _model.LmHead, d.X.All, d.Logits.All);
-        GpuBuffer choice = d.Logits;
+        HeadBuffers h = _head;
+        _k.Norm.Record(r, _one.H.All, _model.FinalNorm.All, _one.X.All, 1, (uint)_c.HiddenSize, _c.RmsNormEps);
+        Product(r, _model.LmHead, _one.X, h.Logits, 1);
+        GpuBuffer choice = h.Logits;
         if (_sampling.RepetitionPenalty != 1f)
         {
-            r.Copy(d.Logits, 0, d.PenalisedLogits, 0, d.Logits.Size);
-            _k.Penalty.Record(r, d.PenalisedLogits.All, d.History.All, d.PenaltyScratch.All, seen, _sampling.RepetitionPenalty);
-            choice = d.PenalisedLogits;
+            r.Copy(h.Logits, 0, h.PenalisedLogits, 0, h.Logits.Size);
+            _k.Penalty.Record(r, h.PenalisedLogits.All, h.History.All, h.PenaltyScratch.All, seen, _sampling.RepetitionPenalty);
+            choice = h.PenalisedLogits;
         }
 
         if (_sampling.IsGreedy)
         {
-            _k.Argmax.Record(r, choice.All, d.Token.All, (uint)_c.VocabSize);
+            _k.Argmax.Record(r, choice.All, _one.Ids.All, (uint)_c.VocabSize);
         }
         else
         {
             int topK = Math.Clamp(_sampling.TopK <= 0 ? Sampler.MaxK : _sampling.TopK, 1, Sampler.MaxK);
-            _k.Sampler.Record(r, choice.All, d.Token.All, (uint)_c.VocabSize, topK, _sampling.Temperature, _sampling.TopP, _random.NextSingle());
+            _k.Sampler.Record(r, choice.All, _one.Ids.All, (uint)_c.VocabSize, topK, _sampling.Temperature, _sampling.TopP, _random.NextSingle());
         }
     }
-
-    private MatVecKernel MatVec(DeviceMatrix w, MatVecMode mode) => _k.MatVec(w.Format, mode, w.Cols);
-
-    private MatMulKernel MatMul(DeviceMatrix w, MatMulMode mode) => _k.MatMul(w.Format, mode);
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using Hunyuan.Vk.Kernels;
 using Hunyuan.Vk.Model;
+using Hunyuan.Vk.Model.Formats;
 using Hunyuan.Vk.Vulkan;
 
 namespace Hunyuan.Vk.Execution;
@@ -15,17 +15,18 @@ namespace Hunyuan.Vk.Execution;
 /// the device. Recording allocates nothing: descriptor sets are made on the first step and found again by their
 /// ranges, barriers come from the recorder's hazard tracking, and the token goes in and out through a host-visible
 /// buffer, so on a discrete GPU too a step is one submit and one fence wait. The kernels, the activations and the
-/// cache live in <see cref="KernelSet"/>, <see cref="DecodeBuffers"/>, <see cref="PrefillBuffers"/> and
-/// <see cref="KvCache"/>; this type records and submits.</remarks>
+/// cache live in <see cref="KernelSet"/>, <see cref="LayerActivations"/>, <see cref="HeadBuffers"/> and
+/// <see cref="KvCache"/>, sized by one <see cref="SessionPlan"/>; this type records and submits.</remarks>
 public sealed partial class DecodeSession : IDisposable
 {
     private readonly DeviceModel _model;
     private readonly HunyuanConfig _c;
-    private readonly AttentionShape _shape;
+    private readonly SessionPlan _plan;
     private readonly OwnedResources _owned = new();
     private readonly KernelSet _k;
-    private readonly DecodeBuffers _d;
-    private readonly PrefillBuffers _p;
+    private readonly LayerActivations _one;     // a decode step's token
+    private readonly LayerActivations _chunk;   // a prefill chunk's tokens
+    private readonly HeadBuffers _head;
     private readonly KvCache _cache;
     private readonly HostExpertStage? _host;   // layers whose routed experts are on the host
     private readonly CommandRecorder[] _steps = new CommandRecorder[2];   // alternate: one runs while the next is recorded
@@ -64,18 +65,17 @@ public sealed partial class DecodeSession : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(prefillChunk, 1);
         _model = model;
         _c = model.Config;
-        _shape = new AttentionShape(_c.Heads, _c.KvHeads, _c.HeadDim);
+        _plan = SessionPlan.For(_c, context.Info, maxPositions, prefillChunk, kvFormat, kvPagePositions, model.HostLayers > 0);
         OverlapsRecording = overlapRecording;
         MaxPositions = maxPositions;
+        PrefillChunk = _plan.PrefillChunk;
         try
         {
-            _cache = _owned.Add(new KvCache(context, _c.Layers, _shape, maxPositions, kvFormat, kvPagePositions));
-            _k = _owned.Add(new KernelSet(context, _c, _shape, kvFormat));
-            _d = _owned.Add(new DecodeBuffers(context, _c, _shape, _k.Attention, maxPositions, _cache.PagePositions));
-            // The prefill attention partials grow with chunk x splits; a shorter chunk keeps them in one binding.
-            ulong partialsPerToken = _k.Attention.PartialFloats((uint)maxPositions, 1, _cache.PagePositions) * 4;
-            PrefillChunk = (int)Math.Clamp(context.Info.Limits.MaxStorageBufferRange / partialsPerToken, 1, (ulong)prefillChunk);
-            _p = _owned.Add(new PrefillBuffers(context, _c, _shape, _k.Attention, maxPositions, _cache.PagePositions, PrefillChunk));
+            _cache = _owned.Add(new KvCache(context, _c.Layers, _plan.Shape, maxPositions, kvFormat, (int)_plan.PagePositions));
+            _k = _owned.Add(new KernelSet(context, _c, _plan.Shape, kvFormat));
+            _one = _owned.Add(new LayerActivations(context, _plan.Decode, string.Empty));
+            _chunk = _owned.Add(new LayerActivations(context, _plan.Prefill, "prefill "));
+            _head = _owned.Add(new HeadBuffers(context, _c, maxPositions));
             _steps[0] = _owned.Add(context.CreateRecorder());
             _steps[1] = _owned.Add(context.CreateRecorder());
             _prefill = _owned.Add(context.CreateRecorder());
@@ -123,7 +123,7 @@ public sealed partial class DecodeSession : IDisposable
     public int Position { get; private set; }
 
     /// <summary>The logits of the last step, [vocab] (valid after <see cref="Step"/>).</summary>
-    public GpuBuffer Logits => _d.Logits;
+    public GpuBuffer Logits => _head.Logits;
 
     /// <summary>What the last decode step or prefill chunk took: commands, submits, host time.</summary>
     public StepCounters LastStep { get; private set; }
@@ -140,12 +140,12 @@ public sealed partial class DecodeSession : IDisposable
         long start = Stopwatch.GetTimestamp();
         Span<uint> io = stackalloc uint[1];
         io[0] = (uint)token;
-        _d.Token.Write<uint>(io);
+        _one.Ids.Write<uint>(io);
         int current = _current;
         TimeSpan record = _preparedRecordTime;
         if (_preparedFor != Position)
         {
-            _stepLayers[current] = RecordStep(_steps[current], (uint)Position);
+            _stepLayers[current] = Record(_steps[current], _one, 1, (uint)Position);
             record = Stopwatch.GetElapsedTime(start);
         }
 
@@ -153,7 +153,7 @@ public sealed partial class DecodeSession : IDisposable
         Position++;
         _preparedFor = -1;
         LastStep = Execute(_steps[current], _stepLayers[current], start, record, recordNext: OverlapsRecording && Position < MaxPositions);
-        _d.Token.Read(io);
+        _one.Ids.Read(io);
         return (int)io[0];
     }
 
@@ -184,14 +184,14 @@ public sealed partial class DecodeSession : IDisposable
                 _cachedTokens[Position + i] = tokens[start + i];
             }
 
-            _p.Tokens.Write<uint>(_chunkIds.AsSpan(0, n));
-            Range layers = RecordPrefill((uint)Position, (uint)n);
+            _chunk.Ids.Write<uint>(_chunkIds.AsSpan(0, n));
+            Range layers = Record(_prefill, _chunk, (uint)n, (uint)Position);
             LastStep = Execute(_prefill, layers, begin, Stopwatch.GetElapsedTime(begin), recordNext: false, tokens: n);
             Position += n;
         }
 
         Span<uint> chosen = stackalloc uint[1];
-        _d.Token.Read(chosen);
+        _one.Ids.Read(chosen);
         return (int)chosen[0];
     }
 
@@ -246,7 +246,7 @@ public sealed partial class DecodeSession : IDisposable
 
         _prefill.Begin();
         _cache.RecordFill(_prefill, 0x3C003C00);   // 1.0 in f16; small finite values in int8 rows and scales
-        _prefill.Fill(_d.History, 0, _d.History.Size, 0);
+        _prefill.Fill(_head.History, 0, _head.History.Size, 0);
         _prefill.End();
         _prefill.SubmitAndWait();
         Array.Fill(_cachedTokens, -1, 0, depth);
@@ -315,7 +315,7 @@ public sealed partial class DecodeSession : IDisposable
         {
             int next = 1 - _current;
             long recordStart = Stopwatch.GetTimestamp();
-            _stepLayers[next] = RecordStep(_steps[next], (uint)Position);
+            _stepLayers[next] = Record(_steps[next], _one, 1, (uint)Position);
             _preparedRecordTime = Stopwatch.GetElapsedTime(recordStart);
             _preparedFor = Position;
             _current = next;

@@ -17,7 +17,7 @@ namespace Hunyuan.Vk.Execution;
 public sealed class DeviceModel : IDisposable
 {
     private readonly OwnedResources _owned = new();
-    private HostExpertLayer?[] _host = [];
+    private readonly HostExpertLayer?[] _host;
 
     public sealed record Layer(
         GpuBuffer InputNorm,       // [hidden] f32
@@ -32,17 +32,17 @@ public sealed class DeviceModel : IDisposable
 
     public HunyuanConfig Config { get; }
     public WeightFormat Format { get; }
-    public DeviceMatrix Embedding { get; private set; }   // [vocab, hidden]; also the lm_head when tied
-    public DeviceMatrix LmHead { get; private set; }
-    public GpuBuffer FinalNorm { get; private set; }
-    public GpuBuffer InverseFrequencies { get; private set; }
-    public IReadOnlyList<Layer> Layers { get; private set; }
+    public DeviceMatrix Embedding { get; }   // [vocab, hidden]; also the lm_head when tied
+    public DeviceMatrix LmHead { get; }
+    public GpuBuffer FinalNorm { get; }
+    public GpuBuffer InverseFrequencies { get; }
+    public IReadOnlyList<Layer> Layers { get; }
 
     /// <summary>Layers whose routed experts are in host memory: the first ones.</summary>
-    public int HostLayers { get; private set; }
+    public int HostLayers { get; }
 
     /// <summary>Whether the host layers' shared experts are on the host too (their device stacks are null).</summary>
-    public bool SharedExpertsOnHost { get; private set; }
+    public bool SharedExpertsOnHost { get; }
 
     /// <summary>Host bytes the routed experts on the host take (layers sharing weights counted once).</summary>
     public long HostBytes => _host.Where(h => h is not null).Distinct().Sum(h => h!.Bytes);
@@ -58,32 +58,83 @@ public sealed class DeviceModel : IDisposable
     /// embedding and each layer.</summary>
     public DeviceModel(GpuContext context, ModelWeights weights, WeightFormat format, Action<LoadProgress>? progress = null, int hostLayers = 0,
         bool sharedOnHost = false)
+        : this(context, Plan(weights, format, hostLayers, sharedOnHost), new CheckpointWeightSource(weights), progress, oneLayerForAll: false)
+    {
+    }
+
+    /// <summary>
+    /// Random weights of <paramref name="config"/>'s shape straight into device format, one matrix at a time, with no
+    /// checkpoint: for benchmarks at real dimensions (A13B) on any machine. With <paramref name="oneLayerForAll"/> every
+    /// layer runs the first layer's weights (the first host layer's, for host layers), so a full-depth step fits the
+    /// memory of one layer.
+    /// </summary>
+    public static DeviceModel Random(GpuContext context, HunyuanConfig config, WeightFormat format, int seed = 1, bool oneLayerForAll = false,
+        Action<LoadProgress>? progress = null, int hostLayers = 0, bool sharedOnHost = false)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        // Every linear as a GPTQ checkpoint's, so a GPTQ format (Q4Z) is what the products run.
+        WeightPlan plan = WeightPlan.For(config, format, CheckHostLayers(config, hostLayers), sharedOnHost, isGptq: _ => true);
+        return new DeviceModel(context, plan, new RandomWeightSource(seed), progress, oneLayerForAll);
+    }
+
+    /// <summary>Makes every weight <paramref name="plan"/> lists from <paramref name="source"/>: the device's in device
+    /// memory, the host's in host memory.</summary>
+    private DeviceModel(GpuContext context, WeightPlan plan, IWeightSource source, Action<LoadProgress>? progress, bool oneLayerForAll)
     {
         ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(weights);
-        HunyuanConfig c = weights.Config;
+        HunyuanConfig c = plan.Config;
         if (c.SharedExperts > 0 && c.SharedIntermediate != c.ExpertIntermediate)
         {
             throw new NotSupportedException($"The shared expert's width {c.SharedIntermediate} differs from the routed experts' {c.ExpertIntermediate}; the engine stacks them together");
         }
 
         Config = c;
-        Format = format;
-        HostLayers = CheckHostLayers(c, hostLayers);
-        SharedExpertsOnHost = sharedOnHost && hostLayers > 0;
+        Format = plan.Format;
+        HostLayers = plan.HostLayers;
+        SharedExpertsOnHost = plan.SharedOnHost;
         _host = new HostExpertLayer?[c.Layers];
+        Layers = [];
         using UploadBatch batch = context.BatchUploads();   // where the host cannot map device memory: few large copies
         try
         {
-            Embedding = Own(DeviceMatrix.Upload(context, "embed_tokens", Convert(weights[ModelLayout.Embedding], format)));
-            LmHead = c.TieWordEmbeddings ? Embedding : Own(DeviceMatrix.Upload(context, "lm_head", Convert(weights.LmHead, format)));
-            FinalNorm = Floats(context, weights[ModelLayout.FinalNorm]);
-            InverseFrequencies = Own(Upload(context, "inv_freq", RopeNormKvKernel.InverseFrequencies(c.HeadDim, c.RopeBase)));
+            DeviceMatrix Matrix(PlannedWeight w) => Own(DeviceMatrix.Upload(context, w.Name, w.Count, i => source.Matrix(w, w.First + i), w.First));
+            GpuBuffer Vector(PlannedWeight w, float[] values) => Own(Upload(context, w.Name, values));
+            Embedding = Matrix(plan.Embedding);
+            LmHead = c.TieWordEmbeddings ? Embedding : Matrix(plan.LmHead);
+            FinalNorm = Vector(plan.FinalNorm, source.Vector(plan.FinalNorm));
+            InverseFrequencies = Vector(plan.InverseFrequencies, RopeNormKvKernel.InverseFrequencies(c.HeadDim, c.RopeBase));
             var layers = new List<Layer>();
             progress?.Invoke(new LoadProgress(0, c.Layers, DeviceBytes));
             for (int l = 0; l < c.Layers; l++)
             {
-                layers.Add(LoadLayer(context, weights, format, l));
+                int like = OnHost(l) ? 0 : HostLayers;   // sharing one layer's weights: the first host layer's or device layer's
+                if (oneLayerForAll && l > like)
+                {
+                    layers.Add(layers[like]);
+                    _host[l] = _host[like];
+                }
+                else
+                {
+                    LayerWeights w = plan.Layers[l];
+                    layers.Add(new Layer(
+                        Vector(w.InputNorm, source.Vector(w.InputNorm)),
+                        Matrix(w.Qkv),
+                        Matrix(w.O),
+                        w.QueryNorm is null ? null : Vector(w.QueryNorm, source.Vector(w.QueryNorm)),
+                        w.KeyNorm is null ? null : Vector(w.KeyNorm, source.Vector(w.KeyNorm)),
+                        Vector(w.PostNorm, source.Vector(w.PostNorm)),
+                        Matrix(w.Router),
+                        w.GateUp is null ? null : Matrix(w.GateUp),
+                        w.Down is null ? null : Matrix(w.Down)));
+                    if (w.HostGateUp is PlannedWeight gateUp && w.HostDown is PlannedWeight down)
+                    {
+                        // The quants are kept as made; the scales widened once.
+                        _host[l] = new HostExpertLayer(
+                            [.. Enumerable.Range(gateUp.First, gateUp.Count).Select(e => source.Matrix(gateUp, e))],
+                            [.. Enumerable.Range(down.First, down.Count).Select(e => source.Matrix(down, e))]);
+                    }
+                }
+
                 progress?.Invoke(new LoadProgress(l + 1, c.Layers, DeviceBytes));
             }
 
@@ -96,92 +147,14 @@ public sealed class DeviceModel : IDisposable
         }
     }
 
-    /// <summary>
-    /// Random weights of <paramref name="config"/>'s shape straight into device format, one matrix at a time, with no
-    /// checkpoint: for benchmarks at real dimensions (A13B) on any machine. With <paramref name="oneLayerForAll"/> every
-    /// layer runs the first layer's weights, so a full-depth step fits the memory of one layer.
-    /// </summary>
-    public static DeviceModel Random(GpuContext context, HunyuanConfig config, WeightFormat format, int seed = 1, bool oneLayerForAll = false,
-        Action<LoadProgress>? progress = null, int hostLayers = 0, bool sharedOnHost = false)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(config);
-        var m = new DeviceModel(config, format) { HostLayers = CheckHostLayers(config, hostLayers), SharedExpertsOnHost = sharedOnHost && hostLayers > 0 };
-        m._host = new HostExpertLayer?[config.Layers];
-        using UploadBatch batch = context.BatchUploads();
-        try
-        {
-            HunyuanConfig c = config;
-            var random = new Random(seed);
-            WeightFormat dense = format.ForUnquantized();   // as a checkpoint's non-GPTQ tensors
-            DeviceMatrix Matrix(string name, int count, int rows, int cols, WeightFormat f) =>
-                m.Own(DeviceMatrix.Upload(context, name, count, _ => QuantizedMatrix.Random(f, rows, cols, random)));
-            GpuBuffer Ones(string name, int n) => m.Own(Upload(context, name, [.. Enumerable.Repeat(1f, n)]));
-
-            m.Embedding = Matrix("embed_tokens", 1, c.VocabSize, c.HiddenSize, dense);
-            m.LmHead = c.TieWordEmbeddings ? m.Embedding : Matrix("lm_head", 1, c.VocabSize, c.HiddenSize, dense);
-            m.FinalNorm = Ones("norm", c.HiddenSize);
-            m.InverseFrequencies = m.Own(Upload(context, "inv_freq", RopeNormKvKernel.InverseFrequencies(c.HeadDim, c.RopeBase)));
-            int experts = c.StackedExperts;
-            var layers = new List<Layer>();
-            progress?.Invoke(new LoadProgress(0, c.Layers, m.DeviceBytes));
-            DeviceMatrix? Stack(string name, bool host, int rows, int cols) => !host ? Matrix(name, experts, rows, cols, format)
-                : m.SharedExpertsOnHost ? null
-                : m.Own(DeviceMatrix.Upload(context, name + " (shared)", 1, _ => QuantizedMatrix.Random(format, rows, cols, random), first: c.Experts));
-            int hostExperts = c.Experts + (m.SharedExpertsOnHost ? 1 : 0);
-            for (int l = 0; l < c.Layers; l++)
-            {
-                bool host = m.OnHost(l);
-                // Sharing one layer's weights: the first device layer's and the first host layer's.
-                int like = host ? 0 : m.HostLayers;
-                if (oneLayerForAll && l > like)
-                {
-                    layers.Add(layers[like]);
-                    m._host[l] = m._host[like];
-                }
-                else
-                {
-                    layers.Add(new Layer(
-                        Ones($"layer {l} input norm", c.HiddenSize),
-                        Matrix($"layer {l} qkv", 1, c.QueryDim + 2 * c.KvDim, c.HiddenSize, format),
-                        Matrix($"layer {l} o_proj", 1, c.HiddenSize, c.QueryDim, format),
-                        c.UseQkNorm ? Ones($"layer {l} q norm", c.HeadDim) : null,
-                        c.UseQkNorm ? Ones($"layer {l} k norm", c.HeadDim) : null,
-                        Ones($"layer {l} post norm", c.HiddenSize),
-                        Matrix($"layer {l} router", 1, c.Experts, c.HiddenSize, WeightFormat.F32),
-                        Stack($"layer {l} experts gate_up", host, 2 * c.ExpertIntermediate, c.HiddenSize),
-                        Stack($"layer {l} experts down", host, c.HiddenSize, c.ExpertIntermediate)));
-                    if (host)
-                    {
-                        m._host[l] = new HostExpertLayer(
-                            [.. Enumerable.Range(0, hostExperts).Select(_ => QuantizedMatrix.Random(format, 2 * c.ExpertIntermediate, c.HiddenSize, random))],
-                            [.. Enumerable.Range(0, hostExperts).Select(_ => QuantizedMatrix.Random(format, c.HiddenSize, c.ExpertIntermediate, random))]);
-                    }
-                }
-
-                progress?.Invoke(new LoadProgress(l + 1, c.Layers, m.DeviceBytes));
-            }
-
-            m.Layers = layers;
-            return m;
-        }
-        catch
-        {
-            m.Dispose();
-            throw;
-        }
-    }
-
-    private DeviceModel(HunyuanConfig config, WeightFormat format)
-    {
-        Config = config;
-        Format = format;
-        Embedding = LmHead = null!;   // set by the factory before it returns
-        FinalNorm = InverseFrequencies = null!;
-        Layers = [];
-    }
-
     public bool OnHost(int layer) => layer < HostLayers;
+
+    private static WeightPlan Plan(ModelWeights weights, WeightFormat format, int hostLayers, bool sharedOnHost)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        var source = new CheckpointWeightSource(weights);
+        return WeightPlan.For(weights.Config, format, CheckHostLayers(weights.Config, hostLayers), sharedOnHost, source.IsGptq);
+    }
 
     private static int CheckHostLayers(HunyuanConfig c, int hostLayers)
     {
@@ -190,58 +163,6 @@ public sealed class DeviceModel : IDisposable
         ExpertPlacement.RequireSharedExpert(c, hostLayers);
         return hostLayers;
     }
-
-    private Layer LoadLayer(GpuContext context, ModelWeights w, WeightFormat format, int l)
-    {
-        HunyuanConfig c = Config;
-        bool host = OnHost(l);
-        // Rows are stored independently in every format, so concatenating and interleaving is exact (GPTQ stays as it is).
-        QuantizedMatrix qkv = QuantizedMatrix.ConcatRows(
-            Convert(w[ModelLayout.Attention(l, "q")], format), Convert(w[ModelLayout.Attention(l, "k")], format), Convert(w[ModelLayout.Attention(l, "v")], format));
-        var gateUp = new List<QuantizedMatrix>();
-        var down = new List<QuantizedMatrix>();
-        var hostGateUp = new List<QuantizedMatrix>();
-        var hostDown = new List<QuantizedMatrix>();
-        for (int e = 0; e <= c.Experts; e++)
-        {
-            bool shared = e == c.Experts;
-            if (shared && c.SharedExperts == 0)
-            {
-                break;
-            }
-
-            string gate = shared ? ModelLayout.Shared(l, "gate") : ModelLayout.Expert(l, e, "gate");
-            string up = shared ? ModelLayout.Shared(l, "up") : ModelLayout.Expert(l, e, "up");
-            string dn = shared ? ModelLayout.Shared(l, "down") : ModelLayout.Expert(l, e, "down");
-            bool toHost = host && (!shared || SharedExpertsOnHost);   // the shared expert last, at its routing index
-            (toHost ? hostGateUp : gateUp).Add(QuantizedMatrix.InterleaveRows(Convert(w[gate], format), Convert(w[up], format)));
-            (toHost ? hostDown : down).Add(Convert(w[dn], format));
-        }
-
-        if (host)
-        {
-            _host[l] = new HostExpertLayer(hostGateUp, hostDown);   // the quants are kept as read; the scales widened once
-        }
-
-        int first = host ? c.Experts : 0;   // a host layer's device stack: the shared expert alone, at its routing index
-
-        return new Layer(
-            Floats(context, w[ModelLayout.InputNorm(l)]),
-            Own(DeviceMatrix.Upload(context, $"layer {l} qkv", qkv)),
-            Own(DeviceMatrix.Upload(context, $"layer {l} o_proj", Convert(w[ModelLayout.Attention(l, "o")], format))),
-            c.UseQkNorm ? Floats(context, w[ModelLayout.QueryNorm(l)]) : null,
-            c.UseQkNorm ? Floats(context, w[ModelLayout.KeyNorm(l)]) : null,
-            Floats(context, w[ModelLayout.PostAttentionNorm(l)]),
-            Own(DeviceMatrix.Upload(context, $"layer {l} router", Quantizer.Convert(w[ModelLayout.Router(l)], WeightFormat.F32))),
-            gateUp.Count == 0 ? null : Own(DeviceMatrix.Upload(context, $"layer {l} experts gate_up", gateUp.Count, i => gateUp[i], first)),
-            down.Count == 0 ? null : Own(DeviceMatrix.Upload(context, $"layer {l} experts down", down.Count, i => down[i], first)));
-    }
-
-    // Q4Z is GPTQ as it is; tensors that are not GPTQ (the embedding, the lm_head, a dense shared expert) go to Q8 then.
-    private static QuantizedMatrix Convert(StoredTensor t, WeightFormat format) =>
-        Quantizer.Convert(t, t is GptqTensor ? format : format.ForUnquantized());
-
-    private GpuBuffer Floats(GpuContext context, StoredTensor t) => Own(Upload(context, t.Name, t.ReadF32()));
 
     private static GpuBuffer Upload(GpuContext context, string name, float[] values)
     {
@@ -255,7 +176,6 @@ public sealed class DeviceModel : IDisposable
 
     public void Dispose() => _owned.Dispose();
 }
-
 
 /// <summary>How far a load has come: layers on the device out of all, and device bytes so far.</summary>
 public readonly record struct LoadProgress(int LayersDone, int Layers, long DeviceBytes);

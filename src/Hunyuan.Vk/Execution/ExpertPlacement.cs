@@ -50,7 +50,7 @@ public sealed record ExpertPlacement(int HostLayers, MemoryEstimate Estimate, lo
         bool cpuDevice = device.Type == "cpu";
         long budget = deviceMemory ?? DefaultBudget(device);
         long hostAvailable = hostMemory ?? HostMemory();
-        MemoryEstimate allDevice = MemoryEstimate.For(c, format, contextLength, prefillChunk, kvFormat: kvFormat);
+        MemoryEstimate allDevice = MemoryEstimate.For(c, format, contextLength, prefillChunk, kvFormat: kvFormat, device: device);
         long routed = allDevice.RoutedLayerBytes;
         long always = allDevice.TotalBytes - c.Layers * routed;   // what stays on the device whatever the placement
         string budgetText = deviceMemory is null ? $"{Gb(budget)} of {device.Name}" : $"--device-memory {Gb(budget)}";
@@ -85,7 +85,7 @@ public sealed record ExpertPlacement(int HostLayers, MemoryEstimate Estimate, lo
 
         RequireSharedExpert(c, host);
         bool sharedOnHost = host > 0 && cpuDevice;
-        MemoryEstimate estimate = MemoryEstimate.For(c, format, contextLength, prefillChunk, host, sharedOnHost, kvFormat);
+        MemoryEstimate estimate = MemoryEstimate.For(c, format, contextLength, prefillChunk, host, sharedOnHost, kvFormat, device);
         if (estimate.TotalBytes > budget)
         {
             string fix = host == c.Layers

@@ -26,6 +26,10 @@ internal sealed class HostExpertStage : IDisposable
     private readonly uint[] _routes;
     private readonly ulong _routesAt;
 
+    /// <summary>Host-visible device bytes of the hand-off buffers for <paramref name="maxTokens"/> tokens: x and the
+    /// routes in, the routed experts' sum out.</summary>
+    public static long HandOffBytes(HunyuanConfig c, int maxTokens) => 2L * maxTokens * c.HiddenSize * 4 + maxTokens * (long)MoeRoute.Bytes;
+
     public HostExpertStage(GpuContext context, HunyuanConfig c, int maxTokens, int threads = 0)
     {
         ArgumentNullException.ThrowIfNull(context);

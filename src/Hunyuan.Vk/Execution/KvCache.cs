@@ -1,85 +1,8 @@
-using System.Globalization;
 using Hunyuan.Vk.Kernels;
+using Hunyuan.Vk.Model.Formats;
 using Hunyuan.Vk.Vulkan;
 
 namespace Hunyuan.Vk.Execution;
-
-/// <summary>How the KV cache stores keys and values.</summary>
-public enum KvCacheFormat
-{
-    /// <summary>f16 values: 2 bytes each (the default).</summary>
-    F16,
-
-    /// <summary>int8 values with an f16 scale per block of 32 (max |x| / 127): 1.0625 bytes each, about half of f16.</summary>
-    Q8,
-}
-
-/// <summary>The KV cache formats' names (<c>--kv f16|q8</c>) and row sizes (shaders/include/kv_cache.glsl).</summary>
-public static class KvCacheFormats
-{
-    /// <summary>The names <see cref="Parse"/> takes.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["f16", "q8"];
-
-    public static string Name(this KvCacheFormat format) => format == KvCacheFormat.Q8 ? "q8" : "f16";
-
-    /// <summary>The format named <paramref name="name"/> (f16 or q8), or null.</summary>
-    public static KvCacheFormat? Parse(string? name) => name?.ToLowerInvariant() switch
-    {
-        "f16" => KvCacheFormat.F16,
-        "q8" => KvCacheFormat.Q8,
-        _ => null,
-    };
-
-    /// <summary>Bytes one position takes in one layer's K (or V): kv heads x head rows of the format.</summary>
-    public static long BytesPerPosition(this KvCacheFormat format, int kvHeads, int headDim) =>
-        (long)kvHeads * (format == KvCacheFormat.Q8 ? headDim + 4L * ScaleWords(headDim) : 2L * headDim);
-
-    /// <summary>Scale words (two f16 each) of an int8 head row: one scale per block of 32 values.</summary>
-    internal static int ScaleWords(int headDim) => (headDim / 32 + 1) / 2;
-
-    /// <summary>Throws unless the kernels can store a head of <paramref name="headDim"/> in <paramref name="format"/>:
-    /// at most 256 values, a multiple of 8 (16-byte rows), of 32 for int8 (whole blocks).</summary>
-    public static void CheckHeadDim(this KvCacheFormat format, int headDim)
-    {
-        int multiple = format == KvCacheFormat.Q8 ? 32 : 8;
-        if (headDim > 256 || headDim % multiple != 0)
-        {
-            throw new NotSupportedException(string.Create(CultureInfo.InvariantCulture,
-                $"head_dim {headDim}: the {format.Name()} KV cache takes head dimensions up to 256 in multiples of {multiple}"));
-        }
-    }
-}
-
-/// <summary>One layer's K and V: pages of <see cref="PagePositions"/> positions (the last may hold fewer), each its own
-/// buffer within one binding's range, written as a storage buffer and read through texel views, K as uints and V as
-/// uvec4s (lavapipe's fast loads; GPUs read texel buffers as fast as storage). Page p holds positions p x <see cref="PagePositions"/> onwards.</summary>
-internal sealed class KvLayer
-{
-    public KvLayer(KvCacheFormat format, uint pagePositions, GpuBuffer[] k, GpuBuffer[] v, uint[] rows)
-    {
-        Format = format;
-        PagePositions = pagePositions;
-        K = k;
-        V = v;
-        Rows = rows;
-        KTexels = [.. k.Select(b => b.View(TexelFormat.R32Uint))];
-        VTexels = [.. v.Select(b => b.View(TexelFormat.Rgba32Uint))];
-    }
-
-    public KvCacheFormat Format { get; }
-    public uint PagePositions { get; }
-    public int Pages => K.Length;
-    public GpuBuffer[] K { get; }
-    public GpuBuffer[] V { get; }
-    public TexelView[] KTexels { get; }
-    public TexelView[] VTexels { get; }
-
-    /// <summary>Positions each page holds.</summary>
-    public uint[] Rows { get; }
-
-    /// <summary>Bytes of a page of <paramref name="rows"/> positions: whole uvec4 texels.</summary>
-    public static ulong PageBytes(ulong rows, ulong bytesPerPosition) => (rows * bytesPerPosition + 15) / 16 * 16;
-}
 
 /// <summary>
 /// Each layer's keys and values, [positions, kv_heads, head_dim] in the cache's format (shaders/include/kv_cache.glsl),
@@ -101,9 +24,10 @@ internal sealed class KvCache : IDisposable
         format.CheckHeadDim(shape.HeadDim);
         Format = format;
         BytesPerPosition = (ulong)format.BytesPerPosition(shape.KvHeads, shape.HeadDim);
-        PagePositions = (uint)Math.Min(PageLimit(context.Info, BytesPerPosition), (ulong)(pagePositions > 0 ? pagePositions : maxPositions));
+        PagePositions = PagePositionsFor(context.Info, BytesPerPosition, maxPositions, pagePositions);
         MaxPositions = maxPositions;
-        int pages = (int)((maxPositions + PagePositions - 1) / PagePositions);
+        uint[] pageRows = PageRows(maxPositions, PagePositions);
+        int pages = pageRows.Length;
         try
         {
             _layers = new KvLayer[layers];
@@ -111,17 +35,15 @@ internal sealed class KvCache : IDisposable
             {
                 var k = new GpuBuffer[pages];
                 var v = new GpuBuffer[pages];
-                var rows = new uint[pages];
                 for (int p = 0; p < pages; p++)
                 {
-                    rows[p] = (uint)Math.Min(PagePositions, (ulong)maxPositions - (ulong)p * PagePositions);
-                    ulong bytes = KvLayer.PageBytes(rows[p], BytesPerPosition);
+                    ulong bytes = KvLayer.PageBytes(pageRows[p], BytesPerPosition);
                     string page = pages > 1 ? $" page {p}" : string.Empty;
                     k[p] = _owned.Add(context.CreateBuffer(bytes, $"layer {l} k cache{page}"));
                     v[p] = _owned.Add(context.CreateBuffer(bytes, $"layer {l} v cache{page}"));
                 }
 
-                _layers[l] = new KvLayer(format, PagePositions, k, v, rows);
+                _layers[l] = new KvLayer(format, PagePositions, k, v, pageRows);
             }
         }
         catch
@@ -141,6 +63,23 @@ internal sealed class KvCache : IDisposable
     public uint PagePositions { get; }
 
     public KvLayer Layer(int layer) => _layers[layer];
+
+    /// <summary>Positions per page of a cache of <paramref name="maxPositions"/>: as many as one page can hold on
+    /// <paramref name="device"/> (null: no device limit, for an estimate made before one is chosen), or
+    /// <paramref name="requested"/> when smaller (0: no request).</summary>
+    public static uint PagePositionsFor(DeviceInfo? device, ulong bytesPerPosition, int maxPositions, int requested = 0) =>
+        (uint)Math.Min(device is null ? ulong.MaxValue : PageLimit(device, bytesPerPosition), (ulong)(requested > 0 ? requested : maxPositions));
+
+    /// <summary>Positions each page holds: full pages, then the rest.</summary>
+    public static uint[] PageRows(int maxPositions, uint pagePositions)
+    {
+        int pages = (int)((maxPositions + pagePositions - 1) / pagePositions);
+        return [.. Enumerable.Range(0, pages).Select(p => (uint)Math.Min(pagePositions, (ulong)maxPositions - (ulong)p * pagePositions))];
+    }
+
+    /// <summary>Device bytes of a cache of <paramref name="layers"/> layers: K and V, every page in whole texels.</summary>
+    public static long Bytes(int layers, int maxPositions, uint pagePositions, ulong bytesPerPosition) =>
+        2L * layers * PageRows(maxPositions, pagePositions).Sum(rows => (long)KvLayer.PageBytes(rows, bytesPerPosition));
 
     /// <summary>Positions one page can hold on <paramref name="device"/>: one storage binding's range, one texel view
     /// (maxTexelBufferElements uint texels), one buffer, one allocation.</summary>

@@ -35,25 +35,18 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
     /// <param name="hostLayers">Layers whose routed experts live in host memory (0: all on the device).</param>
     /// <param name="sharedOnHost">Whether those layers' shared experts live there too.</param>
     /// <param name="kvFormat">How the KV cache stores keys and values.</param>
+    /// <param name="device">The device, whose limits and tuning size the KV pages and attention's partials (null: GPU defaults).</param>
     public static MemoryEstimate For(HunyuanConfig c, WeightFormat format, int contextLength, int prefillChunk = 64, int hostLayers = 0, bool sharedOnHost = false,
-        KvCacheFormat kvFormat = KvCacheFormat.F16)
+        KvCacheFormat kvFormat = KvCacheFormat.F16, DeviceInfo? device = null)
     {
         ArgumentNullException.ThrowIfNull(c);
         ArgumentOutOfRangeException.ThrowIfNegative(hostLayers);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(hostLayers, c.Layers);
-        double perWeight = format.BytesPerWeight();
-        long hidden = c.HiddenSize, inter = c.ExpertIntermediate, experts = c.StackedExperts;
-        long perLayerWeights = (long)((c.AttentionWeights + experts * c.ExpertWeights) * perWeight) + c.Experts * hidden * 4 + 2 * hidden * 4 + 2L * c.HeadDim * 4;
-        long ExpertBytes(int n) => (long)(n * c.ExpertWeights * perWeight);
+        long hidden = c.HiddenSize, inter = c.ExpertIntermediate;
+        long weights = WeightPlan.For(c, format, hostLayers, sharedOnHost).Bytes(WeightSide.Device);
+        long ExpertBytes(int n) => n * (format.Spec().Bytes(2 * inter, hidden) + format.Spec().Bytes(hidden, inter));
         int hostExperts = c.Experts + (sharedOnHost ? c.SharedExperts : 0);
-        long embedding = (long)(c.VocabSize * hidden * format.ForUnquantized().BytesPerWeight()) * (c.TieWordEmbeddings ? 1 : 2);
-        long weights = c.Layers * perLayerWeights + embedding + hidden * 4 - hostLayers * ExpertBytes(hostExperts);
-        long kv = 2L * c.Layers * contextLength * kvFormat.BytesPerPosition(c.KvHeads, c.HeadDim);
-        int slots = c.RouteSlots;
-        // Attention partials: at most 64 splits on a GPU (more on lavapipe, whose loop budget caps a split's chunks).
-        long splits = Math.Min((contextLength + 255) / 256, 64 + contextLength / 8192);
-        long activations = 4L * (c.VocabSize + prefillChunk * (3 * hidden + c.QueryDim * 2 + c.QueryDim + 2L * c.KvDim + slots * (inter + hidden))
-            + (prefillChunk + 1L) * c.Heads * splits * (c.HeadDim + 2));
+        SessionPlan session = SessionPlan.For(c, device, contextLength, prefillChunk, kvFormat, hostExperts: hostLayers > 0);
         WeightFormat dense = format.ForUnquantized();
         (long, string)[] views =
         [
@@ -62,7 +55,7 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
             Texels(format, c.QueryDim + 2L * c.KvDim, hidden, "a QKV matrix"),
             Texels(dense, c.VocabSize, hidden, "the embedding"),
         ];
-        return new MemoryEstimate(weights, kv, activations, views.MaxBy(v => v.Item1), hostLayers * HostLayerBytes(c, format, hostExperts) + (hostLayers > 0 ? HostScratchBytes(c, prefillChunk) : 0),
+        return new MemoryEstimate(weights, session.KvCacheBytes, session.ActivationBytes, views.MaxBy(v => v.Item1), hostLayers * HostLayerBytes(c, format, hostExperts) + (hostLayers > 0 ? HostScratchBytes(c, session.PrefillChunk) : 0),
             hostLayers, ExpertBytes(c.Experts), sharedOnHost && hostLayers > 0) { KvFormat = kvFormat };
     }
 

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Hunyuan.Vk.Execution;
+using Hunyuan.Vk.Model.Formats;
 using Hunyuan.Vk.Vulkan;
 
 namespace Hunyuan.Vk.Kernels;
@@ -92,111 +92,21 @@ internal sealed class AttentionDecodeKernel : IDisposable
 {
     private readonly SplitKernel _split;
     private readonly CombineKernel _combine;
-    private readonly uint _workgroup, _lanes;
 
     public AttentionDecodeKernel(GpuContext context, DeviceTuning tuning, AttentionShape shape, KvCacheFormat format = KvCacheFormat.F16)
     {
         ArgumentNullException.ThrowIfNull(shape);
         ArgumentNullException.ThrowIfNull(tuning);
-        format.CheckHeadDim(shape.HeadDim);
-        Shape = shape;
-        Format = format;
-        Chunk = tuning.AttentionChunk;
-        MinSplits = Math.Max(tuning.AttentionMinSplits, 1);
-        MaxSplits = Math.Max(tuning.AttentionMaxSplits, MinSplits);
-        LoopBudget = tuning.AttentionLoopBudget;
-        _workgroup = tuning.AttentionWorkgroup;
-        _lanes = tuning.AttentionLanes;
+        Splits = new AttentionSplits(tuning, shape, format);
         _split = new SplitKernel(context, tuning, shape, format);
         _combine = new CombineKernel(context, tuning);
     }
 
-    public AttentionShape Shape { get; }
-    public KvCacheFormat Format { get; }
+    public AttentionShape Shape => Splits.Shape;
+    public KvCacheFormat Format => Splits.Format;
 
-    /// <summary>Positions per chunk at most (the shader's shared score array).</summary>
-    public uint Chunk { get; }
-
-    /// <summary>Splits a decode step gets at least, when its context has positions enough (<see cref="DeviceTuning.AttentionMinSplits"/>).</summary>
-    public uint MinSplits { get; }
-
-    /// <summary>Splits a long context is cut into (<see cref="DeviceTuning.AttentionMaxSplits"/>); past that, splits grow.</summary>
-    public uint MaxSplits { get; }
-
-    /// <summary>Loop iterations an invocation may run (<see cref="DeviceTuning.AttentionLoopBudget"/>; 0: no bound).</summary>
-    public uint LoopBudget { get; }
-
-    private const uint ChunkStep = 32;   // chunks shrink for short contexts in steps of 32 positions
-
-    /// <summary>Positions per chunk for <paramref name="tokens"/> queries, the last seeing <paramref name="kvLength"/>
-    /// positions: <see cref="Chunk"/>, or for one token over a short context less, so it still has
-    /// <see cref="MinSplits"/> splits (a GPU needs kv heads x splits workgroups to fill its cores).</summary>
-    public uint ChunkFor(uint kvLength, uint tokens = 1)
-    {
-        if (tokens > 1 || MinSplits == 1)
-        {
-            return Chunk;
-        }
-
-        uint wanted = (kvLength + MinSplits - 1) / MinSplits;
-        return Math.Clamp((wanted + ChunkStep - 1) / ChunkStep * ChunkStep, Math.Min(ChunkStep, Chunk), Chunk);
-    }
-
-    /// <summary>Chunks one split may take within the loop budget: the shader's loop iterations per chunk counted as if
-    /// no loop were unrolled (scores, softmax, outputs), so the bound holds whatever the compiler does.</summary>
-    public uint ChunksPerSplitLimit(uint chunk)
-    {
-        if (LoopBudget == 0)
-        {
-            return uint.MaxValue;
-        }
-
-        bool q8 = Format == KvCacheFormat.Q8;
-        ulong group = (ulong)Shape.Group, d = (ulong)Shape.HeadDim, wg = _workgroup, lanes = Math.Max(_lanes, 1);
-        ulong perWord = q8 ? 4UL : 2UL, texels = d / (4 * perWord), slots = Up(d / 4, lanes);
-        ulong subgroups = Math.Max(1, wg / lanes);
-        // Per position: the score loops of one invocation (LANES = 1) or of one subgroup (lanes across the row).
-        ulong perPosition = lanes == 1
-            ? 1 + 2 * group + (q8 ? d / 32 : d / 8) * (1 + group)
-            : 1 + 3 * group + slots * (1 + group);
-        ulong scores = Up(chunk, lanes == 1 ? wg : subgroups) * perPosition;
-        ulong softmax = group * (1 + 2 * Up(chunk, wg) + 2 * subgroups);
-        ulong outputs = Up(texels, wg) * (4 * group + chunk * (1 + group * (1 + perWord)) + group * (1 + perWord));
-        ulong perChunk = scores + softmax + outputs + 1;
-        ulong once = Up(group * d / 4, wg) + group * (slots + 1) + 2 * group * Up(d / 4, wg) + 64;   // queries in, partials out
-        return (uint)Math.Clamp((LoopBudget - Math.Min(LoopBudget, once)) / perChunk, 1, uint.MaxValue);
-    }
-
-    private static ulong Up(ulong n, ulong by) => (n + by - 1) / by;
-
-    /// <summary>The split of <paramref name="kvLength"/> positions (the last token's) in pages of
-    /// <paramref name="pagePositions"/>: whole chunks per split, <see cref="MaxSplits"/> of them once the context is
-    /// long enough, more where the loop budget caps a split; each page split on its own.</summary>
-    public AttentionPlan Plan(uint kvLength, uint tokens, uint pagePositions)
-    {
-        uint chunk = ChunkFor(kvLength, tokens);
-        ulong chunks = Up(kvLength, chunk);
-        ulong perSplit = Math.Min(Math.Max(1, Up(chunks, MaxSplits)), ChunksPerSplitLimit(chunk));
-        ulong span = chunk * perSplit;
-        ulong full = kvLength / pagePositions, last = kvLength % pagePositions;
-        ulong splits = full * Up(pagePositions, span) + Up(last, span);
-        return new AttentionPlan(chunk, (uint)Math.Min(span, uint.MaxValue), (uint)splits);
-    }
-
-    /// <summary>Floats the partial-results buffer needs for <paramref name="tokens"/> tokens, the last seeing up to
-    /// <paramref name="kvLength"/> positions, in pages of <paramref name="pagePositions"/>: a bound for every shorter
-    /// context too (at most max(<see cref="MaxSplits"/>, chunks over the budget's chunks per split) splits, and one
-    /// more per page boundary).</summary>
-    public ulong PartialFloats(uint kvLength, uint tokens = 1, uint pagePositions = uint.MaxValue)
-    {
-        ulong chunks = Up(kvLength, Chunk);
-        ulong pages = Up(kvLength, pagePositions);
-        ulong splits = Math.Max(Math.Max(MaxSplits, MinSplits), Up(chunks, ChunksPerSplitLimit(Chunk))) + pages - 1;
-        return Floats(tokens, splits);
-    }
-
-    // Partials of `tokens` tokens with `splits` splits each: [tokens][heads][splits][d + 2].
-    private ulong Floats(uint tokens, ulong splits) => (ulong)tokens * (ulong)Shape.Heads * splits * (ulong)(Shape.HeadDim + 2);
+    /// <summary>How a context is split across workgroups and how many partials that needs.</summary>
+    public AttentionSplits Splits { get; }
 
     /// <summary>Decode: one query (q [heads * d]) over <paramref name="kvLength"/> cached positions.</summary>
     public void Record(CommandRecorder recorder, BufferRange q, KvLayer cache, BufferRange partial, BufferRange output, uint kvLength)
@@ -226,8 +136,8 @@ internal sealed class AttentionDecodeKernel : IDisposable
         }
 
         uint kvLength = position0 + tokens;
-        AttentionPlan plan = Plan(kvLength, tokens, cache.PagePositions);
-        _split.Require(q, partial, tokens, Floats(tokens, plan.Splits));
+        AttentionPlan plan = Splits.Plan(kvLength, tokens, cache.PagePositions);
+        _split.Require(q, partial, tokens, Splits.Floats(tokens, plan.Splits));
         uint splitBase = 0;
         for (int page = 0; (ulong)page * cache.PagePositions < kvLength; page++)
         {

@@ -53,7 +53,7 @@ public sealed class DeviceMatrix : IDisposable
         : throw new InvalidOperationException($"The stack '{_parts[0].Buffer.Name}' is split in {_parts.Length} parts: bind them one by one");
 
     /// <summary>The binding kinds of <see cref="Tables"/> for a format.</summary>
-    public static BindingKind[] TableBindings(WeightFormat format) => [.. format.Spec().Tables.Select(_ => BindingKind.UniformTexel)];
+    public static BindingKind[] TableBindings(WeightFormat format) => [.. format.Spec().Tables().Select(_ => BindingKind.UniformTexel)];
 
     /// <summary>Bytes one matrix occupies and one matrix-vector product reads (<see cref="WeightFormatSpec.Bytes"/>).</summary>
     public ulong BytesPerMatrix { get; }
@@ -92,15 +92,15 @@ public sealed class DeviceMatrix : IDisposable
         ArgumentNullException.ThrowIfNull(limits);
         long most = long.MaxValue;
         ulong bytes = 0;
-        for (int t = 0; t < spec.Tables.Count; t++)
+        for (int t = 0; t < spec.Tables().Count; t++)
         {
             ulong region = TableBytes(spec, rows, cols, t);
-            most = (long)Math.Min((ulong)most, limits.MaxTexelBufferElements / (region / (ulong)TexelView.TexelBytes(spec.Tables[t])));
+            most = (long)Math.Min((ulong)most, limits.MaxTexelBufferElements / (region / (ulong)TexelView.TexelBytes(spec.Tables()[t])));
             bytes += region;
         }
 
         ulong allocation = Math.Min(limits.MaxMemoryAllocationSize, limits.MaxBufferSize == 0 ? ulong.MaxValue : limits.MaxBufferSize);
-        ulong slack = Align * (ulong)spec.Tables.Count;   // each table's region rounded up
+        ulong slack = Align * (ulong)spec.Tables().Count;   // each table's region rounded up
         return allocation < slack ? 0 : (long)Math.Min((ulong)most, (allocation - slack) / bytes);
     }
 
@@ -217,7 +217,7 @@ public sealed class DeviceMatrixPart
     internal static DeviceMatrixPart Create(GpuContext context, string name, WeightFormatSpec spec, int rows, int cols, int first, int count)
     {
         ulong total = 0;
-        for (int t = 0; t < spec.Tables.Count; t++)
+        for (int t = 0; t < spec.Tables().Count; t++)
         {
             total += DeviceMatrix.RoundUp(DeviceMatrix.TableBytes(spec, rows, cols, t) * (ulong)count);
         }
@@ -225,11 +225,11 @@ public sealed class DeviceMatrixPart
         GpuBuffer buffer = context.CreateBuffer(total, name);
         try
         {
-            var tables = new TexelView[spec.Tables.Count];
+            var tables = new TexelView[spec.Tables().Count];
             ulong at = 0;
             for (int t = 0; t < tables.Length; t++)
             {
-                tables[t] = buffer.View(spec.Tables[t], at, DeviceMatrix.TableBytes(spec, rows, cols, t) * (ulong)count);
+                tables[t] = buffer.View(spec.Tables()[t], at, DeviceMatrix.TableBytes(spec, rows, cols, t) * (ulong)count);
                 at += DeviceMatrix.RoundUp(tables[t].Bytes);
             }
 

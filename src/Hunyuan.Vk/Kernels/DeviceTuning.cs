@@ -77,6 +77,13 @@ public sealed record DeviceTuning
     /// <summary>Stage x in shared memory (GPUs, where lanes read different parts of x) rather than reading the uniform buffer.</summary>
     public bool MatVecSharedX { get; init; }
 
+    /// <summary>Shapes for an estimate made before a device is chosen: the defaults, as a GPU runs them (at most 64
+    /// attention splits, no loop budget).</summary>
+    public static DeviceTuning BeforeDevice { get; } = new()
+    {
+        Row = "before a device", ElementwiseWorkgroup = 256, NormWorkgroup = 256, MatVecWorkgroup = 256, MatVecRows = 4,
+    };
+
     /// <summary>Loop iterations lavapipe runs in one invocation before it silently ends the shader's loops
     /// (llvmpipe's LP_MAX_TGSI_LOOP_ITERATIONS).</summary>
     public const uint LavapipeLoopBudget = 65535;

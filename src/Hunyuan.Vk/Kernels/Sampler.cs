@@ -32,12 +32,15 @@ internal sealed class Sampler : IDisposable
         _chunks = (maxLogits + Chunk - 1) / Chunk;
         _topK = new TopKKernel(context, tuning);
         _pick = new PickKernel(context);
-        // [chunks * K] values | [chunks * K] ids | [K] values | [K] ids | [K] probabilities
-        _scratch = context.CreateBuffer((ulong)(2 * _chunks * MaxK + 3 * MaxK) * 4, "sampler scratch");
+        _scratch = context.CreateBuffer(ScratchBytes(maxLogits), "sampler scratch");
         MaxLogits = maxLogits;
     }
 
     public uint MaxLogits { get; }
+
+    /// <summary>Bytes of the scratch buffer for <paramref name="maxLogits"/> logits: [chunks * K] values | [chunks * K]
+    /// ids | [K] values | [K] ids | [K] probabilities.</summary>
+    public static ulong ScratchBytes(uint maxLogits) => (2UL * ((maxLogits + Chunk - 1) / Chunk) * MaxK + 3 * MaxK) * 4;
 
     /// <summary>The candidates' probabilities after the last <see cref="Record"/> ([K] floats; 0 outside the nucleus).</summary>
     public BufferRange Probabilities => _scratch.Slice((ulong)(2 * _chunks * MaxK + 2 * MaxK) * 4, MaxK * 4);

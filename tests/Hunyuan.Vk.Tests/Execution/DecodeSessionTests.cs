@@ -1,4 +1,5 @@
 using Hunyuan.Vk.Execution;
+using Hunyuan.Vk.Kernels;
 using Hunyuan.Vk.Model;
 using Hunyuan.Vk.Model.Formats;
 using Hunyuan.Vk.Reference;

@@ -10,14 +10,46 @@ namespace Hunyuan.Vk.Tests.Execution;
 
 public sealed class MemoryEstimateTests : VulkanTest
 {
-    [TestCase(WeightFormat.F32)]
-    [TestCase(WeightFormat.Q4)]
-    public void Weight_estimate_is_within_5_percent_of_what_is_uploaded(WeightFormat format)
+    /// <summary>A checkpoint's load allocates the plan's bytes, within each table's alignment (was: within 5%).</summary>
+    [TestCase(WeightFormat.F32, CheckpointFormat.Dense)]
+    [TestCase(WeightFormat.Q4, CheckpointFormat.Dense)]
+    [TestCase(WeightFormat.Q4Z, CheckpointFormat.GptqInt4)]
+    public void Weight_estimate_is_what_a_checkpoint_load_allocates(WeightFormat format, CheckpointFormat stored)
     {
-        using ModelWeights weights = ModelWeights.Open(TestModels.Directory(TestModels.Tiny()));
+        using ModelWeights weights = ModelWeights.Open(TestModels.Directory(TestModels.Tiny(stored)));
+        long start = Context.AllocatedBytes, startBuffers = GpuBuffer.Live;
         using var model = new DeviceModel(Context, weights, format);
+        long allocated = Context.AllocatedBytes - start, buffers = GpuBuffer.Live - startBuffers;
         long estimate = MemoryEstimate.For(weights.Config, format, 64).WeightBytes;
-        Assert.That((double)estimate, Is.EqualTo((double)model.DeviceBytes).Within(5).Percent);
+        Assert.That(allocated, Is.InRange(estimate, estimate + 3 * buffers * 256), $"{buffers} buffers");
+        Assert.That(model.DeviceBytes, Is.EqualTo(allocated));
+    }
+
+    /// <summary>#23 point 1: the estimate is what a load allocates, within each buffer's alignment, for every preset,
+    /// placement and KV format, on each side: the weights (the loader and the estimate read one <see cref="WeightPlan"/>)
+    /// and the session's KV cache, activations and head (one <see cref="SessionPlan"/>). A13B with one layer.</summary>
+    [TestCase(ModelPreset.Tiny, 0, false, KvCacheFormat.F16)]
+    [TestCase(ModelPreset.Tiny, 1, false, KvCacheFormat.Q8)]
+    [TestCase(ModelPreset.Small, 2, true, KvCacheFormat.F16)]
+    [TestCase(ModelPreset.Small, 0, false, KvCacheFormat.Q8)]
+    [TestCase(ModelPreset.A13b, 1, true, KvCacheFormat.F16)]
+    public void The_estimate_is_what_a_load_allocates_on_each_side(ModelPreset preset, int hostLayers, bool sharedOnHost, KvCacheFormat kv)
+    {
+        HunyuanConfig c = new CheckpointGenerator(new GeneratorOptions { Preset = preset, Layers = preset == ModelPreset.A13b ? 1 : null }).Config;
+        const int Positions = 1000;
+        const long Alignment = 256;   // what a buffer (or a weight's table) is rounded to at most here
+        long start = Context.AllocatedBytes, startBuffers = GpuBuffer.Live;
+        using DeviceModel model = DeviceModel.Random(Context, c, WeightFormat.Q4, hostLayers: hostLayers, sharedOnHost: sharedOnHost);
+        MemoryEstimate e = MemoryEstimate.For(c, WeightFormat.Q4, Positions, hostLayers: hostLayers, sharedOnHost: sharedOnHost, kvFormat: kv, device: Context.Info);
+        long weights = Context.AllocatedBytes - start, weightBuffers = GpuBuffer.Live - startBuffers;
+        Assert.That(weights, Is.InRange(e.WeightBytes, e.WeightBytes + 3 * weightBuffers * Alignment), $"weights: {weightBuffers} buffers, {weights} allocated, {e.WeightBytes} estimated");
+        long before = Context.AllocatedBytes;
+        int buffers = (int)GpuBuffer.Live;
+        using var session = new DecodeSession(Context, model, Positions, kvFormat: kv);
+        long allocated = Context.AllocatedBytes - before;
+        int made = (int)GpuBuffer.Live - buffers;
+        long estimate = e.KvCacheBytes + e.ActivationBytes;
+        Assert.That(allocated, Is.InRange(estimate, estimate + made * Alignment), $"session: {made} buffers, {allocated} allocated, {estimate} estimated ({e})");
     }
 
     [Test]

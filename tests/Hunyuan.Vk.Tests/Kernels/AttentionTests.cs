@@ -1,5 +1,5 @@
-using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Kernels;
+using Hunyuan.Vk.Model.Formats;
 using Hunyuan.Vk.Reference;
 using Hunyuan.Vk.Tests.Harness;
 using Hunyuan.Vk.Vulkan;
@@ -155,7 +155,7 @@ public sealed class AttentionTests : VulkanTest
             ModelOps.DecodeAttention(q, k, v, heads, kvHeads, d, kvLength, expected);
             using var kernel = new AttentionDecodeKernel(Context, tuning, shape, format);
             using GpuBuffer gq = Upload(q, "q");
-            using GpuBuffer partial = Context.CreateBuffer(kernel.PartialFloats((uint)kvLength, 1, cache.PagePositions) * 4, "partial");
+            using GpuBuffer partial = Context.CreateBuffer(kernel.Splits.PartialFloats((uint)kvLength, 1, cache.PagePositions) * 4, "partial");
             using var output = new GuardedOutput(Context, shape.QueryDim, "attention out");
             Context.Run(r => kernel.Record(r, gq.All, cache, partial.All, output.Range, (uint)kvLength));
 
@@ -187,19 +187,19 @@ public sealed class AttentionTests : VulkanTest
         using var kernel = new AttentionDecodeKernel(Context, tuning, new AttentionShape(32, 8, 128), format);
         foreach ((uint max, uint page) in new[] { (6000u, uint.MaxValue), (40_000u, 7000u), (262_144u, 65_536u) })
         {
-            ulong bound = kernel.PartialFloats(max, 1, page);
-            ulong prefillBound = kernel.PartialFloats(max, 5, page);
+            ulong bound = kernel.Splits.PartialFloats(max, 1, page);
+            ulong prefillBound = kernel.Splits.PartialFloats(max, 5, page);
             for (uint kv = 1; kv <= max; kv += kv < 7000 ? 1u : 97u)
             {
-                AttentionPlan plan = kernel.Plan(kv, 1, page);
+                AttentionPlan plan = kernel.Splits.Plan(kv, 1, page);
                 Assert.That(plan.Chunk, Is.LessThanOrEqualTo(chunk).And.GreaterThanOrEqualTo(Math.Min(32u, chunk)), $"chunk at {kv}");
                 Assert.That(plan.Chunk % Math.Min(32u, chunk), Is.Zero, $"chunk at {kv} in steps of 32");
                 Assert.That(plan.Span % plan.Chunk, Is.Zero, $"span at {kv}: whole chunks");
-                Assert.That(plan.Span / plan.Chunk, Is.LessThanOrEqualTo(kernel.ChunksPerSplitLimit(plan.Chunk)), $"chunks per split at {kv} within the loop budget");
+                Assert.That(plan.Span / plan.Chunk, Is.LessThanOrEqualTo(kernel.Splits.ChunksPerSplitLimit(plan.Chunk)), $"chunks per split at {kv} within the loop budget");
                 ulong pages = (kv + (ulong)page - 1) / page, whole = (kv + (ulong)plan.Span - 1) / plan.Span;
                 Assert.That((ulong)plan.Splits, Is.InRange(whole, whole + pages - 1), $"splits at {kv}: the span's, plus at most one per page boundary");
                 Assert.That((ulong)plan.Splits * 32 * 130, Is.LessThanOrEqualTo(bound), $"partials at {kv} within the buffer made for {max}");
-                Assert.That(5UL * kernel.Plan(kv, 5, page).Splits * 32 * 130, Is.LessThanOrEqualTo(prefillBound), $"prefill partials at {kv}");
+                Assert.That(5UL * kernel.Splits.Plan(kv, 5, page).Splits * 32 * 130, Is.LessThanOrEqualTo(prefillBound), $"prefill partials at {kv}");
                 if (budget == 0 && kv > chunk * maxSplits * 2)
                 {
                     Assert.That(plan.Splits, Is.LessThanOrEqualTo(maxSplits + pages - 1), $"a long context at {kv} keeps {maxSplits} splits per page run");
@@ -212,7 +212,7 @@ public sealed class AttentionTests : VulkanTest
             }
         }
 
-        Assert.That(kernel.ChunkFor(3000, tokens: 7), Is.EqualTo(chunk), "prefill keeps whole chunks");
+        Assert.That(kernel.Splits.ChunkFor(3000, tokens: 7), Is.EqualTo(chunk), "prefill keeps whole chunks");
     }
 
     [TestCase(4, 2, 64, 5, 0, KvCacheFormat.F16, 0)]      // prefill from the start: token t sees t + 1 positions
@@ -240,7 +240,7 @@ public sealed class AttentionTests : VulkanTest
 
             using var kernel = new AttentionDecodeKernel(Context, Gpu.Tuning, shape, format);
             using GpuBuffer gq = Upload(q, "q");
-            using GpuBuffer partial = Context.CreateBuffer(kernel.PartialFloats((uint)kvLength, (uint)tokens, cache.PagePositions) * 4, "partial");
+            using GpuBuffer partial = Context.CreateBuffer(kernel.Splits.PartialFloats((uint)kvLength, (uint)tokens, cache.PagePositions) * 4, "partial");
             using var output = new GuardedOutput(Context, expected.Length, "attention out");
             Context.Run(r => kernel.RecordBatch(r, gq.All, cache, partial.All, output.Range, (uint)tokens, (uint)position0));
             AssertNmse.Close(expected, output.Read(), 1e-8, $"causal attention, {tokens} tokens from position {position0}, {format}, pages of {cache.PagePositions}");

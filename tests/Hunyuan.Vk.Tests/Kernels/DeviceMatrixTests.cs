@@ -17,9 +17,9 @@ public sealed class DeviceMatrixTests : VulkanTest
 
         Assert.That(w.BytesPerMatrix, Is.EqualTo((ulong)host.DeviceBytes), "the descriptor vs the host arrays uploaded");
         Assert.That(w.ViewBytes, Is.EqualTo(Count * w.BytesPerMatrix), "the views cover exactly the stacked matrices");
-        Assert.That(w.DeviceBytes, Is.InRange(w.ViewBytes, w.ViewBytes + 256UL * (ulong)spec.Tables.Count), "plus alignment only");
+        Assert.That(w.DeviceBytes, Is.InRange(w.ViewBytes, w.ViewBytes + 256UL * (ulong)spec.Tables().Count), "plus alignment only");
         Assert.That(Rows * Cols * spec.BytesPerWeight, Is.EqualTo((double)w.BytesPerMatrix).Within(1e-9), "per weight, as ActiveWeights and MemoryEstimate count");
-        Assert.That(w.Tables.Length, Is.EqualTo(spec.Tables.Count));
+        Assert.That(w.Tables.Length, Is.EqualTo(spec.Tables().Count));
     }
 
     [Test]

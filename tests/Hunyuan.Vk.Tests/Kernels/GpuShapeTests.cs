@@ -1,4 +1,3 @@
-using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Kernels;
 using Hunyuan.Vk.Model.Formats;
 using Hunyuan.Vk.Reference;
@@ -108,7 +107,7 @@ public sealed class GpuShapeTests : VulkanTest
             KvLayer cache = KvPages.Upload(Context, kPages, vPages, format, page, kvLength, owned);
             using var kernel = new AttentionDecodeKernel(Context, GpuLike with { AttentionWorkgroup = workgroup }, shape, format);
             using GpuBuffer gq = Upload(q, "q");
-            using GpuBuffer partial = Context.CreateBuffer(kernel.PartialFloats((uint)kvLength, 1, (uint)page) * 4, "partial");
+            using GpuBuffer partial = Context.CreateBuffer(kernel.Splits.PartialFloats((uint)kvLength, 1, (uint)page) * 4, "partial");
             using var output = new GuardedOutput(Context, shape.QueryDim, "out");
             Context.Run(r => kernel.Record(r, gq.All, cache, partial.All, output.Range, (uint)kvLength));
             AssertNmse.Close(expected, output.Read(), 1e-8, $"GPU-shaped attention, {format}, {kvLength} positions");

@@ -1,4 +1,3 @@
-using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Generation;
 using Hunyuan.Vk.Model.Formats;
 using Hunyuan.Vk.Tests.Harness;

@@ -1,4 +1,3 @@
-using Hunyuan.Vk.Vulkan;
 
 namespace Hunyuan.Vk.Model.Formats;
 
@@ -14,9 +13,8 @@ namespace Hunyuan.Vk.Model.Formats;
 /// <param name="BlockBytes">Bytes of quants per block of <see cref="BlockValues"/> values.</param>
 /// <param name="GroupSize">Values per f16 scale; 0 for unscaled formats.</param>
 /// <param name="HasZeros">A zero-point byte per group besides the scale.</param>
-/// <param name="QuantTexels">How the quants are viewed by the kernels (16-byte texels).</param>
 /// <param name="FromFloats">Whether <see cref="Quantizer.Quantize"/> makes it from float weights (Q4Z comes from GPTQ only).</param>
-public sealed record WeightFormatSpec(WeightFormat Format, string Name, int BlockBytes, int GroupSize, bool HasZeros, TexelFormat QuantTexels, bool FromFloats)
+public sealed record WeightFormatSpec(WeightFormat Format, string Name, int BlockBytes, int GroupSize, bool HasZeros, bool FromFloats)
 {
     /// <summary>Values per block: the unit every matrix kernel reads, and what cols must be a multiple of.</summary>
     public const int BlockValues = 32;
@@ -31,14 +29,6 @@ public sealed record WeightFormatSpec(WeightFormat Format, string Name, int Bloc
 
     /// <summary>Bytes the device stores, and a product reads, per weight: quants, scales and zero points.</summary>
     public double BytesPerWeight => (double)BlockBytes / BlockValues + (HasScales ? (double)GroupBytes / GroupSize : 0);
-
-    /// <summary>The texel views a matrix is bound as, in shader order (weights.glsl): quants, then scales, then zeros.</summary>
-    public IReadOnlyList<TexelFormat> Tables => (HasScales, HasZeros) switch
-    {
-        (false, _) => [QuantTexels],
-        (true, false) => [QuantTexels, TexelFormat.R16Float],
-        (true, true) => [QuantTexels, TexelFormat.R16Float, TexelFormat.R8Uint],
-    };
 
     /// <summary>Bytes of quants of a [rows, cols] matrix.</summary>
     public long QuantBytes(long rows, long cols) => rows * (cols / BlockValues) * BlockBytes;

@@ -1,5 +1,3 @@
-using Hunyuan.Vk.Vulkan;
-
 namespace Hunyuan.Vk.Model.Formats;
 
 /// <summary>The descriptor of every <see cref="WeightFormat"/>, and the choices made from them.</summary>
@@ -7,11 +5,11 @@ public static class WeightFormats
 {
     private static readonly WeightFormatSpec[] s_specs =
     [
-        new(WeightFormat.F32, "f32", BlockBytes: 128, GroupSize: 0, HasZeros: false, TexelFormat.Rgba32Float, FromFloats: true),
-        new(WeightFormat.F16, "f16", BlockBytes: 64, GroupSize: 0, HasZeros: false, TexelFormat.Rgba32Uint, FromFloats: true),
-        new(WeightFormat.Q8, "q8", BlockBytes: 32, GroupSize: 32, HasZeros: false, TexelFormat.Rgba32Uint, FromFloats: true),
-        new(WeightFormat.Q4, "q4", BlockBytes: 16, GroupSize: 32, HasZeros: false, TexelFormat.Rgba32Uint, FromFloats: true),
-        new(WeightFormat.Q4Z, "q4z", BlockBytes: 16, GroupSize: 128, HasZeros: true, TexelFormat.Rgba32Uint, FromFloats: false),
+        new(WeightFormat.F32, "f32", BlockBytes: 128, GroupSize: 0, HasZeros: false, FromFloats: true),
+        new(WeightFormat.F16, "f16", BlockBytes: 64, GroupSize: 0, HasZeros: false, FromFloats: true),
+        new(WeightFormat.Q8, "q8", BlockBytes: 32, GroupSize: 32, HasZeros: false, FromFloats: true),
+        new(WeightFormat.Q4, "q4", BlockBytes: 16, GroupSize: 32, HasZeros: false, FromFloats: true),
+        new(WeightFormat.Q4Z, "q4z", BlockBytes: 16, GroupSize: 128, HasZeros: true, FromFloats: false),
     ];
 
     /// <summary>Every format's descriptor.</summary>
