@@ -1,5 +1,5 @@
 #version 450
-// MoE gating (spec 2.4) from the router logits: softmax over all experts, the top k (ties to the lower index),
+// MoE gating (docs/model.md 2.4) from the router logits: softmax over all experts, the top k (ties to the lower index),
 // renormalised to sum to 1 when NORM_TOPK, times the routed scaling factor; then the shared expert as one more slot
 // with weight 1 (its weights are stacked after the routed experts, so its id is the expert count).
 // One subgroup per token (grid x = tokens; the pipeline requires full subgroups): each lane holds the experts

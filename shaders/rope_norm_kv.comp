@@ -1,6 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// After the fused QKV projection, per token and head (spec 2.2-2.3): NeoX RoPE on q and k (dimension i pairs with
+// After the fused QKV projection, per token and head (docs/model.md 2.2-2.3): NeoX RoPE on q and k (dimension i pairs with
 // i + d/2), then per-head RMSNorm of q and k (after RoPE, one weight per kind), then q to q_out and k, v appended to
 // the KV cache at the token's position, in the cache's format (include/kv_cache.glsl: f16, or int8 with an f16 scale
 // per block of 32 values, max |x| / 127, rounded to nearest even). Grid: (heads + 2 * kv_heads, tokens); workgroup x:

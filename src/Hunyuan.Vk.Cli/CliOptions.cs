@@ -150,17 +150,13 @@ internal static class CliOptions
     }
 
     /// <summary>The placement options as the engine takes them.</summary>
-    public static DevicePlacement Placement(double? deviceMemoryGb, string hostExperts, string kv)
+    public static LoadOptions Placement(double? deviceMemoryGb, string hostExperts, string kv)
     {
         _ = TryParseHostExperts(hostExperts, out int? layers);
-        return new DevicePlacement(deviceMemoryGb is double gb ? (long)(gb * 1e9) : null, layers, KvCacheFormats.Parse(kv) ?? KvCacheFormat.F16);
+        return new LoadOptions(deviceMemoryGb is double gb ? (long)(gb * 1e9) : null, layers, KvCacheFormats.Parse(kv) ?? KvCacheFormat.F16);
     }
 
     /// <summary>The device format for --weights; by default Q4, or Q4Z (as stored) for a GPTQ-Int4 checkpoint.</summary>
     public static WeightFormat WeightFormatFor(string? weights, string modelDirectory) =>
         WeightFormats.Parse(weights) ?? WeightFormats.DefaultFor(HunyuanConfig.Load(modelDirectory));
 }
-
-/// <summary>Where the model goes: the device memory it may use, the layers whose routed experts go to the host, and the
-/// KV cache's format.</summary>
-internal sealed record DevicePlacement(long? DeviceMemory, int? HostExperts, KvCacheFormat KvCache = KvCacheFormat.F16);

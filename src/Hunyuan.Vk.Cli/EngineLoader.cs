@@ -10,7 +10,7 @@ namespace Hunyuan.Vk.Cli;
 /// stderr, and the load's progress as a bar on a terminal (a closing line otherwise).</summary>
 internal static class EngineLoader
 {
-    public static HunyuanEngine Load(string? modelArg, string? weightsArg, int contextLength, int? device, DevicePlacement? placement = null)
+    public static HunyuanEngine Load(string? modelArg, string? weightsArg, int contextLength, int? device, LoadOptions? placement = null)
     {
         string modelDir = modelArg ?? DemoModel.EnsureExists(message => Console.Error.WriteLine("hyvk: " + message));
         var bar = new ProgressBar();

@@ -76,7 +76,7 @@ public static class ModelOps
     }
 
     /// <summary>
-    /// MoE gating (spec 2.4) from a token's router logits: softmax over all experts, the top k (ties to the lower
+    /// MoE gating (docs/model.md 2.4) from a token's router logits: softmax over all experts, the top k (ties to the lower
     /// index), renormalised to sum to 1 when <paramref name="normTopK"/>, times <paramref name="scaling"/>.
     /// </summary>
     public static (int[] Experts, T[] Weights) Route<T>(ReadOnlySpan<T> logits, int k, bool normTopK, T scaling)

@@ -1,6 +1,6 @@
 namespace Hunyuan.Vk.Reference;
 
-/// <summary>The numbers the reference forward pass needs (spec section 2). Filled from config.json by the caller.</summary>
+/// <summary>The numbers the reference forward pass needs (docs/model.md 2). Filled from config.json by the caller.</summary>
 public sealed record ReferenceConfig
 {
     public required int Hidden { get; init; }             // 4096

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Hunyuan.Vk.Cli.Serve;
+using Hunyuan.Vk.Server;
 using Hunyuan.Vk.Model;
 
 namespace Hunyuan.Vk.Fuzz;

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Hunyuan.Vk.Cli.Serve;
+using Hunyuan.Vk.Server;
 using Hunyuan.Vk.Model;
 using Hunyuan.Vk.Model.Safetensors;
 using Hunyuan.Vk.Model.Synthetic;

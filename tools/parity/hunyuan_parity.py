@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent PyTorch forward pass of Hunyuan-A13B, written from docs/hunyuan-a13b.md (spec section 2), that writes
+"""Independent PyTorch forward pass of Hunyuan-A13B, written from docs/model.md (section 2), that writes
 golden outputs for the engine's parity tests.
 
 It reads a model directory in the Hugging Face layout (config.json, model.safetensors or shards with an index; linears
@@ -97,7 +97,7 @@ class Weights:
         return self.t[name].to(torch.float64).to(self.dtype).to(self.device)
 
     def linear(self, prefix):
-        """The [out, in] matrix of a linear layer: stored as is, or dequantized from GPTQ-Int4 (spec 4.1)."""
+        """The [out, in] matrix of a linear layer: stored as is, or dequantized from GPTQ-Int4 (docs/model.md 4.1)."""
         if prefix + ".weight" in self.t:
             return self.dense(prefix + ".weight")
         if prefix + ".qweight" not in self.t:
@@ -129,7 +129,7 @@ class Hunyuan:
         self.scaling = c.get("routed_scaling_factor", 1.0)
         self.experts = c["num_experts"]
         self.embed = w.dense("model.embed_tokens.weight")
-        self.lm_head = w.dense("lm_head.weight") if "lm_head.weight" in w.t else self.embed   # tied (spec 3.3)
+        self.lm_head = w.dense("lm_head.weight") if "lm_head.weight" in w.t else self.embed   # tied (docs/model.md 3.3)
         self.final_norm = w.dense("model.norm.weight")
         self.layers = []
         for l in range(self.layers_n):
@@ -145,7 +145,7 @@ class Hunyuan:
                 "shared": [w.linear(p + f"mlp.shared_mlp.{n}_proj") for n in ("gate", "up", "down")],
                 "experts": [[w.linear(p + f"mlp.experts.{e}.{n}_proj") for n in ("gate", "up", "down")] for e in range(self.experts)],
             })
-        # RoPE (spec 2.2): NTK-alpha base, NeoX pairs (i, i + d/2); inverse frequencies and angles in fp32 as the
+        # RoPE (docs/model.md 2.2): NTK-alpha base, NeoX pairs (i, i + d/2); inverse frequencies and angles in fp32 as the
         # reference code computes them, then cos/sin in the working precision.
         alpha = (c.get("rope_scaling") or {}).get("alpha", 1.0)
         d = self.head_dim
@@ -171,7 +171,7 @@ class Hunyuan:
         k = (x @ L["k"].t()).reshape(T, self.kv_heads, d)
         v = (x @ L["v"].t()).reshape(T, self.kv_heads, d)
         positions = torch.arange(T)
-        q = self.rms_norm(self.rope(q, positions), L["q_norm"])        # RoPE first, then QK-norm (spec 2.3)
+        q = self.rms_norm(self.rope(q, positions), L["q_norm"])        # RoPE first, then QK-norm (docs/model.md 2.3)
         k = self.rms_norm(self.rope(k, positions), L["k_norm"])
         group = self.heads // self.kv_heads
         k = k.repeat_interleave(group, dim=1)                           # query head h reads kv head h // group
@@ -188,7 +188,7 @@ class Hunyuan:
         return (torch.nn.functional.silu(x @ gate.t()) * (x @ up.t())) @ down.t()
 
     def moe(self, x, L):
-        probs = torch.softmax(x @ L["router"].t(), dim=-1)             # softmax over all experts (spec 2.4)
+        probs = torch.softmax(x @ L["router"].t(), dim=-1)             # softmax over all experts (docs/model.md 2.4)
         weights, chosen = torch.topk(probs, self.top_k, dim=-1)
         if self.norm_top_k:
             weights = weights / weights.sum(-1, keepdim=True)

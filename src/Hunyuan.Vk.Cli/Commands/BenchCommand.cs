@@ -57,7 +57,7 @@ internal static class BenchCommand
         {
             string? dir = parse.GetValue(model);
             WeightFormat format = dir is null ? WeightFormats.Parse(parse.GetValue(weights)) ?? WeightFormat.Q4 : CliOptions.WeightFormatFor(parse.GetValue(weights), dir);
-            DevicePlacement placement = CliOptions.Placement(parse.GetValue(deviceMemory), parse.GetValue(hostExperts)!, parse.GetValue(kv)!);
+            LoadOptions placement = CliOptions.Placement(parse.GetValue(deviceMemory), parse.GetValue(hostExperts)!, parse.GetValue(kv)!);
             var settings = new BenchSettings(parse.GetValue(prompt), parse.GetValue(decode), parse.GetValue(repetitions))
             {
                 OverlapRecording = parse.GetValue(overlap), Depth = parse.GetValue(depth), KvFormat = placement.KvCache,
@@ -77,9 +77,12 @@ internal static class BenchCommand
             void Log(string message) => Console.Error.WriteLine("hyvk bench: " + message);
             gpu.Log = Log;
             long loadStart = Stopwatch.GetTimestamp();
-            using DeviceModel loaded = dir is not null
-                ? LoadCheckpoint(gpu, dir, format, settings.ContextLength, placement, Log)
-                : MakeRandom(gpu, parse.GetValue(preset)!, parse.GetValue(layers), parse.GetValue(shared), format, settings.ContextLength, placement, Log);
+            using ModelWeights? checkpoint = dir is null ? null : ModelWeights.Open(dir);
+            HunyuanConfig c = checkpoint?.Config ?? new CheckpointGenerator(new GeneratorOptions { Preset = GeneratorOptions.ParsePreset(parse.GetValue(preset)), Layers = parse.GetValue(layers) }).Config;
+            using DeviceModel loaded = checkpoint is not null
+                ? ModelLoader.Load(gpu, checkpoint, format, settings.ContextLength, placement, out _, Log)
+                : ModelLoader.Random(gpu, c, format, settings.ContextLength, placement, parse.GetValue(shared), out _, Log,
+                    pr => Log(FormattableString.Invariant($"made {pr.LayersDone}/{pr.Layers} layers, {pr.DeviceBytes / 1e9:F2} GB")));
             double loadSeconds = Stopwatch.GetElapsedTime(loadStart).TotalSeconds;
             BenchResult result = DecodeBenchmark.Run(gpu, loaded, settings, Log) with { LoadSeconds = loadSeconds, LoadedBytes = loaded.DeviceBytes };
             Console.Out.Write(parse.GetValue(output) switch
@@ -92,37 +95,5 @@ internal static class BenchCommand
             return 0;
         }));
         return command;
-    }
-
-    /// <summary>As generate loads one: the placement and its memory estimate first (refusing what cannot fit), then the weights.</summary>
-    private static DeviceModel LoadCheckpoint(GpuContext gpu, string dir, WeightFormat format, int contextLength, DevicePlacement placement,
-        Action<string> log)
-    {
-        using ModelWeights w = ModelWeights.Open(dir);
-        ExpertPlacement p = ExpertPlacement.Choose(w.Config, format, contextLength, gpu.Info, placement.DeviceMemory, placement.HostExperts, kvFormat: placement.KvCache);
-        log($"loading {dir} as {format} on {gpu.Info.Name}: {p.Describe(w.Config.Layers)}");
-        p.Estimate.CheckFits(gpu.Info, p.DeviceBudget);
-        return new DeviceModel(gpu, w, format, hostLayers: p.HostLayers, sharedOnHost: p.SharedOnHost);
-    }
-
-    /// <summary>Random weights at a preset's shape, after the same placement and memory estimate (one layer's weights
-    /// on each side when all layers share them).</summary>
-    private static DeviceModel MakeRandom(GpuContext gpu, string preset, int? layers, bool shared, WeightFormat format, int contextLength,
-        DevicePlacement placement, Action<string> log)
-    {
-        HunyuanConfig c = new CheckpointGenerator(new GeneratorOptions { Preset = GeneratorOptions.ParsePreset(preset), Layers = layers }).Config;
-        ExpertPlacement p = ExpertPlacement.Choose(c, format, contextLength, gpu.Info, placement.DeviceMemory, placement.HostExperts, kvFormat: placement.KvCache);
-        if (shared)
-        {
-            // One device layer and one host layer at most are made: the estimate counts those (the cache, all layers).
-            int onDevice = Math.Min(1, c.Layers - p.HostLayers), onHost = Math.Min(1, p.HostLayers);
-            MemoryEstimate made = MemoryEstimate.For(c with { Layers = onDevice + onHost }, format, contextLength, hostLayers: onHost, sharedOnHost: p.SharedOnHost, kvFormat: placement.KvCache, device: gpu.Info);
-            p = p with { Estimate = p.Estimate with { WeightBytes = made.WeightBytes, HostBytes = made.HostBytes } };
-        }
-
-        log($"random {preset} weights, {c.Layers} layers{(shared ? " sharing one layer's weights" : string.Empty)}, {format}, on {gpu.Info.Name}: {p.Describe(c.Layers)}");
-        p.Estimate.CheckFits(gpu.Info, p.DeviceBudget);
-        return DeviceModel.Random(gpu, c, format, oneLayerForAll: shared, hostLayers: p.HostLayers, sharedOnHost: p.SharedOnHost,
-            progress: pr => log(FormattableString.Invariant($"made {pr.LayersDone}/{pr.Layers} layers, {pr.DeviceBytes / 1e9:F2} GB")));
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Generation;
 using Hunyuan.Vk.Text;
 
@@ -40,7 +41,7 @@ internal static class ChatCommand
     }
 
     private static int Run(string? modelArg, string? system, bool think, int maxTokens, string? weightsArg, int context, float? temperature, int seed, int? device,
-        DevicePlacement placement)
+        LoadOptions placement)
     {
         using HunyuanEngine engine = EngineLoader.Load(modelArg, weightsArg, context, device, placement);
         List<ChatMessage> history = system is null ? [] : [ChatMessage.System(system)];

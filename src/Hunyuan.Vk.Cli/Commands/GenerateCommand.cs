@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Generation;
 using Hunyuan.Vk.Text;
 
@@ -80,7 +81,7 @@ internal static class GenerateCommand
     private sealed record Request(
         string? Model, string? Prompt, string? PromptIds, string? System, bool Think, bool Raw, int MaxTokens, float? Temperature,
         int? TopK, float? TopP, int Seed, string? Weights, int Context, bool Json, int? Device, int? ThinkBudget, string? DumpLogits, float? RepetitionPenalty,
-        string? Tools, string? ScriptedReply, DevicePlacement Placement);
+        string? Tools, string? ScriptedReply, LoadOptions Placement);
 
     private static int Run(Request q)
     {
@@ -209,13 +210,13 @@ internal static class GenerateCommand
     {
         try
         {
-            return Serve.ChatRequest.ParseTools(JsonNode.Parse(File.ReadAllText(file))) ?? throw new ArgumentException($"--tools {file}: the array is empty");
+            return Server.ChatRequest.ParseTools(JsonNode.Parse(File.ReadAllText(file))) ?? throw new ArgumentException($"--tools {file}: the array is empty");
         }
         catch (JsonException e)
         {
             throw new ArgumentException($"--tools {file}: not JSON ({e.Message})", e);
         }
-        catch (Serve.ApiError e)
+        catch (Server.ApiError e)
         {
             throw new ArgumentException($"--tools {file}: {e.Message}", e);
         }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
-using Hunyuan.Vk.Cli.Serve;
+using Hunyuan.Vk.Execution;
+using Hunyuan.Vk.Server;
 using Hunyuan.Vk.Generation;
 
 namespace Hunyuan.Vk.Cli.Commands;
@@ -62,7 +63,7 @@ internal static class ServeCommand
         return command;
     }
 
-    private static int Run(string? modelArg, ServeOptions options, string? weightsArg, int context, int? device, DevicePlacement placement)
+    private static int Run(string? modelArg, ServeOptions options, string? weightsArg, int context, int? device, LoadOptions placement)
     {
         using var stop = new ManualResetEventSlim();
         using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>

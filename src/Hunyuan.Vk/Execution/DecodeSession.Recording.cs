@@ -15,10 +15,10 @@ public sealed partial class DecodeSession
     {
         r.Begin();
         r.Copy(a.Ids, 0, _head.History, position * 4UL, n * 4UL);   // the tokens join the history the repetition penalty reads
-        _k.Embed(_model.Embedding.Format).Record(r, _model.Embedding, a.Ids.All, a.H.All, n);
+        _kernels.Embed(_model.Embedding.Format).Record(r, _model.Embedding, a.Ids.All, a.H.All, n);
         Capture(r, a, 0, n);
         int layersFrom = r.DispatchCount;
-        for (int l = 0; l < _c.Layers; l++)
+        for (int l = 0; l < _config.Layers; l++)
         {
             RecordLayer(r, l, a, n, position);
             Capture(r, a, l + 1, n);
@@ -28,7 +28,7 @@ public sealed partial class DecodeSession
         if (a != _one)
         {
             // The last token's hidden state continues as decode's h: final norm, lm_head, token choice.
-            ulong rowBytes = (ulong)_c.HiddenSize * 4;
+            ulong rowBytes = (ulong)_config.HiddenSize * 4;
             r.Copy(a.H, (n - 1) * rowBytes, _one.H, 0, rowBytes);
         }
 
@@ -42,21 +42,21 @@ public sealed partial class DecodeSession
     {
         DeviceModel.Layer w = _model.Layers[l];
         KvLayer kv = _cache.Layer(l);
-        float eps = _c.RmsNormEps;
-        _k.Norm.Record(r, a.H.All, w.InputNorm.All, a.X.All, n, (uint)_c.HiddenSize, eps);                    // x = rmsnorm(h)
+        float eps = _config.RmsNormEps;
+        _kernels.Norm.Record(r, a.H.All, w.InputNorm.All, a.X.All, n, (uint)_config.HiddenSize, eps);                    // x = rmsnorm(h)
         Product(r, w.Qkv, a.X, a.Qkv, n);                                                                      // q, k, v
-        _k.Rope.Record(r, _plan.Shape, a.Qkv.All, _model.InverseFrequencies.All, w.QueryNorm?.All, w.KeyNorm?.All, a.Q.All, kv, n, position, eps);   // RoPE, QK-norm; k, v to the cache
-        _k.Attention.RecordBatch(r, a.Q.All, kv, a.AttentionPartials.All, a.Attention.All, n, position);       // causal attention over the cache
+        _kernels.Rope.Record(r, _plan.Shape, a.Qkv.All, _model.InverseFrequencies.All, w.QueryNorm?.All, w.KeyNorm?.All, a.Q.All, kv, n, position, eps);   // RoPE, QK-norm; k, v to the cache
+        _kernels.Attention.RecordBatch(r, a.Q.All, kv, a.AttentionPartials.All, a.Attention.All, n, position);       // causal attention over the cache
         Product(r, w.O, a.Attention, a.H, n, accumulate: true);                                                // h += o_proj(attention)
-        _k.Norm.Record(r, a.H.All, w.PostNorm.All, a.X.All, n, (uint)_c.HiddenSize, eps);                      // x = rmsnorm(h)
+        _kernels.Norm.Record(r, a.H.All, w.PostNorm.All, a.X.All, n, (uint)_config.HiddenSize, eps);                      // x = rmsnorm(h)
         Product(r, w.Router, a.X, a.RouterLogits, n);                                                          // router logits
-        _k.Route.Record(r, a.RouterLogits.All, a.Routes.All, _c.Experts, _c.TopK, _c.SharedExperts > 0, _c.NormTopKProb, (float)_c.RoutedScalingFactor, n);   // top-k
+        _kernels.Route.Record(r, a.RouterLogits.All, a.Routes.All, _config.Experts, _config.TopK, _config.SharedExperts > 0, _config.NormTopKProb, (float)_config.RoutedScalingFactor, n);   // top-k
         // Routed experts on the host: x and the routes go there; the device runs the shared expert meanwhile.
         int handOff = _model.OnHost(l) ? _host!.RecordHandOff(r, a.X, a.Routes, n) : -1;
-        Experts(r, w, a, n, firstSlot: handOff >= 0 ? (uint)_c.TopK : 0);                                     // h += shared (+ routed) experts
+        Experts(r, w, a, n, firstSlot: handOff >= 0 ? (uint)_config.TopK : 0);                                     // h += shared (+ routed) experts
         if (handOff >= 0)
         {
-            _host!.RecordReturn(r, _k.Add, handOff, a.H, n);                                                   // h += the host's routed experts
+            _host!.RecordReturn(r, _kernels.Add, handOff, a.H, n);                                                   // h += the host's routed experts
         }
     }
 
@@ -66,11 +66,11 @@ public sealed partial class DecodeSession
     {
         if (n == 1)
         {
-            _k.MatVec(w.Format, MatVecMode.Plain, w.Cols).Record(r, w, x.All, y.All, accumulate);
+            _kernels.MatVec(w.Format, MatVecMode.Plain, w.Cols).Record(r, w, x.All, y.All, accumulate);
         }
         else
         {
-            _k.MatMul(w.Format, MatMulMode.Plain).Record(r, w, x.All, y.All, n, accumulate);
+            _kernels.MatMul(w.Format, MatMulMode.Plain).Record(r, w, x.All, y.All, n, accumulate);
         }
     }
 
@@ -83,56 +83,27 @@ public sealed partial class DecodeSession
             return;   // every expert of this layer is on the host
         }
 
-        uint hidden = (uint)_c.HiddenSize, slots = (uint)_c.RouteSlots;
+        uint hidden = (uint)_config.HiddenSize, slots = (uint)_config.RouteSlots;
         if (n == 1)
         {
-            _k.MatVec(gateUp.Format, MatVecMode.GateUp, gateUp.Cols).RecordRouted(r, gateUp, a.X.All, a.ExpertActivations.All, a.Routes.All, slots);
-            _k.MatVec(down.Format, MatVecMode.Down, down.Cols).RecordRouted(r, down, a.ExpertActivations.All, a.ExpertPartials.All, a.Routes.All, slots);
-            _k.Combine.Record(r, a.ExpertPartials.All, a.Routes.All, a.H.All, hidden, slots, firstSlot);
+            _kernels.MatVec(gateUp.Format, MatVecMode.GateUp, gateUp.Cols).RecordRouted(r, gateUp, a.X.All, a.ExpertActivations.All, a.Routes.All, slots);
+            _kernels.MatVec(down.Format, MatVecMode.Down, down.Cols).RecordRouted(r, down, a.ExpertActivations.All, a.ExpertPartials.All, a.Routes.All, slots);
+            _kernels.Combine.Record(r, a.ExpertPartials.All, a.Routes.All, a.H.All, hidden, slots, firstSlot);
         }
         else
         {
-            _k.Group.Record(r, a.Routes.All, a.Groups.All, a.EntryToken.All, a.EntryOf.All, n, slots, (uint)_c.StackedExperts);
-            _k.MatMul(gateUp.Format, MatMulMode.GatherGateUp).RecordGrouped(r, gateUp, a.X.All, a.ExpertActivations.All, a.Groups.All, a.EntryToken.All, n);
-            _k.MatMul(down.Format, MatMulMode.GatherDown).RecordGrouped(r, down, a.ExpertActivations.All, a.ExpertPartials.All, a.Groups.All, a.EntryToken.All, n);
-            _k.Scatter.Record(r, a.ExpertPartials.All, a.Routes.All, a.EntryOf.All, a.H.All, hidden, n, slots, firstSlot);
+            _kernels.Group.Record(r, a.Routes.All, a.Groups.All, a.EntryToken.All, a.EntryOf.All, n, slots, (uint)_config.StackedExperts);
+            _kernels.MatMul(gateUp.Format, MatMulMode.GatherGateUp).RecordGrouped(r, gateUp, a.X.All, a.ExpertActivations.All, a.Groups.All, a.EntryToken.All, n);
+            _kernels.MatMul(down.Format, MatMulMode.GatherDown).RecordGrouped(r, down, a.ExpertActivations.All, a.ExpertPartials.All, a.Groups.All, a.EntryToken.All, n);
+            _kernels.Scatter.Record(r, a.ExpertPartials.All, a.Routes.All, a.EntryOf.All, a.H.All, hidden, n, slots, firstSlot);
         }
     }
 
-    /// <summary>For parity checks: the prefill chunk's hidden states at <paramref name="index"/> (0: entering the first
-    /// layer, l + 1: leaving layer l).</summary>
-    private void Capture(CommandRecorder r, LayerActivations a, int index, uint n)
-    {
-        if (_capture is GpuBuffer capture && a == _chunk)
-        {
-            ulong bytes = n * (ulong)_c.HiddenSize * 4;
-            r.Copy(a.H, 0, capture, (ulong)index * bytes, bytes);
-        }
-    }
-
-    /// <summary>Final norm, lm_head, then the token choice into decode's ids: on the logits, or on a penalised copy (the
-    /// logits stay raw).</summary>
+    /// <summary>Final norm, lm_head, then the token choice into decode's ids.</summary>
     private void RecordHead(CommandRecorder r, uint seen)
     {
-        HeadBuffers h = _head;
-        _k.Norm.Record(r, _one.H.All, _model.FinalNorm.All, _one.X.All, 1, (uint)_c.HiddenSize, _c.RmsNormEps);
-        Product(r, _model.LmHead, _one.X, h.Logits, 1);
-        GpuBuffer choice = h.Logits;
-        if (_sampling.RepetitionPenalty != 1f)
-        {
-            r.Copy(h.Logits, 0, h.PenalisedLogits, 0, h.Logits.Size);
-            _k.Penalty.Record(r, h.PenalisedLogits.All, h.History.All, h.PenaltyScratch.All, seen, _sampling.RepetitionPenalty);
-            choice = h.PenalisedLogits;
-        }
-
-        if (_sampling.IsGreedy)
-        {
-            _k.Argmax.Record(r, choice.All, _one.Ids.All, (uint)_c.VocabSize);
-        }
-        else
-        {
-            int topK = Math.Clamp(_sampling.TopK <= 0 ? Sampler.MaxK : _sampling.TopK, 1, Sampler.MaxK);
-            _k.Sampler.Record(r, choice.All, _one.Ids.All, (uint)_c.VocabSize, topK, _sampling.Temperature, _sampling.TopP, _random.NextSingle());
-        }
+        _kernels.Norm.Record(r, _one.H.All, _model.FinalNorm.All, _one.X.All, 1, (uint)_config.HiddenSize, _config.RmsNormEps);
+        Product(r, _model.LmHead, _one.X, _head.Logits, 1);
+        _choice.Record(r, _kernels, _head, _one.Ids.All, (uint)_config.VocabSize, seen);
     }
 }

@@ -20,10 +20,10 @@ namespace Hunyuan.Vk.Execution;
 public sealed partial class DecodeSession : IDisposable
 {
     private readonly DeviceModel _model;
-    private readonly HunyuanConfig _c;
+    private readonly HunyuanConfig _config;
     private readonly SessionPlan _plan;
     private readonly OwnedResources _owned = new();
-    private readonly KernelSet _k;
+    private readonly KernelSet _kernels;
     private readonly LayerActivations _one;     // a decode step's token
     private readonly LayerActivations _chunk;   // a prefill chunk's tokens
     private readonly HeadBuffers _head;
@@ -35,10 +35,8 @@ public sealed partial class DecodeSession : IDisposable
     private int _current;
     private int _preparedFor = -1;        // the position the other recorder holds a finished recording for, or -1
     private TimeSpan _preparedRecordTime;
-    private Sampling _sampling = Sampling.Greedy;
-    private Random _random = new(0);
+    private readonly TokenChoice _choice = new();
     private readonly uint[] _chunkIds;
-    private readonly int[] _cachedTokens;   // the token at each cached position, for SharedPrefix
     private GpuBuffer? _capture;
 
     /// <param name="context">The device.</param>
@@ -64,28 +62,27 @@ public sealed partial class DecodeSession : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(maxPositions, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(prefillChunk, 1);
         _model = model;
-        _c = model.Config;
-        _plan = SessionPlan.For(_c, context.Info, maxPositions, prefillChunk, kvFormat, kvPagePositions, model.HostLayers > 0);
+        _config = model.Config;
+        _plan = SessionPlan.For(_config, context.Info, maxPositions, prefillChunk, kvFormat, kvPagePositions, model.HostLayers > 0);
         OverlapsRecording = overlapRecording;
         MaxPositions = maxPositions;
         PrefillChunk = _plan.PrefillChunk;
         try
         {
-            _cache = _owned.Add(new KvCache(context, _c.Layers, _plan.Shape, maxPositions, kvFormat, (int)_plan.PagePositions));
-            _k = _owned.Add(new KernelSet(context, _c, _plan.Shape, kvFormat));
+            _cache = _owned.Add(new KvCache(context, _config.Layers, _plan.Shape, maxPositions, kvFormat, (int)_plan.PagePositions));
+            _kernels = _owned.Add(new KernelSet(context, _config, _plan.Shape, kvFormat));
             _one = _owned.Add(new LayerActivations(context, _plan.Decode, string.Empty));
             _chunk = _owned.Add(new LayerActivations(context, _plan.Prefill, "prefill "));
-            _head = _owned.Add(new HeadBuffers(context, _c, maxPositions));
+            _head = _owned.Add(new HeadBuffers(context, _config, maxPositions));
             _steps[0] = _owned.Add(context.CreateRecorder());
             _steps[1] = _owned.Add(context.CreateRecorder());
             _prefill = _owned.Add(context.CreateRecorder());
             if (model.HostLayers > 0)
             {
-                _host = _owned.Add(new HostExpertStage(context, _c, PrefillChunk));
+                _host = _owned.Add(new HostExpertStage(context, _config, PrefillChunk));
             }
 
             _chunkIds = new uint[PrefillChunk];
-            _cachedTokens = new int[maxPositions];
         }
         catch
         {
@@ -103,10 +100,10 @@ public sealed partial class DecodeSession : IDisposable
     public int KvPagePositions => (int)_cache.PagePositions;
 
     /// <summary>Device bytes of the whole KV cache.</summary>
-    public long KvCacheBytes => 2L * _c.Layers * MaxPositions * (long)_cache.BytesPerPosition;
+    public long KvCacheBytes => 2L * _config.Layers * MaxPositions * (long)_cache.BytesPerPosition;
 
     /// <summary>KV-cache bytes attention reads for a token that sees <paramref name="positions"/> positions: K and V of every layer.</summary>
-    public long KvBytesRead(int positions) => 2L * _c.Layers * positions * (long)_cache.BytesPerPosition;
+    public long KvBytesRead(int positions) => 2L * _config.Layers * positions * (long)_cache.BytesPerPosition;
 
     /// <summary>Whether the device runs the shared expert while the host computes the routed ones (false on a CPU
     /// device, where both share the cores, and when no experts are on the host).</summary>
@@ -149,7 +146,7 @@ public sealed partial class DecodeSession : IDisposable
             record = Stopwatch.GetElapsedTime(start);
         }
 
-        _cachedTokens[Position] = token;
+        _cache.Remember(Position, token);
         Position++;
         _preparedFor = -1;
         LastStep = Execute(_steps[current], _stepLayers[current], start, record, recordNext: OverlapsRecording && Position < MaxPositions);
@@ -181,7 +178,7 @@ public sealed partial class DecodeSession : IDisposable
             for (int i = 0; i < n; i++)
             {
                 _chunkIds[i] = (uint)tokens[start + i];
-                _cachedTokens[Position + i] = tokens[start + i];
+                _cache.Remember(Position + i, tokens[start + i]);
             }
 
             _chunk.Ids.Write<uint>(_chunkIds.AsSpan(0, n));
@@ -195,62 +192,11 @@ public sealed partial class DecodeSession : IDisposable
         return (int)chosen[0];
     }
 
-    /// <summary>
-    /// For parity checks: when set, each prefill chunk also copies its hidden states into <paramref name="buffer"/>,
-    /// laid out [layers + 1][chunk tokens][hidden] f32: entering the first layer, then leaving each layer (null: stop).
-    /// </summary>
-    public void CaptureHiddenStates(GpuBuffer? buffer)
-    {
-        ulong needed = (ulong)(_c.Layers + 1) * (ulong)PrefillChunk * (ulong)_c.HiddenSize * 4;
-        if (buffer is not null && buffer.Size < needed)
-        {
-            throw new ArgumentException($"Capturing hidden states needs {needed} bytes; '{buffer.Name}' has {buffer.Size}");
-        }
-
-        _capture = buffer;
-    }
-
-    /// <summary>Times every dispatch of the following decode steps on the GPU (null: stop).</summary>
-    public void SetProfile(DispatchProfile? profile)
-    {
-        _steps[0].Profile = _steps[1].Profile = profile;
-        _preparedFor = -1;
-    }
-
     /// <summary>How many of <paramref name="tokens"/>, from the first, the cache already holds at their positions.</summary>
     public int SharedPrefix(IReadOnlyList<int> tokens)
     {
         ArgumentNullException.ThrowIfNull(tokens);
-        int n = 0;
-        while (n < Position && n < tokens.Count && _cachedTokens[n] == tokens[n])
-        {
-            n++;
-        }
-
-        return n;
-    }
-
-    /// <summary>For benchmarks at depth: empties the cache, then counts its first <paramref name="depth"/> positions as
-    /// filled, with one constant K and V everywhere (the values do not change attention's speed; computing them would
-    /// take a prefill of that length). They match no prompt (<see cref="SharedPrefix"/>) and read as token 0 in the
-    /// history the repetition penalty sees.</summary>
-    public void FillForBenchmark(int depth)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(depth);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(depth, MaxPositions - 1);
-        Rewind(0);
-        if (depth == 0)
-        {
-            return;
-        }
-
-        _prefill.Begin();
-        _cache.RecordFill(_prefill, 0x3C003C00);   // 1.0 in f16; small finite values in int8 rows and scales
-        _prefill.Fill(_head.History, 0, _head.History.Size, 0);
-        _prefill.End();
-        _prefill.SubmitAndWait();
-        Array.Fill(_cachedTokens, -1, 0, depth);
-        Position = depth;
+        return _cache.SharedPrefix(tokens, Position);
     }
 
     /// <summary>Empties the cache.</summary>
@@ -270,17 +216,16 @@ public sealed partial class DecodeSession : IDisposable
     public void SetSampling(Sampling sampling)
     {
         ArgumentNullException.ThrowIfNull(sampling);
-        _sampling = sampling;
-        _random = new Random(sampling.Seed);
+        _choice.Set(sampling);
         _preparedFor = -1;
     }
 
     private void CheckToken(int token)
     {
-        if (token < 0 || token >= _c.VocabSize)
+        if (token < 0 || token >= _config.VocabSize)
         {
             // No parameter name: the message reaches users as it is (the server's 400, the CLI's error line).
-            throw new ArgumentException($"Token {token} is outside the vocabulary of {_c.VocabSize}");
+            throw new ArgumentException($"Token {token} is outside the vocabulary of {_config.VocabSize}");
         }
     }
 

@@ -14,6 +14,7 @@ internal sealed class KvCache : IDisposable
 {
     private readonly OwnedResources _owned = new();
     private readonly KvLayer[] _layers;
+    private readonly int[] _tokens;   // the token at each cached position, so a prompt can reuse what it shares (-1: none)
 
     /// <summary>A cache of <paramref name="maxPositions"/> positions for <paramref name="layers"/> layers in
     /// <paramref name="format"/>, in pages of at most <paramref name="pagePositions"/> positions (0: as many as the device
@@ -26,6 +27,7 @@ internal sealed class KvCache : IDisposable
         BytesPerPosition = (ulong)format.BytesPerPosition(shape.KvHeads, shape.HeadDim);
         PagePositions = PagePositionsFor(context.Info, BytesPerPosition, maxPositions, pagePositions);
         MaxPositions = maxPositions;
+        _tokens = new int[maxPositions];
         uint[] pageRows = PageRows(maxPositions, PagePositions);
         int pages = pageRows.Length;
         try
@@ -63,6 +65,26 @@ internal sealed class KvCache : IDisposable
     public uint PagePositions { get; }
 
     public KvLayer Layer(int layer) => _layers[layer];
+
+    /// <summary>Notes that <paramref name="position"/> holds <paramref name="token"/>'s keys and values.</summary>
+    public void Remember(int position, int token) => _tokens[position] = token;
+
+    /// <summary>Notes that <paramref name="count"/> positions from <paramref name="position"/> hold no token's (filled
+    /// for a benchmark).</summary>
+    public void Forget(int position, int count) => Array.Fill(_tokens, -1, position, count);
+
+    /// <summary>How many of <paramref name="tokens"/>, from the first, the first <paramref name="filled"/> positions hold.</summary>
+    public int SharedPrefix(IReadOnlyList<int> tokens, int filled)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        int n = 0;
+        while (n < filled && n < tokens.Count && _tokens[n] == tokens[n])
+        {
+            n++;
+        }
+
+        return n;
+    }
 
     /// <summary>Positions per page of a cache of <paramref name="maxPositions"/>: as many as one page can hold on
     /// <paramref name="device"/> (null: no device limit, for an estimate made before one is chosen), or

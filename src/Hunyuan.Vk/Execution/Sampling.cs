@@ -6,6 +6,9 @@ namespace Hunyuan.Vk.Execution;
 /// </summary>
 public sealed record Sampling(float Temperature, int TopK, float TopP, int Seed, float RepetitionPenalty = 1f)
 {
+    /// <summary>Candidates top-k sampling takes at most (the sampler's).</summary>
+    public const int MaxTopK = Kernels.Sampler.MaxK;
+
     public static Sampling Greedy { get; } = new(0, 1, 1, 0);
 
     public bool IsGreedy => Temperature <= 0;

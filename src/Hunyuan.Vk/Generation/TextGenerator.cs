@@ -52,10 +52,8 @@ public sealed class TextGenerator : IDisposable
         ArgumentNullException.ThrowIfNull(context);
         using ModelWeights weights = ModelWeights.Open(modelDirectory);
         HunyuanTokenizer tokenizer = HunyuanTokenizer.FromModelDirectory(modelDirectory);
-        ExpertPlacement placement = ExpertPlacement.Choose(weights.Config, format, contextLength, context.Info, deviceMemory, hostExpertLayers, kvFormat: kvFormat);
-        log?.Invoke(placement.Describe(weights.Config.Layers));
-        placement.Estimate.CheckFits(context.Info, placement.DeviceBudget);
-        var model = new DeviceModel(context, weights, format, progress, placement.HostLayers, placement.SharedOnHost);
+        DeviceModel model = ModelLoader.Load(context, weights, format, contextLength, new LoadOptions(deviceMemory, hostExpertLayers, kvFormat),
+            out ExpertPlacement placement, log, progress);
         try
         {
             return new TextGenerator(model, new DecodeSession(context, model, contextLength, kvFormat: kvFormat), tokenizer, weights.Generation, contextLength, placement);
@@ -105,7 +103,7 @@ public sealed class TextGenerator : IDisposable
         return Run(prompt, Math.Min(maxTokens, room), maxTokens > room, sampling, stopIds, stats, thinkBudget, logits, script);
     }
 
-    /// <summary>What closes a thought when the think budget is spent (spec 5.2: 198, 524, 27963, 397, 27, 9399, 397).</summary>
+    /// <summary>What closes a thought when the think budget is spent (docs/model.md 5.2: 198, 524, 27963, 397, 27, 9399, 397).</summary>
     public const string CloseThought = "\n</think>\n<answer>\n";
 
     private IEnumerable<int> Run(IReadOnlyList<int> prompt, int maxTokens, bool contextBound, Sampling sampling, IReadOnlyCollection<int> stopIds, GenerationStats stats,

@@ -6,7 +6,7 @@ namespace Hunyuan.Vk.Kernels;
 /// Kernel shapes for one device, passed to shaders as specialization constants. Chosen from a row per device kind
 /// (the device's type and vendor, or the row <see cref="RowVariable"/> names) and sized by its subgroup: GPUs get
 /// wide workgroups; lavapipe gets one subgroup per workgroup, since barriers and shared memory turn its invocations
-/// into slow coroutines (docs: vulkan-on-lavapipe.md).
+/// into slow coroutines (docs/lavapipe.md).
 /// </summary>
 public sealed record DeviceTuning
 {

@@ -2,7 +2,7 @@ using System.Text.Json;
 
 namespace Hunyuan.Vk.Model;
 
-/// <summary>Sampling defaults from <c>generation_config.json</c> (spec 1.3); absent file or fields take these defaults.</summary>
+/// <summary>Sampling defaults from <c>generation_config.json</c> (docs/model.md 1.3); absent file or fields take these defaults.</summary>
 public sealed record GenerationConfig
 {
     public bool DoSample { get; init; } = true;

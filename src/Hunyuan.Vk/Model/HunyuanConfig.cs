@@ -6,7 +6,7 @@ namespace Hunyuan.Vk.Model;
 /// The model's shape, read from a Hugging Face <c>config.json</c> (HunYuanMoEV1ForCausalLM) with its real field names.
 /// Per-layer lists (<c>moe_topk</c>, <c>moe_intermediate_size</c>, <c>num_shared_expert</c>) must be uniform. Fields the
 /// engine does not implement (<c>use_cla</c>, <c>use_mla</c>, biases, group-limited routing, dense layers) are refused by
-/// name. See docs/hunyuan-a13b.md section 1.
+/// name. See docs/model.md 1.
 /// </summary>
 public sealed record HunyuanConfig
 {

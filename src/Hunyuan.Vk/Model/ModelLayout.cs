@@ -27,7 +27,7 @@ public sealed record TensorSpec(string Name, TensorRole Role, long[] Shape)
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
 }
 
-/// <summary>The Hugging Face tensor names of Hunyuan-A13B (spec section 3.2), generated from a config.</summary>
+/// <summary>The Hugging Face tensor names of Hunyuan-A13B (docs/model.md 3.2), generated from a config.</summary>
 public static class ModelLayout
 {
     public const string Embedding = "model.embed_tokens.weight";

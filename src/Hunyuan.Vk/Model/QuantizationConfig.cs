@@ -6,10 +6,10 @@ public enum CheckpointFormat
     /// <summary>BF16, F16 or F32 <c>weight</c> tensors.</summary>
     Dense,
 
-    /// <summary>AutoGPTQ v1 int4: <c>qweight</c>, <c>qzeros</c> (stored zero - 1), <c>scales</c>, <c>g_idx</c> (spec 4.1).</summary>
+    /// <summary>AutoGPTQ v1 int4: <c>qweight</c>, <c>qzeros</c> (stored zero - 1), <c>scales</c>, <c>g_idx</c> (docs/model.md 4.1).</summary>
     GptqInt4,
 
-    /// <summary>F8_E4M3 <c>weight</c> with a per-tensor F32 <c>weight_scale</c> (spec 4.2).</summary>
+    /// <summary>F8_E4M3 <c>weight</c> with a per-tensor F32 <c>weight_scale</c> (docs/model.md 4.2).</summary>
     Fp8,
 }
 

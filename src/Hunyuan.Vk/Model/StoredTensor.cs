@@ -137,7 +137,7 @@ public sealed class DenseTensor(TensorSpec spec, TensorInfo tensor) : StoredTens
 }
 
 /// <summary>
-/// AutoGPTQ v1 int4 (spec 4.1): qweight int32 [in/8, out] packs 8 inputs per word, LSB first; qzeros int32
+/// AutoGPTQ v1 int4 (docs/model.md 4.1): qweight int32 [in/8, out] packs 8 inputs per word, LSB first; qzeros int32
 /// [in/group, out/8] packs 8 outputs per word and stores zero - 1; scales [in/group, out]; g_idx int32 [in] maps each input
 /// to its group. w[o, k] = (q[k, o] - (zstored[g, o] + 1)) * scale[g, o] with g = g_idx[k].
 /// </summary>
@@ -190,7 +190,7 @@ public sealed class GptqTensor(TensorSpec spec, TensorInfo qweight, TensorInfo q
     }
 }
 
-/// <summary>FP8 E4M3 weights [out, in] with one F32 scale for the whole tensor (spec 4.2): w = fp8 * weight_scale.</summary>
+/// <summary>FP8 E4M3 weights [out, in] with one F32 scale for the whole tensor (docs/model.md 4.2): w = fp8 * weight_scale.</summary>
 public sealed class Fp8Tensor(TensorSpec spec, TensorInfo weight, TensorInfo scale) : StoredTensor(spec)
 {
     public TensorInfo Weight { get; } = weight;

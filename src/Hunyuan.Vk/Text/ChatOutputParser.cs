@@ -18,7 +18,7 @@ public enum ReplyPart
 public readonly record struct ReplyDelta(ReplyPart Part, string Text);
 
 /// <summary>
-/// Splits the model's streamed reply (spec 6.2-6.3) into reasoning, answer and tool calls:
+/// Splits the model's streamed reply (docs/model.md 6.2-6.3) into reasoning, answer and tool calls:
 /// <code>&lt;think&gt;\nREASONING\n&lt;/think&gt;\n&lt;answer&gt;\nANSWER\n&lt;/answer&gt;</code>
 /// with &lt;tool_calls&gt;[JSON]&lt;/tool_calls&gt; inside the answer. Text arrives in arbitrary pieces; a tag cut between
 /// pieces is held back until it is complete. Tolerates what models do in practice: no tags at all (all answer), a

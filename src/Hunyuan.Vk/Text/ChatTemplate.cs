@@ -18,7 +18,7 @@ public sealed record ChatTemplateOptions
 }
 
 /// <summary>
-/// Hunyuan-A13B's chat template (spec section 6), rendered as text with special tokens (encode it with special tokens
+/// Hunyuan-A13B's chat template (docs/model.md 6), rendered as text with special tokens (encode it with special tokens
 /// allowed). Without tools:
 /// <code>
 /// &lt;|startoftext|&gt;SYSTEM&lt;|extra_4|&gt;USER&lt;|extra_0|&gt;ASSISTANT&lt;|eos|&gt;&lt;|startoftext|&gt;USER&lt;|extra_0|&gt;

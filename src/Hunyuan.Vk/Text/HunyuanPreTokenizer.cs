@@ -5,9 +5,9 @@ using Microsoft.ML.Tokenizers;
 namespace Hunyuan.Vk.Text;
 
 /// <summary>
-/// Splits text into the pieces of Hunyuan's pre-tokenizer pattern (spec 5.3), walking Unicode code points rather than
+/// Splits text into the pieces of Hunyuan's pre-tokenizer pattern (docs/model.md 5.3), walking Unicode code points rather than
 /// UTF-16 units so characters outside the Basic Multilingual Plane are letters and digits as they are to tiktoken
-/// (.NET's Regex would miss them: docs/tokenizer-notes.md). At each position the first alternative that matches wins:
+/// (.NET's Regex would miss them: docs/tokenizer.md). At each position the first alternative that matches wins:
 /// <code>
 /// 1 (?i:'s|'t|'re|'ve|'m|'ll|'d)     contractions
 /// 2 [^\r\n\p{L}\p{N}]?\p{L}+         letters, with one optional leading non-letter, non-digit, non-newline

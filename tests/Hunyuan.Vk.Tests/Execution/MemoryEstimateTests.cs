@@ -57,9 +57,9 @@ public sealed class MemoryEstimateTests : VulkanTest
     {
         HunyuanConfig a13b = new CheckpointGenerator(new GeneratorOptions { Preset = ModelPreset.A13b }).Config;
         MemoryEstimate e = MemoryEstimate.For(a13b, WeightFormat.Q4, 32768);
-        // 80.4 B parameters x (0.5 + 2/32) bytes, the router in F32: about 45 GB (spec 2.6, 4.1).
+        // 80.4 B parameters x (0.5 + 2/32) bytes, the router in F32: about 45 GB (docs/model.md 2.6, 4.1).
         Assert.That(e.WeightBytes, Is.InRange(43e9, 47e9));
-        Assert.That(e.KvCacheBytes, Is.EqualTo(32L * 2 * 32768 * 1024 * 2), "128 KiB per token in f16 (spec 2.3)");
+        Assert.That(e.KvCacheBytes, Is.EqualTo(32L * 2 * 32768 * 1024 * 2), "128 KiB per token in f16 (docs/model.md 2.3)");
     }
 
     [Test]

@@ -13,7 +13,7 @@ public static class TestModels
 
     private static readonly Lazy<string> s_realRankFile = new(Decompress);
 
-    /// <summary>SHA-256 of Hunyuan-A13B's hy.tiktoken (docs/hunyuan-a13b.md 5.1).</summary>
+    /// <summary>SHA-256 of Hunyuan-A13B's hy.tiktoken (docs/model.md 5.1).</summary>
     public const string RealRankFileSha256 = "51e1bf20514dc78d5496f9b791af3127eadcc906c830184bf954d5b11d60573f";
 
     /// <summary>The real hy.tiktoken, from the repository's compressed copy (TestData/hy.tiktoken.gz, with its licence

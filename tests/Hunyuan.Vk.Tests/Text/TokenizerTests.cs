@@ -3,7 +3,7 @@ using Hunyuan.Vk.Text;
 
 namespace Hunyuan.Vk.Tests.Text;
 
-/// <summary>The tokenizer against the vectors of docs/hunyuan-a13b.md 5.2 and 5.4, on the real hy.tiktoken.</summary>
+/// <summary>The tokenizer against the vectors of docs/model.md 5.2 and 5.4, on the real hy.tiktoken.</summary>
 public sealed class TokenizerTests
 {
     private static HunyuanTokenizer? s_tokenizer;
@@ -97,7 +97,7 @@ public sealed class TokenizerTests
     [TestCase("/think", new[] { 21071, 771 })]
     [TestCase("助手：", new[] { 104855, 5232 })]
     [TestCase("用户：", new[] { 20600, 5232 })]
-    // docs/tokenizer-notes.md: an emoji before Hangul, as tiktoken splits it.
+    // docs/tokenizer.md: an emoji before Hangul, as tiktoken splits it.
     [TestCase("😀장", new[] { 76460, 55570 })]
     public void Encodes_like_the_reference(string text, int[] expected)
     {
@@ -128,7 +128,7 @@ public sealed class TokenizerTests
     [Test]
     public void Special_tokens_survive_a_long_text_with_many_distinct_pieces()
     {
-        // docs/tokenizer-notes.md: the library's piece cache once dropped special tokens after many distinct pieces.
+        // docs/tokenizer.md: the library's piece cache once dropped special tokens after many distinct pieces.
         var random = new Random(5);
         string noise = string.Join(' ', Enumerable.Range(0, 20_000).Select(_ => new string(Enumerable.Range(0, 6).Select(_ => (char)random.Next('a', 'z' + 1)).ToArray())));
         List<int> ids = Tokenizer.Encode(noise + "<|eos|>" + noise + "<|extra_0|>", allowSpecial: true);

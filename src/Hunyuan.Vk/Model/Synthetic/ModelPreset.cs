@@ -1,6 +1,6 @@
 namespace Hunyuan.Vk.Model.Synthetic;
 
-/// <summary>Model shapes for generated checkpoints. <c>a13b</c> is Hunyuan-A13B's real shape (spec 1.1).</summary>
+/// <summary>Model shapes for generated checkpoints. <c>a13b</c> is Hunyuan-A13B's real shape (docs/model.md 1.1).</summary>
 public enum ModelPreset
 {
     Tiny,

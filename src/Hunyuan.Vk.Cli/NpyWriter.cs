@@ -1,13 +1,13 @@
 using System.Globalization;
 using System.Text;
 
-namespace Hunyuan.Vk.Generation;
+namespace Hunyuan.Vk.Cli;
 
 /// <summary>
 /// Writes a float32 little-endian NumPy .npy file of shape [rows, cols] (format version 1.0), as <see cref="OutputFile"/>
 /// writes: a regular file under a temporary name renamed when complete, a device or FIFO in place.
 /// </summary>
-public static class NpyWriter
+internal static class NpyWriter
 {
     public static void Write(string path, IReadOnlyList<float[]> rows, int cols)
     {

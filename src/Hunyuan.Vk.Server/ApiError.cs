@@ -1,4 +1,4 @@
-namespace Hunyuan.Vk.Cli.Serve;
+namespace Hunyuan.Vk.Server;
 
 /// <summary>A request the server refuses, answered in OpenAI's error shape
 /// <c>{"error": {"message", "type", "param", "code"}}</c> with <see cref="Status"/>.</summary>

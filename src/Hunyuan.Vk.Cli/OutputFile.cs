@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Hunyuan.Vk.Generation;
+namespace Hunyuan.Vk.Cli;
 
 /// <summary>
 /// A file the user named for output: checked before the work that fills it starts, then written so that nothing is
@@ -9,7 +9,7 @@ namespace Hunyuan.Vk.Generation;
 /// that treatment and the link stays a link; a device, FIFO or socket is written in place (renaming a file over one
 /// would replace the node itself, as it did with <c>/dev/full</c>).
 /// </summary>
-public static class OutputFile
+internal static class OutputFile
 {
     /// <summary>Throws, naming <paramref name="what"/> (the option) and the path, where <paramref name="path"/> cannot
     /// be written: empty, a directory, or in a directory that does not exist.</summary>

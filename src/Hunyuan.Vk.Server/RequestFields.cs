@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Hunyuan.Vk.Generation;
 
-namespace Hunyuan.Vk.Cli.Serve;
+namespace Hunyuan.Vk.Server;
 
 /// <summary>Typed reads of request fields: a missing field is null, a wrong type an <see cref="ApiError"/> naming it.</summary>
 internal static class RequestFields

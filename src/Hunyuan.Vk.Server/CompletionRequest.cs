@@ -1,9 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Hunyuan.Vk.Generation;
-using static Hunyuan.Vk.Cli.Serve.RequestFields;
+using static Hunyuan.Vk.Server.RequestFields;
 
-namespace Hunyuan.Vk.Cli.Serve;
+namespace Hunyuan.Vk.Server;
 
 /// <summary>
 /// A <c>POST /v1/completions</c> body: a raw prompt (no chat template, no reply parsing), as text or token ids;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using Hunyuan.Vk.Generation;
+using Hunyuan.Vk.Cli;
 
-namespace Hunyuan.Vk.Tests.Generation;
+namespace Hunyuan.Vk.Tests.Cli;
 
 /// <summary>#16 point 1: an output file never replaces what it should not (a device node, a FIFO, a symbolic link) and
 /// a bad path is found before the work starts.</summary>

@@ -2,9 +2,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Hunyuan.Vk.Generation;
 using Hunyuan.Vk.Text;
-using static Hunyuan.Vk.Cli.Serve.RequestFields;
+using static Hunyuan.Vk.Server.RequestFields;
 
-namespace Hunyuan.Vk.Cli.Serve;
+namespace Hunyuan.Vk.Server;
 
 /// <summary>
 /// A <c>POST /v1/chat/completions</c> body, checked field by field: every wrong type, unknown role or unsupported value
