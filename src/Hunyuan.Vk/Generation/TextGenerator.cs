@@ -109,39 +109,13 @@ public sealed class TextGenerator : IDisposable
     private IEnumerable<int> Run(IReadOnlyList<int> prompt, int maxTokens, bool contextBound, Sampling sampling, IReadOnlyCollection<int> stopIds, GenerationStats stats,
         int? thinkBudget, Action<float[]>? logits, IReadOnlyList<int>? script)
     {
-        // What the cache already holds of this prompt (a conversation's earlier turns) is kept; at least one prompt token
-        // runs, for its logits. Logit dumps want every position, so they start from scratch.
-        int keep = logits is null ? Math.Min(_session.SharedPrefix(prompt), prompt.Count - 1) : 0;
-        _session.Rewind(keep);
-        _session.SetSampling(sampling);
         var clock = Stopwatch.StartNew();
-        int next = 0;
-        IReadOnlyList<int> fresh = keep == 0 ? prompt : [.. prompt.Skip(keep)];
-        if (logits is null)
-        {
-            next = _session.Prefill(fresh);
-        }
-        else
-        {
-            foreach (int token in fresh)
-            {
-                next = _session.Step(token);
-                logits(ReadLogits());
-            }
-        }
-
-
-        var forced = new Queue<int>(script ?? []);
-        stats.FinishReason = null;
-        var decoder = Tokenizer.CreateDecoder(skipSpecial: true);
-        string tail = string.Empty;   // the text's last 7 characters: one short of the 8 of "</think>" and "<answer>"
-        int thinking = 0;
-        bool budgetSpent = thinkBudget is null || script is not null;
-
-        stats.PromptTokens = fresh.Count;
-        stats.CachedPromptTokens = keep;
+        int next = RunPrompt(prompt, sampling, logits, stats);
         stats.PromptTime = clock.Elapsed;
         clock.Restart();
+        var forced = new Queue<int>(script ?? []);
+        ThinkBudget? budget = thinkBudget is int b && script is null ? new ThinkBudget(Tokenizer, b) : null;
+        stats.FinishReason = null;
         for (int i = 0; i < maxTokens; i++)
         {
             if (forced.Count > 0)
@@ -169,24 +143,9 @@ public sealed class TextGenerator : IDisposable
                 yield break;
             }
 
-            if (!budgetSpent)
+            foreach (int id in budget?.Next(next) ?? [])
             {
-                // A tag this token completed lies in its text and the 7 characters before it.
-                string window = tail + decoder.Push(next);
-                bool closed = window.Contains("</think>", StringComparison.Ordinal) || window.Contains("<answer>", StringComparison.Ordinal);
-                tail = window[Math.Max(0, window.Length - 7)..];
-                if (closed)
-                {
-                    budgetSpent = true;
-                }
-                else if (++thinking >= thinkBudget)
-                {
-                    budgetSpent = true;
-                    foreach (int id in Tokenizer.Encode(CloseThought))
-                    {
-                        forced.Enqueue(id);
-                    }
-                }
+                forced.Enqueue(id);
             }
 
             next = _session.Step(next);
@@ -195,6 +154,32 @@ public sealed class TextGenerator : IDisposable
                 logits(ReadLogits());
             }
         }
+    }
+
+    /// <summary>Runs what the cache does not already hold of <paramref name="prompt"/> (a conversation's earlier turns are
+    /// kept; at least one token runs, for its logits; logit dumps want every position, so they start from scratch);
+    /// returns the first generated token.</summary>
+    private int RunPrompt(IReadOnlyList<int> prompt, Sampling sampling, Action<float[]>? logits, GenerationStats stats)
+    {
+        int keep = logits is null ? Math.Min(_session.SharedPrefix(prompt), prompt.Count - 1) : 0;
+        _session.Rewind(keep);
+        _session.SetSampling(sampling);
+        IReadOnlyList<int> fresh = keep == 0 ? prompt : [.. prompt.Skip(keep)];
+        stats.PromptTokens = fresh.Count;
+        stats.CachedPromptTokens = keep;
+        if (logits is null)
+        {
+            return _session.Prefill(fresh);
+        }
+
+        int next = 0;
+        foreach (int token in fresh)
+        {
+            next = _session.Step(token);
+            logits(ReadLogits());
+        }
+
+        return next;
     }
 
     private float[] ReadLogits()

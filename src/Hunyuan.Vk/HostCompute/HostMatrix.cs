@@ -42,20 +42,26 @@ internal sealed class HostMatrix
     public long Bytes => Quants.LongLength + Scales.LongLength * 4 + Zeros.LongLength;
 
     /// <summary>Row <paramref name="r"/> dotted with each of <paramref name="xs"/> (at most <see cref="HostDot.MaxBatch"/>).</summary>
-    public void Dot(int r, ReadOnlySpan<Int8Activation> xs, Span<float> dots) =>
+    public void Dot(int r, ReadOnlySpan<Int8Activation> xs, Span<float> dots) => Dot(r, xs, dots, HostDot.Best);
+
+    /// <summary>As <see cref="Dot(int, ReadOnlySpan{Int8Activation}, Span{float})"/> on the instruction set <paramref name="path"/> (tests).</summary>
+    internal void Dot(int r, ReadOnlySpan<Int8Activation> xs, Span<float> dots, HostDot.Path path) =>
         HostDot.Batch(Format, Quants.AsSpan(r * RowBytes, RowBytes), Scales.AsSpan(r * GroupsPerRow, GroupsPerRow),
-            Format == WeightFormat.Q4Z ? Zeros.AsSpan(r * GroupsPerRow, GroupsPerRow) : [], xs, dots);
+            Format == WeightFormat.Q4Z ? Zeros.AsSpan(r * GroupsPerRow, GroupsPerRow) : [], xs, dots, path);
 
     /// <summary>Row <paramref name="r"/> dotted with <paramref name="x"/>.</summary>
-    public float Dot(int r, Int8Activation x)
+    public float Dot(int r, Int8Activation x) => Dot(r, x, HostDot.Best);
+
+    /// <summary>As <see cref="Dot(int, Int8Activation)"/> on the instruction set <paramref name="path"/> (tests).</summary>
+    internal float Dot(int r, Int8Activation x, HostDot.Path path)
     {
         ReadOnlySpan<byte> quants = Quants.AsSpan(r * RowBytes, RowBytes);
         ReadOnlySpan<float> scales = Scales.AsSpan(r * GroupsPerRow, GroupsPerRow);
         return Format switch
         {
-            WeightFormat.Q8 => HostDot.Q8(quants, scales, x),
-            WeightFormat.Q4 => HostDot.Q4(quants, scales, [], x),
-            _ => HostDot.Q4(quants, scales, Zeros.AsSpan(r * GroupsPerRow, GroupsPerRow), x),
+            WeightFormat.Q8 => HostDot.Q8(quants, scales, x, path),
+            WeightFormat.Q4 => HostDot.Q4(quants, scales, [], x, path),
+            _ => HostDot.Q4(quants, scales, Zeros.AsSpan(r * GroupsPerRow, GroupsPerRow), x, path),
         };
     }
 }

@@ -53,6 +53,9 @@ public sealed class ChatOutputParser
     private State _state = State.Start;
     private bool _dropNewline;
 
+    /// <summary>The tags that end the reasoning: the model closing its thought itself (a think budget stops counting there).</summary>
+    public static IReadOnlyList<string> ReasoningEnds => s_reasoningEnds;
+
     public string Reasoning => _reasoning.ToString();
     public string Answer => _answer.ToString();
     public IReadOnlyList<ToolCall> ToolCalls => _toolCalls;

@@ -48,18 +48,10 @@ public sealed class HostDotTests
 
         var actual = new float[Rows];
         var host = new HostMatrix(w);
-        (bool wasAvx512, bool wasAvx2, bool wasSsse3) = (HostDot.UseAvx512, HostDot.UseAvx2, HostDot.UseSsse3);
-        (HostDot.UseAvx512, HostDot.UseAvx2, HostDot.UseSsse3) = (path == "avx512", path == "avx2", path == "ssse3");
-        try
+        HostDot.Path level = path switch { "avx512" => HostDot.Path.Avx512, "avx2" => HostDot.Path.Avx2, "ssse3" => HostDot.Path.Ssse3, _ => HostDot.Path.Scalar };
+        for (int r = 0; r < Rows; r++)
         {
-            for (int r = 0; r < Rows; r++)
-            {
-                actual[r] = host.Dot(r, activation);
-            }
-        }
-        finally
-        {
-            (HostDot.UseAvx512, HostDot.UseAvx2, HostDot.UseSsse3) = (wasAvx512, wasAvx2, wasSsse3);
+            actual[r] = host.Dot(r, activation, level);
         }
 
         AssertNmse.Close(exact, actual, 1e-10, $"{format} rows vs the dequantized int8 activation");
@@ -100,7 +92,7 @@ public sealed class HostDotTests
         for (int r = 0; r < 5; r++)
         {
             host.Dot(r, xs, dots);
-            float[] alone = [.. xs.Select(x => host.Dot(r, x))];
+            float[] alone = [.. xs.Select(x => host.Dot(r, x, HostDot.Path.Scalar))];
             AssertNmse.Close(alone, dots.AsSpan(0, batch).ToArray(), 1e-9, $"{format} row {r}, {batch} at once");
         }
     }
