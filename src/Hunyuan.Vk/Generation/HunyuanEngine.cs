@@ -35,6 +35,10 @@ public sealed class HunyuanEngine : IDisposable
     public HunyuanConfig Config => _generator.Config;
     public DeviceInfo Device => _context.Info;
 
+    /// <summary>For tests that hold a generation at a known point, whatever the machine's speed: when set, each generated
+    /// token waits for a permit (or for its cancellation) before it is handed out.</summary>
+    internal SemaphoreSlim? TokenPermits { get; set; }
+
     /// <summary>Device memory allocated now (tests check that serving many requests leaves it flat).</summary>
     internal long DeviceBytesAllocated => _context.AllocatedBytes;
 
@@ -113,6 +117,7 @@ public sealed class HunyuanEngine : IDisposable
             foreach (int token in tokens)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                TokenPermits?.Wait(cancellationToken);
                 yield return token;
             }
         }
