@@ -65,17 +65,18 @@ public sealed unsafe partial class CommandRecorder : IDisposable
     /// <summary>Barriers recorded since <see cref="Begin"/> (placed by hazard tracking or asked for).</summary>
     public int BarrierCount { get; private set; }
 
-    /// <summary>Weight bytes the kernels recorded since <see cref="Begin"/> declared they read (<see cref="AddWeightBytes"/>).</summary>
-    public ulong WeightBytes { get; private set; }
+    /// <summary>Bytes the dispatches recorded since <see cref="Begin"/> declared they stream from their read-only inputs
+    /// (<see cref="AddStreamedBytes"/>; the engine's kernels declare the weights they read).</summary>
+    public ulong StreamedBytes { get; private set; }
 
     /// <summary>When set (between recordings), the next recordings time each dispatch on the GPU.</summary>
     public DispatchProfile? Profile { get; set; }
 
-    /// <summary>Notes that the last dispatch reads <paramref name="bytes"/> of weights: for the benchmark's bytes per token.</summary>
-    public void AddWeightBytes(ulong bytes)
+    /// <summary>Notes that the last dispatch streams <paramref name="bytes"/> from its read-only inputs: for bandwidth figures.</summary>
+    public void AddStreamedBytes(ulong bytes)
     {
-        WeightBytes += bytes;
-        Profile?.AddWeightBytes(bytes);
+        StreamedBytes += bytes;
+        Profile?.AddStreamedBytes(bytes);
     }
 
     public void Begin()
@@ -87,7 +88,7 @@ public sealed unsafe partial class CommandRecorder : IDisposable
         _waited = 0;
         DispatchCount = 0;
         BarrierCount = 0;
-        WeightBytes = 0;
+        StreamedBytes = 0;
         _recording = true;
         StartBatch(-1);
         if (Profile is DispatchProfile profile)

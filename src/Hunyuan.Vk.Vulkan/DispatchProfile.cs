@@ -2,7 +2,7 @@ namespace Hunyuan.Vk.Vulkan;
 
 /// <summary>
 /// Per-dispatch GPU timing of one recording: with <see cref="CommandRecorder.Profile"/> set, the recorder writes a
-/// timestamp before the first dispatch and after each one, and notes each dispatch's pipeline and the weight bytes its
+/// timestamp before the first dispatch and after each one, and notes each dispatch's pipeline and the bytes its
 /// kernel declared. The time of dispatch i is the gap between timestamps i and i+1 (exact when a barrier separates
 /// dispatches, as in the decode step; overlapping ones share the gap).
 /// </summary>
@@ -10,7 +10,7 @@ public sealed class DispatchProfile : IDisposable
 {
     private readonly TimestampPool _pool;
     private readonly string[] _names;
-    private readonly ulong[] _weightBytes;
+    private readonly ulong[] _streamedBytes;
     private readonly double[] _intervals;
 
     public DispatchProfile(GpuContext context, int capacity)
@@ -18,7 +18,7 @@ public sealed class DispatchProfile : IDisposable
         ArgumentNullException.ThrowIfNull(context);
         _pool = context.CreateTimestamps((uint)capacity + 1);
         _names = new string[capacity];
-        _weightBytes = new ulong[capacity];
+        _streamedBytes = new ulong[capacity];
         _intervals = new double[capacity];
     }
 
@@ -37,26 +37,26 @@ public sealed class DispatchProfile : IDisposable
 
     internal void Add(string pipeline)
     {
-        _weightBytes[Count] = 0;
+        _streamedBytes[Count] = 0;
         _names[Count++] = pipeline;
     }
 
-    internal void AddWeightBytes(ulong bytes)
+    internal void AddStreamedBytes(ulong bytes)
     {
         if (Count > 0)
         {
-            _weightBytes[Count - 1] += bytes;
+            _streamedBytes[Count - 1] += bytes;
         }
     }
 
-    /// <summary>Waits for the timestamps of the last submit and returns each dispatch: pipeline, GPU time, weight bytes.</summary>
+    /// <summary>Waits for the timestamps of the last submit and returns each dispatch: pipeline, GPU time, bytes streamed.</summary>
     public IReadOnlyList<DispatchTiming> Read()
     {
         _pool.ReadIntervals(_intervals.AsSpan(0, Count));
         var result = new DispatchTiming[Count];
         for (int i = 0; i < Count; i++)
         {
-            result[i] = new DispatchTiming(_names[i], _intervals[i] / 1e6, _weightBytes[i]);
+            result[i] = new DispatchTiming(_names[i], _intervals[i] / 1e6, _streamedBytes[i]);
         }
 
         return result;
@@ -65,5 +65,5 @@ public sealed class DispatchProfile : IDisposable
     public void Dispose() => _pool.Dispose();
 }
 
-/// <summary>One profiled dispatch: its pipeline, its GPU time in milliseconds, and the weight bytes it read.</summary>
-public readonly record struct DispatchTiming(string Pipeline, double Milliseconds, ulong WeightBytes);
+/// <summary>One profiled dispatch: its pipeline, its GPU time in milliseconds, and the bytes it declared it streams.</summary>
+public readonly record struct DispatchTiming(string Pipeline, double Milliseconds, ulong StreamedBytes);

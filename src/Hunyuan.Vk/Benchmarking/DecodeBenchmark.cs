@@ -195,7 +195,7 @@ public static class DecodeBenchmark
         {
             Calls++;
             Milliseconds += t.Milliseconds;
-            WeightBytes += t.WeightBytes;
+            WeightBytes += t.StreamedBytes;
         }
     }
 }

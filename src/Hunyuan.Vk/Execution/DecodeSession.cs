@@ -268,7 +268,7 @@ public sealed partial class DecodeSession : IDisposable
 
         long waitStart = Stopwatch.GetTimestamp();
         r.Wait();
-        return new StepCounters(r.DispatchCount, r.BarrierCount, r.WeightBytes, record, Stopwatch.GetElapsedTime(submitStart, submitted),
+        return new StepCounters(r.DispatchCount, r.BarrierCount, r.StreamedBytes, record, Stopwatch.GetElapsedTime(submitStart, submitted),
             Stopwatch.GetElapsedTime(waitStart), Stopwatch.GetElapsedTime(start, submitted), layers)
         {
             HostExperts = _host is null ? default : new HostExpertCounters(r.HostPoints, _host.Compute, _host.WaitedForDevice, _host.WeightBytes),

@@ -10,43 +10,18 @@ namespace Hunyuan.Vk.Execution;
 /// the tokens per step: the KV cache's pages, the activations of a decode step (one token) and of a prefill chunk, and
 /// the head's buffers. The session allocates from it and <see cref="MemoryEstimate"/> adds it up, so the two agree.
 /// </summary>
-internal sealed record SessionPlan
+/// <param name="Config">The model.</param>
+/// <param name="Splits">Attention's split rule on this device (so its partial results).</param>
+/// <param name="KvFormat">How the KV cache stores keys and values.</param>
+/// <param name="MaxPositions">KV-cache positions.</param>
+/// <param name="PagePositions">KV-cache positions per page (one binding each).</param>
+/// <param name="Decode">A decode step's activations: one token.</param>
+/// <param name="Prefill">A prefill chunk's activations.</param>
+/// <param name="HostExperts">Whether some layers' routed experts are on the host (the session then has hand-off buffers).</param>
+internal sealed record SessionPlan(HunyuanConfig Config, AttentionSplits Splits, KvCacheFormat KvFormat, int MaxPositions, uint PagePositions,
+    ActivationSizes Decode, ActivationSizes Prefill, bool HostExperts)
 {
-    private SessionPlan(HunyuanConfig config, AttentionSplits splits, KvCacheFormat kvFormat, int maxPositions, uint pagePositions, ActivationSizes decode,
-        ActivationSizes prefill, bool hostExperts)
-    {
-        HostExperts = hostExperts;
-        Config = config;
-        Splits = splits;
-        KvFormat = kvFormat;
-        MaxPositions = maxPositions;
-        PagePositions = pagePositions;
-        Decode = decode;
-        Prefill = prefill;
-    }
-
-    public HunyuanConfig Config { get; }
-
-    /// <summary>Attention's split rule on this device (so its partial results).</summary>
-    public AttentionSplits Splits { get; }
-
     public AttentionShape Shape => Splits.Shape;
-    public KvCacheFormat KvFormat { get; }
-
-    /// <summary>KV-cache positions.</summary>
-    public int MaxPositions { get; }
-
-    /// <summary>KV-cache positions per page (one binding each).</summary>
-    public uint PagePositions { get; }
-
-    /// <summary>A decode step's activations: one token.</summary>
-    public ActivationSizes Decode { get; }
-
-    /// <summary>A prefill chunk's activations.</summary>
-    public ActivationSizes Prefill { get; }
-
-    /// <summary>Whether some layers' routed experts are on the host (the session then has hand-off buffers).</summary>
-    public bool HostExperts { get; }
 
     /// <summary>Prompt tokens per prefill command buffer.</summary>
     public int PrefillChunk => Prefill.Tokens;

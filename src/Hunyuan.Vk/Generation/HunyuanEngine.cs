@@ -86,8 +86,9 @@ public sealed class HunyuanEngine : IDisposable
         }
     }
 
-    /// <summary>The prompt ids of a conversation: the chat template rendered, its own special tokens allowed (special-token
-    /// text typed in a message is not).</summary>
+    /// <summary>The prompt ids of a conversation: the chat template rendered, then encoded with special tokens allowed,
+    /// as the reference stack does (Transformers' template, then its tokenizer): special-token text inside a message
+    /// (<c>&lt;|eos|&gt;</c>, say) becomes that token too.</summary>
     public List<int> EncodeChat(IReadOnlyList<ChatMessage> messages, bool thinking, IReadOnlyList<JsonNode>? tools = null) =>
         Tokenizer.Encode(ChatTemplate.Render(messages, new ChatTemplateOptions { Thinking = thinking, Tools = tools }), allowSpecial: true);
 

@@ -34,7 +34,7 @@ internal sealed class EmbedKernel : Kernel<EmbedPush>
         Require(output, (ulong)count * (ulong)embedding.Cols, 4, "output");
         var list = new ResourceList();
         Dispatch(recorder, Bind(ResourceList.Join(ref list, embedding.Tables, tokens, output)), new EmbedPush((uint)embedding.Cols, tokenOffset), DivideUp((ulong)embedding.Cols / 32, _workgroup), count);
-        recorder.AddWeightBytes(count * embedding.BytesPerMatrix / (ulong)embedding.Rows);   // one row per token
+        recorder.AddStreamedBytes(count * embedding.BytesPerMatrix / (ulong)embedding.Rows);   // one row per token
     }
 
     private static ShaderId ShaderFor(WeightFormat f) => ShaderLibrary.For("embed", f);

@@ -94,7 +94,7 @@ internal sealed class MatMulKernel : Kernel<MatMulPush>
         var push = new MatMulPush((uint)w.Rows, (uint)w.Cols, tokens, (uint)local * w.QuantTexelsPerMatrix, (uint)local * w.ScalesPerMatrix, accumulate ? 1u : 0u, 0, 0, 0);
         var list = new ResourceList();
         Dispatch(recorder, Bind(ResourceList.Join(ref list, part.Tables, x, y)), push, DivideUp((ulong)w.Rows, _rowsPerGroup), DivideUp(tokens, _tokensPerGroup));
-        recorder.AddWeightBytes(w.BytesPerMatrix);
+        recorder.AddStreamedBytes(w.BytesPerMatrix);
     }
 
     /// <summary>

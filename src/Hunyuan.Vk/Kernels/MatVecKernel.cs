@@ -72,7 +72,7 @@ internal sealed class MatVecKernel : Kernel<MatVecPush>
         var push = new MatVecPush((uint)w.Rows, (uint)w.Cols, (uint)local * w.QuantTexelsPerMatrix, (uint)local * w.ScalesPerMatrix, yOffset, accumulate ? 1u : 0u, 0, 0, 0, 0);
         var list = new ResourceList();
         Dispatch(recorder, Bind(ResourceList.Join(ref list, part.Tables, x, y)), push, DivideUp((ulong)w.Rows, _rowsPerGroup));
-        recorder.AddWeightBytes(w.BytesPerMatrix);
+        recorder.AddStreamedBytes(w.BytesPerMatrix);
     }
 
     /// <summary>
@@ -103,7 +103,7 @@ internal sealed class MatVecKernel : Kernel<MatVecPush>
             Dispatch(recorder, Bind(ResourceList.Join(ref list, part.Tables, x, y, route)), push, DivideUp((ulong)w.Rows, _rowsPerGroup), slots);
         }
 
-        recorder.AddWeightBytes(Math.Min(slots, (uint)w.Count) * w.BytesPerMatrix);   // the chosen experts only
+        recorder.AddStreamedBytes(Math.Min(slots, (uint)w.Count) * w.BytesPerMatrix);   // the chosen experts only
     }
 
     private void CheckMatrix(DeviceMatrix w)
