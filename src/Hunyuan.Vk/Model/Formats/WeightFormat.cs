@@ -16,6 +16,6 @@ public enum WeightFormat
     /// <summary>4-bit per value with an f16 scale per group of 32: w = (q - 8) * d.</summary>
     Q4,
 
-    /// <summary>4-bit with an f16 scale and a 4-bit zero point per group of 128 (GPTQ-Int4 as it is): w = (q - z) * d.</summary>
+    /// <summary>4-bit with an f16 scale and a zero point per group of 128 (GPTQ-Int4 as it is; the zero point a byte per group, GPTQ's stored value + 1, so 1..16): w = (q - z) * d.</summary>
     Q4Z,
 }
