@@ -110,6 +110,16 @@ public sealed record DeviceTuning
         return device.Features.ComputeFullSubgroups && (fixedSize || chosen);
     }
 
+    /// <summary>The lanes of Intel's split kernels: 16 where subgroup size control allows it (else the nearest size the
+    /// device runs, its smallest when that is above 16), the device's fixed size otherwise.</summary>
+    public static uint IntelLanes(DeviceInfo device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        return device.Features.SubgroupSizeControl && device.MinSubgroupSize > 0
+            ? Math.Clamp(16u, device.MinSubgroupSize, Math.Max(device.MinSubgroupSize, device.MaxSubgroupSize))
+            : Math.Max(device.SubgroupSize, 1);
+    }
+
     /// <summary>The subgroup size a pipeline whose reductions span <paramref name="lanes"/> invocations must require
     /// (0: none to require, the device's size is fixed or lanes is 1); throws, naming <paramref name="kernel"/>, where
     /// the device cannot guarantee such subgroups (<see cref="SplitsRows"/>).</summary>
@@ -196,11 +206,14 @@ public sealed record DeviceTuning
                 MatVecSharedX = true, AttentionWorkgroup = 4 * subgroup, AttentionLanes = subgroup, AttentionMinSplits = 16,
                 MatMulWorkgroup = 64, MatMulRows = 2, MatMulTokens = 16, MatMulTileW = true,
             },
+            // Intel: the lanes SIMD16, where the device can run it, whatever subgroup size it reports (32 on recent
+            // drivers): a SIMD32 thread has half the registers per invocation, fewer than Q4's per-lane block arrays
+            // need before Xe2, so the split kernels would spill. A device that cannot run 16 keeps the size it has.
             _ => new()
             {
-                Row = "intel", ElementwiseWorkgroup = 256, NormWorkgroup = 128, MatVecWorkgroup = 8 * subgroup, MatVecRows = 4, MatVecLanes = subgroup,
-                MatVecSharedX = true, AttentionWorkgroup = 4 * subgroup, AttentionLanes = subgroup, AttentionMinSplits = 16,
-                MatMulWorkgroup = 64, MatMulRows = 2, MatMulTokens = 16, MatMulTileW = true,
+                Row = "intel", ElementwiseWorkgroup = 256, NormWorkgroup = 128, MatVecWorkgroup = 8 * IntelLanes(device), MatVecRows = 4,
+                MatVecLanes = IntelLanes(device), MatVecSharedX = true, AttentionWorkgroup = 4 * IntelLanes(device), AttentionLanes = IntelLanes(device),
+                AttentionMinSplits = 16, MatMulWorkgroup = 64, MatMulRows = 2, MatMulTokens = 16, MatMulTileW = true,
             },
         };
         if (!SplitsRows(device, t.MatVecLanes))

@@ -55,6 +55,28 @@ public sealed class DeviceTuningTests : VulkanTest
         Assert.That(DeviceTuning.SplitsRows(fixed32, 16), Is.False, "not the device's size");
     }
 
+    /// <summary>#24 point 4: Intel's row ran its split kernels at the reported subgroup size (32 on recent drivers), where
+    /// Q4's per-lane arrays pass a pre-Xe2 SIMD32 thread's registers: it runs them at 16 where the device can.</summary>
+    [Test]
+    public void Intel_runs_its_split_kernels_at_16_lanes_where_the_device_can()
+    {
+        DeviceInfo arc = Context.Info with
+        {
+            Type = "discrete", Vendor = "Intel", SubgroupSize = 32, MinSubgroupSize = 8, MaxSubgroupSize = 32,
+            Features = Context.Info.Features with { SubgroupSizeControl = true, ComputeFullSubgroups = true },
+        };
+        DeviceTuning t = DeviceTuning.For(arc, "intel");
+        Assert.That((t.MatVecLanes, t.AttentionLanes, t.MatVecWorkgroup, t.AttentionWorkgroup), Is.EqualTo((16u, 16u, 128u, 64u)));
+        Assert.That(DeviceTuning.RequiredSubgroupSize(arc, t.MatVecLanes, "matvec"), Is.EqualTo(16u), "the pipelines require 16");
+
+        DeviceInfo simd8 = arc with { SubgroupSize = 8, MinSubgroupSize = 8, MaxSubgroupSize = 8 };
+        Assert.That(DeviceTuning.For(simd8, "intel").MatVecLanes, Is.EqualTo(8u), "at most 8: its size");
+        DeviceInfo wide = arc with { MinSubgroupSize = 32 };
+        Assert.That(DeviceTuning.For(wide, "intel").MatVecLanes, Is.EqualTo(32u), "no 16 to have: its smallest");
+        DeviceInfo uncontrolled = arc with { MinSubgroupSize = 32, Features = arc.Features with { SubgroupSizeControl = false } };
+        Assert.That(DeviceTuning.For(uncontrolled, "intel").MatVecLanes, Is.EqualTo(32u), "a fixed 32 is what it runs");
+    }
+
     [Test]
     public void Workgroups_fit_the_x_dimension_limit_as_well_as_the_invocation_count()
     {
