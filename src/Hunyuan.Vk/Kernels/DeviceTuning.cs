@@ -226,6 +226,13 @@ public sealed record DeviceTuning
             t = t with { AttentionLanes = 1 };
         }
 
+        // The router's split path is one subgroup of the device's largest size per token: where nothing guarantees that
+        // (no full subgroups, or sizes that vary without size control), one invocation per token instead.
+        if (t.RouteSplit && !SplitsRows(device, Math.Max(device.MaxSubgroupSize, 1)))
+        {
+            t = t with { RouteSplit = false };
+        }
+
         if (device.Type == "cpu")
         {
             // A property of the device, not of the row: lavapipe (llvmpipe) runs 65535 loop iterations per invocation,

@@ -23,14 +23,14 @@ internal static class MoeRoute
 }
 
 /// <summary>Softmax -> top-k -> renormalise over the router logits, on the GPU (shaders/moe_route.comp): one subgroup
-/// per token (a workgroup of the device's largest subgroup size, full subgroups required), or with
+/// per token (a workgroup of the device's largest subgroup size, full subgroups of that size required), or with
 /// <see cref="DeviceTuning.RouteSplit"/> off one invocation per token.</summary>
 internal sealed class MoeRouteKernel : Kernel<MoeRoutePush>
 {
     public MoeRouteKernel(GpuContext context, DeviceTuning tuning)
         : base(context, ShaderId.MoeRoute, [BindingKind.Storage, BindingKind.Storage],
             [SpecConstant.FromUInt32(0, Workgroup(context, tuning)), SpecConstant.FromUInt32(1, Tuned(tuning).RouteSplit ? 1u : 0u)],
-            fullSubgroups: tuning.RouteSplit)
+            tuning.RouteSplit ? DeviceTuning.RequiredSubgroupSize(context.Info, Workgroup(context, tuning), "moe_route") : 0, fullSubgroups: tuning.RouteSplit)
     {
     }
 

@@ -77,6 +77,25 @@ public sealed class DeviceTuningTests : VulkanTest
         Assert.That(DeviceTuning.For(uncontrolled, "intel").MatVecLanes, Is.EqualTo(32u), "a fixed 32 is what it runs");
     }
 
+    /// <summary>#24 points 2 and 6: the router's split path (one subgroup of the largest size per token) is kept only
+    /// where the device guarantees such subgroups, and then required; elsewhere one invocation per token (it threw
+    /// "lacks computeFullSubgroups" on a device without full subgroups).</summary>
+    [Test]
+    public void The_router_splits_across_a_subgroup_only_where_the_device_guarantees_it()
+    {
+        DeviceInfo wave = Context.Info with
+        {
+            Type = "discrete", Vendor = "AMD", SubgroupSize = 64, MinSubgroupSize = 32, MaxSubgroupSize = 64,
+            Features = Context.Info.Features with { SubgroupSizeControl = true, ComputeFullSubgroups = true },
+        };
+        Assert.That(DeviceTuning.For(wave, "amd").RouteSplit, Is.True);
+        Assert.That(DeviceTuning.RequiredSubgroupSize(wave, wave.MaxSubgroupSize, "moe_route"), Is.EqualTo(64u), "and required: 64, not the driver's pick");
+        Assert.That(DeviceTuning.For(wave with { Features = wave.Features with { ComputeFullSubgroups = false } }, "amd").RouteSplit, Is.False, "no full subgroups");
+        Assert.That(DeviceTuning.For(wave with { Features = wave.Features with { SubgroupSizeControl = false } }, "amd").RouteSplit, Is.False, "32 or 64, unknown which");
+        DeviceInfo fixed32 = wave with { SubgroupSize = 32, MinSubgroupSize = 32, MaxSubgroupSize = 32, Features = wave.Features with { SubgroupSizeControl = false } };
+        Assert.That(DeviceTuning.For(fixed32, "nvidia").RouteSplit, Is.True, "a fixed size needs no control");
+    }
+
     [Test]
     public void Workgroups_fit_the_x_dimension_limit_as_well_as_the_invocation_count()
     {
