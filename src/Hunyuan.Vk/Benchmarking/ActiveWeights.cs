@@ -14,8 +14,7 @@ public static class ActiveWeights
     {
         ArgumentNullException.ThrowIfNull(c);
         LayerWeights w = WeightPlan.For(c with { Layers = 1 }, format).Layers[0];
-        long expert = w.GateUp is PlannedWeight gateUp && w.Down is PlannedWeight down ? (gateUp.Bytes + down.Bytes) / gateUp.Count : 0;
-        return w.Qkv.Bytes + w.O.Bytes + w.Router.Bytes + c.RouteSlots * expert;
+        return w.Qkv.Bytes + w.O.Bytes + w.Router.Bytes + c.RouteSlots * w.ExpertBytes;
     }
 
     /// <summary>Embedding row and lm_head (GPTQ checkpoints keep these outside int4: Q8 then).</summary>

@@ -28,21 +28,26 @@ internal sealed class HostExpertStage : IDisposable
 
     /// <summary>Host-visible device bytes of the hand-off buffers for <paramref name="maxTokens"/> tokens: x and the
     /// routes in, the routed experts' sum out.</summary>
-    public static long HandOffBytes(HunyuanConfig c, int maxTokens) => 2L * maxTokens * c.HiddenSize * 4 + maxTokens * (long)MoeRoute.Bytes;
+    public static long HandOffBytes(HunyuanConfig c, int maxTokens) => InBytes(c, maxTokens) + OutBytes(c, maxTokens);
+
+    // In: x [tokens][hidden] f32, then the routes; out: the routed experts' sum [tokens][hidden] f32.
+    private static long OutBytes(HunyuanConfig c, int maxTokens) => (long)maxTokens * c.HiddenSize * 4;
+
+    private static long InBytes(HunyuanConfig c, int maxTokens) => OutBytes(c, maxTokens) + maxTokens * (long)MoeRoute.Bytes;
 
     public HostExpertStage(GpuContext context, HunyuanConfig c, int maxTokens, int threads = 0)
     {
         ArgumentNullException.ThrowIfNull(context);
         _c = c;
         Overlaps = context.Info.Type != "cpu";
-        _routesAt = (ulong)maxTokens * (ulong)c.HiddenSize * 4;
+        _routesAt = (ulong)OutBytes(c, maxTokens);   // the routes follow x in the in buffer
         _routes = new uint[maxTokens * (int)(MoeRoute.Bytes / 4)];
         _experts = new HostExperts(c.HiddenSize, c.ExpertIntermediate, c.RouteSlots, maxTokens, c.StackedExperts);
         _pool = new WorkerPool(threads);
         try
         {
-            _in = context.CreateHostBuffer(_routesAt + (ulong)maxTokens * MoeRoute.Bytes, "host experts in (x, routes)");
-            _out = context.CreateHostBuffer(_routesAt, "host experts out");
+            _in = context.CreateHostBuffer((ulong)InBytes(c, maxTokens), "host experts in (x, routes)");
+            _out = context.CreateHostBuffer((ulong)OutBytes(c, maxTokens), "host experts out");
         }
         catch
         {

@@ -43,8 +43,8 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
         ArgumentOutOfRangeException.ThrowIfNegative(hostLayers);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(hostLayers, c.Layers);
         long hidden = c.HiddenSize, inter = c.ExpertIntermediate;
-        long weights = WeightPlan.For(c, format, hostLayers, sharedOnHost).Bytes(WeightSide.Device);
-        long ExpertBytes(int n) => n * (format.Spec().Bytes(2 * inter, hidden) + format.Spec().Bytes(hidden, inter));
+        WeightPlan plan = WeightPlan.For(c, format, hostLayers, sharedOnHost);
+        long weights = plan.Bytes(WeightSide.Device);
         int hostExperts = c.Experts + (sharedOnHost ? c.SharedExperts : 0);
         SessionPlan session = SessionPlan.For(c, device, contextLength, prefillChunk, kvFormat, hostExperts: hostLayers > 0);
         WeightFormat dense = format.ForUnquantized();
@@ -56,7 +56,7 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
             Texels(dense, c.VocabSize, hidden, "the embedding"),
         ];
         return new MemoryEstimate(weights, session.KvCacheBytes, session.ActivationBytes, views.MaxBy(v => v.Item1), hostLayers * HostLayerBytes(c, format, hostExperts) + (hostLayers > 0 ? HostScratchBytes(c, session.PrefillChunk) : 0),
-            hostLayers, ExpertBytes(c.Experts), sharedOnHost && hostLayers > 0) { KvFormat = kvFormat };
+            hostLayers, c.Experts * plan.Layers[0].ExpertBytes, sharedOnHost && hostLayers > 0) { KvFormat = kvFormat };
     }
 
     /// <summary>Host bytes of one layer's routed experts as the host kernels hold them: the device's quants and zero

@@ -51,6 +51,11 @@ public sealed record LayerWeights(PlannedWeight InputNorm, PlannedWeight Qkv, Pl
 {
     public IEnumerable<PlannedWeight> All =>
         new[] { InputNorm, Qkv, O, QueryNorm, KeyNorm, PostNorm, Router, GateUp, Down, HostGateUp, HostDown }.OfType<PlannedWeight>();
+
+    /// <summary>Bytes of one expert (its gate/up and down matrices) in the layer's expert format, on either side.</summary>
+    public long ExpertBytes => (GateUp ?? HostGateUp) is PlannedWeight gateUp && (Down ?? HostDown) is PlannedWeight down
+        ? (gateUp.Bytes + down.Bytes) / gateUp.Count
+        : 0;
 }
 
 /// <summary>
