@@ -54,9 +54,19 @@ shared vec4 s_x[X_SHARED ? X_SHARED_VEC4 : 1];
 
 uint x_base = 0;   // MODE_DOWN: the slot's activation vector, in vec4
 
-vec4 xv(uint i)
+// x is staged "by texel column": vec4 i of W texel t's span of x (x vec4 t * W_VEC4_PER_TEXEL + i) sits at
+// s_x[i * texels + t], texels = cols / 4 / W_VEC4_PER_TEXEL. Lane t of the split path then reads s_x[i * texels + t]
+// while its neighbours read t - 1 and t + 1: side by side, no two lanes of a 128-byte phase on one bank. (x in its own
+// order put neighbouring lanes W_VEC4_PER_TEXEL vec4s apart: 8-way bank conflicts for Q4 and Q4Z, 4-way for Q8.)
+uint staged(uint j)
 {
-    return X_SHARED ? s_x[i] : x4[x_base + i];
+    uint texels = p.cols / (4 * W_VEC4_PER_TEXEL);
+    return (j % W_VEC4_PER_TEXEL) * texels + j / W_VEC4_PER_TEXEL;
+}
+
+vec4 xv(uint j)
+{
+    return X_SHARED ? s_x[staged(j)] : x4[x_base + j];
 }
 
 float silu(float v)
@@ -113,8 +123,10 @@ void main()
     x_base = slot * (p.cols / 4);
 #endif
     if (X_SHARED) {
-        for (uint i = gl_LocalInvocationID.x; i < p.cols / 4; i += gl_WorkGroupSize.x) {
-            s_x[i] = x4[x_base + i];
+        // Invocations write neighbouring slots of s_x (see staged()); the reads of x stride by W_VEC4_PER_TEXEL.
+        uint texels = p.cols / (4 * W_VEC4_PER_TEXEL);
+        for (uint d = gl_LocalInvocationID.x; d < p.cols / 4; d += gl_WorkGroupSize.x) {
+            s_x[d] = x4[x_base + (d % texels) * W_VEC4_PER_TEXEL + d / texels];
         }
         barrier();
     }
