@@ -33,6 +33,13 @@ shared uint s_count[MAX_EXPERT_GROUPS];
 shared uint s_next[MAX_EXPERT_GROUPS];       // the first entry of e not yet given out
 shared uint s_hits[MAX_EXPERT_GROUPS][2];    // this pass: bit i of the tokens first + i routed to e
 
+// Slot s's expert of token t. moe_route.comp writes ids below p.experts; the clamp keeps a corrupt route from indexing
+// shared memory or the entry lists out of range (every entry is still written once).
+uint expert_of(uint t, uint s)
+{
+    return min(routes[t].ids[s], p.experts - 1u);
+}
+
 void main()
 {
     uint i = gl_LocalInvocationID.x;
@@ -42,7 +49,7 @@ void main()
     barrier();
     for (uint t = i; t < p.tokens; t += PASS) {
         for (uint s = 0; s < p.slots; s++) {
-            atomicAdd(s_count[routes[t].ids[s]], 1u);
+            atomicAdd(s_count[expert_of(t, s)], 1u);
         }
     }
     barrier();
@@ -67,13 +74,13 @@ void main()
         uint t = first + i;
         if (t < p.tokens) {
             for (uint s = 0; s < p.slots; s++) {
-                atomicOr(s_hits[routes[t].ids[s]][i / 32], 1u << (i % 32));
+                atomicOr(s_hits[expert_of(t, s)][i / 32], 1u << (i % 32));
             }
         }
         barrier();
         if (t < p.tokens) {
             for (uint s = 0; s < p.slots; s++) {
-                uint e = routes[t].ids[s];
+                uint e = expert_of(t, s);
                 uint rank = i < 32 ? bitCount(s_hits[e][0] & below) : bitCount(s_hits[e][0]) + bitCount(s_hits[e][1] & below);
                 uint entry = s_next[e] + rank;
                 entry_token[entry] = t;

@@ -1,7 +1,8 @@
 #version 450
 // MoE gating (docs/model.md 2.4) from the router logits: softmax over all experts, the top k (ties to the lower index),
 // renormalised to sum to 1 when NORM_TOPK, times the routed scaling factor; then the shared expert as one more slot
-// with weight 1 (its weights are stacked after the routed experts, so its id is the expert count).
+// with weight 1 (its weights are stacked after the routed experts, so its id is the expert count). Every id written is
+// below experts + shared_experts, whatever the logits (see the check for values that are not finite).
 // One subgroup per token (grid x = tokens; the pipeline requires full subgroups): each lane holds the experts
 // lane, lane + lanes, ...; the softmax's max and sum and each pick are subgroup reductions, so a token costs 8 rounds
 // of 64 / lanes reads instead of one invocation's 8 x 64. Token t reads logits [t][experts] and writes routes[t].
@@ -25,13 +26,38 @@ layout(push_constant) uniform Push {
     float scaling;
 } p;
 
+// The shared expert as the slot after the top k, weight 1.
+void write_shared_expert(uint t)
+{
+    if (p.shared_experts != 0) {
+        routes[t].ids[p.top_k] = p.experts;
+        routes[t].weights[p.top_k] = 1.0;
+    }
+}
+
 void main()
 {
     uint t = gl_WorkGroupID.x, lane = SPLIT ? gl_SubgroupInvocationID : 0, lanes = SPLIT ? gl_SubgroupSize : 1;
     uint base = t * p.experts;
     float m = -1.0 / 0.0;
+    uint bad = 0;
     for (uint e = lane; e < p.experts; e += lanes) {
-        m = max(m, logits[base + e]);
+        float v = logits[base + e];
+        bad |= isnan(v) || isinf(v) ? 1u : 0u;
+        m = max(m, v);
+    }
+    if (subgroupMax(bad) != 0) {
+        // Router logits that are not finite (activations that overflowed) rank nothing: the first top_k experts by
+        // index, each weighted NaN, so every id stays in range for the kernels that index with it and the NaN reaches
+        // the logits, where sampling reports "not finite" as for any other overflow.
+        if (lane == 0) {
+            for (uint k = 0; k < p.top_k; k++) {
+                routes[t].ids[k] = k;
+                routes[t].weights[k] = uintBitsToFloat(0x7FC00000u);
+            }
+            write_shared_expert(t);
+        }
+        return;   // uniform: the whole subgroup (the workgroup) saw the flag
     }
     float max_logit = subgroupMax(m);
     float s = 0.0;
@@ -76,8 +102,5 @@ void main()
     for (uint k = 0; k < p.top_k; k++) {
         routes[t].weights[k] = (p.norm_topk != 0 ? picked[k] / picked_sum : picked[k]) * p.scaling;
     }
-    if (p.shared_experts != 0) {
-        routes[t].ids[p.top_k] = p.experts;
-        routes[t].weights[p.top_k] = 1.0;
-    }
+    write_shared_expert(t);
 }

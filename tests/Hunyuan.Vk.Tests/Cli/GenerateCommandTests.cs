@@ -319,51 +319,19 @@ public sealed class GeneratePlacementTests : VulkanTest
     }
 
     /// <summary>#16 point 3: logits that overflow (finite weights, here a final norm of bf16's largest value) stop a
-    /// generation, greedy or sampled, with an error naming the position (before: NaN logits decoded as "!!", exit 0).</summary>
-    [TestCase("0")]
-    [TestCase("0.8")]
-    public void Logits_that_are_not_finite_stop_the_generation_with_an_error(string temperature)
+    /// generation, greedy or sampled, with an error naming the position (before: NaN logits decoded as "!!", exit 0).
+    /// #24 point 3: so do router logits that overflow (the first layer's router of bf16's largest value), with the
+    /// experts on the device or on the host (before: an expert id of 0xFFFFFFFF; on the host "no expert -1").</summary>
+    [TestCase("model.norm.weight", "0", "0")]
+    [TestCase("model.norm.weight", "0.8", "0")]
+    [TestCase("model.layers.0.mlp.gate.wg.weight", "0", "0")]
+    [TestCase("model.layers.0.mlp.gate.wg.weight", "0.8", "all")]
+    public void Logits_that_are_not_finite_stop_the_generation_with_an_error(string tensor, string temperature, string hostExperts)
     {
-        string source = TestModels.Directory(TestModels.Tiny());
-        string dir = Path.Combine(Path.GetTempPath(), $"hyvk-overflow-{temperature}-{Environment.ProcessId}");
-        if (Directory.Exists(dir))
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-
-        Directory.CreateDirectory(dir);
-        try
-        {
-            foreach (string f in Directory.GetFiles(source))
-            {
-                File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
-            }
-
-            string file = Path.Combine(dir, "model.safetensors");
-            long offset;
-            long count;
-            using (var st = Hunyuan.Vk.Model.Safetensors.SafetensorsFile.Open(file))
-            {
-                var t = st.Tensors["model.norm.weight"];
-                (offset, count) = (t.Offset, t.Elements);
-            }
-
-            using (var s = new FileStream(file, FileMode.Open))
-            {
-                s.Position = offset;
-                for (long i = 0; i < count; i++)
-                {
-                    s.Write(BitConverter.GetBytes((ushort)0x7F7F));   // 3.39e38: finite, so it loads
-                }
-            }
-
-            (int exit, string output, string error) = Hyvk.Run("generate", "--model", dir, "--prompt-ids", string.Join(',', s_ids), "--weights", "f32", "--temperature", temperature, "--max-tokens", "4");
-            Assert.That(exit, Is.Not.Zero, output);
-            Assert.That(error, Does.Contain("are not finite (NaN or infinity)").And.Contain($"position {s_ids.Length - 1}").And.Not.Contain("   at "));
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        using var patched = new PatchedModel(TestModels.Directory(TestModels.Tiny()), tensor, PatchedModel.Bf16Max);
+        (int exit, string output, string error) = Hyvk.Run("generate", "--model", patched.Directory, "--prompt-ids", string.Join(',', s_ids), "--weights", "q8",
+            "--temperature", temperature, "--max-tokens", "4", "--host-experts", hostExperts);
+        Assert.That(exit, Is.Not.Zero, output);
+        Assert.That(error, Does.Contain("are not finite (NaN or infinity)").And.Contain($"position {s_ids.Length - 1}").And.Not.Contain("   at "));
     }
 }

@@ -11,7 +11,8 @@ namespace Hunyuan.Vk.Tests.Harness;
 public sealed class GuardedOutput : IDisposable
 {
     private const int GuardFloats = 256;
-    private const uint PoisonBits = 0x7FC0DEAD;   // a quiet NaN
+    /// <summary>What the output holds before the kernel runs: a quiet NaN.</summary>
+    public const uint PoisonBits = 0x7FC0DEAD;
     private const uint GuardBits = 0xDEADBEEF;
     private readonly GpuBuffer _buffer;
 

@@ -54,6 +54,73 @@ public sealed class MoeTests : VulkanTest
         Assert.That(ReadRoute(route).Ids[..4], Is.EqualTo(new[] { 1, 3, 4, 2 }));
     }
 
+    /// <summary>#24 point 3: router logits that are not finite (a NaN, +inf, -inf, all NaN) choose experts in range,
+    /// weighted NaN so the NaN reaches the logits; the tokens around them route as before. Before: no lane matched a
+    /// NaN best value and the id was 0xFFFFFFFF.</summary>
+    [Test]
+    public void Router_logits_that_are_not_finite_route_in_range_with_nan_weights()
+    {
+        const int E = 64, K = 8, Tokens = 6;
+        float[] logits = TestData.Uniform(77, Tokens * E, scale: 3f);
+        logits[1 * E + 5] = float.NaN;
+        logits[2 * E + 63] = float.PositiveInfinity;
+        logits[3 * E] = float.NegativeInfinity;
+        Array.Fill(logits, float.NaN, 4 * E, E);
+        bool[] bad = [false, true, true, true, true, false];
+        using GpuBuffer gl = Upload(logits, "logits"), routes = Context.CreateBuffer(MoeRoute.Bytes * Tokens, "routes");
+        MoeRouteKernel kernel = Gpu.Kernel((c, t) => new MoeRouteKernel(c, t));
+        Context.Run(r => kernel.Record(r, gl.All, routes.All, E, K, sharedExpert: true, normTopK: true, scaling: 2.5f, tokens: Tokens));
+        var back = new uint[Tokens * MoeRoute.Capacity * 2];
+        routes.Read<uint>(back);
+        for (int t = 0; t < Tokens; t++)
+        {
+            int[] ids = [.. back.Skip(t * MoeRoute.Capacity * 2).Take(K + 1).Select(i => (int)i)];
+            float[] weights = [.. back.Skip((t * 2 + 1) * MoeRoute.Capacity).Take(K + 1).Select(BitConverter.UInt32BitsToSingle)];
+            Assert.That((ids[K], weights[K]), Is.EqualTo((E, 1f)), $"token {t}: the shared expert as ever");
+            if (bad[t])
+            {
+                Assert.That(ids[..K], Is.EqualTo(Enumerable.Range(0, K)), $"token {t}: experts in range");
+                Assert.That(weights[..K], Has.All.NaN, $"token {t}: weights NaN, to reach the logits");
+            }
+            else
+            {
+                (int[] want, double[] wantWeights) = ReferenceRoute(logits[(t * E)..((t + 1) * E)], K, norm: true);
+                Assert.That(ids[..K], Is.EqualTo(want), $"token {t}: routed as the reference");
+                Assert.That(weights[..K], Is.EqualTo(wantWeights.Select(w => (float)(w * 2.5))).Within(1e-5), $"token {t}'s weights");
+            }
+        }
+    }
+
+    /// <summary>#24 point 3: a route with ids past the experts (corrupt) groups within bounds: nothing written past
+    /// a buffer (the guards), every (token, slot) counted once and given an entry in range. (Ids that clamp to one
+    /// expert within a token share an entry, so some list places stay unwritten: a corrupt route computes garbage,
+    /// never out of bounds.)</summary>
+    [Test]
+    public void Grouping_keeps_ids_past_the_experts_in_bounds()
+    {
+        const int Tokens = 70, Slots = 9, Groups = 65;
+        var routes = new uint[Tokens * MoeRoute.Capacity * 2];
+        for (int t = 0; t < Tokens; t++)
+        {
+            for (int s = 0; s < Slots; s++)
+            {
+                routes[t * MoeRoute.Capacity * 2 + s] = t % 3 == 0 ? 0xFFFFFFFFu - (uint)s : (uint)(s * 7 + t) % Groups;
+            }
+        }
+
+        using GpuBuffer groute = Context.CreateBuffer((ulong)routes.Length * 4, "routes");
+        groute.Write<uint>(routes);
+        using var group = new GuardedOutput(Context, (int)MoeGroupKernel.GroupUints, "group");
+        using var entryToken = new GuardedOutput(Context, Tokens * Slots, "entry token");
+        using var entryOf = new GuardedOutput(Context, Tokens * Slots, "entry of");
+        using var kernel = new MoeGroupKernel(Context);
+        Context.Run(r => kernel.Record(r, groute.All, group.Range, entryToken.Range, entryOf.Range, Tokens, Slots, Groups));
+        uint[] counts = [.. group.Read().Take(Groups).Select(BitConverter.SingleToUInt32Bits)];
+        Assert.That(counts.Sum(c => (long)c), Is.EqualTo(Tokens * Slots), "every (token, slot) counted once");
+        Assert.That(entryOf.Read().Select(BitConverter.SingleToUInt32Bits), Has.All.LessThan(Tokens * Slots), "entries in range");
+        Assert.That(entryToken.Read().Select(BitConverter.SingleToUInt32Bits).Where(v => v != GuardedOutput.PoisonBits), Has.All.LessThan(Tokens), "tokens written in range");
+    }
+
     [TestCase(WeightFormat.Q4)]
     [TestCase(WeightFormat.Q8)]
     [TestCase(WeightFormat.F16)]
