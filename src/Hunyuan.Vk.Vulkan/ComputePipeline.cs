@@ -36,9 +36,32 @@ public sealed unsafe class ComputePipeline : IDisposable
                 $"Pipeline '{description.Name}' needs {description.PushConstantBytes} bytes of push constants; the device allows {info.Limits.MaxPushConstantsSize}");
         }
 
+        CheckDescriptorCounts(description, info.Limits);
         SetLayout = CreateSetLayout(vk, description);
         Layout = CreateLayout(vk, description, SetLayout);
         Handle = CreatePipeline(vk, description, Layout);
+    }
+
+    // The bindings of one pipeline are one stage's descriptors: each kind within its per-stage limit (rope_norm_kv binds
+    // 7 storage buffers where Vulkan guarantees 4), all of them within maxPerStageResources.
+    private static void CheckDescriptorCounts(PipelineDescription d, DeviceLimits limits)
+    {
+        void Check(BindingKind kind, uint limit, string name)
+        {
+            int count = d.Bindings.Count(b => b == kind);
+            if (count > limit)
+            {
+                throw new VulkanException($"Pipeline '{d.Name}' binds {count} {kind} descriptors; the device allows {limit} per shader stage ({name})");
+            }
+        }
+
+        Check(BindingKind.Storage, limits.MaxPerStageStorageBuffers, "maxPerStageDescriptorStorageBuffers");
+        Check(BindingKind.Uniform, limits.MaxPerStageUniformBuffers, "maxPerStageDescriptorUniformBuffers");
+        Check(BindingKind.UniformTexel, limits.MaxPerStageSampledImages, "maxPerStageDescriptorSampledImages");
+        if (d.Bindings.Count > limits.MaxPerStageResources)
+        {
+            throw new VulkanException($"Pipeline '{d.Name}' binds {d.Bindings.Count} resources; the device allows {limits.MaxPerStageResources} per shader stage (maxPerStageResources)");
+        }
     }
 
     /// <summary>The cached descriptor set that binds <paramref name="ranges"/> to bindings 0..n-1, made on first use.

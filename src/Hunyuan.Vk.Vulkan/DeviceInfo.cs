@@ -71,6 +71,14 @@ public sealed record DeviceLimits
     public ulong MinUniformBufferOffsetAlignment { get; init; }
     public ulong MinTexelBufferOffsetAlignment { get; init; }
     public uint MaxMemoryAllocationCount { get; init; }
+
+    /// <summary>Descriptors of one shader stage (maxPerStageDescriptor*; Vulkan guarantees 4 storage buffers, 12
+    /// uniform buffers, 16 sampled images, which uniform texel buffers count as, and 128 resources).</summary>
+    public uint MaxPerStageStorageBuffers { get; init; } = 4;
+    public uint MaxPerStageUniformBuffers { get; init; } = 12;
+    public uint MaxPerStageSampledImages { get; init; } = 16;
+    public uint MaxPerStageResources { get; init; } = 128;
+
     /// <summary>Nanoseconds per timestamp tick.</summary>
     public float TimestampPeriod { get; init; }
 
@@ -91,6 +99,10 @@ public sealed record DeviceLimits
             MaxMemoryAllocationSize = Math.Min(device.MaxMemoryAllocationSize, wanted.MaxMemoryAllocationSize),
             MaxBufferSize = Math.Min(device.MaxBufferSize, wanted.MaxBufferSize),
             MaxComputeSharedMemory = Math.Min(device.MaxComputeSharedMemory, wanted.MaxComputeSharedMemory),
+            MaxPerStageStorageBuffers = Math.Min(device.MaxPerStageStorageBuffers, wanted.MaxPerStageStorageBuffers),
+            MaxPerStageUniformBuffers = Math.Min(device.MaxPerStageUniformBuffers, wanted.MaxPerStageUniformBuffers),
+            MaxPerStageSampledImages = Math.Min(device.MaxPerStageSampledImages, wanted.MaxPerStageSampledImages),
+            MaxPerStageResources = Math.Min(device.MaxPerStageResources, wanted.MaxPerStageResources),
         };
     }
 }

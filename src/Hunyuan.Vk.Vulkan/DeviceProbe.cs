@@ -10,28 +10,47 @@ internal static unsafe class DeviceProbe
     /// <summary>The oldest Vulkan the engine runs on.</summary>
     public static readonly Version32 MinimumApi = new(1, 2, 0);
 
-    public static DeviceInfo Probe(VkApi vk, PhysicalDevice device, int index)
+    /// <summary>The structs <paramref name="device"/> may be asked for under an instance of <paramref name="instanceApi"/>:
+    /// a device is used at the older of its version and the instance's.</summary>
+    public static ApiLevel Level(VkApi vk, PhysicalDevice device, Version32 instanceApi)
+    {
+        PhysicalDeviceProperties props;
+        vk.GetPhysicalDeviceProperties(device, &props);
+        uint api = Math.Min(props.ApiVersion, (uint)instanceApi);
+        bool v12 = api >= (uint)MinimumApi, v13 = api >= (uint)new Version32(1, 3, 0);
+        return new ApiLevel(v12, v13, v12 && !v13 && DeviceExtensions(vk, device).Contains(ApiLevel.SizeControlExtensionName));
+    }
+
+    public static DeviceInfo Probe(VkApi vk, PhysicalDevice device, int index, Version32 instanceApi)
     {
         PhysicalDeviceProperties props;
         vk.GetPhysicalDeviceProperties(device, &props);
         var api = (Version32)props.ApiVersion;
-        bool v12 = props.ApiVersion >= (uint)MinimumApi;
-        bool v13 = props.ApiVersion >= (uint)new Version32(1, 3, 0);
+        ApiLevel level = Level(vk, device, instanceApi);
+        bool v12 = level.V12, v13 = level.V13;
 
-        // Properties of 1.1/1.2/1.3, chained; only the versions the device has are asked for.
+        // Properties of 1.1/1.2/1.3 (or, on 1.2, the subgroup size control extension's), chained; only what the
+        // device's version has is asked for.
         var p11 = new PhysicalDeviceVulkan11Properties { SType = StructureType.PhysicalDeviceVulkan11Properties };
         var p12 = new PhysicalDeviceVulkan12Properties { SType = StructureType.PhysicalDeviceVulkan12Properties };
         var p13 = new PhysicalDeviceVulkan13Properties { SType = StructureType.PhysicalDeviceVulkan13Properties };
+        var pSize = new PhysicalDeviceSubgroupSizeControlProperties { SType = StructureType.PhysicalDeviceSubgroupSizeControlProperties };
         var props2 = new PhysicalDeviceProperties2 { SType = StructureType.PhysicalDeviceProperties2 };
         if (v12)
         {
             p11.PNext = &p12;
-            p12.PNext = v13 ? &p13 : null;
+            p12.PNext = v13 ? &p13 : level.SizeControlExtension ? &pSize : null;
             props2.PNext = &p11;
             vk.GetPhysicalDeviceProperties2(device, &props2);
         }
 
-        FeatureChain supported = FeatureChain.Query(vk, device, v12, v13);
+        if (v13)
+        {
+            (pSize.MinSubgroupSize, pSize.MaxSubgroupSize, pSize.RequiredSubgroupSizeStages) = (p13.MinSubgroupSize, p13.MaxSubgroupSize, p13.RequiredSubgroupSizeStages);
+        }
+
+        bool sizes = v13 || level.SizeControlExtension;
+        FeatureChain supported = FeatureChain.Query(vk, device, level);
         HashSet<string> extensions = DeviceExtensions(vk, device);
         PhysicalDeviceMemoryProperties memory;
         vk.GetPhysicalDeviceMemoryProperties(device, &memory);
@@ -59,7 +78,6 @@ internal static unsafe class DeviceProbe
         string? unsupported = !v12 ? $"Vulkan {api.Major}.{api.Minor} is older than the 1.2 the engine needs"
             : !hasCompute ? "it has no compute queue"
             : !computeSubgroups || !ops.HasFlag(SubgroupFeatureFlags.ArithmeticBit) ? "compute shaders lack subgroup arithmetic"
-            : !supported.V11.StorageBuffer16BitAccess ? "storageBuffer16BitAccess is missing"
             : null;
 
         return new DeviceInfo
@@ -83,8 +101,8 @@ internal static unsafe class DeviceProbe
             MemoryHeaps = heaps,
             UnifiedMemory = unified,
             SubgroupSize = v12 ? p11.SubgroupSize : 1,
-            MinSubgroupSize = v13 ? p13.MinSubgroupSize : (v12 ? p11.SubgroupSize : 1),
-            MaxSubgroupSize = v13 ? p13.MaxSubgroupSize : (v12 ? p11.SubgroupSize : 1),
+            MinSubgroupSize = sizes ? pSize.MinSubgroupSize : (v12 ? p11.SubgroupSize : 1),
+            MaxSubgroupSize = sizes ? pSize.MaxSubgroupSize : (v12 ? p11.SubgroupSize : 1),
             Features = new DeviceFeatures
             {
                 Storage16Bit = supported.V11.StorageBuffer16BitAccess && supported.V11.UniformAndStorageBuffer16BitAccess,
@@ -96,8 +114,8 @@ internal static unsafe class DeviceProbe
                 ShaderFloat64 = supported.Core.Features.ShaderFloat64,
                 IntegerDotProduct = supported.V13.ShaderIntegerDotProduct,
                 BufferDeviceAddress = supported.V12.BufferDeviceAddress,
-                SubgroupSizeControl = supported.V13.SubgroupSizeControl && v13 && p13.RequiredSubgroupSizeStages.HasFlag(ShaderStageFlags.ComputeBit),
-                ComputeFullSubgroups = supported.V13.ComputeFullSubgroups,
+                SubgroupSizeControl = supported.SubgroupSizeControl && pSize.RequiredSubgroupSizeStages.HasFlag(ShaderStageFlags.ComputeBit),
+                ComputeFullSubgroups = supported.ComputeFullSubgroups,
                 SubgroupArithmetic = ops.HasFlag(SubgroupFeatureFlags.ArithmeticBit),
                 SubgroupShuffle = ops.HasFlag(SubgroupFeatureFlags.ShuffleBit),
                 ScalarBlockLayout = supported.V12.ScalarBlockLayout,
@@ -122,6 +140,10 @@ internal static unsafe class DeviceProbe
                 MinUniformBufferOffsetAlignment = l.MinUniformBufferOffsetAlignment,
                 MinTexelBufferOffsetAlignment = l.MinTexelBufferOffsetAlignment,
                 MaxMemoryAllocationCount = l.MaxMemoryAllocationCount,
+                MaxPerStageStorageBuffers = l.MaxPerStageDescriptorStorageBuffers,
+                MaxPerStageUniformBuffers = l.MaxPerStageDescriptorUniformBuffers,
+                MaxPerStageSampledImages = l.MaxPerStageDescriptorSampledImages,
+                MaxPerStageResources = l.MaxPerStageResources,
                 TimestampPeriod = l.TimestampPeriod,
                 TimestampValidBits = timestampBits,
             },
@@ -159,7 +181,7 @@ internal static unsafe class DeviceProbe
         return -1;
     }
 
-    private static HashSet<string> DeviceExtensions(VkApi vk, PhysicalDevice device)
+    public static HashSet<string> DeviceExtensions(VkApi vk, PhysicalDevice device)
     {
         uint count = 0;
         VulkanException.Check(vk.EnumerateDeviceExtensionProperties(device, (byte*)null, &count, null), "vkEnumerateDeviceExtensionProperties");

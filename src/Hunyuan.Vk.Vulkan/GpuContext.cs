@@ -1,3 +1,4 @@
+using Silk.NET.Core.Native;
 using Silk.NET.Vulkan;
 using VkBuffer = Silk.NET.Vulkan.Buffer;
 
@@ -140,9 +141,11 @@ public sealed unsafe class GpuContext : IDisposable
 
     private Device CreateDevice(PhysicalDevice physical, DeviceInfo info)
     {
-        bool v13 = Version.Parse(info.ApiVersion) >= new Version(1, 3);
-        FeatureChain wanted = FeatureChain.Query(Api, physical, v12: true, v13).Wanted();
+        ApiLevel level = DeviceProbe.Level(Api, physical, Instance.ApiVersion);
+        FeatureChain wanted = FeatureChain.Query(Api, physical, level).Wanted();
         wanted.Link();
+        string[] extensions = level.SizeControlExtension ? [ApiLevel.SizeControlExtensionName] : [];
+        nint extensionNames = SilkMarshal.StringArrayToPtr(extensions);
         float priority = 1f;
         var queueInfo = new DeviceQueueCreateInfo
         {
@@ -156,11 +159,20 @@ public sealed unsafe class GpuContext : IDisposable
             SType = StructureType.DeviceCreateInfo,
             QueueCreateInfoCount = 1,
             PQueueCreateInfos = &queueInfo,
+            EnabledExtensionCount = (uint)extensions.Length,
+            PpEnabledExtensionNames = (byte**)extensionNames,
             PNext = &wanted.Core,
         };
-        Device device;
-        VulkanException.Check(Api.CreateDevice(physical, &create, null, &device), $"vkCreateDevice ({info.Name})");
-        return device;
+        try
+        {
+            Device device;
+            VulkanException.Check(Api.CreateDevice(physical, &create, null, &device), $"vkCreateDevice ({info.Name})");
+            return device;
+        }
+        finally
+        {
+            SilkMarshal.Free(extensionNames);
+        }
     }
 
     /// <summary>A buffer in device-local memory, mapped directly when that memory is host-visible.</summary>

@@ -39,10 +39,19 @@ public sealed unsafe partial class VulkanInstance : IDisposable
     /// <summary>Validation messages so far (empty when validation is off).</summary>
     public IReadOnlyCollection<ValidationMessage> ValidationMessages => _messages;
 
+    /// <summary>The newest Vulkan the engine speaks (the instance's apiVersion).</summary>
+    public static readonly Version32 NewestApi = new(1, 3, 0);
+
+    /// <summary>The Vulkan this instance asks for: devices are used at the older of it and their own.</summary>
+    public Version32 ApiVersion { get; }
+
     /// <param name="validation">Load the validation layer; null reads <c>HYVK_VALIDATION</c> (1/true/yes).</param>
-    public VulkanInstance(bool? validation = null)
+    /// <param name="apiVersion">The Vulkan to ask for, <see cref="NewestApi"/> by default; 1.2 runs every device as a
+    /// 1.2 driver would run it (tests of the paths for drivers without 1.3).</param>
+    public VulkanInstance(bool? validation = null, Version32? apiVersion = null)
     {
         ValidationEnabled = validation ?? IsTruthy(Environment.GetEnvironmentVariable(ValidationVariable));
+        ApiVersion = apiVersion ?? NewestApi;
         try
         {
             Api = VkApi.GetApi();
@@ -64,7 +73,7 @@ public sealed unsafe partial class VulkanInstance : IDisposable
 
         for (int i = 0; i < _physical.Length; i++)
         {
-            _devices.Add(DeviceProbe.Probe(Api, _physical[i], i));
+            _devices.Add(DeviceProbe.Probe(Api, _physical[i], i, ApiVersion));
         }
     }
 
@@ -127,7 +136,7 @@ public sealed unsafe partial class VulkanInstance : IDisposable
                 SType = StructureType.ApplicationInfo,
                 PApplicationName = (byte*)appName,
                 PEngineName = (byte*)appName,
-                ApiVersion = (uint)new Version32(1, 3, 0),
+                ApiVersion = (uint)ApiVersion,
             };
             DebugUtilsMessengerCreateInfoEXT messengerInfo = MessengerCreateInfo();
             var info = new InstanceCreateInfo

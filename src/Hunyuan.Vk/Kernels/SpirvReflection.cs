@@ -24,8 +24,13 @@ internal sealed class SpirvReflection
     /// <summary>Storage bindings the shader may write (declared without <c>readonly</c>).</summary>
     public IReadOnlySet<uint> WrittenBindings { get; }
 
-    private SpirvReflection(IReadOnlyDictionary<uint, BindingKind> bindings, IReadOnlyList<uint> pushOffsets, uint pushSize, IReadOnlySet<uint> written)
+    /// <summary>The SPIR-V capabilities the shader declares (OpCapability): what a device must support to run it.</summary>
+    public IReadOnlySet<uint> Capabilities { get; }
+
+    private SpirvReflection(IReadOnlyDictionary<uint, BindingKind> bindings, IReadOnlyList<uint> pushOffsets, uint pushSize, IReadOnlySet<uint> written,
+        IReadOnlySet<uint> capabilities)
     {
+        Capabilities = capabilities;
         Bindings = bindings;
         PushConstantOffsets = pushOffsets;
         PushConstantSize = pushSize;
@@ -50,6 +55,7 @@ internal sealed class SpirvReflection
         var readOnlyVariables = new HashSet<uint>();         // variables decorated NonWritable
         var scalarBytes = new Dictionary<uint, uint>();      // int, float and vector type ids -> bytes
         var lastMemberType = new Dictionary<uint, uint>();   // struct id -> type of its last member
+        var capabilities = new HashSet<uint>();
 
         for (int at = 20; at < spirv.Length;)
         {
@@ -63,6 +69,9 @@ internal sealed class SpirvReflection
 
             switch (op)
             {
+                case 17:                                           // OpCapability capability
+                    capabilities.Add(Word(spirv, at + 4));
+                    break;
                 case 71 when Word(spirv, at + 8) == 33:            // OpDecorate id Binding n
                     binding[Word(spirv, at + 4)] = Word(spirv, at + 12);
                     break;
@@ -150,7 +159,7 @@ internal sealed class SpirvReflection
             }
         }
 
-        return new SpirvReflection(bindings, push, pushSize, written);
+        return new SpirvReflection(bindings, push, pushSize, written, capabilities);
     }
 
     private static uint Word(ReadOnlySpan<byte> s, int at) => BinaryPrimitives.ReadUInt32LittleEndian(s[at..]);

@@ -27,6 +27,41 @@ public sealed class ShaderContractTests : VulkanTest
         Assert.That(r.PushConstantSize, Is.EqualTo(r.PushConstantOffsets.Count == 0 ? 0 : r.PushConstantOffsets[^1] + 4), "all push constants are 32-bit scalars");
     }
 
+    /// <summary>
+    /// #24 point 6: a device the probe accepts (Vulkan 1.2, a compute queue, subgroup arithmetic in compute) runs every
+    /// shader: the shaders declare no SPIR-V capability beyond Shader, SampledBuffer (texel buffers, core) and
+    /// GroupNonUniform(Arithmetic). So no other feature is required of a device (storageBuffer16BitAccess was,
+    /// though no shader reads 16-bit storage); a shader that needs one must add it to DeviceProbe's refusals first.
+    /// </summary>
+    [Test]
+    public void The_shaders_need_no_capability_that_the_probe_does_not_require()
+    {
+        const uint Shader = 1, SampledBuffer = 46, GroupNonUniform = 61, GroupNonUniformArithmetic = 63;
+        uint[] required = [Shader, SampledBuffer, GroupNonUniform, GroupNonUniformArithmetic];
+        foreach (string name in Shaders)
+        {
+            SpirvReflection r = SpirvReflection.Parse(ShaderLibrary.Spirv(Enum.Parse<ShaderId>(name)).Span);
+            Assert.That(r.Capabilities, Is.SubsetOf(required), name);
+            Assert.That(r.Capabilities, Does.Contain(Shader), $"{name}: capabilities are read");
+        }
+    }
+
+    /// <summary>#24 point 6: a kernel that binds more descriptors of a kind than the device allows per stage is refused
+    /// by name when it is built (rope_norm_kv binds 7 storage buffers; Vulkan guarantees only 4), not left to fail in
+    /// the driver.</summary>
+    [Test]
+    public void A_kernel_that_binds_more_descriptors_than_the_device_allows_is_refused_by_name()
+    {
+        using (GpuContext seven = Gpu.Instance.CreateContext(Context.Info.Index, tighten: l => l with { MaxPerStageStorageBuffers = 7 }))
+        {
+            using var fits = new RopeNormKvKernel(seven, Gpu.Tuning);
+        }
+
+        using GpuContext six = Gpu.Instance.CreateContext(Context.Info.Index, tighten: l => l with { MaxPerStageStorageBuffers = 6 });
+        Assert.That(() => new RopeNormKvKernel(six, Gpu.Tuning).Dispose(), Throws.TypeOf<VulkanException>()
+            .With.Message.Contains("rope_norm_kv").And.Message.Contains("binds 7 Storage descriptors").And.Message.Contains("allows 6 per shader stage (maxPerStageDescriptorStorageBuffers)"));
+    }
+
     [Test]
     public void Every_weight_format_has_every_per_format_kernel()
     {
