@@ -22,6 +22,18 @@ public static class SelfTest
 {
     private const double MatrixLimit = 1e-6, NormLimit = 1e-7, AttentionLimit = 1e-8;
 
+    /// <summary>The probe's case: with kernels that split across <paramref name="lanes"/> (> 1) it probes their
+    /// subgroups and fails where they are not as required; with none (lanes 1) the default subgroups it saw are only
+    /// noted, since no kernel depends on them.</summary>
+    internal static SelfTestCase ProbeCase(SubgroupProbeResult probe, uint lanes)
+    {
+        ArgumentNullException.ThrowIfNull(probe);
+        bool split = lanes > 1;
+        string shape = split ? $"{probe.Invocations} invocations, full subgroups of {lanes}" : $"{probe.Invocations} invocations (no kernel splits across a subgroup)";
+        bool failed = split && !probe.Honest;
+        return new SelfTestCase("subgroup_probe", probe.Honest || failed ? shape : $"{shape}; note: {probe.Describe()}", failed ? 1 : 0, 0, 0, failed ? probe.Describe() : null);
+    }
+
     /// <param name="context">The device.</param>
     /// <param name="quick">Small shapes only (seconds on lavapipe); otherwise A13B's too.</param>
     /// <param name="progress">Hears each case as it finishes.</param>
@@ -36,9 +48,9 @@ public static class SelfTest
             progress?.Invoke(c);
         }
 
-        SubgroupProbeResult probe = SubgroupProbe.Run(context);
-        Add(new SelfTestCase("subgroup_probe", $"{probe.Invocations} invocations", probe.Honest ? 0 : 1, 0, 0, probe.Honest ? null : probe.Describe()));
         tuning ??= DeviceTuning.For(context.Info);
+        uint lanes = Math.Max(tuning.MatVecLanes, tuning.AttentionLanes);
+        Add(ProbeCase(SubgroupProbe.Run(context, lanes), lanes));
         (int Rows, int Cols)[] matvec = quick ? [(37, 256)] : [(37, 256), (6144, 4096), (4096, 4096)];
         (int Hidden, int Inter)[] experts = quick ? [(256, 128)] : [(256, 128), (4096, 3072)];
         (int Rows, int Cols, int Tokens)[] matmul = quick ? [(70, 256, 11)] : [(70, 256, 11), (4096, 4096, 64)];

@@ -11,7 +11,7 @@ internal readonly record struct SubgroupProbePush(uint N);
 /// What a probe kernel saw of the device's subgroups, against the size the device reports. Kernels that split work
 /// across a subgroup (matvec's rows, every workgroup reduction) are right only where the two agree.
 /// </summary>
-/// <param name="Reported">The device's subgroupSize.</param>
+/// <param name="Reported">The size expected: the device's subgroupSize, or the lanes the kernels require.</param>
 /// <param name="Seen">gl_SubgroupSize inside the shader (0 if the invocations disagree).</param>
 /// <param name="Covered">Invocations one subgroupAdd covers (0 if the subgroups disagree).</param>
 /// <param name="Subgroups">Distinct gl_SubgroupID values in a workgroup of <paramref name="Invocations"/>.</param>
@@ -47,24 +47,31 @@ public sealed record SubgroupProbeResult(uint Reported, uint Seen, uint Covered,
     }
 }
 
-/// <summary>Runs shaders/subgroup_probe.comp on a device (one workgroup of four reported subgroups).</summary>
+/// <summary>Runs shaders/subgroup_probe.comp on a device (one workgroup of four subgroups).</summary>
 public static class SubgroupProbe
 {
-    public static SubgroupProbeResult Run(GpuContext context)
+    /// <summary>Probes the subgroups a kernel that splits work across <paramref name="lanes"/> lanes gets: built as those
+    /// kernels are (full subgroups, the size required where the device lets us choose), so a device that reports 32
+    /// yet may run 16 is judged on what the kernels ask of it. <paramref name="lanes"/> 0: the reported size, with no
+    /// requirement (what a shader gets by default).</summary>
+    public static SubgroupProbeResult Run(GpuContext context, uint lanes = 0)
     {
         ArgumentNullException.ThrowIfNull(context);
-        uint reported = Math.Max(context.Info.SubgroupSize, 1);
-        uint n = Math.Min(4 * reported, context.Info.Limits.MaxComputeWorkGroupInvocations);
-        using var kernel = new ProbeKernel(context, n);
+        DeviceInfo info = context.Info;
+        bool asKernels = lanes > 1;
+        uint expected = asKernels ? lanes : Math.Max(info.SubgroupSize, 1);
+        uint n = Math.Min(4 * expected, info.Limits.MaxComputeWorkGroupInvocations);
+        uint required = asKernels ? DeviceTuning.RequiredSubgroupSize(info, lanes, "subgroup_probe") : 0;
+        using var kernel = new ProbeKernel(context, n, required, fullSubgroups: asKernels);
         using GpuBuffer output = context.CreateBuffer(n * 16UL, "subgroup probe");
         context.Run(r => kernel.Record(r, output.All, n));
         var rows = new uint[n * 4];
         output.Read<uint>(rows);
-        return SubgroupProbeResult.From(reported, rows);
+        return SubgroupProbeResult.From(expected, rows);
     }
 
-    private sealed class ProbeKernel(GpuContext context, uint n)
-        : Kernel<SubgroupProbePush>(context, ShaderId.SubgroupProbe, [BindingKind.Storage], [SpecConstant.FromUInt32(0, n)])
+    private sealed class ProbeKernel(GpuContext context, uint n, uint requiredSubgroupSize, bool fullSubgroups)
+        : Kernel<SubgroupProbePush>(context, ShaderId.SubgroupProbe, [BindingKind.Storage], [SpecConstant.FromUInt32(0, n)], requiredSubgroupSize, fullSubgroups)
     {
         public void Record(CommandRecorder recorder, BufferRange output, uint invocations)
         {

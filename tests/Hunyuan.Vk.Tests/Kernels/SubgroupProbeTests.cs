@@ -1,3 +1,4 @@
+using Hunyuan.Vk.Diagnostics;
 using Hunyuan.Vk.Kernels;
 using Hunyuan.Vk.Tests.Harness;
 
@@ -51,5 +52,28 @@ public sealed class SubgroupProbeTests : VulkanTest
         {
             Assert.Ignore(r.Describe());
         }
+    }
+
+    /// <summary>#24 point 6: the probe runs as the split kernels run (full subgroups of their lanes), and selftest fails
+    /// on what it sees only where a kernel splits across subgroups; with none, default subgroups that differ from the
+    /// reported size are a note (before: a device reporting 32 and running 16 failed selftest for a reason no kernel
+    /// has).</summary>
+    [Test]
+    public void Selftest_judges_the_subgroups_the_kernels_ask_for()
+    {
+        uint lanes = Context.Info.MaxSubgroupSize;
+        Assume.That(DeviceTuning.SplitsRows(Context.Info, lanes), "the device gives full subgroups of its size");
+        SubgroupProbeResult asKernels = SubgroupProbe.Run(Context, lanes);
+        Assert.That((asKernels.Reported, asKernels.Invocations, asKernels.Honest), Is.EqualTo((lanes, 4 * lanes, true)), asKernels.Describe());
+        Assert.That(SelfTest.ProbeCase(asKernels, lanes).Passed, Is.True);
+        Assert.That(SelfTest.ProbeCase(asKernels, lanes).Shape, Does.Contain($"full subgroups of {lanes}"));
+
+        uint[] rows = [.. Enumerable.Range(0, 128).SelectMany(i => new[] { 32u, 16u, (uint)i / 16, (uint)i % 16 })];
+        SubgroupProbeResult lie = SubgroupProbeResult.From(32, rows);
+        SelfTestCase split = SelfTest.ProbeCase(lie, 32), none = SelfTest.ProbeCase(lie, 1);
+        Assert.That(split.Passed, Is.False, "split kernels on subgroups that are not as required");
+        Assert.That(split.Error, Does.Contain("cover 16"));
+        Assert.That(none.Passed, Is.True, "no kernel depends on the default subgroups");
+        Assert.That(none.Shape, Does.Contain("note: the device reports subgroups of 32"));
     }
 }
