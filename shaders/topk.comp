@@ -8,6 +8,9 @@
 // A NaN or infinite value is taken as +infinity, so it ranks first and reaches sample.comp, which then writes no token:
 // a NaN left as it is compares false with everything and could be kept or dropped depending on where it lies.
 
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+
 layout(local_size_x_id = 0) in;
 
 layout(std430, binding = 0) readonly buffer InValues { float in_values[]; };
@@ -23,7 +26,7 @@ layout(push_constant) uniform Push {
 } p;
 
 const uint NONE = 0xFFFFFFFFu;
-shared float s_value[2][gl_WorkGroupSize.x];   // double-buffered by round: one barrier per round
+shared float s_value[2][gl_WorkGroupSize.x];   // per subgroup, double-buffered by round: one barrier per round
 shared uint s_id[2][gl_WorkGroupSize.x];
 
 // (va, ia) comes before (vb, ib): larger value, or equal value and lower id
@@ -51,14 +54,19 @@ void main()
                 id = e;
             }
         }
+        // Each subgroup's pick (largest value, then lowest id; values are finite or +inf, so -inf marks none), then
+        // every invocation walks the subgroups' picks, the same values in the same order, so all agree on the pick.
+        float sub_best = subgroupMax(id == NONE ? -1.0 / 0.0 : best);
+        uint sub_id = subgroupMin(id != NONE && best == sub_best ? id : NONE);
         uint buf = r % 2;
-        s_value[buf][lid] = best;
-        s_id[buf][lid] = id;
+        if (subgroupElect()) {
+            s_value[buf][gl_SubgroupID] = sub_best;
+            s_id[buf][gl_SubgroupID] = sub_id;
+        }
         barrier();
-        // Every invocation reduces the same values, so all agree on the pick.
         best = 0.0;
         id = NONE;
-        for (uint j = 0; j < gl_WorkGroupSize.x; j++) {
+        for (uint j = 0; j < gl_NumSubgroups; j++) {
             if (s_id[buf][j] != NONE && (id == NONE || before(s_value[buf][j], s_id[buf][j], best, id))) {
                 best = s_value[buf][j];
                 id = s_id[buf][j];
