@@ -16,6 +16,7 @@ public sealed unsafe partial class VulkanInstance : IDisposable
     public const string ValidationVariable = "HYVK_VALIDATION";
     private const string ValidationLayer = "VK_LAYER_KHRONOS_validation";
     private const string DebugUtilsExtension = "VK_EXT_debug_utils";
+    private const string ValidationFeaturesExtension = "VK_EXT_validation_features";
 
     private readonly ConcurrentQueue<ValidationMessage> _messages = new();
     private readonly List<DeviceInfo> _devices = [];
@@ -124,6 +125,7 @@ public sealed unsafe partial class VulkanInstance : IDisposable
 
             layers.Add(ValidationLayer);
             extensions.Add(DebugUtilsExtension);
+            extensions.Add(ValidationFeaturesExtension);
         }
 
         nint appName = SilkMarshal.StringToPtr("hyvk");
@@ -139,6 +141,15 @@ public sealed unsafe partial class VulkanInstance : IDisposable
                 ApiVersion = (uint)ApiVersion,
             };
             DebugUtilsMessengerCreateInfoEXT messengerInfo = MessengerCreateInfo();
+            // Synchronization validation too: a barrier the recorder's hazard tracking fails to place is a message.
+            ValidationFeatureEnableEXT synchronization = ValidationFeatureEnableEXT.SynchronizationValidationExt;
+            var features = new ValidationFeaturesEXT
+            {
+                SType = StructureType.ValidationFeaturesExt,
+                EnabledValidationFeatureCount = 1,
+                PEnabledValidationFeatures = &synchronization,
+                PNext = &messengerInfo,
+            };
             var info = new InstanceCreateInfo
             {
                 SType = StructureType.InstanceCreateInfo,
@@ -148,7 +159,7 @@ public sealed unsafe partial class VulkanInstance : IDisposable
                 EnabledExtensionCount = (uint)extensions.Count,
                 PpEnabledExtensionNames = (byte**)extensionNames,
                 // Chained so that messages of vkCreateInstance itself are reported too.
-                PNext = ValidationEnabled ? &messengerInfo : null,
+                PNext = ValidationEnabled ? &features : null,
             };
             Instance instance;
             VulkanException.Check(Api.CreateInstance(&info, null, &instance), "vkCreateInstance");

@@ -234,4 +234,44 @@ public sealed class VulkanLayerTests : VulkanTest
         Assert.That(messages, Is.Not.Empty, "the validation layer stayed silent about a pipeline layout missing a binding");
         TestContext.Out.WriteLine($"The layer said: {messages[0]}");
     }
+
+    /// <summary>
+    /// #24 point 8: the validation pass runs with synchronization validation on, so a barrier the recorder's hazard
+    /// tracking fails to place is a message. Shown once: a pipeline described as writing nothing (a lie about binding
+    /// 2) gets no barrier between its write of c and the next dispatch's read of c, and the layer reports the
+    /// read-after-write hazard; told the truth, the recorder places the barrier and the layer is silent.
+    /// </summary>
+    [Test]
+    public void Synchronization_validation_reports_a_barrier_removed_on_purpose()
+    {
+        if (!Gpu.Instance.ValidationEnabled)
+        {
+            Assert.Ignore("runs under HYVK_VALIDATION=1 (the CI's second pass): proves that pass would see a missing barrier");
+        }
+
+        const uint N = 256;
+        using GpuBuffer a = Upload(TestData.Uniform(1, (int)N), "a"), b = Upload(TestData.Uniform(2, (int)N), "b");
+        using GpuBuffer c = Context.CreateBuffer(N * 4, "c"), d = Context.CreateBuffer(N * 4, "d");
+        IReadOnlyList<ValidationMessage> Run(uint writtenBindings)
+        {
+            var description = new PipelineDescription($"binary_op writing {writtenBindings:X}", ShaderLibrary.Spirv(ShaderId.BinaryOp),
+                [BindingKind.Storage, BindingKind.Storage, BindingKind.Storage], 4, [SpecConstant.FromUInt32(0, 64), SpecConstant.FromUInt32(1, 0)])
+            {
+                WrittenBindings = writtenBindings,
+            };
+            using ComputePipeline pipeline = Context.CreatePipeline(description);
+            using CommandRecorder recorder = Context.CreateRecorder();
+            recorder.Begin();
+            recorder.Dispatch(pipeline.Bind(a.All, b.All, c.All), BitConverter.GetBytes(N), N / 64);   // c = a + b
+            recorder.Dispatch(pipeline.Bind(c.All, b.All, d.All), BitConverter.GetBytes(N), N / 64);   // d = c + b: reads c
+            recorder.End();
+            recorder.SubmitAndWait();
+            return Gpu.Instance.DrainValidationMessages();
+        }
+
+        Assert.That(Run(writtenBindings: 1u << 2), Is.Empty, "the recorder's barrier between the write and the read");
+        IReadOnlyList<ValidationMessage> messages = Run(writtenBindings: 0);
+        Assert.That(messages.Select(m => m.ToString()), Has.Some.Contains("SYNC-HAZARD-READ-AFTER-WRITE"), "the hazard with the barrier removed");
+        TestContext.Out.WriteLine($"The layer said: {messages[0]}");
+    }
 }
