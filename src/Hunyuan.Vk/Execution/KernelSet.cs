@@ -29,6 +29,7 @@ internal sealed class KernelSet : IDisposable
             Attention = Own(new AttentionDecodeKernel(context, Tuning, shape, kvFormat));
             Route = Own(new MoeRouteKernel(context, Tuning));
             Combine = Own(new MoeCombineKernel(context, Tuning));
+            CombineNorm = Own(new MoeCombineKernel(context, Tuning, norm: true));
             Group = Own(new MoeGroupKernel(context));
             Scatter = Own(new MoeScatterKernel(context, Tuning));
             Argmax = Own(new ArgmaxKernel(context, Tuning));
@@ -48,6 +49,9 @@ internal sealed class KernelSet : IDisposable
     public AttentionDecodeKernel Attention { get; }
     public MoeRouteKernel Route { get; }
     public MoeCombineKernel Combine { get; }
+
+    /// <summary>The combine that also writes the next norm (decode's device layers).</summary>
+    public MoeCombineKernel CombineNorm { get; }
     public MoeGroupKernel Group { get; }
     public MoeScatterKernel Scatter { get; }
     public ArgmaxKernel Argmax { get; }

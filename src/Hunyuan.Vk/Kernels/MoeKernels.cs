@@ -9,7 +9,7 @@ internal readonly record struct MoeRoutePush(uint Experts, uint TopK, uint Share
 
 /// <summary>Push constants of shaders/moe_combine.comp.</summary>
 [StructLayout(LayoutKind.Sequential)]
-internal readonly record struct MoeCombinePush(uint N, uint Slots, uint FirstSlot);
+internal readonly record struct MoeCombinePush(uint N, uint Slots, uint FirstSlot, float Eps);
 
 /// <summary>
 /// The routing buffer every MoE kernel reads: <c>struct Route</c> of shaders/include/limits.glsl, ids then weights of
@@ -111,24 +111,58 @@ internal sealed class MoeScatterKernel : Kernel<MoeScatterPush>
     }
 }
 
-/// <summary>h += sum over slots of route weight * partial[slot] (shaders/moe_combine.comp).</summary>
+/// <summary>
+/// h += the slots' weighted partials (shaders/moe_combine.comp). Built with <c>norm</c>, it also writes x =
+/// rmsnorm(h) * w, the norm that comes next (the next layer's input norm, or the final norm), in one workgroup: decode's
+/// layer then ends with x ready and the next one starts at its product.
+/// </summary>
 internal sealed class MoeCombineKernel : Kernel<MoeCombinePush>
 {
     private readonly uint _workgroup;
 
-    public MoeCombineKernel(GpuContext context, DeviceTuning tuning)
-        : base(context, ShaderId.MoeCombine, [BindingKind.Storage, BindingKind.Storage, BindingKind.Storage],
-            [SpecConstant.FromUInt32(0, Tuned(tuning).ElementwiseWorkgroup)])
+    public MoeCombineKernel(GpuContext context, DeviceTuning tuning, bool norm = false)
+        : base(context, ShaderId.MoeCombine, [.. Enumerable.Repeat(BindingKind.Storage, 5)],
+            [SpecConstant.FromUInt32(0, Workgroup(tuning, norm)), SpecConstant.FromUInt32(1, norm ? 1u : 0u)])
     {
-        _workgroup = tuning.ElementwiseWorkgroup;
+        _workgroup = Workgroup(tuning, norm);
+        Norm = norm;
     }
+
+    private static uint Workgroup(DeviceTuning tuning, bool norm) => norm ? Tuned(tuning).NormWorkgroup : Tuned(tuning).ElementwiseWorkgroup;
+
+    /// <summary>Whether the kernel also writes the next norm.</summary>
+    public bool Norm { get; }
 
     /// <summary>Slots from <paramref name="firstSlot"/> are summed (the earlier ones run elsewhere).</summary>
     public void Record(CommandRecorder recorder, BufferRange partials, BufferRange route, BufferRange h, uint n, uint slots, uint firstSlot = 0)
     {
+        if (Norm)
+        {
+            throw new InvalidOperationException("moe_combine was built to norm: use RecordNormed");
+        }
+
+        Check(partials, route, h, n, slots);
+        Dispatch(recorder, Bind(partials, route, h, h, h), new MoeCombinePush(n, slots, firstSlot, 0f), Math.Min(DivideUp(n, _workgroup), 65535u));   // h stands in for the unused w and x
+    }
+
+    /// <summary>h += every slot's weighted partial, then x = rmsnorm(h) * <paramref name="weight"/>.</summary>
+    public void RecordNormed(CommandRecorder recorder, BufferRange partials, BufferRange route, BufferRange h, uint n, uint slots, BufferRange weight, BufferRange x, float eps)
+    {
+        if (!Norm)
+        {
+            throw new InvalidOperationException("moe_combine was built without the norm: use Record");
+        }
+
+        Check(partials, route, h, n, slots);
+        Require(weight, n, 4, "weight");
+        Require(x, n, 4, "x");
+        Dispatch(recorder, Bind(partials, route, h, weight, x), new MoeCombinePush(n, slots, 0, eps), 1);
+    }
+
+    private void Check(BufferRange partials, BufferRange route, BufferRange h, uint n, uint slots)
+    {
         Require(partials, (ulong)n * slots, 4, "partials");
         Require(route, MoeRoute.Capacity * 2, 4, "route");
         Require(h, n, 4, "h");
-        Dispatch(recorder, Bind(partials, route, h), new MoeCombinePush(n, slots, firstSlot), Math.Min(DivideUp(n, _workgroup), 65535u));
     }
 }

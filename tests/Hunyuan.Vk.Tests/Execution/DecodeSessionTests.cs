@@ -353,13 +353,17 @@ public sealed class DecodeSessionTests : VulkanTest
         int layers = weights.Config.Layers;
         int token = session.Step(1);
         Range decode = session.LastStep.LayerDispatches;
-        Assert.That(decode.End.Value - decode.Start.Value, Is.EqualTo(12 * layers), "decode: 12 dispatches a layer");
+        int decodeHead = session.LastStep.Dispatches - decode.End.Value;
+        // #24 point 7: decode's combine writes the next layer's input norm (the final norm after the last layer), so
+        // only the first layer runs rms_norm for its input: 12 dispatches there, 11 in every other layer (was 12 each).
+        Assert.That(decode.End.Value - decode.Start.Value, Is.EqualTo(11 * layers + 1), "decode: 11 dispatches a layer, and the first layer's input norm");
 
         session.Prefill(s_prompt);
         Range prefill = session.LastStep.LayerDispatches;
         // Prefill's layer adds the expert grouping (moe_group) to decode's 12: a range left from the decode step is wrong.
         Assert.That(prefill.End.Value - prefill.Start.Value, Is.EqualTo(13 * layers), "prefill: 13 dispatches a layer");
         Assert.That(prefill.End.Value, Is.LessThan(session.LastStep.Dispatches), "the head follows the layers");
+        Assert.That(session.LastStep.Dispatches - prefill.End.Value, Is.EqualTo(decodeHead + 1), "prefill's head runs the final norm, decode's last layer wrote it");
 
         session.Step(token);
         Assert.That(session.LastStep.LayerDispatches, Is.EqualTo(decode), "decode again");

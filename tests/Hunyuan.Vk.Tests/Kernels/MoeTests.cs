@@ -54,6 +54,53 @@ public sealed class MoeTests : VulkanTest
         Assert.That(ReadRoute(route).Ids[..4], Is.EqualTo(new[] { 1, 3, 4, 2 }));
     }
 
+    /// <summary>#24 point 7: decode's combine built with the norm also writes x = rmsnorm(h) * w of the new h (the next
+    /// layer's input norm) in the same dispatch; h is what the plain combine writes.</summary>
+    [Test]
+    public void Combine_with_the_next_norm_writes_h_and_its_norm()
+    {
+        const int N = 4096, S = 9;
+        const float Eps = 1e-5f;
+        float[] partials = TestData.Uniform(21, S * N), h0 = TestData.Uniform(22, N, scale: 4f), norm = TestData.Uniform(23, N, scale: 2f);
+        float[] weights = TestData.Uniform(24, S);
+        var route = new uint[MoeRoute.Capacity * 2];
+        for (int s = 0; s < S; s++)
+        {
+            route[MoeRoute.Capacity + s] = BitConverter.SingleToUInt32Bits(weights[s]);
+        }
+
+        var h = new double[N];
+        for (int i = 0; i < N; i++)
+        {
+            h[i] = h0[i];
+            for (int s = 0; s < S; s++)
+            {
+                h[i] += (double)weights[s] * partials[s * N + i];
+            }
+        }
+
+        double scale = 1 / Math.Sqrt(h.Sum(v => v * v) / N + Eps);
+        float[] wantX = [.. h.Select((v, i) => (float)(v * scale * norm[i]))];
+
+        using GpuBuffer gp = Upload(partials, "partials"), gh = Upload(h0, "h"), gw = Upload(norm, "norm");
+        using GpuBuffer groute = Context.CreateBuffer(MoeRoute.Bytes, "route");
+        groute.Write<uint>(route);
+        using var x = new GuardedOutput(Context, N, "x");
+        MoeCombineKernel kernel = Gpu.Kernel((c, t) => new MoeCombineNormHolder(c, t)).Kernel;
+        Context.Run(r => kernel.RecordNormed(r, gp.All, groute.All, gh.All, N, S, gw.All, x.Range, Eps));
+        var gotH = new float[N];
+        gh.Read<float>(gotH);
+        AssertNmse.Close([.. h.Select(v => (float)v)], gotH, 1e-12, "h");
+        AssertNmse.Close(wantX, x.Read(), 1e-10, "x = rmsnorm(h) * w (a sum of 4096 squares in f32)");
+    }
+
+    private sealed class MoeCombineNormHolder(GpuContext context, DeviceTuning tuning) : IDisposable
+    {
+        public MoeCombineKernel Kernel { get; } = new(context, tuning, norm: true);
+
+        public void Dispose() => Kernel.Dispose();
+    }
+
     /// <summary>#24 point 3: router logits that are not finite (a NaN, +inf, -inf, all NaN) choose experts in range,
     /// weighted NaN so the NaN reaches the logits; the tokens around them route as before. Before: no lane matched a
     /// NaN best value and the id was 0xFFFFFFFF.</summary>
