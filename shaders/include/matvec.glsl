@@ -2,7 +2,10 @@
 // (shaders/Shaders.targets):
 //   (none)        y[y_offset + r] (+)= (W x)[r]
 //   MODE_GATE_UP  MoE gate/up: grid y = routing slot; W is the slot's expert (ids from the routing buffer), rows
-//                 interleave gate and up (row 2i = gate_i, 2i + 1 = up_i); writes y[slot * rows/2 + i] = silu(g) * u
+//                 interleave gate and up (row 2i = gate_i, 2i + 1 = up_i); writes y[slot * rows/2 + i] = silu(g) * u.
+//                 With ROUTE (decode on GPU rows) every subgroup routes the token itself from the router logits
+//                 (include/routing.glsl), and workgroup (0, 0) stores the route for the down product and the combine:
+//                 one dispatch and one barrier fewer a layer than a moe_route pass.
 //   MODE_DOWN     MoE down: grid y = slot; x is act[slot] (a storage buffer: all slots do not fit a uniform
 //                 buffer); writes the slot's partial y[slot * rows + r]; moe_combine.comp weights and sums them.
 //
@@ -31,7 +34,12 @@ layout(std430, binding = BINDING_X) readonly buffer Xv { vec4 x4[]; };
 layout(std140, binding = BINDING_X) uniform Xv { vec4 x4[MAX_COLS / 4]; };
 #endif
 layout(std430, binding = BINDING_X + 1) buffer Yv { float y[]; };
-#if defined(MODE_GATE_UP) || defined(MODE_DOWN)
+#if defined(MODE_GATE_UP)
+#define ROUTED 1
+layout(constant_id = 4) const bool ROUTE = false;   // route here (needs full subgroups: LANES > 1); else read the routing buffer
+layout(std430, binding = BINDING_X + 2) buffer Routing { Route route; };   // written only with ROUTE
+layout(std430, binding = BINDING_X + 3) readonly buffer RouterLogits { float router_logits[]; };   // read only with ROUTE
+#elif defined(MODE_DOWN)
 #define ROUTED 1
 layout(std430, binding = BINDING_X + 2) readonly buffer Routing { Route route; };
 #endif
@@ -47,7 +55,21 @@ layout(push_constant) uniform Push {
     uint s_stride;      // routed: scales from one expert to the next
     uint first_expert;  // routed: the stack index of W's first expert (a stack split in parts: one dispatch each)
     uint experts;       // routed: experts W holds; slots routed to others are another part's
+    uint route_experts; // ROUTE: the routed experts, top k, shared experts (0 or 1), renormalise (0 or 1), scaling
+    uint top_k;
+    uint shared_experts;
+    uint norm_topk;
+    float scaling;
 } p;
+
+#if defined(MODE_GATE_UP)
+float router_logit(uint e)
+{
+    return router_logits[e];
+}
+
+#include "routing.glsl"
+#endif
 
 const bool X_SHARED = X_SHARED_VEC4 > 0;
 shared vec4 s_x[X_SHARED ? X_SHARED_VEC4 : 1];
@@ -112,7 +134,22 @@ void main()
     uint w_offset = p.w_offset, s_offset = p.s_offset;
 #ifdef ROUTED
     uint slot = gl_WorkGroupID.y;
-    uint expert = route.ids[slot] - p.first_expert;   // below first_expert: wraps past experts
+    uint id;
+#if defined(MODE_GATE_UP)
+    if (ROUTE) {
+        // Each subgroup routes alike (uniform control flow; full subgroups of LANES); part 0's first workgroup stores it.
+        Route r = route_token(RouteParams(p.route_experts, p.top_k, p.shared_experts, p.norm_topk != 0, p.scaling), gl_SubgroupInvocationID, gl_SubgroupSize);
+        if (p.first_expert == 0 && gl_WorkGroupID.x == 0 && slot == 0 && gl_LocalInvocationID.x == 0) {
+            route = r;
+        }
+        id = r.ids[slot];
+    } else {
+        id = route.ids[slot];
+    }
+#else
+    id = route.ids[slot];
+#endif
+    uint expert = id - p.first_expert;   // below first_expert: wraps past experts
     if (expert >= p.experts) {
         return;   // uniform: the whole workgroup has this slot, held by another part of the stack
     }

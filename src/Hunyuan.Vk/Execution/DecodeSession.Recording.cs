@@ -57,11 +57,16 @@ public sealed partial class DecodeSession
         Product(r, w.O, a.Attention, a.H, n, accumulate: true);                                                // h += o_proj(attention)
         _kernels.Norm.Record(r, a.H.All, w.PostNorm.All, a.X.All, n, (uint)_config.HiddenSize, eps);                      // x = rmsnorm(h)
         Product(r, w.Router, a.X, a.RouterLogits, n);                                                          // router logits
-        _kernels.Route.Record(r, a.RouterLogits.All, a.Routes.All, _config.Experts, _config.TopK, _config.SharedExperts > 0, _config.NormTopKProb, (float)_config.RoutedScalingFactor, n);   // top-k
+        bool routesInGateUp = n == 1 && !_model.OnHost(l) && w.GateUp is not null && _kernels.Tuning.RoutesInGateUp;   // decode on GPU rows: gate/up routes
+        if (!routesInGateUp)
+        {
+            _kernels.Route.Record(r, a.RouterLogits.All, a.Routes.All, _config.Experts, _config.TopK, _config.SharedExperts > 0, _config.NormTopKProb, (float)_config.RoutedScalingFactor, n);   // top-k
+        }
+
         // Routed experts on the host: x and the routes go there; the device runs the shared expert meanwhile.
         int handOff = _model.OnHost(l) ? _host!.RecordHandOff(r, a.X, a.Routes, n) : -1;
         GpuBuffer nextNorm = l + 1 < _config.Layers ? _model.Layers[l + 1].InputNorm : _model.FinalNorm;
-        bool normsNext = Experts(r, w, a, n, firstSlot: handOff >= 0 ? (uint)_config.TopK : 0, handOff < 0 ? nextNorm : null);   // h += shared (+ routed) experts
+        bool normsNext = Experts(r, w, a, n, firstSlot: handOff >= 0 ? (uint)_config.TopK : 0, handOff < 0 ? nextNorm : null, routesInGateUp);   // h += shared (+ routed) experts
         if (handOff >= 0)
         {
             _host!.RecordReturn(r, _kernels.Add, handOff, a.H, n);                                                   // h += the host's routed experts
@@ -86,8 +91,9 @@ public sealed partial class DecodeSession
 
     /// <summary>h += the experts of the routing slots from <paramref name="firstSlot"/> (the shared expert's slot comes
     /// last): one token runs each slot's expert and sums; several are grouped by expert, run, and scattered back.
-    /// One token's sum also writes x = rmsnorm(h) * <paramref name="nextNorm"/> when it is given; returns whether it did.</summary>
-    private bool Experts(CommandRecorder r, DeviceModel.Layer w, LayerActivations a, uint n, uint firstSlot, GpuBuffer? nextNorm)
+    /// One token's sum also writes x = rmsnorm(h) * <paramref name="nextNorm"/> when it is given; returns whether it did.
+    /// With <paramref name="routes"/> one token's gate/up product routes from the router logits first.</summary>
+    private bool Experts(CommandRecorder r, DeviceModel.Layer w, LayerActivations a, uint n, uint firstSlot, GpuBuffer? nextNorm, bool routes)
     {
         if (w.GateUp is not DeviceMatrix gateUp || w.Down is not DeviceMatrix down)
         {
@@ -97,7 +103,16 @@ public sealed partial class DecodeSession
         uint hidden = (uint)_config.HiddenSize, slots = (uint)_config.RouteSlots;
         if (n == 1)
         {
-            _kernels.MatVec(gateUp.Format, MatVecMode.GateUp, gateUp.Cols).RecordRouted(r, gateUp, a.X.All, a.ExpertActivations.All, a.Routes.All, slots);
+            if (routes)
+            {
+                _kernels.MatVec(gateUp.Format, MatVecMode.GateUp, gateUp.Cols, routes: true)
+                    .RecordRoutedFromLogits(r, gateUp, a.X.All, a.ExpertActivations.All, a.Routes.All, a.RouterLogits.All, _gating);   // top-k, then each slot's gate/up
+            }
+            else
+            {
+                _kernels.MatVec(gateUp.Format, MatVecMode.GateUp, gateUp.Cols).RecordRouted(r, gateUp, a.X.All, a.ExpertActivations.All, a.Routes.All, slots);
+            }
+
             _kernels.MatVec(down.Format, MatVecMode.Down, down.Cols).RecordRouted(r, down, a.ExpertActivations.All, a.ExpertPartials.All, a.Routes.All, slots);
             if (nextNorm is null)
             {

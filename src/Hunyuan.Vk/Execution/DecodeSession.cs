@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Hunyuan.Vk.Kernels;
 using Hunyuan.Vk.Model;
 using Hunyuan.Vk.Model.Formats;
 using Hunyuan.Vk.Vulkan;
@@ -21,6 +22,7 @@ public sealed partial class DecodeSession : IDisposable
 {
     private readonly DeviceModel _model;
     private readonly HunyuanConfig _config;
+    private readonly MoeGating _gating;   // the config's, for a product that routes
     private readonly SessionPlan _plan;
     private readonly OwnedResources _owned = new();
     private readonly KernelSet _kernels;
@@ -63,6 +65,7 @@ public sealed partial class DecodeSession : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(prefillChunk, 1);
         _model = model;
         _config = model.Config;
+        _gating = new MoeGating(_config.Experts, _config.TopK, _config.SharedExperts > 0, _config.NormTopKProb, (float)_config.RoutedScalingFactor);
         _plan = SessionPlan.For(_config, context.Info, maxPositions, prefillChunk, kvFormat, kvPagePositions, model.HostLayers > 0);
         OverlapsRecording = overlapRecording;
         MaxPositions = maxPositions;

@@ -13,7 +13,7 @@ internal sealed class KernelSet : IDisposable
 {
     private readonly GpuContext _context;
     private readonly OwnedResources _owned = new();
-    private readonly Dictionary<(WeightFormat, MatVecMode, int), MatVecKernel> _matvec = [];
+    private readonly Dictionary<(WeightFormat, MatVecMode, int, bool), MatVecKernel> _matvec = [];
     private readonly Dictionary<(WeightFormat, MatMulMode), MatMulKernel> _matmul = [];
     private readonly Dictionary<WeightFormat, EmbedKernel> _embed = [];
     private BinaryOpKernel? _add;
@@ -61,11 +61,11 @@ internal sealed class KernelSet : IDisposable
     public BinaryOpKernel Add => _add ??= Own(new BinaryOpKernel(_context, Tuning, BinaryOp.Add));
 
     /// <summary>Decode's product for matrices of <paramref name="format"/> with <paramref name="cols"/> inputs.</summary>
-    public MatVecKernel MatVec(WeightFormat format, MatVecMode mode, int cols)
+    public MatVecKernel MatVec(WeightFormat format, MatVecMode mode, int cols, bool routes = false)
     {
-        if (!_matvec.TryGetValue((format, mode, cols), out MatVecKernel? k))
+        if (!_matvec.TryGetValue((format, mode, cols, routes), out MatVecKernel? k))
         {
-            _matvec[(format, mode, cols)] = k = Own(new MatVecKernel(_context, Tuning, format, (uint)cols, mode));
+            _matvec[(format, mode, cols, routes)] = k = Own(new MatVecKernel(_context, Tuning, format, (uint)cols, mode, routes));
         }
 
         return k;

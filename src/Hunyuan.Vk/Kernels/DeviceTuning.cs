@@ -29,6 +29,11 @@ public sealed record DeviceTuning
     /// (a subgroup reads a row's blocks side by side, coalesced, and sums with subgroupAdd).</summary>
     public uint MatVecLanes { get; init; } = 1;
 
+    /// <summary>Whether decode's gate/up product routes the token itself (include/routing.glsl, split across each of its
+    /// subgroups) instead of after a moe_route pass: where its rows are split across full subgroups. One dispatch and one
+    /// barrier fewer a layer; lavapipe (one invocation a row group) keeps the pass.</summary>
+    public bool RoutesInGateUp => MatVecLanes > 1;
+
     /// <summary>Invocations per workgroup of prefill matrix products.</summary>
     public uint MatMulWorkgroup { get; init; } = 64;
 

@@ -16,8 +16,11 @@ internal abstract class Kernel<TPush> : IDisposable
 {
     private readonly ComputePipeline _pipeline;
 
+    /// <summary>Builds the pipeline after checking the wrapper against the SPIR-V. <paramref name="readOnly"/>: bindings
+    /// this specialisation never writes though the shader declares them writable (a mode switched by a specialisation
+    /// constant), which hazard tracking then takes as read.</summary>
     protected Kernel(GpuContext context, ShaderId shader, BindingKind[] bindings, SpecConstant[] specialization, uint requiredSubgroupSize = 0,
-        bool fullSubgroups = false)
+        bool fullSubgroups = false, uint readOnly = 0)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(bindings);
@@ -31,7 +34,7 @@ internal abstract class Kernel<TPush> : IDisposable
         {
             RequiredSubgroupSize = requiredSubgroupSize,
             RequireFullSubgroups = fullSubgroups,
-            WrittenBindings = reflection.WrittenBindings.Aggregate(0u, (mask, b) => mask | 1u << (int)b),
+            WrittenBindings = reflection.WrittenBindings.Aggregate(0u, (mask, b) => mask | 1u << (int)b) & ~readOnly,
         });
     }
 

@@ -6,7 +6,13 @@ namespace Hunyuan.Vk.Kernels;
 
 /// <summary>Push constants of shaders/include/matvec.glsl.</summary>
 [StructLayout(LayoutKind.Sequential)]
-internal readonly record struct MatVecPush(uint Rows, uint Cols, uint WOffset, uint SOffset, uint YOffset, uint Accumulate, uint WStride, uint SStride, uint FirstExpert, uint Experts);
+internal readonly record struct MatVecPush(uint Rows, uint Cols, uint WOffset, uint SOffset, uint YOffset, uint Accumulate, uint WStride, uint SStride, uint FirstExpert, uint Experts,
+    uint RouteExperts = 0, uint TopK = 0, uint SharedExperts = 0, uint NormTopK = 0, float Scaling = 0);
+
+/// <summary>The gating a product that routes applies (shaders/include/routing.glsl): softmax over
+/// <paramref name="Experts"/> router logits, top <paramref name="TopK"/>, renormalised when <paramref name="NormTopK"/>,
+/// times <paramref name="Scaling"/>; the shared expert as the slot after them when <paramref name="SharedExpert"/>.</summary>
+internal readonly record struct MoeGating(int Experts, int TopK, bool SharedExpert, bool NormTopK, float Scaling);
 
 /// <summary>What a matrix-vector kernel computes (shaders/include/matvec.glsl).</summary>
 internal enum MatVecMode
@@ -30,12 +36,16 @@ internal sealed class MatVecKernel : Kernel<MatVecPush>
 {
     private readonly uint _rowsPerGroup;
 
-    public MatVecKernel(GpuContext context, DeviceTuning tuning, WeightFormat format, uint cols, MatVecMode mode = MatVecMode.Plain)
-        : base(context, ShaderFor(format, mode), Bindings(format, mode), Specialization(context, tuning, cols, mode), SubgroupFor(context, tuning),
-            fullSubgroups: tuning.MatVecLanes > 1)
+    /// <summary>Builds the kernel for <paramref name="format"/>, <paramref name="cols"/> inputs and <paramref name="mode"/>.
+    /// <paramref name="routes"/>, GateUp only: the kernel routes the token itself from the router logits (decode's gating
+    /// in the product, no moe_route pass); needs the subgroup-split rows (<see cref="DeviceTuning.RoutesInGateUp"/>).</summary>
+    public MatVecKernel(GpuContext context, DeviceTuning tuning, WeightFormat format, uint cols, MatVecMode mode = MatVecMode.Plain, bool routes = false)
+        : base(context, ShaderFor(format, mode), Bindings(format, mode), Specialization(context, tuning, cols, mode, routes), SubgroupFor(context, tuning),
+            fullSubgroups: tuning.MatVecLanes > 1, readOnly: mode == MatVecMode.GateUp && !routes ? 1u << RouteBinding(format) : 0)
     {
         Format = format;
         Mode = mode;
+        Routes = routes;
         MaxCols = StagesX(tuning, context.Info.Limits, cols) ? cols : (mode == MatVecMode.Down ? uint.MaxValue : ShaderLimits.MaxCols);
         _rowsPerGroup = tuning.MatVecRows * (tuning.MatVecWorkgroup / tuning.MatVecLanes);
     }
@@ -50,6 +60,12 @@ internal sealed class MatVecKernel : Kernel<MatVecPush>
     }
 
     public WeightFormat Format { get; }
+
+    /// <summary>Whether this GateUp kernel routes the token itself (<see cref="RecordRoutedFromLogits"/>).</summary>
+    public bool Routes { get; }
+
+    // The routing buffer's binding: after the weight tables, x and y.
+    private static int RouteBinding(WeightFormat format) => DeviceMatrix.TableBindings(format).Length + 2;
 
     public MatVecMode Mode { get; }
 
@@ -82,6 +98,34 @@ internal sealed class MatVecKernel : Kernel<MatVecPush>
     /// </summary>
     public void RecordRouted(CommandRecorder recorder, DeviceMatrix w, BufferRange x, BufferRange y, BufferRange route, uint slots)
     {
+        if (Routes)
+        {
+            throw new InvalidOperationException($"{ShaderLibrary.FileName(Shader)} was built to route: use RecordRoutedFromLogits");
+        }
+
+        RecordRouted(recorder, w, x, y, route, slots, route, default);   // the logits binding is unread: route stands in
+    }
+
+    /// <summary>GateUp that routes: each workgroup applies <paramref name="gating"/> to <paramref name="routerLogits"/>
+    /// (one token's) and runs its slot's expert; the route is stored in <paramref name="route"/> for the products after.</summary>
+    public void RecordRoutedFromLogits(CommandRecorder recorder, DeviceMatrix w, BufferRange x, BufferRange y, BufferRange route, BufferRange routerLogits, MoeGating gating)
+    {
+        if (!Routes)
+        {
+            throw new InvalidOperationException($"{ShaderLibrary.FileName(Shader)} reads its routes: use RecordRouted");
+        }
+
+        if (gating.Experts > ShaderLimits.MaxExperts || gating.TopK < 1 || gating.TopK > gating.Experts || gating.TopK + (gating.SharedExpert ? 1 : 0) > MoeRoute.Capacity)
+        {
+            throw new ArgumentOutOfRangeException(nameof(gating), gating, $"routing handles up to {ShaderLimits.MaxExperts} experts and {MoeRoute.Capacity} slots");
+        }
+
+        Require(routerLogits, (ulong)gating.Experts, 4, "router logits");
+        RecordRouted(recorder, w, x, y, route, (uint)(gating.TopK + (gating.SharedExpert ? 1 : 0)), routerLogits, gating);
+    }
+
+    private void RecordRouted(CommandRecorder recorder, DeviceMatrix w, BufferRange x, BufferRange y, BufferRange route, uint slots, BufferRange routerLogits, MoeGating gating)
+    {
         CheckMatrix(w);
         if (Mode == MatVecMode.Plain)
         {
@@ -98,9 +142,13 @@ internal sealed class MatVecKernel : Kernel<MatVecPush>
         Require(route, 32, 4, "route");
         foreach (DeviceMatrixPart part in w.Parts)   // a split stack: one dispatch per part, each runs the slots it holds
         {
-            var push = new MatVecPush((uint)w.Rows, (uint)w.Cols, 0, 0, 0, 0, w.QuantTexelsPerMatrix, w.ScalesPerMatrix, (uint)part.First, (uint)part.Count);
+            var push = new MatVecPush((uint)w.Rows, (uint)w.Cols, 0, 0, 0, 0, w.QuantTexelsPerMatrix, w.ScalesPerMatrix, (uint)part.First, (uint)part.Count,
+                (uint)gating.Experts, (uint)gating.TopK, gating.SharedExpert ? 1u : 0u, gating.NormTopK ? 1u : 0u, gating.Scaling);
             var list = new ResourceList();
-            Dispatch(recorder, Bind(ResourceList.Join(ref list, part.Tables, x, y, route)), push, DivideUp((ulong)w.Rows, _rowsPerGroup), slots);
+            DescriptorBinding binding = Mode == MatVecMode.GateUp
+                ? Bind(ResourceList.Join(ref list, part.Tables, x, y, route, routerLogits))
+                : Bind(ResourceList.Join(ref list, part.Tables, x, y, route));
+            Dispatch(recorder, binding, push, DivideUp((ulong)w.Rows, _rowsPerGroup), slots);
         }
 
         recorder.AddStreamedBytes(Math.Min(slots, (uint)w.Count) * w.BytesPerMatrix);   // the chosen experts only
@@ -131,7 +179,12 @@ internal sealed class MatVecKernel : Kernel<MatVecPush>
     private static BindingKind[] Bindings(WeightFormat format, MatVecMode mode)
     {
         BindingKind x = mode == MatVecMode.Down ? BindingKind.Storage : BindingKind.Uniform;
-        BindingKind[] io = mode == MatVecMode.Plain ? [x, BindingKind.Storage] : [x, BindingKind.Storage, BindingKind.Storage];
+        BindingKind[] io = mode switch
+        {
+            MatVecMode.Plain => [x, BindingKind.Storage],
+            MatVecMode.GateUp => [x, BindingKind.Storage, BindingKind.Storage, BindingKind.Storage],   // x, y, route, router logits
+            _ => [x, BindingKind.Storage, BindingKind.Storage],
+        };
         return [.. DeviceMatrix.TableBindings(format), .. io];
     }
 
@@ -158,10 +211,15 @@ internal sealed class MatVecKernel : Kernel<MatVecPush>
         }
     }
 
-    private static SpecConstant[] Specialization(GpuContext context, DeviceTuning tuning, uint cols, MatVecMode mode)
+    private static SpecConstant[] Specialization(GpuContext context, DeviceTuning tuning, uint cols, MatVecMode mode, bool routes)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(tuning);
+        if (routes && (mode != MatVecMode.GateUp || tuning.MatVecLanes <= 1))
+        {
+            throw new ArgumentException($"Only the gate/up product with subgroup-split rows routes (mode {mode}, {tuning.MatVecLanes} lanes)", nameof(routes));
+        }
+
         if (mode != MatVecMode.Down)
         {
             CheckUniformX(context.Info.Limits, cols);
@@ -173,6 +231,7 @@ internal sealed class MatVecKernel : Kernel<MatVecPush>
             SpecConstant.FromUInt32(1, tuning.MatVecRows),
             SpecConstant.FromUInt32(2, tuning.MatVecLanes),
             SpecConstant.FromUInt32(3, StagesX(tuning, context.Info.Limits, cols) ? cols / 4 : 0),
+            .. (ReadOnlySpan<SpecConstant>)(mode == MatVecMode.GateUp ? [SpecConstant.FromUInt32(4, routes ? 1u : 0u)] : []),
         ];
     }
 }

@@ -168,12 +168,22 @@ public sealed class MoeTests : VulkanTest
         Assert.That(entryToken.Read().Select(BitConverter.SingleToUInt32Bits).Where(v => v != GuardedOutput.PoisonBits), Has.All.LessThan(Tokens), "tokens written in range");
     }
 
-    [TestCase(WeightFormat.Q4)]
-    [TestCase(WeightFormat.Q8)]
-    [TestCase(WeightFormat.F16)]
-    [TestCase(WeightFormat.Q4Z)]
-    public void Routed_experts_with_shared_expert_and_combine(WeightFormat format)
+    /// <summary>Decode's MoE: moe_route, the routed gate/up and down, the combine. With <paramref name="routesInGateUp"/>
+    /// (#24 point 7; GPU rows, whose gate/up splits rows across subgroups) the gate/up product routes from the logits
+    /// itself and stores the route the down product and the combine read: the same result, and the same route.</summary>
+    [TestCase(WeightFormat.Q4, false)]
+    [TestCase(WeightFormat.Q8, false)]
+    [TestCase(WeightFormat.F16, false)]
+    [TestCase(WeightFormat.Q4Z, false)]
+    [TestCase(WeightFormat.Q4, true)]
+    [TestCase(WeightFormat.Q4Z, true)]
+    public void Routed_experts_with_shared_expert_and_combine(WeightFormat format, bool routesInGateUp)
     {
+        if (routesInGateUp && !Gpu.Tuning.RoutesInGateUp)
+        {
+            Assert.Ignore($"the {Gpu.Tuning.Row} row's gate/up walks whole rows per invocation: it reads moe_route's routes (HYVK_TUNING=nvidia, amd or intel routes in gate/up)");
+        }
+
         // Expert e's gate/up stacked as interleaved rows [gate_0, up_0, gate_1, ...]; the shared expert is stack entry Experts.
         QuantizedMatrix[] gateUp = [.. Enumerable.Range(0, Experts + 1).Select(e => MatVecTests.Matrix(format, 2 * Inter, Hidden, 100 + e))];
         QuantizedMatrix[] down = [.. Enumerable.Range(0, Experts + 1).Select(e => MatVecTests.Matrix(format, Hidden, Inter, 200 + e))];
@@ -209,11 +219,21 @@ public sealed class MoeTests : VulkanTest
         using GpuBuffer route = Context.CreateBuffer(MoeRoute.Bytes, "route"), partial = Context.CreateBuffer(Slots * Hidden * 4, "partials");
         using var gact = new GuardedOutput(Context, Slots * Inter, "act");
         var kernels = Gpu.Kernel((c, t) => new MoeHolder(c, t));
+        route.Write<uint>(new uint[MoeRoute.Capacity * 2]);
         Context.Run(r =>
         {
-            kernels.Route.Record(r, gl.All, route.All, Experts, TopK, sharedExpert: true, normTopK: true, scaling: 1f);
-            r.Barrier();
-            kernels.Get(format, MatVecMode.GateUp, Hidden).RecordRouted(r, gw, gx.All, gact.Range, route.All, Slots);
+            if (routesInGateUp)
+            {
+                kernels.Get(format, MatVecMode.GateUp, Hidden, routes: true)
+                    .RecordRoutedFromLogits(r, gw, gx.All, gact.Range, route.All, gl.All, new MoeGating(Experts, TopK, SharedExpert: true, NormTopK: true, Scaling: 1f));
+            }
+            else
+            {
+                kernels.Route.Record(r, gl.All, route.All, Experts, TopK, sharedExpert: true, normTopK: true, scaling: 1f);
+                r.Barrier();
+                kernels.Get(format, MatVecMode.GateUp, Hidden).RecordRouted(r, gw, gx.All, gact.Range, route.All, Slots);
+            }
+
             r.Barrier();
             kernels.Get(format, MatVecMode.Down, Inter).RecordRouted(r, dw, gact.Range, partial.All, route.All, Slots);
             r.Barrier();
@@ -224,6 +244,9 @@ public sealed class MoeTests : VulkanTest
         var actual = new float[Hidden];
         h.Read<float>(actual);
         AssertNmse.Close(expected.Select(v => (float)v).ToArray(), actual, 1e-6, $"{format} h + MoE(x)");
+        (int[] storedIds, float[] storedWeights) = ReadRoute(route);
+        Assert.That(storedIds[..Slots], Is.EqualTo(slotIds), "the route stored for the products after");
+        Assert.That(storedWeights[..Slots], Is.EqualTo(slotWeights.Select(w => (float)w)).Within(1e-6));
     }
 
     [TestCase(WeightFormat.Q4, 13)]
@@ -362,16 +385,16 @@ public sealed class MoeTests : VulkanTest
 
     private sealed class MoeHolder(GpuContext context, DeviceTuning tuning) : IDisposable
     {
-        private readonly Dictionary<(WeightFormat, MatVecMode, int), MatVecKernel> _matvec = [];
+        private readonly Dictionary<(WeightFormat, MatVecMode, int, bool), MatVecKernel> _matvec = [];
 
         public MoeRouteKernel Route { get; } = new(context, tuning);
         public MoeCombineKernel Combine { get; } = new(context, tuning);
 
-        public MatVecKernel Get(WeightFormat f, MatVecMode mode, int cols)
+        public MatVecKernel Get(WeightFormat f, MatVecMode mode, int cols, bool routes = false)
         {
-            if (!_matvec.TryGetValue((f, mode, cols), out MatVecKernel? k))
+            if (!_matvec.TryGetValue((f, mode, cols, routes), out MatVecKernel? k))
             {
-                _matvec[(f, mode, cols)] = k = new MatVecKernel(context, tuning, f, (uint)cols, mode);
+                _matvec[(f, mode, cols, routes)] = k = new MatVecKernel(context, tuning, f, (uint)cols, mode, routes);
             }
 
             return k;
