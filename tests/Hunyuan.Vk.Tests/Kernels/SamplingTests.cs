@@ -28,6 +28,28 @@ public sealed class SamplingTests : VulkanTest
         Assert.That(result, Is.EqualTo(new uint[] { 7, (uint)best, 7 }));
     }
 
+    /// <summary>Ties spread over lanes, subgroups and passes of the workgroup (argmax reduces by subgroups, then walks
+    /// one result per subgroup): the lowest index wins wherever it lies.</summary>
+    [TestCase(new[] { 4999, 37, 1, 300, 2 }, 1)]
+    [TestCase(new[] { 4000, 257, 513, 9 }, 9)]
+    [TestCase(new[] { 4095, 4094 }, 4094)]
+    public void Argmax_ties_across_subgroups_go_to_the_lowest_index(int[] ties, int want)
+    {
+        const int N = 5000;
+        float[] logits = TestData.Uniform(N + ties.Length, N, scale: 10f);
+        foreach (int t in ties)
+        {
+            logits[t] = 50f;
+        }
+
+        using GpuBuffer gl = Upload(logits, "logits"), tokens = Upload(new uint[] { 7 }, "tokens");
+        ArgmaxKernel kernel = Gpu.Kernel((c, t) => new ArgmaxKernel(c, t));
+        Context.Run(r => kernel.Record(r, gl.All, tokens.All, N));
+        var result = new uint[1];
+        tokens.Read<uint>(result);
+        Assert.That(result[0], Is.EqualTo((uint)want));
+    }
+
     [TestCase(128_167, 1)]
     [TestCase(128_167, 2)]
     [TestCase(128_167, 3)]
