@@ -26,6 +26,9 @@ public sealed record DeviceInfo
     /// <summary>Why the engine cannot run on this device, or null when it can.</summary>
     public string? Unsupported { get; init; }
 
+    /// <summary>Which feature structs the device is asked for (set by the probe; the context enables the same).</summary>
+    internal ApiLevel Level { get; init; }
+
     public ulong DeviceLocalBytes => MemoryHeaps.Where(h => h.DeviceLocal).Aggregate(0UL, (sum, h) => sum + h.Size);
 }
 

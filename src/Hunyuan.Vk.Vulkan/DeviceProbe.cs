@@ -10,15 +10,14 @@ internal static unsafe class DeviceProbe
     /// <summary>The oldest Vulkan the engine runs on.</summary>
     public static readonly Version32 MinimumApi = new(1, 2, 0);
 
-    /// <summary>The structs <paramref name="device"/> may be asked for under an instance of <paramref name="instanceApi"/>:
-    /// a device is used at the older of its version and the instance's.</summary>
-    public static ApiLevel Level(VkApi vk, PhysicalDevice device, Version32 instanceApi)
+    /// <summary>The structs a device of <paramref name="deviceApi"/> with <paramref name="extensions"/> may be asked for
+    /// under an instance of <paramref name="instanceApi"/>: a device is used at the older of its version and the
+    /// instance's.</summary>
+    private static ApiLevel Level(uint deviceApi, Version32 instanceApi, HashSet<string> extensions)
     {
-        PhysicalDeviceProperties props;
-        vk.GetPhysicalDeviceProperties(device, &props);
-        uint api = Math.Min(props.ApiVersion, (uint)instanceApi);
+        uint api = Math.Min(deviceApi, (uint)instanceApi);
         bool v12 = api >= (uint)MinimumApi, v13 = api >= (uint)new Version32(1, 3, 0);
-        return new ApiLevel(v12, v13, v12 && !v13 && DeviceExtensions(vk, device).Contains(ApiLevel.SizeControlExtensionName));
+        return new ApiLevel(v12, v13, v12 && !v13 && extensions.Contains(ApiLevel.SizeControlExtensionName));
     }
 
     public static DeviceInfo Probe(VkApi vk, PhysicalDevice device, int index, Version32 instanceApi)
@@ -26,7 +25,8 @@ internal static unsafe class DeviceProbe
         PhysicalDeviceProperties props;
         vk.GetPhysicalDeviceProperties(device, &props);
         var api = (Version32)props.ApiVersion;
-        ApiLevel level = Level(vk, device, instanceApi);
+        HashSet<string> extensions = DeviceExtensions(vk, device);
+        ApiLevel level = Level(props.ApiVersion, instanceApi, extensions);
         bool v12 = level.V12, v13 = level.V13;
 
         // Properties of 1.1/1.2/1.3 (or, on 1.2, the subgroup size control extension's), chained; only what the
@@ -51,7 +51,6 @@ internal static unsafe class DeviceProbe
 
         bool sizes = v13 || level.SizeControlExtension;
         FeatureChain supported = FeatureChain.Query(vk, device, level);
-        HashSet<string> extensions = DeviceExtensions(vk, device);
         PhysicalDeviceMemoryProperties memory;
         vk.GetPhysicalDeviceMemoryProperties(device, &memory);
         (bool hasCompute, uint timestampBits) = ComputeQueue(vk, device);
@@ -148,6 +147,7 @@ internal static unsafe class DeviceProbe
                 TimestampValidBits = timestampBits,
             },
             Unsupported = unsupported,
+            Level = level,
         };
     }
 
@@ -181,7 +181,7 @@ internal static unsafe class DeviceProbe
         return -1;
     }
 
-    public static HashSet<string> DeviceExtensions(VkApi vk, PhysicalDevice device)
+    private static HashSet<string> DeviceExtensions(VkApi vk, PhysicalDevice device)
     {
         uint count = 0;
         VulkanException.Check(vk.EnumerateDeviceExtensionProperties(device, (byte*)null, &count, null), "vkEnumerateDeviceExtensionProperties");

@@ -141,7 +141,7 @@ public sealed unsafe class GpuContext : IDisposable
 
     private Device CreateDevice(PhysicalDevice physical, DeviceInfo info)
     {
-        ApiLevel level = DeviceProbe.Level(Api, physical, Instance.ApiVersion);
+        ApiLevel level = info.Level;
         FeatureChain wanted = FeatureChain.Query(Api, physical, level).Wanted();
         wanted.Link();
         string[] extensions = level.SizeControlExtension ? [ApiLevel.SizeControlExtensionName] : [];

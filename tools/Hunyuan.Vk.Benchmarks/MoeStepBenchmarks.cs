@@ -55,7 +55,7 @@ public class MoeStepBenchmarks : IDisposable
         _step.Begin();
         routerKernel.Record(_step, routerMatrix, x.All, logits.All);
         _step.Barrier();
-        routeKernel.Record(_step, logits.All, route.All, Experts, TopK, sharedExpert: true, normTopK: true, scaling: 1f);
+        routeKernel.Record(_step, logits.All, route.All, new MoeGating(Experts, TopK, SharedExpert: true, NormTopK: true, Scaling: 1f));
         _step.Barrier();
         gateUpKernel.RecordRouted(_step, gateUp, x.All, act.All, route.All, Slots);
         _step.Barrier();

@@ -60,7 +60,7 @@ public sealed partial class DecodeSession
         bool routesInGateUp = n == 1 && !_model.OnHost(l) && w.GateUp is not null && _kernels.Tuning.RoutesInGateUp;   // decode on GPU rows: gate/up routes
         if (!routesInGateUp)
         {
-            _kernels.Route.Record(r, a.RouterLogits.All, a.Routes.All, _config.Experts, _config.TopK, _config.SharedExperts > 0, _config.NormTopKProb, (float)_config.RoutedScalingFactor, n);   // top-k
+            _kernels.Route.Record(r, a.RouterLogits.All, a.Routes.All, _gating, n);   // top-k
         }
 
         // Routed experts on the host: x and the routes go there; the device runs the shared expert meanwhile.

@@ -9,11 +9,6 @@ namespace Hunyuan.Vk.Kernels;
 internal readonly record struct MatVecPush(uint Rows, uint Cols, uint WOffset, uint SOffset, uint YOffset, uint Accumulate, uint WStride, uint SStride, uint FirstExpert, uint Experts,
     uint RouteExperts = 0, uint TopK = 0, uint SharedExperts = 0, uint NormTopK = 0, float Scaling = 0);
 
-/// <summary>The gating a product that routes applies (shaders/include/routing.glsl): softmax over
-/// <paramref name="Experts"/> router logits, top <paramref name="TopK"/>, renormalised when <paramref name="NormTopK"/>,
-/// times <paramref name="Scaling"/>; the shared expert as the slot after them when <paramref name="SharedExpert"/>.</summary>
-internal readonly record struct MoeGating(int Experts, int TopK, bool SharedExpert, bool NormTopK, float Scaling);
-
 /// <summary>What a matrix-vector kernel computes (shaders/include/matvec.glsl).</summary>
 internal enum MatVecMode
 {
@@ -115,13 +110,9 @@ internal sealed class MatVecKernel : Kernel<MatVecPush>
             throw new InvalidOperationException($"{ShaderLibrary.FileName(Shader)} reads its routes: use RecordRouted");
         }
 
-        if (gating.Experts > ShaderLimits.MaxExperts || gating.TopK < 1 || gating.TopK > gating.Experts || gating.TopK + (gating.SharedExpert ? 1 : 0) > MoeRoute.Capacity)
-        {
-            throw new ArgumentOutOfRangeException(nameof(gating), gating, $"routing handles up to {ShaderLimits.MaxExperts} experts and {MoeRoute.Capacity} slots");
-        }
-
+        gating.Check();
         Require(routerLogits, (ulong)gating.Experts, 4, "router logits");
-        RecordRouted(recorder, w, x, y, route, (uint)(gating.TopK + (gating.SharedExpert ? 1 : 0)), routerLogits, gating);
+        RecordRouted(recorder, w, x, y, route, (uint)gating.Slots, routerLogits, gating);
     }
 
     private void RecordRouted(CommandRecorder recorder, DeviceMatrix w, BufferRange x, BufferRange y, BufferRange route, uint slots, BufferRange routerLogits, MoeGating gating)

@@ -22,6 +22,26 @@ internal static class MoeRoute
     public const ulong Bytes = Capacity * 8;
 }
 
+/// <summary>The MoE gating of shaders/include/routing.glsl, which moe_route and decode's gate/up product apply: softmax
+/// over <paramref name="Experts"/> router logits, top <paramref name="TopK"/>, renormalised when
+/// <paramref name="NormTopK"/>, times <paramref name="Scaling"/>; the shared expert as the slot after them when
+/// <paramref name="SharedExpert"/>.</summary>
+internal readonly record struct MoeGating(int Experts, int TopK, bool SharedExpert, bool NormTopK, float Scaling)
+{
+    /// <summary>Routing slots a token gets: the top k, then the shared expert.</summary>
+    public int Slots => TopK + (SharedExpert ? 1 : 0);
+
+    /// <summary>Throws unless the shaders can route this (at most <see cref="ShaderLimits.MaxExperts"/> experts and
+    /// <see cref="MoeRoute.Capacity"/> slots).</summary>
+    public void Check()
+    {
+        if (Experts > ShaderLimits.MaxExperts || TopK < 1 || TopK > Experts || Slots > MoeRoute.Capacity)
+        {
+            throw new ArgumentOutOfRangeException(nameof(TopK), this, $"routing handles up to {ShaderLimits.MaxExperts} experts and {MoeRoute.Capacity} slots");
+        }
+    }
+}
+
 /// <summary>Softmax -> top-k -> renormalise over the router logits, on the GPU (shaders/moe_route.comp): one subgroup
 /// per token (a workgroup of the device's largest subgroup size, full subgroups of that size required), or with
 /// <see cref="DeviceTuning.RouteSplit"/> off one invocation per token.</summary>
@@ -40,16 +60,12 @@ internal sealed class MoeRouteKernel : Kernel<MoeRoutePush>
         return Tuned(tuning).RouteSplit ? Math.Max(context.Info.MaxSubgroupSize, 1) : 1;
     }
 
-    public void Record(CommandRecorder recorder, BufferRange logits, BufferRange route, int experts, int topK, bool sharedExpert, bool normTopK, float scaling, uint tokens = 1)
+    public void Record(CommandRecorder recorder, BufferRange logits, BufferRange route, MoeGating gating, uint tokens = 1)
     {
-        if (experts > ShaderLimits.MaxExperts || topK < 1 || topK + (sharedExpert ? 1 : 0) > MoeRoute.Capacity || topK > experts)
-        {
-            throw new ArgumentOutOfRangeException(nameof(topK), $"moe_route handles up to {ShaderLimits.MaxExperts} experts and {MoeRoute.Capacity} slots; got {experts} experts, top {topK}");
-        }
-
-        Require(logits, (ulong)experts * tokens, 4, "logits");
+        gating.Check();
+        Require(logits, (ulong)gating.Experts * tokens, 4, "logits");
         Require(route, MoeRoute.Capacity * 2UL * tokens, 4, "route");
-        var push = new MoeRoutePush((uint)experts, (uint)topK, sharedExpert ? 1u : 0u, normTopK ? 1u : 0u, scaling);
+        var push = new MoeRoutePush((uint)gating.Experts, (uint)gating.TopK, gating.SharedExpert ? 1u : 0u, gating.NormTopK ? 1u : 0u, gating.Scaling);
         Dispatch(recorder, Bind(logits, route), push, tokens);
     }
 }

@@ -38,7 +38,7 @@ public sealed class MoeTests : VulkanTest
         (int[] ids, double[] weights) = ReferenceRoute(logits, topK, norm);
         using GpuBuffer gl = Upload(logits, "logits"), route = Context.CreateBuffer(MoeRoute.Bytes, "route");
         MoeRouteKernel kernel = Gpu.Kernel((c, t) => new MoeRouteKernel(c, t));
-        Context.Run(r => kernel.Record(r, gl.All, route.All, experts, topK, sharedExpert: true, norm, scaling: 1f));
+        Context.Run(r => kernel.Record(r, gl.All, route.All, new MoeGating(experts, topK, SharedExpert: true, norm, Scaling: 1f)));
         (int[] gpuIds, float[] gpuWeights) = ReadRoute(route);
         Assert.That(gpuIds[..topK], Is.EqualTo(ids), "the same experts in the same order (exact)");
         Assert.That(gpuWeights[..topK], Is.EqualTo(weights.Select(w => (float)w).ToArray()).Within(1e-6));
@@ -50,7 +50,7 @@ public sealed class MoeTests : VulkanTest
     {
         float[] logits = [0.5f, 2f, 1f, 2f, 2f, -1f, 1f, 0f];
         using GpuBuffer gl = Upload(logits, "logits"), route = Context.CreateBuffer(MoeRoute.Bytes, "route");
-        Context.Run(r => Gpu.Kernel((c, t) => new MoeRouteKernel(c, t)).Record(r, gl.All, route.All, 8, 4, false, true, 1f));
+        Context.Run(r => Gpu.Kernel((c, t) => new MoeRouteKernel(c, t)).Record(r, gl.All, route.All, new MoeGating(8, 4, SharedExpert: false, NormTopK: true, Scaling: 1f)));
         Assert.That(ReadRoute(route).Ids[..4], Is.EqualTo(new[] { 1, 3, 4, 2 }));
     }
 
@@ -116,7 +116,7 @@ public sealed class MoeTests : VulkanTest
         bool[] bad = [false, true, true, true, true, false];
         using GpuBuffer gl = Upload(logits, "logits"), routes = Context.CreateBuffer(MoeRoute.Bytes * Tokens, "routes");
         MoeRouteKernel kernel = Gpu.Kernel((c, t) => new MoeRouteKernel(c, t));
-        Context.Run(r => kernel.Record(r, gl.All, routes.All, E, K, sharedExpert: true, normTopK: true, scaling: 2.5f, tokens: Tokens));
+        Context.Run(r => kernel.Record(r, gl.All, routes.All, new MoeGating(E, K, SharedExpert: true, NormTopK: true, Scaling: 2.5f), tokens: Tokens));
         var back = new uint[Tokens * MoeRoute.Capacity * 2];
         routes.Read<uint>(back);
         for (int t = 0; t < Tokens; t++)
@@ -229,7 +229,7 @@ public sealed class MoeTests : VulkanTest
             }
             else
             {
-                kernels.Route.Record(r, gl.All, route.All, Experts, TopK, sharedExpert: true, normTopK: true, scaling: 1f);
+                kernels.Route.Record(r, gl.All, route.All, new MoeGating(Experts, TopK, SharedExpert: true, NormTopK: true, Scaling: 1f));
                 r.Barrier();
                 kernels.Get(format, MatVecMode.GateUp, Hidden).RecordRouted(r, gw, gx.All, gact.Range, route.All, Slots);
             }
@@ -299,7 +299,7 @@ public sealed class MoeTests : VulkanTest
         using var scatter = new MoeScatterKernel(Context, Gpu.Tuning);
         Context.Run(r =>
         {
-            route.Record(r, gl.All, routes.All, Experts, TopK, sharedExpert: true, normTopK: true, scaling: 1f, tokens: (uint)tokens);
+            route.Record(r, gl.All, routes.All, new MoeGating(Experts, TopK, SharedExpert: true, NormTopK: true, Scaling: 1f), tokens: (uint)tokens);
             r.Barrier();
             groupKernel.Record(r, routes.All, group.All, entryToken.All, entryOf.All, (uint)tokens, Slots, Experts + 1);
             r.Barrier();

@@ -47,7 +47,7 @@ public sealed class OlderDriverTests : VulkanTest
         context.Run(r =>
         {
             matvec.Record(r, w, gx.All, y.Range);
-            router.Record(r, gl.All, route.All, Experts, TopK, sharedExpert: false, normTopK: true, scaling: 1f);
+            router.Record(r, gl.All, route.All, new MoeGating(Experts, TopK, SharedExpert: false, NormTopK: true, Scaling: 1f));
         });
 
         AssertNmse.Close(expected, y.Read(), 1e-6, "Q4 matvec at the nvidia row's lanes on a 1.2 driver");
