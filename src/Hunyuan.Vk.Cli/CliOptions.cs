@@ -60,6 +60,43 @@ internal static class CliOptions
         Description = "Vulkan device index from 'hyvk devices' (default: HYVK_DEVICE, else the best: discrete, integrated, CPU)",
     };
 
+    /// <summary>--device auto|cpu|N for the commands that run a model: checked when parsed.</summary>
+    public static Option<string> Executor()
+    {
+        var option = new Option<string>("--device")
+        {
+            Description = "What runs the model: cpu (the host executor, on this machine's cores), a Vulkan device index from 'hyvk devices', vulkan (the best Vulkan device, a CPU one included), or auto (the default: HYVK_DEVICE, else the best Vulkan device unless it is a CPU device or there is none, then cpu)",
+            DefaultValueFactory = _ => "auto",
+        };
+        option.Validators.Add(r =>
+        {
+            if (ExecutorChoice.Parse(r.GetValueOrDefault<string>()) is null)
+            {
+                r.AddError($"--device must be auto, cpu, vulkan or a device index from 'hyvk devices'; got '{r.GetValueOrDefault<string>()}'.");
+            }
+        });
+        return option;
+    }
+
+    /// <summary>--threads N for the host executor.</summary>
+    public static Option<int> Threads()
+    {
+        var option = new Option<int>("--threads")
+        {
+            Description = "Threads of the host executor (--device cpu), 0 for one per processor (the default)",
+            DefaultValueFactory = _ => 0,
+        };
+        option.Validators.Add(r =>
+        {
+            int v = r.GetValueOrDefault<int>();
+            if (v < 0 || v > 1024)
+            {
+                r.AddError($"--threads must be from 0 to 1024; got {v.ToString(CultureInfo.InvariantCulture)}.");
+            }
+        });
+        return option;
+    }
+
     public static Option<bool> Json() => new("--json")
     {
         Description = "Print JSON for machines instead of text for people",

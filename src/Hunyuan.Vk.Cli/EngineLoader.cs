@@ -10,13 +10,14 @@ namespace Hunyuan.Vk.Cli;
 /// stderr, and the load's progress as a bar on a terminal (a closing line otherwise).</summary>
 internal static class EngineLoader
 {
-    public static HunyuanEngine Load(string? modelArg, string? weightsArg, int contextLength, int? device, LoadOptions? placement = null)
+    public static HunyuanEngine Load(string? modelArg, string? weightsArg, int contextLength, string device, LoadOptions? placement = null, int threads = 0)
     {
         string modelDir = modelArg ?? DemoModel.EnsureExists(message => Console.Error.WriteLine("hyvk: " + message));
         var bar = new ProgressBar();
         return HunyuanEngine.Load(modelDir, new EngineOptions
         {
-            Device = device,
+            Executor = ExecutorChoice.Parse(device) ?? throw new ArgumentException($"--device must be auto, cpu, vulkan or a device index; got '{device}'"),
+            Threads = threads,
             Weights = CliOptions.WeightFormatFor(weightsArg, modelDir),
             ContextLength = contextLength,
             DeviceMemory = placement?.DeviceMemory,

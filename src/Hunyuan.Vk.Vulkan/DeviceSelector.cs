@@ -40,14 +40,15 @@ public static class DeviceSelector
     private static int? FromEnvironment()
     {
         string? value = Environment.GetEnvironmentVariable(EnvironmentVariable);
-        if (string.IsNullOrWhiteSpace(value))
+        // auto, cpu and vulkan choose the executor (the engine reads them); only an index picks a Vulkan device.
+        if (string.IsNullOrWhiteSpace(value) || value.Trim().ToLowerInvariant() is "auto" or "cpu" or "vulkan")
         {
             return null;
         }
 
         return int.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int index)
             ? index
-            : throw new VulkanException($"{EnvironmentVariable}='{value}' is not a device index; 'hyvk devices' lists them.");
+            : throw new VulkanException($"{EnvironmentVariable}='{value}' is not auto, cpu, vulkan or a device index; 'hyvk devices' lists them.");
     }
 
     private static int Rank(string type) => type switch

@@ -24,29 +24,30 @@ internal static class ChatCommand
         var context = new Option<int>("--context") { Description = "KV-cache positions for the whole conversation", DefaultValueFactory = _ => 4096 }.Within(2);
         var temperature = new Option<float?>("--temperature") { Description = "0 for greedy; default from generation_config.json" }.Within(0, float.PositiveInfinity);
         var seed = new Option<int>("--seed") { Description = "Random seed for sampling", DefaultValueFactory = _ => 0 };
-        var device = CliOptions.Device();
+        var device = CliOptions.Executor();
+        var threads = CliOptions.Threads();
         var deviceMemory = CliOptions.DeviceMemory();
         var hostExperts = CliOptions.HostExperts();
         var kv = CliOptions.KvCache();
         var command = new Command("chat", "Chat with the model interactively (/think, /no_think, /reset, /exit; Ctrl-C stops an answer)");
-        foreach (Option o in new Option[] { model, system, noThink, maxTokens, weights, context, temperature, seed, device, deviceMemory, hostExperts, kv })
+        foreach (Option o in new Option[] { model, system, noThink, maxTokens, weights, context, temperature, seed, device, threads, deviceMemory, hostExperts, kv })
         {
             command.Options.Add(o);
         }
 
         command.SetAction(parse => CliErrors.Run(() => Run(parse.GetValue(model), parse.GetValue(system), !parse.GetValue(noThink), parse.GetValue(maxTokens),
-            parse.GetValue(weights), parse.GetValue(context), parse.GetValue(temperature), parse.GetValue(seed), parse.GetValue(device),
+            parse.GetValue(weights), parse.GetValue(context), parse.GetValue(temperature), parse.GetValue(seed), parse.GetValue(device)!, parse.GetValue(threads),
             CliOptions.Placement(parse.GetValue(deviceMemory), parse.GetValue(hostExperts)!, parse.GetValue(kv)!))));
         return command;
     }
 
-    private static int Run(string? modelArg, string? system, bool think, int maxTokens, string? weightsArg, int context, float? temperature, int seed, int? device,
-        LoadOptions placement)
+    private static int Run(string? modelArg, string? system, bool think, int maxTokens, string? weightsArg, int context, float? temperature, int seed, string device,
+        int threads, LoadOptions placement)
     {
-        using HunyuanEngine engine = EngineLoader.Load(modelArg, weightsArg, context, device, placement);
+        using HunyuanEngine engine = EngineLoader.Load(modelArg, weightsArg, context, device, placement, threads);
         List<ChatMessage> history = system is null ? [] : [ChatMessage.System(system)];
         using var cancel = new StopOnCtrlC();
-        Console.Error.WriteLine($"hyvk: chatting on {engine.Device.Name} ({(think ? "slow" : "fast")} thinking); /think, /no_think, /reset, /exit");
+        Console.Error.WriteLine($"hyvk: chatting on {engine.Executor} ({(think ? "slow" : "fast")} thinking); /think, /no_think, /reset, /exit");
         while (true)
         {
             Console.Out.Write("> ");

@@ -34,12 +34,13 @@ internal static class GenerateCommand
         // For tests of what shows a reply: these ids replace the sampled ones (GenerateOptions.ScriptedReply).
         var scripted = new Option<string?>("--scripted-reply-ids") { Hidden = true };
         var json = CliOptions.Json();
-        var device = CliOptions.Device();
+        var device = CliOptions.Executor();
+        var threads = CliOptions.Threads();
         var deviceMemory = CliOptions.DeviceMemory();
         var hostExperts = CliOptions.HostExperts();
         var kv = CliOptions.KvCache();
-        var command = new Command("generate", "Generate text with Hunyuan-A13B (or a checkpoint of its layout) on a Vulkan device");
-        foreach (Option o in new Option[] { model, prompt, promptIds, system, think, noThink, raw, maxTokens, temperature, topK, topP, penalty, seed, weights, context, thinkBudget, dumpLogits, tools, scripted, json, device, deviceMemory, hostExperts, kv })
+        var command = new Command("generate", "Generate text with Hunyuan-A13B (or a checkpoint of its layout) on a Vulkan device or the host's cores");
+        foreach (Option o in new Option[] { model, prompt, promptIds, system, think, noThink, raw, maxTokens, temperature, topK, topP, penalty, seed, weights, context, thinkBudget, dumpLogits, tools, scripted, json, device, threads, deviceMemory, hostExperts, kv })
         {
             command.Options.Add(o);
         }
@@ -72,7 +73,7 @@ internal static class GenerateCommand
         command.SetAction(parse => CliErrors.Run(() => Run(new Request(
             parse.GetValue(model), parse.GetValue(prompt), parse.GetValue(promptIds), parse.GetValue(system), !parse.GetValue(noThink),
             parse.GetValue(raw), parse.GetValue(maxTokens), parse.GetValue(temperature), parse.GetValue(topK), parse.GetValue(topP),
-            parse.GetValue(seed), parse.GetValue(weights), parse.GetValue(context), parse.GetValue(json), parse.GetValue(device),
+            parse.GetValue(seed), parse.GetValue(weights), parse.GetValue(context), parse.GetValue(json), parse.GetValue(device)!, parse.GetValue(threads),
             parse.GetValue(thinkBudget), parse.GetValue(dumpLogits), parse.GetValue(penalty), parse.GetValue(tools), parse.GetValue(scripted),
             CliOptions.Placement(parse.GetValue(deviceMemory), parse.GetValue(hostExperts)!, parse.GetValue(kv)!)))));
         return command;
@@ -80,7 +81,7 @@ internal static class GenerateCommand
 
     private sealed record Request(
         string? Model, string? Prompt, string? PromptIds, string? System, bool Think, bool Raw, int MaxTokens, float? Temperature,
-        int? TopK, float? TopP, int Seed, string? Weights, int Context, bool Json, int? Device, int? ThinkBudget, string? DumpLogits, float? RepetitionPenalty,
+        int? TopK, float? TopP, int Seed, string? Weights, int Context, bool Json, string Device, int Threads, int? ThinkBudget, string? DumpLogits, float? RepetitionPenalty,
         string? Tools, string? ScriptedReply, LoadOptions Placement);
 
     private static int Run(Request q)
@@ -91,7 +92,7 @@ internal static class GenerateCommand
             OutputFile.Check(target, "--dump-logits");
         }
 
-        using HunyuanEngine engine = EngineLoader.Load(q.Model, q.Weights, q.Context, q.Device, q.Placement);
+        using HunyuanEngine engine = EngineLoader.Load(q.Model, q.Weights, q.Context, q.Device, q.Placement, q.Threads);
         List<int> promptIds = q.PromptIds is string ids ? ParseIds(ids) : Render(engine, q, tools);
         var stats = new GenerationStats();
         bool chat = !q.Raw && q.PromptIds is null;

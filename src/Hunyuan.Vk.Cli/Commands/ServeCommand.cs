@@ -22,12 +22,13 @@ internal static class ServeCommand
         var context = new Option<int>("--context") { Description = "KV-cache positions (longest prompt + reply)", DefaultValueFactory = _ => 4096 };
         var queue = new Option<int>("--queue") { Description = "Requests that may wait while one generates (more get 503)", DefaultValueFactory = _ => 16 };
         var weights = CliOptions.Weights();
-        var device = CliOptions.Device();
+        var device = CliOptions.Executor();
+        var threads = CliOptions.Threads();
         var deviceMemory = CliOptions.DeviceMemory();
         var hostExperts = CliOptions.HostExperts();
         var kv = CliOptions.KvCache();
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/models, /health)");
-        foreach (Option o in new Option[] { model, host, port, apiKey, context, queue, weights, device, deviceMemory, hostExperts, kv })
+        foreach (Option o in new Option[] { model, host, port, apiKey, context, queue, weights, device, threads, deviceMemory, hostExperts, kv })
         {
             command.Options.Add(o);
         }
@@ -59,11 +60,11 @@ internal static class ServeCommand
             Port = parse.GetValue(port),
             ApiKey = parse.GetValue(apiKey),
             Queue = parse.GetValue(queue),
-        }, parse.GetValue(weights), parse.GetValue(context), parse.GetValue(device), CliOptions.Placement(parse.GetValue(deviceMemory), parse.GetValue(hostExperts)!, parse.GetValue(kv)!))));
+        }, parse.GetValue(weights), parse.GetValue(context), parse.GetValue(device)!, parse.GetValue(threads), CliOptions.Placement(parse.GetValue(deviceMemory), parse.GetValue(hostExperts)!, parse.GetValue(kv)!))));
         return command;
     }
 
-    private static int Run(string? modelArg, ServeOptions options, string? weightsArg, int context, int? device, LoadOptions placement)
+    private static int Run(string? modelArg, ServeOptions options, string? weightsArg, int context, string device, int threads, LoadOptions placement)
     {
         using var stop = new ManualResetEventSlim();
         using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
@@ -81,9 +82,9 @@ internal static class ServeCommand
         try
         {
             Console.Error.WriteLine($"hyvk: listening on {server.Address} (health 503 until the model is loaded)");
-            engine = EngineLoader.Load(modelArg, weightsArg, context, device, placement);
+            engine = EngineLoader.Load(modelArg, weightsArg, context, device, placement, threads);
             server.SetEngine(engine);
-            Console.Error.WriteLine($"hyvk: serving {options.ModelId} on {server.Address}v1 ({engine.Device.Name}, context {engine.ContextLength}); Ctrl-C stops");
+            Console.Error.WriteLine($"hyvk: serving {options.ModelId} on {server.Address}v1 ({engine.Executor}, context {engine.ContextLength}); Ctrl-C stops");
             stop.Wait();
             Console.Error.WriteLine("hyvk: stopping");
             server.StopAsync(TimeSpan.FromSeconds(5)).GetAwaiter().GetResult();

@@ -18,7 +18,7 @@ namespace Hunyuan.Vk.Execution;
 /// buffer, so on a discrete GPU too a step is one submit and one fence wait. The kernels, the activations and the
 /// cache live in <see cref="KernelSet"/>, <see cref="LayerActivations"/>, <see cref="HeadBuffers"/> and
 /// <see cref="KvCache"/>, sized by one <see cref="SessionPlan"/>; this type records and submits.</remarks>
-public sealed partial class DecodeSession : IDisposable
+public sealed partial class DecodeSession : IModelSession
 {
     private readonly DeviceModel _model;
     private readonly HunyuanConfig _config;
@@ -124,6 +124,8 @@ public sealed partial class DecodeSession : IDisposable
 
     /// <summary>The logits of the last step, [vocab] (valid after <see cref="Step"/>).</summary>
     public GpuBuffer Logits => _head.Logits;
+
+    public void ReadLogits(Span<float> logits) => _head.Logits.Read(logits);
 
     /// <summary>What the last decode step or prefill chunk took: commands, submits, host time.</summary>
     public StepCounters LastStep { get; private set; }

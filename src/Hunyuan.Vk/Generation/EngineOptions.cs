@@ -6,8 +6,16 @@ namespace Hunyuan.Vk.Generation;
 /// <summary>How to load a model for <see cref="HunyuanEngine"/>.</summary>
 public sealed record EngineOptions
 {
-    /// <summary>Vulkan device index (null: HYVK_DEVICE, else the best device).</summary>
+    /// <summary>Vulkan device index (null: <see cref="Executor"/> decides).</summary>
     public int? Device { get; init; }
+
+    /// <summary>What runs the model when <see cref="Device"/> is null: <see cref="ExecutorChoice.Auto"/> (HYVK_DEVICE,
+    /// else the best Vulkan device unless that is a CPU device or there is none: then the host executor),
+    /// <see cref="ExecutorChoice.Cpu"/> (the host executor), or a Vulkan device.</summary>
+    public ExecutorChoice Executor { get; init; }
+
+    /// <summary>The host executor's threads (0: the machine's processors).</summary>
+    public int Threads { get; init; }
 
     /// <summary>Device weight format (null: Q4, or Q4Z as stored for GPTQ-Int4 checkpoints).</summary>
     public WeightFormat? Weights { get; init; }

@@ -15,16 +15,17 @@ namespace Hunyuan.Vk.Generation;
 /// </summary>
 public sealed class HunyuanEngine : IDisposable
 {
-    private readonly VulkanInstance _instance;
-    private readonly GpuContext _context;
+    private readonly VulkanInstance? _instance;
+    private readonly GpuContext? _context;
     private readonly TextGenerator _generator;
     private readonly SemaphoreSlim _busy = new(1, 1);
 
-    private HunyuanEngine(VulkanInstance instance, GpuContext context, TextGenerator generator)
+    private HunyuanEngine(VulkanInstance? instance, GpuContext? context, TextGenerator generator, string executor)
     {
         _instance = instance;
         _context = context;
         _generator = generator;
+        Executor = executor;
     }
 
     public HunyuanTokenizer Tokenizer => _generator.Tokenizer;
@@ -33,24 +34,28 @@ public sealed class HunyuanEngine : IDisposable
     /// <see cref="GenerateOptions.ScriptedReply"/> of its own takes the next one queued here, in order.</summary>
     internal System.Collections.Concurrent.ConcurrentQueue<IReadOnlyList<int>> ScriptedReplies { get; } = new();
     public HunyuanConfig Config => _generator.Config;
-    public DeviceInfo Device => _context.Info;
+    /// <summary>The Vulkan device that runs the model; null on the host executor.</summary>
+    public DeviceInfo? Device => _context?.Info;
+
+    /// <summary>What runs the model, in words: the Vulkan device's name, or the host executor with its threads.</summary>
+    public string Executor { get; }
 
     /// <summary>For tests that hold a generation at a known point, whatever the machine's speed: when set, each generated
     /// token waits for a permit (or for its cancellation) before it is handed out.</summary>
     internal SemaphoreSlim? TokenPermits { get; set; }
 
     /// <summary>Device memory allocated now (tests check that serving many requests leaves it flat).</summary>
-    internal long DeviceBytesAllocated => _context.AllocatedBytes;
+    internal long DeviceBytesAllocated => _context?.AllocatedBytes ?? 0;
 
-    internal long DeviceAllocations => _context.Allocations;
+    internal long DeviceAllocations => _context?.Allocations ?? 0;
 
-    internal long DeviceWaits => _context.Waits;
+    internal long DeviceWaits => _context?.Waits ?? 0;
 
     /// <summary>The device weight format in use.</summary>
     public WeightFormat Format { get; private init; }
 
-    /// <summary>Where the routed experts are: layers on the device and on the host, and why.</summary>
-    public ExpertPlacement Placement => _generator.Placement;
+    /// <summary>Where the routed experts are: layers on the device and on the host, and why (null on the host executor).</summary>
+    public ExpertPlacement? Placement => _generator.Placement;
 
     /// <summary>KV-cache positions: the most prompt plus generated tokens of one call.</summary>
     public int ContextLength => _generator.ContextLength;
@@ -58,7 +63,9 @@ public sealed class HunyuanEngine : IDisposable
     /// <summary>Defaults from the checkpoint's generation_config.json (stop ids among them).</summary>
     public GenerationConfig Generation => _generator.Generation;
 
-    /// <summary>Opens the Vulkan device, checks the memory estimate and uploads the checkpoint in <paramref name="modelDirectory"/>.</summary>
+    /// <summary>Loads the checkpoint in <paramref name="modelDirectory"/> on the executor the options choose (see
+    /// <see cref="EngineOptions.Executor"/>): on a Vulkan device, the memory estimate checked and the weights uploaded;
+    /// on the host, into host memory. The log hears which executor runs and why.</summary>
     public static HunyuanEngine Load(string modelDirectory, EngineOptions? options = null)
     {
         options ??= new EngineOptions();
@@ -66,17 +73,28 @@ public sealed class HunyuanEngine : IDisposable
         {
             throw new ArgumentException($"ContextLength {options.ContextLength}: a context holds at least 2 positions (a prompt token and a reply token)");
         }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(options.Threads);
         WeightFormat format = options.Weights ?? WeightFormats.DefaultFor(HunyuanConfig.Load(modelDirectory));
+        ExecutorChoice choice = (options.Device is int index ? ExecutorChoice.Device(index) : options.Executor).Resolve(out string why);
+        if (choice.Host)
+        {
+            TextGenerator onHost = TextGenerator.LoadOnHost(modelDirectory, format, options.ContextLength, options.KvCache, options.Threads, options.Log, options.Progress);
+            string executor = $"the host executor ({HostThreads(options.Threads)} threads, {HostCompute.HostDot.Best})";
+            options.Log?.Invoke($"running on {executor}: {why}");
+            return new HunyuanEngine(null, null, onHost, executor) { Format = format };
+        }
+
         var instance = new VulkanInstance();
         GpuContext? context = null;
         try
         {
-            context = instance.CreateContext(options.Device);
+            context = instance.CreateContext(choice.DeviceIndex);
             context.Log = options.Log;
-            options.Log?.Invoke($"{context.Info.Name}: loading {modelDirectory} as {format}");
+            options.Log?.Invoke($"running on {context.Info.Name}: {why}; loading {modelDirectory} as {format}");
             TextGenerator generator = TextGenerator.Load(context, modelDirectory, format, options.ContextLength, options.Log, options.Progress,
                 options.DeviceMemory, options.HostExpertLayers, options.KvCache);
-            return new HunyuanEngine(instance, context, generator) { Format = format };
+            return new HunyuanEngine(instance, context, generator, context.Info.Name) { Format = format };
         }
         catch
         {
@@ -85,6 +103,8 @@ public sealed class HunyuanEngine : IDisposable
             throw;
         }
     }
+
+    private static int HostThreads(int threads) => threads > 0 ? threads : Environment.ProcessorCount;
 
     /// <summary>The prompt ids of a conversation: the chat template rendered, then encoded with special tokens allowed,
     /// as the reference stack does (Transformers' template, then its tokenizer): special-token text inside a message
@@ -256,8 +276,8 @@ public sealed class HunyuanEngine : IDisposable
     public void Dispose()
     {
         _generator.Dispose();
-        _context.Dispose();
-        _instance.Dispose();
+        _context?.Dispose();
+        _instance?.Dispose();
         _busy.Dispose();
     }
 }

@@ -8,17 +8,19 @@ using Hunyuan.Vk.Vulkan;
 namespace Hunyuan.Vk.Generation;
 
 /// <summary>
-/// A loaded model ready to generate: weights on the device, the tokenizer, and a decode session with a KV cache of
-/// <see cref="ContextLength"/> positions. The prompt runs in chunks on the multi-token kernels, then decoding continues
-/// one token per command buffer.
+/// A loaded model ready to generate: the weights, the tokenizer, and a session with a KV cache of
+/// <see cref="ContextLength"/> positions, on a Vulkan device (<see cref="DecodeSession"/>: the prompt in chunks on the
+/// multi-token kernels, then one command buffer per token) or on the host's cores (<see cref="HostSession"/>).
 /// </summary>
 public sealed class TextGenerator : IDisposable
 {
-    private readonly DeviceModel _model;
-    private readonly DecodeSession _session;
+    private readonly IDisposable? _model;
+    private readonly IModelSession _session;
 
-    private TextGenerator(DeviceModel model, DecodeSession session, HunyuanTokenizer tokenizer, GenerationConfig generation, int contextLength, ExpertPlacement placement)
+    private TextGenerator(HunyuanConfig config, IDisposable? model, IModelSession session, HunyuanTokenizer tokenizer, GenerationConfig generation, int contextLength,
+        ExpertPlacement? placement)
     {
+        Config = config;
         Placement = placement;
         _model = model;
         _session = session;
@@ -27,13 +29,13 @@ public sealed class TextGenerator : IDisposable
         ContextLength = contextLength;
     }
 
-    public HunyuanConfig Config => _model.Config;
+    public HunyuanConfig Config { get; }
     public HunyuanTokenizer Tokenizer { get; }
     public GenerationConfig Generation { get; }
     public int ContextLength { get; }
 
-    /// <summary>Where the routed experts are.</summary>
-    public ExpertPlacement Placement { get; }
+    /// <summary>Where the routed experts are (null on the host executor: every weight is on the host).</summary>
+    public ExpertPlacement? Placement { get; }
 
     /// <summary>Chooses where the routed experts go (<see cref="ExpertPlacement"/>), refusing what cannot fit the device
     /// and the host, then loads the weights layer by layer.</summary>
@@ -56,13 +58,33 @@ public sealed class TextGenerator : IDisposable
             out ExpertPlacement placement, log, progress);
         try
         {
-            return new TextGenerator(model, new DecodeSession(context, model, contextLength, kvFormat: kvFormat), tokenizer, weights.Generation, contextLength, placement);
+            return new TextGenerator(model.Config, model, new DecodeSession(context, model, contextLength, kvFormat: kvFormat), tokenizer, weights.Generation, contextLength,
+                placement);
         }
         catch
         {
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Loads the checkpoint for the host executor: every weight in host memory, refused before anything is read
+    /// when the estimate exceeds the memory available.</summary>
+    /// <param name="modelDirectory">The checkpoint (Hugging Face layout) with its tokenizer.</param>
+    /// <param name="format">Weight format.</param>
+    /// <param name="contextLength">KV-cache positions.</param>
+    /// <param name="kvFormat">How the KV cache stores keys and values.</param>
+    /// <param name="threads">Threads (0: the machine's processors).</param>
+    /// <param name="log">Hears the estimate before the load starts.</param>
+    /// <param name="progress">Hears after the embedding and after each layer.</param>
+    public static TextGenerator LoadOnHost(string modelDirectory, WeightFormat format, int contextLength, KvCacheFormat kvFormat = KvCacheFormat.F16, int threads = 0,
+        Action<string>? log = null, Action<LoadProgress>? progress = null)
+    {
+        using ModelWeights weights = ModelWeights.Open(modelDirectory);
+        HunyuanTokenizer tokenizer = HunyuanTokenizer.FromModelDirectory(modelDirectory);
+        HostModel model = HostLoader.Load(weights, format, contextLength, kvFormat, log, progress);
+        return new TextGenerator(model.Config, null, new HostSession(model, contextLength, kvFormat: kvFormat, threads: threads), tokenizer, weights.Generation,
+            contextLength, null);
     }
 
     /// <summary>Generates after <paramref name="prompt"/> until a stop id or <paramref name="maxTokens"/>; yields each new token id
@@ -185,13 +207,13 @@ public sealed class TextGenerator : IDisposable
     private float[] ReadLogits()
     {
         var values = new float[Config.VocabSize];
-        _session.Logits.Read<float>(values);
+        _session.ReadLogits(values);
         return values;
     }
 
     public void Dispose()
     {
         _session.Dispose();
-        _model.Dispose();
+        _model?.Dispose();
     }
 }

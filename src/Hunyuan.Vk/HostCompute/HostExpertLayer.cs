@@ -40,6 +40,9 @@ internal sealed class HostExpertLayer
     public int Intermediate { get; }
     public WeightFormat Format { get; }
 
+    /// <summary>Whether the products take int8 activations (Q8, Q4, Q4Z) or floats (F32, F16).</summary>
+    public bool IsQuantized => _gateUp[0].IsQuantized;
+
     /// <summary>Host bytes of the layer's weights.</summary>
     public long Bytes => _gateUp.Sum(m => m.Bytes) + _down.Sum(m => m.Bytes);
 

@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace Hunyuan.Vk.HostCompute;
 
 /// <summary>
@@ -23,6 +25,7 @@ internal sealed class HostExperts
     private WorkerPool? _pool;
     private HostExpertLayer? _layer;
     private int _tokens, _entries, _activeCount;
+    private bool _floats;   // F32/F16 experts: float activations, no int8
 
     /// <param name="hidden">Model width: x and y per token.</param>
     /// <param name="intermediate">Expert width.</param>
@@ -88,7 +91,8 @@ internal sealed class HostExperts
         }
 
         Group(layer.Experts, tokens);
-        for (int t = 0; t < tokens; t++)
+        _floats = !layer.IsQuantized;
+        for (int t = 0; t < tokens && !_floats; t++)
         {
             _x[t].Quantize(X.AsSpan(t * Hidden, Hidden));
         }
@@ -97,7 +101,11 @@ internal sealed class HostExperts
         try
         {
             pool.Run(_gateUpPhase);
-            pool.Run(_quantizePhase);
+            if (!_floats)
+            {
+                pool.Run(_quantizePhase);
+            }
+
             pool.Run(_downPhase);
         }
         finally
@@ -162,6 +170,21 @@ internal sealed class HostExperts
         {
             int e = _active[a], first = _start[e], last = first + _count[e];
             HostMatrix w = _layer!.GateUp(e);
+            if (_floats)
+            {
+                for (int j = first; j < last; j++)
+                {
+                    ReadOnlySpan<float> x = X.AsSpan(_entryToken[j] * Hidden, Hidden);
+                    for (int i = start; i < end; i++)
+                    {
+                        float gi = TensorPrimitives.Dot(w.ValueRow(2 * i), x), ui = TensorPrimitives.Dot(w.ValueRow(2 * i + 1), x);
+                        _swiglu[j * Intermediate + i] = gi / (1f + MathF.Exp(-gi)) * ui;
+                    }
+                }
+
+                continue;
+            }
+
             if (last - first == 1)
             {
                 // One token (always in decode): the single-activation dot, without the batch's bookkeeping per row.
@@ -213,6 +236,21 @@ internal sealed class HostExperts
         {
             int e = _active[a], first = _start[e], last = first + _count[e];
             HostMatrix w = _layer!.Down(e);
+            if (_floats)
+            {
+                for (int j = first; j < last; j++)
+                {
+                    ReadOnlySpan<float> act = _swiglu.AsSpan(j * Intermediate, Intermediate);
+                    int y0 = _entryToken[j] * Hidden;
+                    for (int r = start; r < end; r++)
+                    {
+                        Y[y0 + r] += _entryWeight[j] * TensorPrimitives.Dot(w.ValueRow(r), act);
+                    }
+                }
+
+                continue;
+            }
+
             if (last - first == 1)
             {
                 Int8Activation act = _act[first];

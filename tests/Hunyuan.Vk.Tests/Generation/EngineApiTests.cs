@@ -1,3 +1,4 @@
+using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Generation;
 using Hunyuan.Vk.Model.Formats;
 using Hunyuan.Vk.Tests.Harness;
@@ -100,10 +101,10 @@ public sealed class EngineApiTests : VulkanTest
         var log = new List<string>();
         var progress = new List<Vk.Execution.LoadProgress>();
         using HunyuanEngine engine = HunyuanEngine.Load(TestModels.Directory(TestModels.Tiny()),
-            new EngineOptions { Weights = WeightFormat.Q4, ContextLength = 64, Log = log.Add, Progress = progress.Add });
+            new EngineOptions { Weights = WeightFormat.Q4, ContextLength = 64, Log = log.Add, Progress = progress.Add, Executor = ExecutorChoice.BestDevice });
         int layers = engine.Config.Layers;
         Assert.That(log, Has.Some.Contains("experts: ").And.Contains("device: ").And.Contains(" GB of "), "the placement and its estimate come before the load");
-        Assert.That(engine.Placement.HostLayers, Is.EqualTo(layers), "auto on a CPU device: every layer's experts on the host");
+        Assert.That(engine.Placement!.HostLayers, Is.EqualTo(layers), "auto on a CPU device: every layer's experts on the host");
         Assert.That(progress.Select(p => p.LayersDone), Is.EqualTo(Enumerable.Range(0, layers + 1)));
         Assert.That(progress.Select(p => p.DeviceBytes), Is.Ordered.And.All.GreaterThan(0));
     }

@@ -1,0 +1,161 @@
+using Hunyuan.Vk.Execution;
+using Hunyuan.Vk.Model;
+using Hunyuan.Vk.Model.Formats;
+using Hunyuan.Vk.Reference;
+using Hunyuan.Vk.Tests.Harness;
+using Hunyuan.Vk.Tests.Parity;
+
+namespace Hunyuan.Vk.Tests.Execution;
+
+/// <summary>The host executor (the whole model on the CPU's cores) against the CPU reference, the goldens and the
+/// device: the same limits as the device path, at 1, 2 and 3 threads.</summary>
+public sealed class HostSessionTests
+{
+    private static int[] Prompt => DecodeSessionTests.Prompt;
+
+    // DecodeSessionTests' limit for the float formats. The quantized products take int8 activations on the host (one
+    // scale per 32 values, as the host expert kernels and llama.cpp's CPU backend do), which the device's float
+    // activations do not: measured 1.0e-4 (Q8) and 1.4e-4 (Q4) against the reference over the same weights.
+    [TestCase(WeightFormat.F32, 1e-5, 1)]
+    [TestCase(WeightFormat.F32, 1e-5, 3)]
+    [TestCase(WeightFormat.F16, 1e-5, 2)]
+    [TestCase(WeightFormat.Q8, 5e-4, 2)]
+    [TestCase(WeightFormat.Q4, 5e-4, 3)]
+    [TestCase(WeightFormat.Q4, 5e-4, 1)]
+    public void Prompt_logits_and_greedy_tokens_match_the_reference(WeightFormat format, double limit, int threads)
+    {
+        using ModelWeights weights = ModelWeights.Open(TestModels.Directory(TestModels.Tiny() with { TieEmbeddings = false }));
+        ReferenceModel<double> reference = DecodeSessionTests.ReferenceFor(weights, format);
+        double[][] expected = reference.Prefill(Prompt);
+        HostModel model = HostModel.Load(weights, format);
+        using var session = new HostSession(model, maxPositions: 64, threads: threads);
+        var logits = new float[weights.Config.VocabSize];
+        int next = 0;
+        for (int p = 0; p < Prompt.Length; p++)
+        {
+            next = session.Step(Prompt[p]);
+            session.ReadLogits(logits);
+            float[] want = [.. expected[p].Select(v => (float)v)];
+            TestContext.Out.WriteLine($"{format} position {p}: logits NMSE {Nmse.Compute(want, logits).Value:E2}");
+            AssertNmse.Close(want, logits, limit, $"{format} logits at prompt position {p}");
+            Assert.That(next, Is.EqualTo(ModelOps.ArgMax<double>(expected[p])), $"greedy token after position {p}");
+        }
+
+        // Greedy continuation, the reference decoding the host's tokens: on float weights the same tokens; on quantized
+        // ones each host token is the reference's best or within a near-tie of it (int8 activations move logits by
+        // about 0.01 here, and a random model's logits have near-ties).
+        int steps = format == WeightFormat.F32 ? 24 : 8;
+        var host = new List<int>();
+        double[] refLogits = expected[^1];
+        for (int i = 0; i < steps; i++)
+        {
+            int best = ModelOps.ArgMax<double>(refLogits);
+            if (format is WeightFormat.F32 or WeightFormat.F16)
+            {
+                Assert.That(next, Is.EqualTo(best), $"greedy token {i} on {format} weights");
+            }
+            else
+            {
+                Assert.That(refLogits[next], Is.GreaterThan(refLogits[best] - 0.05), $"greedy token {i} on {format} weights: {next} where the reference has {best}");
+            }
+
+            host.Add(next);
+            next = session.Step(next);
+            refLogits = reference.Decode(host[^1]);
+        }
+
+        Assert.That(host.Distinct().Count(), Is.GreaterThan(steps / 2), "tokens that depend on the step, not one repeated");
+    }
+
+    [TestCase(1)]
+    [TestCase(2)]
+    [TestCase(3)]
+    public void Prefill_in_chunks_gives_the_logits_and_token_of_one_step_at_a_time(int threads)
+    {
+        using ModelWeights weights = ModelWeights.Open(TestModels.Directory(TestModels.Tiny() with { TieEmbeddings = false }));
+        HostModel model = HostModel.Load(weights, WeightFormat.Q8);
+        int[] prompt = [.. Prompt, .. Prompt, 5, 6, 7];   // 17 tokens: chunks of 5, 5, 5 and 2
+        using var stepped = new HostSession(model, maxPositions: 64, threads: threads);
+        using var chunked = new HostSession(model, maxPositions: 64, prefillChunk: 5, threads: threads);
+        int one = 0;
+        foreach (int t in prompt)
+        {
+            one = stepped.Step(t);
+        }
+
+        int all = chunked.Prefill(prompt);
+        var a = new float[weights.Config.VocabSize];
+        var b = new float[weights.Config.VocabSize];
+        stepped.ReadLogits(a);
+        chunked.ReadLogits(b);
+        AssertNmse.Close(a, b, 1e-10, "last prompt position's logits, chunked against one at a time");
+        Assert.That(all, Is.EqualTo(one));
+        Assert.That(chunked.Position, Is.EqualTo(prompt.Length));
+        Assert.That(chunked.SharedPrefix([.. Prompt, 1]), Is.EqualTo(Prompt.Length));
+    }
+
+    // The device's limits (ParityTests.Engine_matches_the_goldens), on the host executor.
+    [TestCase("tiny-dense", WeightFormat.F32, 1e-6, true, KvCacheFormat.F16)]
+    [TestCase("tiny-dense", WeightFormat.F16, 1e-6, true, KvCacheFormat.F16)]
+    [TestCase("tiny-dense", WeightFormat.Q8, 2e-3, false, KvCacheFormat.F16)]
+    [TestCase("tiny-dense", WeightFormat.Q4, 1e-1, false, KvCacheFormat.F16)]
+    [TestCase("tiny-gptq-int4", WeightFormat.Q4Z, 5e-2, false, KvCacheFormat.F16)]
+    [TestCase("tiny-gptq-int4", WeightFormat.F32, 1e-6, true, KvCacheFormat.F16)]
+    [TestCase("tiny-dense", WeightFormat.F32, 1e-3, true, KvCacheFormat.Q8)]
+    [TestCase("tiny-gptq-int4", WeightFormat.F32, 1e-3, true, KvCacheFormat.Q8)]
+    public void Host_executor_matches_the_goldens(string name, WeightFormat format, double limit, bool exactGreedy, KvCacheFormat kv)
+    {
+        const int Chunk = 16;
+        Golden golden = Golden.Load(name);
+        using ModelWeights weights = ModelWeights.Open(TestModels.Directory(golden.Generator));
+        golden.CheckCheckpoint(weights.Directory);
+        HunyuanConfig c = weights.Config;
+        HostModel model = HostModel.Load(weights, format);
+        using var session = new HostSession(model, maxPositions: 64, prefillChunk: Chunk, kvFormat: kv, threads: 2);
+        foreach (Golden.Prompt p in golden.Prompts)
+        {
+            session.Reset();
+            int n = p.Ids.Length;
+            Assert.That(n, Is.LessThanOrEqualTo(Chunk), "one chunk, so the capture holds every position");
+            session.HiddenStates = new float[(c.Layers + 1) * n * c.HiddenSize];
+            int next = session.Prefill(p.Ids);
+            float[] states = session.HiddenStates;
+            session.HiddenStates = null;
+            for (int l = 0; l <= c.Layers; l++)
+            {
+                string what = l == 0 ? "embedding" : $"hidden state after layer {l - 1}";
+                Check(Flatten(p.Hidden[l]), states.AsSpan(l * n * c.HiddenSize, n * c.HiddenSize), limit, $"{name} {format} kv {kv.Name()}: {what}");
+            }
+
+            var greedy = new List<int> { next };
+            while (greedy.Count < p.Greedy.Length)
+            {
+                greedy.Add(session.Step(greedy[^1]));
+            }
+
+            if (exactGreedy)
+            {
+                Assert.That(greedy, Is.EqualTo(p.Greedy), $"{name} {format} kv {kv.Name()}: greedy continuation of [{string.Join(',', p.Ids)}]");
+            }
+
+            session.Reset();
+            var logits = new float[n][];
+            for (int t = 0; t < n; t++)
+            {
+                session.Step(p.Ids[t]);
+                logits[t] = new float[c.VocabSize];
+                session.ReadLogits(logits[t]);
+            }
+
+            Check(Flatten(p.Logits), Flatten(logits), limit, $"{name} {format} kv {kv.Name()}: logits of every position");
+        }
+    }
+
+    private static void Check(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double limit, string what)
+    {
+        TestContext.Out.WriteLine($"{what}: NMSE {Nmse.Compute(expected, actual).Value:E2}");
+        AssertNmse.Close(expected, actual, limit, what);
+    }
+
+    private static float[] Flatten(float[][] rows) => [.. rows.SelectMany(r => r)];
+}
