@@ -7,10 +7,11 @@ using Hunyuan.Vk.Model.Formats;
 
 namespace Hunyuan.Vk.Cli;
 
-/// <summary>Writes a <see cref="BenchResult"/> as a table for people, or as JSON, CSV or Markdown.</summary>
+/// <summary>Writes a <see cref="BenchResult"/> (a device) or a <see cref="HostBenchResult"/> (the host executor) as a table
+/// for people, or as JSON, CSV or Markdown.</summary>
 internal static class BenchReport
 {
-    private sealed record Metric(string Key, double Value, string Unit, string Label);
+    internal sealed record Metric(string Key, double Value, string Unit, string Label);
 
     private static List<Metric> Metrics(BenchResult r) =>
     [
@@ -68,95 +69,177 @@ internal static class BenchReport
     private static string Header(BenchResult r) => Invariant(
         $"{r.Device}: {r.Layers} layers, {r.Format}, KV {r.KvFormat.Name()}, prompt {r.Settings.PromptTokens}, decode {r.Settings.DecodeTokens}{(r.Depth > 0 ? $" @ depth {r.Depth}" : string.Empty)}, {r.Settings.Repetitions} repetitions");
 
-    public static string Table(BenchResult r)
+    /// <summary>A column of the per-kernel (per-op) rows: its key, its heading, its unit, its text format.</summary>
+    internal sealed record Column(string Key, string Heading, string Unit, string Format, int Width);
+
+    /// <summary>What a report holds, whichever executor ran: the header, the run's fields, the metrics, the roofline line
+    /// and the rows per kernel (device) or op (host).</summary>
+    internal sealed record BenchSheet(string Header, IReadOnlyList<(string Key, JsonNode Value)> Run, IReadOnlyList<Metric> Metrics, string Roofline, string RowKind,
+        IReadOnlyList<Column> Columns, IReadOnlyList<(string Name, double[] Values)> Rows);
+
+    private static readonly Column[] s_kernelColumns =
+    [
+        new("calls_per_token", "calls/tok", string.Empty, "F1", 10),
+        new("ms_per_token", "ms/tok", "ms", "F3", 10),
+        new("weight_bytes_per_token", "weight MB/tok", "B", "MB", 14),
+        new("gb_per_second", "GB/s", "GB/s", "F2", 8),
+        new("fraction_of_copy", "of copy", string.Empty, "P0", 8),
+    ];
+
+    private static readonly Column[] s_opColumns =
+    [
+        new("ms_per_token", "ms/tok", "ms", "F3", 10),
+        new("bytes_per_token", "MB/tok", "B", "MB", 10),
+        new("gb_per_second", "GB/s", "GB/s", "F2", 8),
+        new("gmac_per_second", "GMAC/s", "GMAC/s", "F1", 8),
+        new("fraction_of_bandwidth", "of host bw", string.Empty, "P0", 10),
+    ];
+
+    public static BenchSheet Sheet(BenchResult r) => new(Header(r),
+        [("device", r.Device), ("layers", r.Layers), ("weights", r.Format.ToString()), ("prompt_tokens", r.Settings.PromptTokens),
+            ("decode_tokens", r.Settings.DecodeTokens), ("repetitions", r.Settings.Repetitions)],
+        Metrics(r),
+        Invariant($"roofline: floor {r.FloorMsPerToken:F2} ms/token ({r.MinimumBytesPerToken / 1e9:F3} GB at {r.CopyBandwidthGBs:F1} GB/s), measured {r.DecodeMsPerToken:F2} ms/token = {r.DecodeMsPerToken / r.FloorMsPerToken:F2}x the floor"),
+        "kernel", s_kernelColumns,
+        [.. r.Kernels.Select(k => (k.Kernel, new[] { k.CallsPerToken, k.MillisecondsPerToken, k.WeightBytesPerToken, k.GBs, k.FractionOfCopy }))]);
+
+    /// <summary>The host executor's report: its ops per decode token, then per prompt token.</summary>
+    public static BenchSheet Sheet(HostBenchResult r) => new(
+        Invariant($"{r.Executor} ({r.Threads} threads, {r.InstructionSet}): {r.Layers} layers, {r.Format}, KV {r.Settings.KvFormat.Name()}, prompt {r.Settings.PromptTokens}, decode {r.Settings.DecodeTokens}{(r.Settings.Depth > 0 ? $" @ depth {r.Settings.Depth}" : string.Empty)}, {r.Settings.Repetitions} repetitions"),
+        [("device", "host executor"), ("threads", r.Threads), ("instruction_set", r.InstructionSet), ("layers", r.Layers), ("weights", r.Format.ToString()),
+            ("prompt_tokens", r.Settings.PromptTokens), ("decode_tokens", r.Settings.DecodeTokens), ("repetitions", r.Settings.Repetitions)],
+        [
+            new("host_bandwidth", r.HostBandwidthGBs, "GB/s", "host read bandwidth"),
+            new("load_seconds", r.LoadSeconds, "s", "load: weights into host memory (conversion included)"),
+            new("weight_bytes", r.WeightBytes, "B", "host memory: weights"),
+            new("kv_cache_bytes", r.KvCacheBytes, "B", $"host memory: KV cache ({r.Settings.KvFormat.Name()})"),
+            new("prompt_tokens_per_second", r.PromptTokensPerSecond.Mean, "tok/s", "prompt processing"),
+            new("prompt_tokens_per_second_stddev", r.PromptTokensPerSecond.StdDev, "tok/s", "  spread (stddev)"),
+            new("time_to_first_token", r.TimeToFirstTokenMs.Mean, "ms", "time to first token"),
+            new("time_to_first_token_stddev", r.TimeToFirstTokenMs.StdDev, "ms", "  spread (stddev)"),
+            new("decode_tokens_per_second", r.DecodeTokensPerSecond.Mean, "tok/s", "decode"),
+            new("decode_tokens_per_second_stddev", r.DecodeTokensPerSecond.StdDev, "tok/s", "  spread (stddev)"),
+            new("decode_ms_per_token", r.DecodeMsPerToken, "ms", "decode time per token"),
+            new("weight_bytes_per_token", r.WeightBytesPerToken, "B", "weight bytes read per token"),
+            new("kv_bytes_per_token", r.KvBytesPerToken, "B", "attention: KV bytes read per token"),
+            new("floor_ms_per_token", r.FloorMsPerToken, "ms", "roofline: decode floor at host bandwidth"),
+            new("measured_over_floor", r.DecodeMsPerToken / r.FloorMsPerToken, "x", "roofline: measured / floor"),
+        ],
+        Invariant($"roofline: floor {r.FloorMsPerToken:F2} ms/token ({(r.WeightBytesPerToken + r.KvBytesPerToken) / 1e9:F3} GB at {r.HostBandwidthGBs:F1} GB/s), measured {r.DecodeMsPerToken:F2} ms/token = {r.FloorMsPerToken / r.DecodeMsPerToken:P0} of the floor's speed"),
+        "op", s_opColumns,
+        [.. r.DecodeOps.Select(o => (o.Op, Values(o))), .. r.PromptOps.Select(o => ("prompt " + o.Op, Values(o)))]);
+
+    private static double[] Values(HostOpTiming o) => [o.MillisecondsPerToken, o.BytesPerToken, o.GBs, o.GMacs, o.FractionOfBandwidth];
+
+    private static string Cell(Column c, double v) => c.Format switch
+    {
+        "MB" => (v / 1e6).ToString("F2", CultureInfo.InvariantCulture),
+        string f => v.ToString(f, CultureInfo.InvariantCulture),
+    };
+
+    public static string Table(BenchSheet r)
     {
         var s = new StringBuilder();
-        s.AppendLine(Header(r));
-        foreach (Metric m in Metrics(r))
+        s.AppendLine(r.Header);
+        foreach (Metric m in r.Metrics)
         {
             s.AppendLine(Invariant($"  {m.Label,-48} {Format(m.Value),14} {m.Unit}"));
         }
 
-        s.AppendLine(Invariant($"  roofline: floor {r.FloorMsPerToken:F2} ms/token ({r.MinimumBytesPerToken / 1e9:F3} GB at {r.CopyBandwidthGBs:F1} GB/s), measured {r.DecodeMsPerToken:F2} ms/token = {r.DecodeMsPerToken / r.FloorMsPerToken:F2}x the floor"));
+        s.AppendLine("  " + r.Roofline);
         s.AppendLine();
-        s.AppendLine(Invariant($"  {"kernel",-24} {"calls/tok",10} {"ms/tok",10} {"weight MB/tok",14} {"GB/s",8} {"of copy",8}"));
-        foreach (KernelTiming k in r.Kernels)
+        s.Append(Invariant($"  {r.RowKind,-24}"));
+        foreach (Column c in r.Columns)
         {
-            s.AppendLine(Invariant($"  {k.Kernel,-24} {k.CallsPerToken,10:F1} {k.MillisecondsPerToken,10:F3} {k.WeightBytesPerToken / 1e6,14:F2} {k.GBs,8:F2} {k.FractionOfCopy,8:P0}"));
+            s.Append(' ').Append(c.Heading.PadLeft(c.Width));
+        }
+
+        s.AppendLine();
+        foreach ((string name, double[] values) in r.Rows)
+        {
+            s.Append(Invariant($"  {name,-24}"));
+            for (int i = 0; i < values.Length; i++)
+            {
+                s.Append(' ').Append(Cell(r.Columns[i], values[i]).PadLeft(r.Columns[i].Width));
+            }
+
+            s.AppendLine();
         }
 
         return s.ToString();
     }
 
-    public static string Markdown(BenchResult r)
+    public static string Markdown(BenchSheet r)
     {
         var s = new StringBuilder();
-        s.AppendLine(Invariant($"**{Header(r)}**")).AppendLine();
+        s.AppendLine(Invariant($"**{r.Header}**")).AppendLine();
         s.AppendLine("| metric | value | unit |").AppendLine("|---|---:|---|");
-        foreach (Metric m in Metrics(r))
+        foreach (Metric m in r.Metrics)
         {
             s.AppendLine(Invariant($"| {m.Label.Trim()} | {Format(m.Value)} | {m.Unit} |"));
         }
 
-        s.AppendLine().AppendLine("| kernel | calls/token | ms/token | weight MB/token | GB/s | of copy bandwidth |").AppendLine("|---|---:|---:|---:|---:|---:|");
-        foreach (KernelTiming k in r.Kernels)
+        s.AppendLine().Append("| ").Append(r.RowKind).Append(" |").AppendLine(string.Concat(r.Columns.Select(c => $" {c.Heading} |")));
+        s.Append("|---|").AppendLine(string.Concat(r.Columns.Select(_ => "---:|")));
+        foreach ((string name, double[] values) in r.Rows)
         {
-            s.AppendLine(Invariant($"| {k.Kernel} | {k.CallsPerToken:F1} | {k.MillisecondsPerToken:F3} | {k.WeightBytesPerToken / 1e6:F2} | {k.GBs:F2} | {k.FractionOfCopy:P0} |"));
+            s.Append("| ").Append(name).Append(" |").AppendLine(string.Concat(values.Select((v, i) => $" {Cell(r.Columns[i], v)} |")));
         }
 
         return s.ToString();
     }
 
-    public static string Csv(BenchResult r)
+    public static string Csv(BenchSheet r)
     {
         var s = new StringBuilder("section,name,value,unit\n");
-        s.AppendLine(Invariant($"run,device,\"{r.Device.Replace("\"", "\"\"", StringComparison.Ordinal)}\","));
-        s.AppendLine(Invariant($"run,layers,{r.Layers},"));
-        s.AppendLine(Invariant($"run,weights,{r.Format},"));
-        foreach (Metric m in Metrics(r))
+        foreach ((string key, JsonNode value) in r.Run)
+        {
+            string text = value.GetValueKind() == JsonValueKind.String ? $"\"{value.GetValue<string>().Replace("\"", "\"\"", StringComparison.Ordinal)}\"" : value.ToJsonString();
+            s.AppendLine(Invariant($"run,{key},{(key is "weights" or "instruction_set" ? value.GetValue<string>() : text)},"));
+        }
+
+        foreach (Metric m in r.Metrics)
         {
             s.AppendLine(Invariant($"metric,{m.Key},{m.Value:R},{m.Unit}"));
         }
 
-        foreach (KernelTiming k in r.Kernels)
+        foreach ((string name, double[] values) in r.Rows)
         {
-            s.AppendLine(Invariant($"kernel,{k.Kernel}.calls_per_token,{k.CallsPerToken:R},"));
-            s.AppendLine(Invariant($"kernel,{k.Kernel}.ms_per_token,{k.MillisecondsPerToken:R},ms"));
-            s.AppendLine(Invariant($"kernel,{k.Kernel}.weight_bytes_per_token,{k.WeightBytesPerToken},B"));
-            s.AppendLine(Invariant($"kernel,{k.Kernel}.gb_per_second,{k.GBs:R},GB/s"));
-            s.AppendLine(Invariant($"kernel,{k.Kernel}.fraction_of_copy,{k.FractionOfCopy:R},"));
+            for (int i = 0; i < values.Length; i++)
+            {
+                Column c = r.Columns[i];
+                s.AppendLine(Invariant($"{r.RowKind},{name}.{c.Key},{(c.Format == "MB" ? ((long)values[i]).ToString(CultureInfo.InvariantCulture) : values[i].ToString("R", CultureInfo.InvariantCulture))},{c.Unit}"));
+            }
         }
 
         return s.ToString();
     }
 
-    public static string Json(BenchResult r)
+    public static string Json(BenchSheet r)
     {
         var metrics = new JsonObject();
-        foreach (Metric m in Metrics(r))
+        foreach (Metric m in r.Metrics)
         {
             metrics[m.Key] = double.IsFinite(m.Value) ? m.Value : null;
         }
 
-        var o = new JsonObject
+        var o = new JsonObject();
+        foreach ((string key, JsonNode value) in r.Run)
         {
-            ["device"] = r.Device,
-            ["layers"] = r.Layers,
-            ["weights"] = r.Format.ToString(),
-            ["prompt_tokens"] = r.Settings.PromptTokens,
-            ["decode_tokens"] = r.Settings.DecodeTokens,
-            ["repetitions"] = r.Settings.Repetitions,
-            ["metrics"] = metrics,
-            ["kernels"] = new JsonArray([.. r.Kernels.Select(k => (JsonNode)new JsonObject
+            o[key] = value.DeepClone();
+        }
+
+        o["metrics"] = metrics;
+        o[r.RowKind + "s"] = new JsonArray([.. r.Rows.Select(row =>
+        {
+            var item = new JsonObject { [r.RowKind] = row.Name };
+            for (int i = 0; i < row.Values.Length; i++)
             {
-                ["kernel"] = k.Kernel,
-                ["calls_per_token"] = k.CallsPerToken,
-                ["ms_per_token"] = k.MillisecondsPerToken,
-                ["weight_bytes_per_token"] = k.WeightBytesPerToken,
-                ["gb_per_second"] = k.GBs,
-                ["fraction_of_copy"] = k.FractionOfCopy,
-            })]),
-        };
+                item[r.Columns[i].Key] = r.Columns[i].Format == "MB" ? (long)row.Values[i] : double.IsFinite(row.Values[i]) ? row.Values[i] : null;
+            }
+
+            return (JsonNode)item;
+        })]);
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
     }
 

@@ -31,12 +31,13 @@ internal static class BenchCommand
         var output = new Option<string>("--output", "-o") { Description = "table, json, csv or md", DefaultValueFactory = _ => "table" };
         output.AcceptOnlyFromAmong("table", "json", "csv", "md");
         var overlap = new Option<bool>("--overlap-recording") { Description = "Record the next decode step while the device runs this one (true or false)", DefaultValueFactory = _ => true };
-        var device = CliOptions.Device();
+        var device = CliOptions.Executor();
+        var threads = CliOptions.Threads();
         var deviceMemory = CliOptions.DeviceMemory();
         var hostExperts = CliOptions.HostExperts();
         var kv = CliOptions.KvCache();
         var command = new Command("bench", "Measure prompt and decode speed, per-kernel time and bandwidth, host overhead and the decode floor");
-        foreach (Option o in new Option[] { model, preset, layers, shared, prompt, decode, depth, repetitions, weights, output, overlap, device, deviceMemory, hostExperts, kv })
+        foreach (Option o in new Option[] { model, preset, layers, shared, prompt, decode, depth, repetitions, weights, output, overlap, device, threads, deviceMemory, hostExperts, kv })
         {
             command.Options.Add(o);
         }
@@ -72,25 +73,42 @@ internal static class BenchCommand
                 throw new ArgumentException($"--depth must be 0 or more, with the prompt and decode tokens within {int.MaxValue} positions; got {settings.Depth}");
             }
 
-            using var instance = new VulkanInstance();
-            using GpuContext gpu = instance.CreateContext(parse.GetValue(device));
             void Log(string message) => Console.Error.WriteLine("hyvk bench: " + message);
-            gpu.Log = Log;
+            ExecutorChoice choice = ExecutorChoice.Parse(parse.GetValue(device))!.Value.Resolve(out string why);
             long loadStart = Stopwatch.GetTimestamp();
             using ModelWeights? checkpoint = dir is null ? null : ModelWeights.Open(dir);
             HunyuanConfig c = checkpoint?.Config ?? new CheckpointGenerator(new GeneratorOptions { Preset = GeneratorOptions.ParsePreset(parse.GetValue(preset)), Layers = parse.GetValue(layers) }).Config;
-            using DeviceModel loaded = checkpoint is not null
-                ? ModelLoader.Load(gpu, checkpoint, format, settings.ContextLength, placement, out _, Log)
-                : ModelLoader.Random(gpu, c, format, settings.ContextLength, placement, parse.GetValue(shared), out _, Log,
-                    pr => Log(FormattableString.Invariant($"made {pr.LayersDone}/{pr.Layers} layers, {pr.DeviceBytes / 1e9:F2} GB")));
-            double loadSeconds = Stopwatch.GetElapsedTime(loadStart).TotalSeconds;
-            BenchResult result = DecodeBenchmark.Run(gpu, loaded, settings, Log) with { LoadSeconds = loadSeconds, LoadedBytes = loaded.DeviceBytes };
+            BenchReport.BenchSheet sheet;
+            if (choice.Host)
+            {
+                Log($"running on the host executor: {why}");
+                HostModel onHost = checkpoint is not null
+                    ? HostLoader.Load(checkpoint, format, settings.ContextLength, placement.KvCache, Log)
+                    : HostLoader.Random(c, format, settings.ContextLength, placement.KvCache, parse.GetValue(shared), Log,
+                        pr => Log(FormattableString.Invariant($"made {pr.LayersDone}/{pr.Layers} layers, {pr.DeviceBytes / 1e9:F2} GB")));
+                double hostLoad = Stopwatch.GetElapsedTime(loadStart).TotalSeconds;
+                sheet = BenchReport.Sheet(HostBenchmark.Run(onHost, settings, parse.GetValue(threads), Log) with { LoadSeconds = hostLoad });
+            }
+            else
+            {
+                using var instance = new VulkanInstance();
+                using GpuContext gpu = instance.CreateContext(choice.DeviceIndex);
+                Log($"running on {gpu.Info.Name}: {why}");
+                gpu.Log = Log;
+                using DeviceModel loaded = checkpoint is not null
+                    ? ModelLoader.Load(gpu, checkpoint, format, settings.ContextLength, placement, out _, Log)
+                    : ModelLoader.Random(gpu, c, format, settings.ContextLength, placement, parse.GetValue(shared), out _, Log,
+                        pr => Log(FormattableString.Invariant($"made {pr.LayersDone}/{pr.Layers} layers, {pr.DeviceBytes / 1e9:F2} GB")));
+                double loadSeconds = Stopwatch.GetElapsedTime(loadStart).TotalSeconds;
+                sheet = BenchReport.Sheet(DecodeBenchmark.Run(gpu, loaded, settings, Log) with { LoadSeconds = loadSeconds, LoadedBytes = loaded.DeviceBytes });
+            }
+
             Console.Out.Write(parse.GetValue(output) switch
             {
-                "json" => BenchReport.Json(result),
-                "csv" => BenchReport.Csv(result),
-                "md" => BenchReport.Markdown(result),
-                _ => BenchReport.Table(result),
+                "json" => BenchReport.Json(sheet),
+                "csv" => BenchReport.Csv(sheet),
+                "md" => BenchReport.Markdown(sheet),
+                _ => BenchReport.Table(sheet),
             });
             return 0;
         }));

@@ -69,6 +69,11 @@ public sealed class HostModel
     internal float[] InverseFrequencies { get; }
     internal IReadOnlyList<Layer> Layers { get; }
 
+    /// <summary>Weight bytes one decode token reads: every layer's attention and router, its shared and top-k routed
+    /// experts, the embedding's row and the lm_head (the floor's numerator).</summary>
+    public long DecodeBytes => Layers.Sum(l => l.Qkv.Bytes + l.O.Bytes + l.Router.Bytes + Config.RouteSlots * l.Experts.BytesPerExpert)
+        + LmHead.Bytes + Embedding.Bytes / Config.VocabSize;
+
     /// <summary>The plan of <paramref name="c"/> for the host: every layer's experts (and shared expert) in host stacks.</summary>
     public static WeightPlan Plan(HunyuanConfig c, WeightFormat format, Func<string, bool>? isGptq = null)
     {

@@ -184,6 +184,26 @@ public sealed class HostSession : IModelSession
 
     public void ReadLogits(Span<float> logits) => _logits.CopyTo(logits);
 
+    /// <summary>Benchmarks at a depth: the first <paramref name="positions"/> positions of every layer's cache hold one
+    /// constant K and V (attention reads them as it would real ones), the history token 0; the next token goes after.</summary>
+    public void FillForBenchmark(int positions)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(positions);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(positions, MaxPositions - 1);
+        var k = new float[_c.KvDim];
+        k.AsSpan().Fill(0.01f);
+        for (int l = 0; l < _c.Layers; l++)
+        {
+            for (int p = 0; p < positions; p++)
+            {
+                _cache.Append(l, p, k, k);
+            }
+        }
+
+        Array.Clear(_history, 0, positions);
+        Position = positions;
+    }
+
     /// <summary>The tokens in the history at <see cref="Position"/> .. + <paramref name="n"/> - 1 through every layer;
     /// the last one's logits into <see cref="ReadLogits"/>.</summary>
     private void Forward(int n)
