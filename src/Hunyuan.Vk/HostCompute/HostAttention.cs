@@ -96,16 +96,11 @@ internal sealed class HostAttention
         {
             int n = Math.Min(Tile, to - p0);
             _cache!.Read(_layer, values: false, g, p0, n, k);
+            HostVectors.Scores(_q.AsSpan((t * _heads + g * _group) * d, _group * d), _group, k, n, d, _scale, scores, Tile);
             for (int j = 0; j < _group; j++)
             {
-                ReadOnlySpan<float> qh = _q.AsSpan((t * _heads + g * _group + j) * d, d);
-                Span<float> s = scores.AsSpan(j * Tile, n);
-                for (int i = 0; i < n; i++)
-                {
-                    s[i] = TensorPrimitives.Dot(qh, k.AsSpan(i * d, d)) * _scale;
-                }
-
                 // Online softmax: rescale what is summed so far to the new max, then add this tile.
+                Span<float> s = scores.AsSpan(j * Tile, n);
                 float m = MathF.Max(max[j], TensorPrimitives.Max(s));
                 float correction = MathF.Exp(max[j] - m);
                 max[j] = m;
@@ -119,15 +114,7 @@ internal sealed class HostAttention
             }
 
             _cache.Read(_layer, values: true, g, p0, n, v);
-            for (int j = 0; j < _group; j++)
-            {
-                Span<float> o = acc.Slice(j * d, d);
-                ReadOnlySpan<float> s = scores.AsSpan(j * Tile, n);
-                for (int i = 0; i < n; i++)
-                {
-                    TensorPrimitives.MultiplyAdd(v.AsSpan(i * d, d), s[i], o, o);
-                }
-            }
+            HostVectors.WeightedSum(scores, Tile, _group, v, n, d, acc);
         }
 
         for (int j = 0; j < _group; j++)

@@ -61,7 +61,7 @@ internal sealed class HostKvCache
         long at = ((long)head * Positions + first) * d;
         if (Format == KvCacheFormat.F16)
         {
-            TensorPrimitives.ConvertToSingle(_f16[table].AsSpan((int)at, count * d), into[..(count * d)]);
+            HostVectors.ToSingle(_f16[table].AsSpan((int)at, count * d), into[..(count * d)]);
             return;
         }
 

@@ -22,6 +22,8 @@ public sealed class HostExpertsTests
     [TestCase(WeightFormat.Q4, 224, 96, 3, 7)]
     [TestCase(WeightFormat.Q4Z, 256, 384, 2, 3)]
     [TestCase(WeightFormat.Q4Z, 384, 128, 3, 1)]
+    [TestCase(WeightFormat.F32, 96, 160, 2, 3)]   // float experts (an F32 or F16 model on the host executor): no int8
+    [TestCase(WeightFormat.F16, 64, 96, 3, 5)]
     public void Tokens_through_their_chosen_experts_match_the_reference(WeightFormat format, int hidden, int inter, int threads, int tokens)
     {
         var random = new Random(hidden + inter);
@@ -60,7 +62,9 @@ public sealed class HostExpertsTests
         float[] actual = experts.Y[..(tokens * hidden)];
         AssertNmse.Close([.. expected.Select(v => (float)v)], actual, 2e-4, $"{format} {tokens} tokens x {Slots} experts {hidden}x{inter} on {threads} threads");
         Assert.That(experts.ExpertsRead, Is.EqualTo(chosen.Count), "each chosen expert read once for the batch");
-        Assert.That(layer.BytesPerExpert, Is.EqualTo(gateUp[0].DeviceBytes + down[0].DeviceBytes + 2L * (gateUp[0].Scales.Length + down[0].Scales.Length)), "f32 scales");
+        long device = gateUp[0].DeviceBytes + down[0].DeviceBytes;
+        Assert.That(layer.BytesPerExpert, Is.EqualTo(format == WeightFormat.F16 ? 2 * device : device + 2L * (gateUp[0].Scales.Length + down[0].Scales.Length)),
+            "f32 scales; F16 held as f32");
 
         // Token by token: the same values up to float summation order (a batch dots several tokens per weight block,
         // one accumulator each; alone, a row's blocks go to two accumulators).
