@@ -107,7 +107,7 @@ public static class HostBenchmark
         {
             Executor = "host executor",
             Threads = session.Threads,
-            InstructionSet = HostDot.Best.ToString(),
+            InstructionSet = HostKernels.Best.ToString(),
             Layers = c.Layers,
             Format = model.Format,
             Settings = settings,

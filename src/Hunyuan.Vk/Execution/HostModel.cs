@@ -86,14 +86,11 @@ public sealed class HostModel
         return WeightPlan.For(c, format, c.Layers, sharedOnHost: c.SharedExperts > 0, isGptq);
     }
 
-    /// <summary>Host bytes the weights of <paramref name="plan"/> take as held here: F16 widened to f32, scales as f32.</summary>
+    /// <summary>Host bytes the weights of <paramref name="plan"/> take as held here (<see cref="HostMatrix.BytesFor"/>).</summary>
     public static long Estimate(WeightPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        return plan.All.Sum(w => w.IsVector ? w.Bytes
-            : w.Format == WeightFormat.F16 ? 2 * w.Bytes
-            : w.Format.Spec().HasScales ? w.Bytes + (long)w.Count * w.Rows * (w.Cols / w.Format.GroupSize()) * 2
-            : w.Bytes);
+        return plan.All.Sum(w => w.IsVector ? w.Bytes : w.Count * HostMatrix.BytesFor(w.Format, w.Rows, w.Cols));
     }
 
     /// <summary>The checkpoint <paramref name="weights"/> in <paramref name="format"/>, converted layer by layer.</summary>

@@ -59,18 +59,15 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
             hostLayers, c.Experts * plan.Layers[0].ExpertBytes, sharedOnHost && hostLayers > 0) { KvFormat = kvFormat };
     }
 
-    /// <summary>Host bytes of one layer's routed experts as the host kernels hold them: the device's quants and zero
-    /// points, the scales widened to f32 (<see cref="HostCompute.HostMatrix"/>).</summary>
+    /// <summary>Host bytes of one layer's routed experts as the host kernels hold them (<see cref="HostCompute.HostMatrix.BytesFor"/>).</summary>
     public static long HostLayerBytes(HunyuanConfig c, WeightFormat format, int? experts = null)
     {
         ArgumentNullException.ThrowIfNull(c);
-        WeightFormatSpec spec = format.Spec();
         long hidden = c.HiddenSize, inter = c.ExpertIntermediate;
-        long groups = spec.Groups(2 * inter, hidden) + spec.Groups(hidden, inter);
-        return (experts ?? c.Experts) * (spec.Bytes(2 * inter, hidden) + spec.Bytes(hidden, inter) + 2 * groups);
+        return (experts ?? c.Experts) * (HostCompute.HostMatrix.BytesFor(format, 2 * inter, hidden) + HostCompute.HostMatrix.BytesFor(format, hidden, inter));
     }
 
-    // The host runner's buffers for a prefill chunk: x, y, the SwiGLU outputs and their int8 copies (two orders).
+    // The host runner's buffers for a prefill chunk: x, y, the SwiGLU outputs and their int8 copies.
     private static long HostScratchBytes(HunyuanConfig c, int prefillChunk) =>
         prefillChunk * (c.HiddenSize * 4L * 3 + c.RouteSlots * (c.ExpertIntermediate * 6L + 64));
 

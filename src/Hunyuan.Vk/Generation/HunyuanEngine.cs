@@ -80,7 +80,7 @@ public sealed class HunyuanEngine : IDisposable
         if (choice.Host)
         {
             TextGenerator onHost = TextGenerator.LoadOnHost(modelDirectory, format, options.ContextLength, options.KvCache, options.Threads, options.Log, options.Progress);
-            string executor = $"the host executor ({HostThreads(options.Threads)} threads, {HostCompute.HostDot.Best})";
+            string executor = $"the host executor ({HostThreads(options.Threads)} threads, {HostCompute.HostKernels.Best})";
             options.Log?.Invoke($"running on {executor}: {why}");
             return new HunyuanEngine(null, null, onHost, executor) { Format = format };
         }

@@ -160,12 +160,11 @@ internal sealed class HostExperts
         }
     }
 
-    // swiglu[entry][i] = silu(gate_i x) * (up_i x) for rows i of this thread's share, expert by expert; each row
-    // dotted with up to HostDot.MaxBatch of the expert's tokens at once.
+    // swiglu[entry][i] = silu(gate_i x) * (up_i x) for rows i of this thread's share, expert by expert.
     private void GateUpPhase(int thread)
     {
         (int start, int end) = _pool!.Share(thread, Intermediate);
-        Span<float> g = stackalloc float[HostDot.MaxBatch], u = stackalloc float[HostDot.MaxBatch];
+        Span<float> dots = stackalloc float[HostTiles.TileTokens * HostTiles.GroupRows];
         for (int a = 0; a < _activeCount; a++)
         {
             int e = _active[a], first = _start[e], last = first + _count[e];
@@ -185,29 +184,21 @@ internal sealed class HostExperts
                 continue;
             }
 
-            if (last - first == 1)
+            // Groups of 8 interleaved rows: 4 gate/up pairs, for up to 4 of the expert's tokens at once.
+            for (int g = 2 * start / HostTiles.GroupRows; g * HostTiles.GroupRows < 2 * end; g++)
             {
-                // One token (always in decode): the single-activation dot, without the batch's bookkeeping per row.
-                Int8Activation x = _entryX[first];
-                for (int i = start; i < end; i++)
+                int pairs = Math.Min(HostTiles.GroupRows, 2 * end - g * HostTiles.GroupRows) / 2, i0 = g * HostTiles.GroupRows / 2;
+                for (int j0 = first; j0 < last; j0 += HostTiles.TileTokens)
                 {
-                    float gi = w.Dot(2 * i, x), ui = w.Dot(2 * i + 1, x);
-                    _swiglu[first * Intermediate + i] = gi / (1f + MathF.Exp(-gi)) * ui;
-                }
-
-                continue;
-            }
-
-            for (int j0 = first; j0 < last; j0 += HostDot.MaxBatch)
-            {
-                ReadOnlySpan<Int8Activation> xs = _entryX.AsSpan(j0, Math.Min(HostDot.MaxBatch, last - j0));
-                for (int i = start; i < end; i++)
-                {
-                    w.Dot(2 * i, xs, g);
-                    w.Dot(2 * i + 1, xs, u);
-                    for (int k = 0; k < xs.Length; k++)
+                    int n = Math.Min(HostTiles.TileTokens, last - j0);
+                    w.Dot(g, _entryX.AsSpan(j0, n), dots);
+                    for (int k = 0; k < n; k++)
                     {
-                        _swiglu[(j0 + k) * Intermediate + i] = g[k] / (1f + MathF.Exp(-g[k])) * u[k];
+                        for (int p = 0; p < pairs; p++)
+                        {
+                            float gi = dots[k * HostTiles.GroupRows + 2 * p], ui = dots[k * HostTiles.GroupRows + 2 * p + 1];
+                            _swiglu[(j0 + k) * Intermediate + i0 + p] = gi / (1f + MathF.Exp(-gi)) * ui;
+                        }
                     }
                 }
             }
@@ -231,7 +222,7 @@ internal sealed class HostExperts
             Array.Clear(Y, t * Hidden + start, end - start);
         }
 
-        Span<float> dots = stackalloc float[HostDot.MaxBatch];
+        Span<float> dots = stackalloc float[HostTiles.TileTokens * HostTiles.GroupRows];
         for (int a = 0; a < _activeCount; a++)
         {
             int e = _active[a], first = _start[e], last = first + _count[e];
@@ -251,28 +242,17 @@ internal sealed class HostExperts
                 continue;
             }
 
-            if (last - first == 1)
+            for (int g = start / HostTiles.GroupRows; g * HostTiles.GroupRows < end; g++)
             {
-                Int8Activation act = _act[first];
-                float weight = _entryWeight[first];
-                int y0 = _entryToken[first] * Hidden;
-                for (int r = start; r < end; r++)
+                int r0 = g * HostTiles.GroupRows, count = Math.Min(HostTiles.GroupRows, end - r0);
+                for (int j0 = first; j0 < last; j0 += HostTiles.TileTokens)
                 {
-                    Y[y0 + r] += weight * w.Dot(r, act);
-                }
-
-                continue;
-            }
-
-            for (int j0 = first; j0 < last; j0 += HostDot.MaxBatch)
-            {
-                ReadOnlySpan<Int8Activation> acts = _act.AsSpan(j0, Math.Min(HostDot.MaxBatch, last - j0));
-                for (int r = start; r < end; r++)
-                {
-                    w.Dot(r, acts, dots);
-                    for (int k = 0; k < acts.Length; k++)
+                    int n = Math.Min(HostTiles.TileTokens, last - j0);
+                    w.Dot(g, _act.AsSpan(j0, n), dots);
+                    for (int k = 0; k < n; k++)
                     {
-                        Y[_entryToken[j0 + k] * Hidden + r] += _entryWeight[j0 + k] * dots[k];
+                        Span<float> y = Y.AsSpan(_entryToken[j0 + k] * Hidden + r0, count);
+                        TensorPrimitives.MultiplyAdd(dots.Slice(k * HostTiles.GroupRows, count), _entryWeight[j0 + k], y, y);
                     }
                 }
             }

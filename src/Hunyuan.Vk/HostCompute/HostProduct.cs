@@ -4,10 +4,10 @@ namespace Hunyuan.Vk.HostCompute;
 
 /// <summary>
 /// y = W x (or y += W x) for a batch of tokens on the <see cref="WorkerPool"/>: each thread a run of W's rows (cut at
-/// 16 rows, so no two threads write one cache line of y), each row read once for every token of the batch (up to
-/// <see cref="HostDot.MaxBatch"/> tokens per dot, the row staying in L1 across the groups). Quantized matrices take
-/// the tokens as <see cref="Int8Activation"/>s, quantized here once per product (threads split the tokens); F32 and
-/// F16 matrices take the floats. x is [tokens][W.Cols], y [tokens][W.Rows]. Holds its delegates and its arguments in
+/// 16 rows, so no two threads write one cache line of y). Quantized matrices take the tokens as
+/// <see cref="Int8Activation"/>s, quantized here once per product (threads split the tokens), through the tiles: each
+/// group of 8 rows decoded once for every <see cref="HostTiles.TileTokens"/> tokens, the group staying in L1 across the
+/// batch. F32 and F16 matrices take the floats, row by row. x is [tokens][W.Cols], y [tokens][W.Rows]. Holds its delegates and its arguments in
 /// fields, so a product allocates nothing.
 /// </summary>
 internal sealed class HostProduct
@@ -81,33 +81,41 @@ internal sealed class HostProduct
         HostMatrix w = _w!;
         (int start, int end) = _pool!.Share(thread, w.Rows);
         int rows = w.Rows, cols = w.Cols;
-        Span<float> dots = stackalloc float[HostDot.MaxBatch];
-        for (int r = start; r < end; r++)
+        if (!w.IsQuantized)
         {
-            for (int t0 = 0; t0 < _tokens; t0 += HostDot.MaxBatch)
+            for (int r = start; r < end; r++)
             {
-                int n = Math.Min(HostDot.MaxBatch, _tokens - t0);
-                if (!w.IsQuantized)
+                for (int t = 0; t < _tokens; t++)
                 {
-                    ReadOnlySpan<float> row = w.ValueRow(r);
-                    for (int k = 0; k < n; k++)
-                    {
-                        dots[k] = TensorPrimitives.Dot(row, _x.AsSpan((t0 + k) * cols, cols));
-                    }
+                    ref float y = ref _y[t * rows + r];
+                    float dot = TensorPrimitives.Dot(w.ValueRow(r), _x.AsSpan(t * cols, cols));
+                    y = _accumulate ? y + dot : dot;
                 }
-                else if (n == 1)
-                {
-                    dots[0] = w.Dot(r, _q[t0]);
-                }
-                else
-                {
-                    w.Dot(r, _q.AsSpan(t0, n), dots);
-                }
+            }
 
+            return;
+        }
+
+        Span<float> dots = stackalloc float[HostTiles.TileTokens * HostTiles.GroupRows];
+        for (int g = start / HostTiles.GroupRows; g * HostTiles.GroupRows < end; g++)
+        {
+            int first = g * HostTiles.GroupRows, count = Math.Min(HostTiles.GroupRows, end - first);
+            for (int t0 = 0; t0 < _tokens; t0 += HostTiles.TileTokens)
+            {
+                int n = Math.Min(HostTiles.TileTokens, _tokens - t0);
+                w.Dot(g, _q.AsSpan(t0, n), dots);
                 for (int k = 0; k < n; k++)
                 {
-                    ref float y = ref _y[(t0 + k) * rows + r];
-                    y = _accumulate ? y + dots[k] : dots[k];
+                    Span<float> y = _y.AsSpan((t0 + k) * rows + first, count);
+                    ReadOnlySpan<float> d = dots.Slice(k * HostTiles.GroupRows, count);
+                    if (_accumulate)
+                    {
+                        TensorPrimitives.Add(y, d, y);
+                    }
+                    else
+                    {
+                        d.CopyTo(y);
+                    }
                 }
             }
         }

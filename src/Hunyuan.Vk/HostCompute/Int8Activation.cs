@@ -2,10 +2,8 @@ namespace Hunyuan.Vk.HostCompute;
 
 /// <summary>
 /// An activation vector quantized once per token to signed 8-bit blocks of 32 values with an f32 scale each
-/// (x ~ q * scale, |q| &lt;= 127), so the host expert kernels' inner loops are integer dot products. Kept in two orders:
-/// <see cref="Q"/> as x is (for Q8 weights), and <see cref="QNibbleOrder"/> with each block's 16 even-indexed values
-/// first, then its 16 odd-indexed ones: the order in which a block's 16 bytes of packed 4-bit weights give their low
-/// nibbles, then their high nibbles (value k of a row at bits 4*(k%8) of word k/8). Sized once; quantizing allocates nothing.
+/// (x ~ q * scale, |q| &lt;= 127), so the host kernels' inner loops are integer dot products (<see cref="HostTiles"/>),
+/// with each block's sum of q (what a weight's zero point multiplies). Sized once; quantizing allocates nothing.
 /// </summary>
 public sealed class Int8Activation
 {
@@ -20,22 +18,24 @@ public sealed class Int8Activation
         }
 
         Q = new sbyte[capacity];
-        QNibbleOrder = new sbyte[capacity];
         Scales = new float[capacity / Block];
         Sums = new int[capacity / Block];
+        ZeroSums = new float[capacity / Block];
     }
 
     /// <summary>Values held now (a multiple of 32).</summary>
     public int Length { get; private set; }
 
     public sbyte[] Q { get; }
-    public sbyte[] QNibbleOrder { get; }
 
     /// <summary>The scale of each block.</summary>
     public float[] Scales { get; }
 
     /// <summary>The sum of each block's q: what a weight's zero point multiplies.</summary>
     public int[] Sums { get; }
+
+    /// <summary><see cref="Sums"/> as f32 (the products' zero-point term takes them so, without a conversion per row group).</summary>
+    public float[] ZeroSums { get; }
 
     /// <summary>Quantizes <paramref name="x"/> (length a multiple of 32, at most the capacity): per block, scale =
     /// max |x| / 127 and q = round(x / scale).</summary>
@@ -57,18 +57,18 @@ public sealed class Int8Activation
             }
 
             float scale = max / 127f, inverse = max > 0 ? 127f / max : 0f;
-            Span<sbyte> q = Q.AsSpan(b * Block, Block), n = QNibbleOrder.AsSpan(b * Block, Block);
+            Span<sbyte> q = Q.AsSpan(b * Block, Block);
             int sum = 0;
             for (int k = 0; k < Block; k++)
             {
                 sbyte s = (sbyte)Math.Clamp((int)MathF.Round(v[k] * inverse), -127, 127);
                 q[k] = s;
-                n[(k & 1) * 16 + k / 2] = s;
                 sum += s;
             }
 
             Scales[b] = scale;
             Sums[b] = sum;
+            ZeroSums[b] = sum;
         }
     }
 

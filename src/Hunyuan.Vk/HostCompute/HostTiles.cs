@@ -1,0 +1,425 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Hunyuan.Vk.Model.Formats;
+
+namespace Hunyuan.Vk.HostCompute;
+
+/// <summary>
+/// A quantized matrix laid out for products with several tokens at once: rows in groups of 8 (the last group padded
+/// with zero rows), each group's 32-value blocks stored so that one 256-bit register holds 4 consecutive values of each
+/// of the 8 rows (lane r, bytes 4r..4r+3). One token's 4 int8 values broadcast to every lane then give all 8 rows'
+/// partial dots in one <c>vpdpbusd</c> (AVX-VNNI) or <c>vpmaddubsw</c> + <c>vpmaddwd</c> (AVX2): a block is 8 such
+/// steps per token, the weights decoded once for a tile of up to <see cref="TileTokens"/> tokens, and each block's
+/// scales applied to 8 rows in one vector multiply (a row-at-a-time dot spends as many instructions on scales as on
+/// products). The values are unsigned, u = w + z: Q4's nibbles (z 8), Q4Z's nibbles (z its zero point), Q8's w + 128
+/// (z 128); the products subtract z times the block's sum of the activation's q.
+/// <list type="bullet">
+/// <item>Q4/Q4Z: 128 bytes per group and block, 4 registers' worth: byte 4r + i of register m holds, in its low nibble,
+/// value 8m + i of row r, in its high nibble value 8m + 4 + i.</item>
+/// <item>Q8: 256 bytes per group and block, 8 registers' worth: byte 4r + i of register k is value 4k + i of row r, + 128.</item>
+/// <item>Scales f32, 8 per group and scale group (32 values; Q4Z's 128); Q4Z's zero points f32 the same way.</item>
+/// </list>
+/// </summary>
+internal sealed class HostTiles
+{
+    public const int GroupRows = 8;
+    public const int TileTokens = 4;
+    private const int Block = 32;
+
+    public HostTiles(QuantizedMatrix m)
+    {
+        ArgumentNullException.ThrowIfNull(m);
+        if (m.Format is not (WeightFormat.Q8 or WeightFormat.Q4 or WeightFormat.Q4Z))
+        {
+            throw new NotSupportedException($"tiles hold Q8, Q4 and Q4Z; not {m.Format}");
+        }
+
+        Format = m.Format;
+        Rows = m.Rows;
+        Cols = m.Cols;
+        Groups = (Rows + GroupRows - 1) / GroupRows;
+        Blocks = Cols / Block;
+        BlockBytes = Format == WeightFormat.Q8 ? 256 : 128;
+        BlocksPerScale = Format.GroupSize() / Block;
+        int scaleGroups = Blocks / BlocksPerScale;
+        Quants = new byte[(long)Groups * Blocks * BlockBytes];
+        Scales = new float[Groups * scaleGroups * GroupRows];
+        Zeros = Format == WeightFormat.Q4Z ? new float[Scales.Length] : [];
+        ConstantZero = Format switch { WeightFormat.Q8 => 128, WeightFormat.Q4 => 8, _ => 0 };
+        int rowBytes = m.RowBytes;
+        for (int r = 0; r < Rows; r++)
+        {
+            int g = r / GroupRows, lane = r % GroupRows;
+            ReadOnlySpan<byte> row = m.Quants.AsSpan(r * rowBytes, rowBytes);
+            for (int b = 0; b < Blocks; b++)
+            {
+                Span<byte> tile = Quants.AsSpan((int)(((long)g * Blocks + b) * BlockBytes), BlockBytes);
+                for (int k = 0; k < Block; k++)
+                {
+                    int c = b * Block + k;
+                    if (Format == WeightFormat.Q8)
+                    {
+                        tile[(k / 4) * 32 + lane * 4 + k % 4] = (byte)(m.Quants[r * rowBytes + c] + 128);
+                    }
+                    else
+                    {
+                        int nibble = (row[c / 2] >> (4 * (c & 1))) & 15;   // value c at bits 4 * (c % 8) of word c / 8
+                        int at = (k / 8) * 32 + lane * 4 + k % 4;
+                        tile[at] |= (byte)(k % 8 < 4 ? nibble : nibble << 4);
+                    }
+                }
+            }
+
+            for (int s = 0; s < scaleGroups; s++)
+            {
+                Scales[(g * scaleGroups + s) * GroupRows + lane] = (float)m.Scales[r * m.GroupsPerRow + s];
+                if (Zeros.Length > 0)
+                {
+                    Zeros[(g * scaleGroups + s) * GroupRows + lane] = m.Zeros[r * m.GroupsPerRow + s];
+                }
+            }
+        }
+    }
+
+    public WeightFormat Format { get; }
+    public int Rows { get; }
+    public int Cols { get; }
+    public int Groups { get; }
+    public int Blocks { get; }
+    public int BlockBytes { get; }
+    public int BlocksPerScale { get; }
+    public byte[] Quants { get; }
+    public float[] Scales { get; }
+    public float[] Zeros { get; }
+
+    /// <summary>z of every value (Q4, Q8); 0 where <see cref="Zeros"/> holds them (Q4Z).</summary>
+    public int ConstantZero { get; }
+
+    /// <summary>Bytes a product reads: quants, f32 scales and zero points.</summary>
+    public long Bytes => Quants.LongLength + 4L * (Scales.LongLength + Zeros.LongLength);
+
+    /// <summary>The value of row <paramref name="r"/>, column <paramref name="c"/> (the embedding's lookup, tests).</summary>
+    public float Value(int r, int c)
+    {
+        int g = r / GroupRows, lane = r % GroupRows, b = c / Block, k = c % Block;
+        ReadOnlySpan<byte> tile = Quants.AsSpan((int)(((long)g * Blocks + b) * BlockBytes), BlockBytes);
+        int u = Format == WeightFormat.Q8 ? tile[(k / 4) * 32 + lane * 4 + k % 4]
+            : (tile[(k / 8) * 32 + lane * 4 + k % 4] >> (k % 8 < 4 ? 0 : 4)) & 15;
+        int s = (g * (Blocks / BlocksPerScale) + b / BlocksPerScale) * GroupRows + lane;
+        return (u - (Zeros.Length > 0 ? Zeros[s] : ConstantZero)) * Scales[s];
+    }
+
+    /// <summary>
+    /// dots[t * 8 + j] = row 8 <paramref name="group"/> + j dotted with <paramref name="xs"/>[t], for up to
+    /// <see cref="TileTokens"/> tokens (rows past the matrix give 0).
+    /// </summary>
+    public void Dot(int group, ReadOnlySpan<Int8Activation> xs, Span<float> dots, HostKernelPath path)
+    {
+        int n = xs.Length;
+        if (n < 1 || n > TileTokens || dots.Length < n * GroupRows || (uint)group >= (uint)Groups)
+        {
+            throw new ArgumentException($"{n} tokens (1 to {TileTokens}) of group {group} of {Groups} into {dots.Length} dots");
+        }
+
+        foreach (Int8Activation x in xs)
+        {
+            if (x.Length != Cols)
+            {
+                throw new ArgumentException($"an activation of {x.Length} values for {Cols} columns");
+            }
+        }
+
+        switch (path, Format == WeightFormat.Q8)
+        {
+            case (HostKernelPath.Vnni, true):
+                ByTokens<VnniBytes>(group, xs, dots);
+                break;
+            case (HostKernelPath.Vnni, false):
+                ByTokens<VnniNibbles>(group, xs, dots);
+                break;
+            case (HostKernelPath.Avx2, true):
+                ByTokens<Avx2Bytes>(group, xs, dots);
+                break;
+            case (HostKernelPath.Avx2, false):
+                ByTokens<Avx2Nibbles>(group, xs, dots);
+                break;
+            default:
+                Scalar(group, xs, dots);
+                break;
+        }
+    }
+
+    // One body per kernel and token count: the JIT specialises each (struct type arguments), so the kernel's choices
+    // and the token count are constants in the loop, not branches.
+    private void ByTokens<TKernel>(int group, ReadOnlySpan<Int8Activation> xs, Span<float> dots)
+        where TKernel : struct, IKernel
+    {
+        switch (xs.Length)
+        {
+            case 1:
+                Vector<TKernel, One>(group, xs, dots);
+                break;
+            case 2:
+                Vector<TKernel, Two>(group, xs, dots);
+                break;
+            case 3:
+                Vector<TKernel, Three>(group, xs, dots);
+                break;
+            default:
+                Vector<TKernel, Four>(group, xs, dots);
+                break;
+        }
+    }
+
+    private void Scalar(int group, ReadOnlySpan<Int8Activation> xs, Span<float> dots)
+    {
+        int scaleGroups = Blocks / BlocksPerScale;
+        for (int t = 0; t < xs.Length; t++)
+        {
+            Int8Activation x = xs[t];
+            for (int lane = 0; lane < GroupRows; lane++)
+            {
+                float total = 0;
+                for (int b = 0; b < Blocks; b++)
+                {
+                    ReadOnlySpan<byte> tile = Quants.AsSpan((int)(((long)group * Blocks + b) * BlockBytes), BlockBytes);
+                    int dot = 0;
+                    for (int k = 0; k < Block; k++)
+                    {
+                        int u = Format == WeightFormat.Q8 ? tile[(k / 4) * 32 + lane * 4 + k % 4]
+                            : (tile[(k / 8) * 32 + lane * 4 + k % 4] >> (k % 8 < 4 ? 0 : 4)) & 15;
+                        dot += u * x.Q[b * Block + k];
+                    }
+
+                    int s = (group * scaleGroups + b / BlocksPerScale) * GroupRows + lane;
+                    float z = Zeros.Length > 0 ? Zeros[s] : ConstantZero;
+                    total += (dot - z * x.Sums[b]) * (Scales[s] * x.Scales[b]);
+                }
+
+                dots[t * GroupRows + lane] = total;
+            }
+        }
+    }
+
+    // The 256-bit kernel: per block, each register of 8 rows' 4 values against each token's 4 values broadcast, the
+    // integer sums exact in int32 lanes (one per row); then per token the lanes less z times the block's sum of q, to
+    // f32, times the rows' scales times the token's block scale.
+    private void Vector<TKernel, TTokens>(int group, ReadOnlySpan<Int8Activation> xs, Span<float> dots)
+        where TKernel : struct, IKernel
+        where TTokens : struct, ITokens
+    {
+        int n = TTokens.Count, scaleShift = BlocksPerScale == 1 ? 0 : System.Numerics.BitOperations.Log2((uint)BlocksPerScale);
+        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        ref byte w = ref Quants[(long)group * Blocks * BlockBytes];
+        Int8Activation x0 = xs[0], x1 = xs[n > 1 ? 1 : 0], x2 = xs[n > 2 ? 2 : 0], x3 = xs[n > 3 ? 3 : 0];
+        ref sbyte q0 = ref MemoryMarshal.GetArrayDataReference(x0.Q), q1 = ref MemoryMarshal.GetArrayDataReference(x1.Q);
+        ref sbyte q2 = ref MemoryMarshal.GetArrayDataReference(x2.Q), q3 = ref MemoryMarshal.GetArrayDataReference(x3.Q);
+        ref float scales0 = ref Scales[group * (Blocks >> scaleShift) * GroupRows];
+        ref float zeros0 = ref Zeros.Length > 0 ? ref Zeros[group * (Blocks >> scaleShift) * GroupRows] : ref scales0;
+        bool zeroPoints = Zeros.Length > 0;
+        // Q8 on AVX2 forms w . q itself (no z to take off); elsewhere the values carry z.
+        Vector256<float> constantZero = Vector256.Create(TKernel.SignedProducts ? 0f : ConstantZero);
+        for (int b = 0; b < Blocks; b++)
+        {
+            // Two sums per token (even and odd registers), so no chain of dependent multiply-adds runs longer than 4.
+            ref byte tile = ref Unsafe.Add(ref w, b * BlockBytes);
+            int at = b * Block;
+            (Vector256<byte> u, Vector256<byte> v) = TKernel.Load(ref tile, 0);
+            Vector256<int> i0 = TKernel.Step(default, u, Broadcast(ref q0, at)), j0 = TKernel.Step(default, v, Broadcast(ref q0, at + 4));
+            Vector256<int> i1 = n > 1 ? TKernel.Step(default, u, Broadcast(ref q1, at)) : default, j1 = n > 1 ? TKernel.Step(default, v, Broadcast(ref q1, at + 4)) : default;
+            Vector256<int> i2 = n > 2 ? TKernel.Step(default, u, Broadcast(ref q2, at)) : default, j2 = n > 2 ? TKernel.Step(default, v, Broadcast(ref q2, at + 4)) : default;
+            Vector256<int> i3 = n > 3 ? TKernel.Step(default, u, Broadcast(ref q3, at)) : default, j3 = n > 3 ? TKernel.Step(default, v, Broadcast(ref q3, at + 4)) : default;
+            Steps<TKernel, TTokens>(ref tile, 2, at + 8, ref q0, ref q1, ref q2, ref q3, ref i0, ref j0, ref i1, ref j1, ref i2, ref j2, ref i3, ref j3);
+            Steps<TKernel, TTokens>(ref tile, 4, at + 16, ref q0, ref q1, ref q2, ref q3, ref i0, ref j0, ref i1, ref j1, ref i2, ref j2, ref i3, ref j3);
+            Steps<TKernel, TTokens>(ref tile, 6, at + 24, ref q0, ref q1, ref q2, ref q3, ref i0, ref j0, ref i1, ref j1, ref i2, ref j2, ref i3, ref j3);
+
+            int s = (b >> scaleShift) * GroupRows;
+            Vector256<float> scales = Vector256.LoadUnsafe(ref scales0, (nuint)s);
+            Vector256<float> zeros = zeroPoints ? Vector256.LoadUnsafe(ref zeros0, (nuint)s) : constantZero;
+            f0 = Scale(f0, i0 + j0, scales, zeros, x0, b);
+            if (n > 1)
+            {
+                f1 = Scale(f1, i1 + j1, scales, zeros, x1, b);
+            }
+
+            if (n > 2)
+            {
+                f2 = Scale(f2, i2 + j2, scales, zeros, x2, b);
+            }
+
+            if (n > 3)
+            {
+                f3 = Scale(f3, i3 + j3, scales, zeros, x3, b);
+            }
+        }
+
+        ref float d = ref MemoryMarshal.GetReference(dots);
+        f0.StoreUnsafe(ref d);
+        if (n > 1)
+        {
+            f1.StoreUnsafe(ref d, 8);
+        }
+
+        if (n > 2)
+        {
+            f2.StoreUnsafe(ref d, 16);
+        }
+
+        if (n > 3)
+        {
+            f3.StoreUnsafe(ref d, 24);
+        }
+    }
+
+    // Registers k and k + 1 of a block against each token's values at o and o + 4.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Steps<TKernel, TTokens>(ref byte tile, int k, int o, ref sbyte q0, ref sbyte q1, ref sbyte q2, ref sbyte q3,
+        ref Vector256<int> i0, ref Vector256<int> j0, ref Vector256<int> i1, ref Vector256<int> j1, ref Vector256<int> i2, ref Vector256<int> j2,
+        ref Vector256<int> i3, ref Vector256<int> j3)
+        where TKernel : struct, IKernel
+        where TTokens : struct, ITokens
+    {
+        (Vector256<byte> u, Vector256<byte> v) = TKernel.Load(ref tile, k);
+        i0 = TKernel.Step(i0, u, Broadcast(ref q0, o));
+        j0 = TKernel.Step(j0, v, Broadcast(ref q0, o + 4));
+        if (TTokens.Count > 1)
+        {
+            i1 = TKernel.Step(i1, u, Broadcast(ref q1, o));
+            j1 = TKernel.Step(j1, v, Broadcast(ref q1, o + 4));
+        }
+
+        if (TTokens.Count > 2)
+        {
+            i2 = TKernel.Step(i2, u, Broadcast(ref q2, o));
+            j2 = TKernel.Step(j2, v, Broadcast(ref q2, o + 4));
+        }
+
+        if (TTokens.Count > 3)
+        {
+            i3 = TKernel.Step(i3, u, Broadcast(ref q3, o));
+            j3 = TKernel.Step(j3, v, Broadcast(ref q3, o + 4));
+        }
+    }
+
+    // A token's 4 values at o, in every lane.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<sbyte> Broadcast(ref sbyte q, int o) =>
+        Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref q, o)))).AsSByte();
+
+    /// <summary>How one kernel reads a block's registers and multiplies them by a token's values.</summary>
+    private interface IKernel
+    {
+        /// <summary>Whether <see cref="Step"/> forms w . q from signed weights (no z in the sum).</summary>
+        static abstract bool SignedProducts { get; }
+
+        /// <summary>Registers k and k + 1 of a block (unsigned values).</summary>
+        static abstract (Vector256<byte>, Vector256<byte>) Load(ref byte tile, int k);
+
+        /// <summary>acc (8 rows) += u (8 rows x 4 values) . x (4 values, broadcast).</summary>
+        static abstract Vector256<int> Step(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> x);
+    }
+
+    private interface ITokens
+    {
+        static abstract int Count { get; }
+    }
+
+    private struct One : ITokens
+    {
+        public static int Count => 1;
+    }
+
+    private struct Two : ITokens
+    {
+        public static int Count => 2;
+    }
+
+    private struct Three : ITokens
+    {
+        public static int Count => 3;
+    }
+
+    private struct Four : ITokens
+    {
+        public static int Count => 4;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<byte>, Vector256<byte>) Unpacked(ref byte tile, int k) =>
+        (Vector256.LoadUnsafe(ref tile, (nuint)(k * 32)), Vector256.LoadUnsafe(ref tile, (nuint)(k * 32 + 32)));
+
+    // Register k's values in the low nibbles, k + 1's in the high ones.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<byte>, Vector256<byte>) Nibbles(ref byte tile, int k)
+    {
+        Vector256<byte> packed = Vector256.LoadUnsafe(ref tile, (nuint)(k / 2 * 32)), mask = Vector256.Create((byte)0x0F);
+        return (packed & mask, Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask);
+    }
+
+    private struct VnniBytes : IKernel
+    {
+        public static bool SignedProducts => false;
+
+        public static (Vector256<byte>, Vector256<byte>) Load(ref byte tile, int k) => Unpacked(ref tile, k);
+
+        public static Vector256<int> Step(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> x) => AvxVnni.MultiplyWideningAndAdd(acc, u, x);
+    }
+
+    private struct VnniNibbles : IKernel
+    {
+        public static bool SignedProducts => false;
+
+        public static (Vector256<byte>, Vector256<byte>) Load(ref byte tile, int k) => Nibbles(ref tile, k);
+
+        public static Vector256<int> Step(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> x) => AvxVnni.MultiplyWideningAndAdd(acc, u, x);
+    }
+
+    private struct Avx2Nibbles : IKernel
+    {
+        public static bool SignedProducts => false;
+
+        public static (Vector256<byte>, Vector256<byte>) Load(ref byte tile, int k) => Nibbles(ref tile, k);
+
+        // Nibbles (at most 15) times q (at most 127 in size) never reach vpmaddubsw's int16 saturation.
+        public static Vector256<int> Step(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> x) =>
+            acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, x), Vector256.Create((short)1));
+    }
+
+    private struct Avx2Bytes : IKernel
+    {
+        public static bool SignedProducts => true;
+
+        public static (Vector256<byte>, Vector256<byte>) Load(ref byte tile, int k) => Unpacked(ref tile, k);
+
+        // vpmaddubsw would saturate on u up to 255: |w| times q with w's sign (w = u - 128), so w . q directly.
+        public static Vector256<int> Step(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> x)
+        {
+            Vector256<sbyte> signed = (u ^ Vector256.Create((byte)0x80)).AsSByte();
+            return acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(signed), Avx2.Sign(x, signed)), Vector256.Create((short)1));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Scale(Vector256<float> acc, Vector256<int> dots, Vector256<float> scales, Vector256<float> zeros, Int8Activation x, int b)
+    {
+        float sum = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(x.ZeroSums), b), scale = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(x.Scales), b);
+        Vector256<float> exact = Vector256.FusedMultiplyAdd(-zeros, Vector256.Create(sum), Vector256.ConvertToSingle(dots));
+        return Vector256.FusedMultiplyAdd(exact, scales * Vector256.Create(scale), acc);
+    }
+}
+
+/// <summary>The instruction sets the host products run on: AVX-VNNI where the CPU has it, else AVX2, else scalar.</summary>
+internal enum HostKernelPath
+{
+    Scalar,
+    Avx2,
+    Vnni,
+}
+
+/// <summary>The fastest <see cref="HostKernelPath"/> this CPU runs.</summary>
+internal static class HostKernels
+{
+    public static HostKernelPath Best { get; } = AvxVnni.IsSupported ? HostKernelPath.Vnni : Avx2.IsSupported ? HostKernelPath.Avx2 : HostKernelPath.Scalar;
+}
