@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using Hunyuan.Vk.Benchmarking;
 using Hunyuan.Vk.Execution;
+using Hunyuan.Vk.Generation;
 using Hunyuan.Vk.Model;
 using Hunyuan.Vk.Model.Formats;
 using Hunyuan.Vk.Model.Synthetic;
@@ -81,6 +82,7 @@ internal static class BenchCommand
             BenchReport.BenchSheet sheet;
             if (choice.Host)
             {
+                HunyuanEngine.RefuseDevicePlacement(placement.DeviceMemory, placement.HostExperts, why);
                 Log($"running on the host executor: {why}");
                 HostModel onHost = checkpoint is not null
                     ? HostLoader.Load(checkpoint, format, settings.ContextLength, placement.KvCache, Log)

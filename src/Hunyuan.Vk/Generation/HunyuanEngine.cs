@@ -79,6 +79,7 @@ public sealed class HunyuanEngine : IDisposable
         ExecutorChoice choice = (options.Device is int index ? ExecutorChoice.Device(index) : options.Executor).Resolve(out string why);
         if (choice.Host)
         {
+            RefuseDevicePlacement(options.DeviceMemory, options.HostExpertLayers, why);
             TextGenerator onHost = TextGenerator.LoadOnHost(modelDirectory, format, options.ContextLength, options.KvCache, options.Threads, options.Log, options.Progress);
             string executor = $"the host executor ({HostThreads(options.Threads)} threads, {HostCompute.HostKernels.Best})";
             options.Log?.Invoke($"running on {executor}: {why}");
@@ -101,6 +102,17 @@ public sealed class HunyuanEngine : IDisposable
             context?.Dispose();
             instance.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Device memory and expert placement say how a model splits between a Vulkan device and the host; the
+    /// host executor holds everything on the host, so they are refused there rather than ignored.</summary>
+    internal static void RefuseDevicePlacement(long? deviceMemory, int? hostExpertLayers, string why)
+    {
+        if (deviceMemory is not null || hostExpertLayers is not null)
+        {
+            throw new ArgumentException(
+                $"{(deviceMemory is not null ? "--device-memory (DeviceMemory)" : "--host-experts (HostExpertLayers)")} places weights on a Vulkan device, but the host executor runs the model ({why}), every weight in host memory: leave it out, or choose a device with --device N or --device vulkan");
         }
     }
 

@@ -20,7 +20,7 @@ public sealed class BenchCommandTests : VulkanTest
     [Test]
     public void Json_output_has_every_figure_and_the_counts_hold()
     {
-        (int exit, string output, string error) = Hyvk.Run("bench", "--preset", "tiny", "-p", "5", "-n", "3", "-r", "2", "--weights", "q8", "--output", "json",
+        (int exit, string output, string error) = Hyvk.Run("bench", "--device", "vulkan", "--preset", "tiny", "-p", "5", "-n", "3", "-r", "2", "--weights", "q8", "--output", "json",
             "--host-experts", "0");
         Assert.That(exit, Is.Zero, error);
         using JsonDocument doc = JsonDocument.Parse(output);
@@ -45,7 +45,7 @@ public sealed class BenchCommandTests : VulkanTest
     [Test]
     public void With_every_layers_experts_on_the_host_the_bytes_split_between_the_sides()
     {
-        (int exit, string output, string error) = Hyvk.Run("bench", "--preset", "tiny", "-p", "5", "-n", "3", "-r", "1", "--weights", "q8", "--output", "json",
+        (int exit, string output, string error) = Hyvk.Run("bench", "--device", "vulkan", "--preset", "tiny", "-p", "5", "-n", "3", "-r", "1", "--weights", "q8", "--output", "json",
             "--host-experts", "all");
         Assert.That(exit, Is.Zero, error);
         JsonElement metrics = JsonDocument.Parse(output).RootElement.GetProperty("metrics");
@@ -60,6 +60,50 @@ public sealed class BenchCommandTests : VulkanTest
         Assert.That(metrics.GetProperty("weight_bytes_per_token").GetInt64(), Is.EqualTo(ActiveWeights.PerToken(c, WeightFormat.Q8, c.Layers) - c.Layers * onHost * expertDevice));
         Assert.That(metrics.GetProperty("host_expert_bytes_per_token").GetInt64(),
             Is.EqualTo(c.Layers * onHost * Vk.Execution.MemoryEstimate.HostLayerBytes(c, WeightFormat.Q8, 1)), "each chosen expert once, scales as f32");
+    }
+
+    [Test]
+    public void The_host_executor_reports_its_ops_and_their_bytes_add_up()
+    {
+        (int exit, string output, string error) = Hyvk.Run("bench", "--device", "cpu", "--threads", "3", "--preset", "tiny", "-p", "9", "-n", "3", "-r", "2",
+            "--weights", "q4", "--output", "json");
+        Assert.That(exit, Is.Zero, error);
+        Assert.That(error, Does.Contain("running on the host executor: asked for"));
+        using JsonDocument doc = JsonDocument.Parse(output);
+        JsonElement root = doc.RootElement, metrics = root.GetProperty("metrics");
+        Assert.That((root.GetProperty("device").GetString(), root.GetProperty("threads").GetInt32()), Is.EqualTo(("host executor", 3)));
+        foreach (string name in new[] { "host_bandwidth", "prompt_tokens_per_second", "decode_tokens_per_second", "floor_ms_per_token", "measured_over_floor" })
+        {
+            Assert.That(metrics.GetProperty(name).GetDouble(), Is.GreaterThan(0), name);
+        }
+
+        JsonElement[] ops = [.. root.GetProperty("ops").EnumerateArray()];
+        string[] decode = ["embed", "norm", "qkv", "rope", "attention", "o", "router", "route", "experts", "head", "choice"];
+        Assert.That(ops.Select(o => o.GetProperty("op").GetString()), Is.EqualTo(decode.Concat(decode.Select(d => "prompt " + d))));
+        JsonElement[] decodeOps = ops[..decode.Length];
+        Assert.That(decodeOps.Where(o => o.GetProperty("op").GetString() != "attention").Sum(o => o.GetProperty("bytes_per_token").GetInt64()),
+            Is.EqualTo(metrics.GetProperty("weight_bytes_per_token").GetInt64()), "the ops' weight bytes add up to the token's");
+        Assert.That(decodeOps.Single(o => o.GetProperty("op").GetString() == "attention").GetProperty("bytes_per_token").GetInt64(),
+            Is.EqualTo(metrics.GetProperty("kv_bytes_per_token").GetInt64()).And.GreaterThan(0));
+        Assert.That(decodeOps.Single(o => o.GetProperty("op").GetString() == "experts").GetProperty("gmac_per_second").GetDouble(), Is.GreaterThan(0));
+    }
+
+    [Test]
+    public void A_preset_too_large_for_host_memory_is_refused_before_any_weight_is_made()
+    {
+        (int exit, _, string error) = Hyvk.Run("bench", "--device", "cpu", "--preset", "a13b", "--weights", "f32", "-p", "4", "-n", "2", "-r", "1");
+        Assert.That(exit, Is.Not.Zero);
+        Assert.That(error, Does.Contain("GB of host memory").And.Contain("is available"));
+        Assert.That(error, Does.Not.Contain("made 1/"), "no layer was made");
+    }
+
+    [TestCase("--host-experts", "2")]
+    [TestCase("--device-memory", "4")]
+    public void Device_placement_options_are_refused_on_the_host_executor(string option, string value)
+    {
+        (int exit, _, string error) = Hyvk.Run("bench", "--device", "cpu", "--preset", "tiny", "-p", "3", "-n", "2", "-r", "1", option, value);
+        Assert.That(exit, Is.Not.Zero);
+        Assert.That(error, Does.Contain(option).And.Contain("host executor"));
     }
 
     [TestCase("csv", "metric,decode_tokens_per_second,")]
@@ -77,7 +121,7 @@ public sealed class BenchCommandTests : VulkanTest
     {
         // 32 layers of A13B in F32 are ~330 GB: far above lavapipe's heap (the machine's RAM). Refused at once, with sizes.
         long start = Environment.TickCount64;
-        (int exit, _, string error) = Hyvk.Run("bench", "--preset", "a13b", "--weights", "f32", "-p", "4", "-n", "2", "-r", "1");
+        (int exit, _, string error) = Hyvk.Run("bench", "--device", "vulkan", "--preset", "a13b", "--weights", "f32", "-p", "4", "-n", "2", "-r", "1");
         Assert.That(exit, Is.Not.Zero);
         Assert.That(error, Does.Contain("GB on the device").And.Contain("is the budget"));
         Assert.That(error, Does.Not.Contain("made 1/"), "no layer was made");
@@ -99,7 +143,7 @@ public sealed class BenchCommandTests : VulkanTest
     public void Benchmarks_a_checkpoint_directory()
     {
         string model = TestModels.Directory(TestModels.Tiny());
-        (int exit, string output, string error) = Hyvk.Run("bench", "--model", model, "-p", "4", "-n", "2", "-r", "1", "--weights", "f16", "--output", "csv");
+        (int exit, string output, string error) = Hyvk.Run("bench", "--device", "vulkan", "--model", model, "-p", "4", "-n", "2", "-r", "1", "--weights", "f16", "--output", "csv");
         Assert.That(exit, Is.Zero, error);
         Assert.That(output, Does.Contain("run,weights,F16").And.Contain("kernel,matvec_f16.ms_per_token,"));
     }
@@ -112,7 +156,7 @@ public sealed class BenchCommandTests : VulkanTest
         var c = new CheckpointGenerator(new GeneratorOptions { Preset = ModelPreset.Tiny }).Config;
         long Bytes(string kv, out JsonElement metrics)
         {
-            (int exit, string output, string error) = Hyvk.Run("bench", "--preset", "tiny", "-p", "5", "-n", "4", "-r", "1", "-d", "3000", "--kv", kv,
+            (int exit, string output, string error) = Hyvk.Run("bench", "--device", "vulkan", "--preset", "tiny", "-p", "5", "-n", "4", "-r", "1", "-d", "3000", "--kv", kv,
                 "--output", "json", "--host-experts", "0");
             Assert.That(exit, Is.Zero, error);
             metrics = JsonDocument.Parse(output).RootElement.GetProperty("metrics").Clone();

@@ -12,6 +12,31 @@ public sealed class GenerateCommandTests : VulkanTest
     private static readonly string[] s_prompt = ["127958", "9906", "1917", "127962"];
 
     [Test]
+    public void Auto_runs_the_host_executor_where_the_best_device_is_a_cpu_and_says_so()
+    {
+        string model = TestModels.Directory(TestModels.Tiny());
+        string[] args = ["generate", "--model", model, "--prompt-ids", string.Join(',', s_prompt), "--weights", "q8", "--temperature", "0", "--max-tokens", "4",
+            "--json", "--context", "64"];
+        (int exit, string output, string error) = Hyvk.Run(args);
+        Assert.That(exit, Is.Zero, error);
+        if (Context.Info.Type != "cpu")
+        {
+            Assert.Ignore($"the best device here is a {Context.Info.Type} one");
+        }
+
+        Assert.That(error, Does.Contain("running on the host executor").And.Contain("is a CPU device"));
+        (int exitCpu, string outputCpu, string errorCpu) = Hyvk.Run([.. args, "--device", "cpu", "--threads", "2"]);
+        Assert.That(exitCpu, Is.Zero, errorCpu);
+        Assert.That(errorCpu, Does.Contain("running on the host executor (2 threads"));
+        Assert.That(Ids(outputCpu), Is.EqualTo(Ids(output)), "auto and cpu are the same executor");
+        (int exitBad, _, string errorBad) = Hyvk.Run([.. args, "--device", "gpu0"]);
+        Assert.That(exitBad, Is.Not.Zero);
+        Assert.That(errorBad, Does.Contain("--device must be auto, cpu, vulkan or a device index"));
+
+        static int[] Ids(string json) => [.. JsonDocument.Parse(json).RootElement.GetProperty("generated_ids").EnumerateArray().Select(e => e.GetInt32())];
+    }
+
+    [Test]
     public void Json_output_has_the_greedy_tokens_of_the_reference()
     {
         string model = TestModels.Directory(TestModels.Tiny());
@@ -203,7 +228,7 @@ public sealed class GeneratePlacementTests : VulkanTest
     public void Host_experts_give_the_greedy_tokens_of_the_all_device_run_and_say_where_they_are()
     {
         string model = TestModels.Directory(TestModels.Tiny() with { TieEmbeddings = false });
-        string[] common = ["generate", "--model", model, "--prompt-ids", string.Join(',', s_ids), "--weights", "q8", "--temperature", "0", "--max-tokens", "4", "--json", "--context", "64"];
+        string[] common = ["generate", "--device", "vulkan", "--model", model, "--prompt-ids", string.Join(',', s_ids), "--weights", "q8", "--temperature", "0", "--max-tokens", "4", "--json", "--context", "64"];
         (int exit, string output, string error) = Hyvk.Run([.. common, "--host-experts", "all", "--device-memory", "1"]);
         Assert.That(exit, Is.Zero, error);
         Assert.That(error, Does.Contain("0 layers on the device, 2 on the host").And.Contain(" of 1.00 GB"));
@@ -223,7 +248,7 @@ public sealed class GeneratePlacementTests : VulkanTest
     public void A_placement_that_cannot_be_is_refused_before_loading(string option, string value, string message)
     {
         string model = TestModels.Directory(TestModels.Tiny());
-        (int exit, _, string error) = Hyvk.Run("generate", "--model", model, "--prompt", "hi", "--max-tokens", "2", option, value);
+        (int exit, _, string error) = Hyvk.Run("generate", "--device", "vulkan", "--model", model, "--prompt", "hi", "--max-tokens", "2", option, value);
         Assert.That(exit, Is.Not.Zero);
         Assert.That(error, Does.Contain(message));
         Assert.That(error, Does.Not.Contain("loaded").And.Not.Contain("   at "), "nothing loaded, no stack trace");
@@ -235,7 +260,7 @@ public sealed class GeneratePlacementTests : VulkanTest
     public void The_full_256k_context_runs_in_f16_and_int8()
     {
         string model = TestModels.Directory(TestModels.Tiny() with { TieEmbeddings = false });
-        string[] common = ["generate", "--model", model, "--prompt-ids", string.Join(',', s_ids), "--weights", "q8", "--temperature", "0", "--max-tokens", "5", "--json", "--context", "262144"];
+        string[] common = ["generate", "--device", "vulkan", "--model", model, "--prompt-ids", string.Join(',', s_ids), "--weights", "q8", "--temperature", "0", "--max-tokens", "5", "--json", "--context", "262144"];
         (int exit, string output, string error) = Hyvk.Run(common);
         Assert.That(exit, Is.Zero, error);
         Assert.That(error, Does.Contain("KV cache 0.13 GiB (f16)"), "2 layers x K and V x 262144 positions x 128 B");
@@ -321,16 +346,19 @@ public sealed class GeneratePlacementTests : VulkanTest
     /// <summary>#16 point 3: logits that overflow (finite weights, here a final norm of bf16's largest value) stop a
     /// generation, greedy or sampled, with an error naming the position (before: NaN logits decoded as "!!", exit 0).
     /// #24 point 3: so do router logits that overflow (the first layer's router of bf16's largest value), with the
-    /// experts on the device or on the host (before: an expert id of 0xFFFFFFFF; on the host "no expert -1").</summary>
-    [TestCase("model.norm.weight", "0", "0")]
-    [TestCase("model.norm.weight", "0.8", "0")]
-    [TestCase("model.layers.0.mlp.gate.wg.weight", "0", "0")]
-    [TestCase("model.layers.0.mlp.gate.wg.weight", "0.8", "all")]
-    public void Logits_that_are_not_finite_stop_the_generation_with_an_error(string tensor, string temperature, string hostExperts)
+    /// experts on the device or on the host (before: an expert id of 0xFFFFFFFF; on the host "no expert -1"), and on the
+    /// host executor.</summary>
+    [TestCase("model.norm.weight", "0", "--device vulkan --host-experts 0")]
+    [TestCase("model.norm.weight", "0.8", "--device vulkan --host-experts 0")]
+    [TestCase("model.norm.weight", "0.8", "--device cpu")]
+    [TestCase("model.layers.0.mlp.gate.wg.weight", "0", "--device vulkan --host-experts 0")]
+    [TestCase("model.layers.0.mlp.gate.wg.weight", "0.8", "--device vulkan --host-experts all")]
+    [TestCase("model.layers.0.mlp.gate.wg.weight", "0", "--device cpu")]
+    public void Logits_that_are_not_finite_stop_the_generation_with_an_error(string tensor, string temperature, string placement)
     {
         using var patched = new PatchedModel(TestModels.Directory(TestModels.Tiny()), tensor, PatchedModel.Bf16Max);
-        (int exit, string output, string error) = Hyvk.Run("generate", "--model", patched.Directory, "--prompt-ids", string.Join(',', s_ids), "--weights", "q8",
-            "--temperature", temperature, "--max-tokens", "4", "--host-experts", hostExperts);
+        (int exit, string output, string error) = Hyvk.Run(["generate", "--model", patched.Directory, "--prompt-ids", string.Join(',', s_ids), "--weights", "q8",
+            "--temperature", temperature, "--max-tokens", "4", .. placement.Split(' ')]);
         Assert.That(exit, Is.Not.Zero, output);
         Assert.That(error, Does.Contain("are not finite (NaN or infinity)").And.Contain($"position {s_ids.Length - 1}").And.Not.Contain("   at "));
     }

@@ -151,6 +151,31 @@ public sealed class HostSessionTests
         }
     }
 
+    /// <summary>A step allocates nothing, on any thread. Tiered compilation allocates now and then in the background
+    /// while the methods warm up, so windows of 50 steps are measured until one allocates nothing (an allocation per
+    /// step shows in every window).</summary>
+    [Test]
+    public void Decode_steps_allocate_nothing()
+    {
+        using ModelWeights weights = ModelWeights.Open(TestModels.Directory(TestModels.Tiny()));
+        using var session = new HostSession(HostModel.Load(weights, WeightFormat.Q4), maxPositions: 600, threads: 3);
+        session.SetSampling(new Sampling(0.8f, 40, 0.95f, Seed: 3, RepetitionPenalty: 1.1f));
+        int token = session.Prefill(Prompt);
+        var windows = new List<long>();
+        while (windows.Count < 10 && (windows.Count == 0 || windows[^1] != 0))
+        {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < 50; i++)
+            {
+                token = Math.Max(0, session.Step(token));
+            }
+
+            windows.Add(GC.GetTotalAllocatedBytes(precise: true) - before);
+        }
+
+        Assert.That(windows[^1], Is.Zero, $"bytes allocated by windows of 50 sampled decode steps on 3 threads: {string.Join(", ", windows)}");
+    }
+
     private static void Check(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double limit, string what)
     {
         TestContext.Out.WriteLine($"{what}: NMSE {Nmse.Compute(expected, actual).Value:E2}");

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Generation;
 using Hunyuan.Vk.Model.Formats;
 using Hunyuan.Vk.Tests.Harness;
@@ -14,7 +15,7 @@ namespace Hunyuan.Vk.Tests.Vulkan;
 [NonParallelizable]
 public sealed class DeviceFaultTests : VulkanTest
 {
-    private static readonly EngineOptions s_options = new() { Weights = WeightFormat.Q8, ContextLength = 256 };
+    private static readonly EngineOptions s_options = new() { Weights = WeightFormat.Q8, ContextLength = 256, Executor = ExecutorChoice.BestDevice };
     private InstanceMessages _messages = null!;
     private string _model = null!;
 
@@ -92,7 +93,7 @@ public sealed class DeviceFaultTests : VulkanTest
     public void The_cli_says_what_failed_and_exits_non_zero(string faults, string message, string detail)
     {
         Environment.SetEnvironmentVariable(DeviceFaults.EnvironmentVariable, faults);
-        (int exit, string output, string error) = Hyvk.Run("generate", "--model", _model, "--weights", "q8", "--prompt-ids", "9906,11,1917", "--max-tokens", "40", "--temperature", "0", "--context", "256");
+        (int exit, string output, string error) = Hyvk.Run("generate", "--device", "vulkan", "--model", _model, "--weights", "q8", "--prompt-ids", "9906,11,1917", "--max-tokens", "40", "--temperature", "0", "--context", "256");
         Assert.That(exit, Is.EqualTo(1), output);
         Assert.That(error, Does.Contain("hyvk: error: ").And.Contain(message).And.Contain(detail).And.Not.Contain("   at "));
     }

@@ -1,3 +1,4 @@
+using Hunyuan.Vk.Execution;
 using Hunyuan.Vk.Generation;
 using Hunyuan.Vk.Model.Formats;
 using Hunyuan.Vk.Tests.Harness;
@@ -17,7 +18,7 @@ public sealed class LongGenerationTests : VulkanTest
     {
         using var messages = new InstanceMessages();   // the engine's disposal included
         using (HunyuanEngine engine = HunyuanEngine.Load(TestModels.Directory(TestModels.Tiny()),
-            new EngineOptions { Weights = WeightFormat.Q8, ContextLength = 1100, KvCache = kv }))
+            new EngineOptions { Weights = WeightFormat.Q8, ContextLength = 1100, KvCache = kv, Executor = ExecutorChoice.BestDevice }))
         {
             long allocated = -1;
             var stats = new GenerationStats();
