@@ -1,4 +1,6 @@
-using System.Numerics.Tensors;
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Hunyuan.Vk.HostCompute;
 
@@ -38,11 +40,58 @@ internal sealed class HostSampler
         return _penalised.AsSpan(0, logits.Length);
     }
 
-    /// <summary>The largest logit's index (the lowest on a tie), or -1 when a logit is not finite.</summary>
+    /// <summary>The largest logit's index (the lowest on a tie), or -1 when a logit is not finite. Two passes of
+    /// 256-bit vectors: the max (and whether any x - x is not 0, which only NaN and infinities give), then the first
+    /// index holding it.</summary>
     public static int Greedy(ReadOnlySpan<float> logits)
     {
-        int best = TensorPrimitives.IndexOfMax(logits);
-        return float.IsFinite(logits[best]) && !float.IsNegativeInfinity(TensorPrimitives.Min(logits)) ? best : -1;
+        ref float l = ref MemoryMarshal.GetReference(logits);
+        int n = logits.Length, i = 0;
+        Vector256<float> max = Vector256.Create(float.NegativeInfinity), bad = Vector256<float>.Zero;
+        for (; i + 8 <= n; i += 8)
+        {
+            Vector256<float> v = Vector256.LoadUnsafe(ref l, (nuint)i);
+            max = Vector256.Max(max, v);
+            bad |= ~Vector256.Equals(v - v, Vector256<float>.Zero);
+        }
+
+        float best = float.NegativeInfinity;
+        for (int k = 0; k < 8; k++)
+        {
+            best = MathF.Max(best, max.GetElement(k));
+        }
+
+        bool finite = bad == Vector256<float>.Zero;
+        for (int k = i; k < n; k++)
+        {
+            finite &= float.IsFinite(logits[k]);
+            best = MathF.Max(best, logits[k]);
+        }
+
+        if (!finite)
+        {
+            return -1;
+        }
+
+        Vector256<float> target = Vector256.Create(best);
+        for (i = 0; i + 8 <= n; i += 8)
+        {
+            uint hits = Vector256.Equals(Vector256.LoadUnsafe(ref l, (nuint)i), target).ExtractMostSignificantBits();
+            if (hits != 0)
+            {
+                return i + BitOperations.TrailingZeroCount(hits);
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            if (logits[i] == best)
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     /// <summary>A sampled token (see the type), or -1 when a logit is not finite.</summary>

@@ -173,6 +173,12 @@ public sealed class HostKernelTests
             copy[2500] = bad;
             Assert.That(HostSampler.Greedy(copy), Is.EqualTo(-1), $"{bad}");
         }
+
+        // Past the last whole vector: the max, and a NaN.
+        float[] tail = [.. logits, 1f, 10f, 10f];
+        Assert.That(HostSampler.Greedy(tail), Is.EqualTo(5001));
+        tail[5002] = float.NaN;
+        Assert.That(HostSampler.Greedy(tail), Is.EqualTo(-1));
     }
 
     // As the device's sampling test: the candidate the reference's nucleus and cumulative weights give for u.
