@@ -14,7 +14,7 @@ public class HostTilesBenchmarks
     private const int Rows = 128, Cols = 4096;
     private HostTiles? _tiles;
     private readonly Int8Activation[] _x = [.. Enumerable.Range(0, 4).Select(_ => new Int8Activation(Cols))];
-    private readonly float[] _dots = new float[32];
+    private readonly float[] _dots = new float[HostTiles.TileTokens * HostTiles.GroupRows];
 
     [Params(WeightFormat.Q4, WeightFormat.Q8)]
     public WeightFormat Format { get; set; }

@@ -7,24 +7,27 @@ using Hunyuan.Vk.Model.Formats;
 namespace Hunyuan.Vk.HostCompute;
 
 /// <summary>
-/// A quantized matrix laid out for products with several tokens at once: rows in groups of 8 (the last group padded
+/// A quantized matrix laid out for products with several tokens at once: rows in groups of 16 (the last group padded
 /// with zero rows), each group's 32-value blocks stored so that one 256-bit register holds 4 consecutive values of each
-/// of the 8 rows (lane r, bytes 4r..4r+3). One token's 4 int8 values broadcast to every lane then give all 8 rows'
-/// partial dots in one <c>vpdpbusd</c> (AVX-VNNI) or <c>vpmaddubsw</c> + <c>vpmaddwd</c> (AVX2): a block is 8 such
-/// steps per token, the weights decoded once for a tile of up to <see cref="TileTokens"/> tokens, and each block's
-/// scales applied to 8 rows in one vector multiply (a row-at-a-time dot spends as many instructions on scales as on
-/// products). The values are unsigned, u = w + z: Q4's nibbles (z 8), Q4Z's nibbles (z its zero point), Q8's w + 128
-/// (z 128); the products subtract z times the block's sum of the activation's q.
+/// of 8 rows (lane r, bytes 4r..4r+3), two registers (halves) covering the group. One token's 4 int8 values broadcast
+/// to every lane then give 8 rows' partial dots in one <c>vpdpbusd</c> (AVX-VNNI) or <c>vpmaddubsw</c> +
+/// <c>vpmaddwd</c> (AVX2), each broadcast serving both halves: a block is 8 such steps per half and token, the weights
+/// decoded once for a tile of up to <see cref="TileTokens"/> tokens, and each block's scales applied to 8 rows in one
+/// vector multiply (a row-at-a-time dot spends as many instructions on scales as on products). The values are
+/// unsigned, u = w + z: Q4's nibbles (z 8), Q4Z's nibbles (z its zero point), Q8's w + 128 (z 128); the products
+/// subtract z times the block's sum of the activation's q.
 /// <list type="bullet">
-/// <item>Q4/Q4Z: 128 bytes per group and block, 4 registers' worth: byte 4r + i of register m holds, in its low nibble,
-/// value 8m + i of row r, in its high nibble value 8m + 4 + i.</item>
-/// <item>Q8: 256 bytes per group and block, 8 registers' worth: byte 4r + i of register k is value 4k + i of row r, + 128.</item>
-/// <item>Scales f32, 8 per group and scale group (32 values; Q4Z's 128); Q4Z's zero points f32 the same way.</item>
+/// <item>Q4/Q4Z: 256 bytes per group and block, 8 registers' worth, (pair m, half h) at 32 (2m + h): byte 4r + i holds,
+/// in its low nibble, value 8m + i of row 8h + r, in its high nibble value 8m + 4 + i.</item>
+/// <item>Q8: 512 bytes per group and block, 16 registers' worth, (register k, half h) at 32 (2k + h): byte 4r + i is
+/// value 4k + i of row 8h + r, + 128.</item>
+/// <item>Scales f32, 16 per group and scale group (32 values; Q4Z's 128); Q4Z's zero points f32 the same way.</item>
 /// </list>
 /// </summary>
 internal sealed class HostTiles
 {
-    public const int GroupRows = 8;
+    public const int GroupRows = 16;
+    private const int HalfRows = 8;
     public const int TileTokens = 4;
     private const int Block = 32;
 
@@ -41,7 +44,7 @@ internal sealed class HostTiles
         Cols = m.Cols;
         Groups = (Rows + GroupRows - 1) / GroupRows;
         Blocks = Cols / Block;
-        BlockBytes = Format == WeightFormat.Q8 ? 256 : 128;
+        BlockBytes = Format == WeightFormat.Q8 ? 512 : 256;
         BlocksPerScale = Format.GroupSize() / Block;
         int scaleGroups = Blocks / BlocksPerScale;
         Quants = new byte[(long)Groups * Blocks * BlockBytes];
@@ -59,15 +62,15 @@ internal sealed class HostTiles
                 for (int k = 0; k < Block; k++)
                 {
                     int c = b * Block + k;
+                    (int at, int shift) = Place(lane, k);
                     if (Format == WeightFormat.Q8)
                     {
-                        tile[(k / 4) * 32 + lane * 4 + k % 4] = (byte)(m.Quants[r * rowBytes + c] + 128);
+                        tile[at] = (byte)(m.Quants[r * rowBytes + c] + 128);
                     }
                     else
                     {
                         int nibble = (row[c / 2] >> (4 * (c & 1))) & 15;   // value c at bits 4 * (c % 8) of word c / 8
-                        int at = (k / 8) * 32 + lane * 4 + k % 4;
-                        tile[at] |= (byte)(k % 8 < 4 ? nibble : nibble << 4);
+                        tile[at] |= (byte)(nibble << shift);
                     }
                 }
             }
@@ -100,13 +103,23 @@ internal sealed class HostTiles
     /// <summary>Bytes a product reads: quants, f32 scales and zero points.</summary>
     public long Bytes => Quants.LongLength + 4L * (Scales.LongLength + Zeros.LongLength);
 
+    /// <summary>Where value k (0..31) of a block of row <paramref name="lane"/> of a group lies in the block's bytes, and
+    /// its shift (a nibble's 0 or 4; Q8's 0).</summary>
+    private (int At, int Shift) Place(int lane, int k)
+    {
+        int half = lane / HalfRows, r = lane % HalfRows;
+        return Format == WeightFormat.Q8
+            ? (((k / 4) * 2 + half) * 32 + r * 4 + k % 4, 0)
+            : (((k / 8) * 2 + half) * 32 + r * 4 + k % 4, k % 8 < 4 ? 0 : 4);
+    }
+
     /// <summary>The value of row <paramref name="r"/>, column <paramref name="c"/> (the embedding's lookup, tests).</summary>
     public float Value(int r, int c)
     {
         int g = r / GroupRows, lane = r % GroupRows, b = c / Block, k = c % Block;
         ReadOnlySpan<byte> tile = Quants.AsSpan((int)(((long)g * Blocks + b) * BlockBytes), BlockBytes);
-        int u = Format == WeightFormat.Q8 ? tile[(k / 4) * 32 + lane * 4 + k % 4]
-            : (tile[(k / 8) * 32 + lane * 4 + k % 4] >> (k % 8 < 4 ? 0 : 4)) & 15;
+        (int at, int shift) = Place(lane, k);
+        int u = (tile[at] >> shift) & (Format == WeightFormat.Q8 ? 255 : 15);
         int s = (g * (Blocks / BlocksPerScale) + b / BlocksPerScale) * GroupRows + lane;
         return (u - (Zeros.Length > 0 ? Zeros[s] : ConstantZero)) * Scales[s];
     }
@@ -188,8 +201,8 @@ internal sealed class HostTiles
                     int dot = 0;
                     for (int k = 0; k < Block; k++)
                     {
-                        int u = Format == WeightFormat.Q8 ? tile[(k / 4) * 32 + lane * 4 + k % 4]
-                            : (tile[(k / 8) * 32 + lane * 4 + k % 4] >> (k % 8 < 4 ? 0 : 4)) & 15;
+                        (int at, int shift) = Place(lane, k);
+                        int u = (tile[at] >> shift) & (Format == WeightFormat.Q8 ? 255 : 15);
                         dot += u * x.Q[b * Block + k];
                     }
 
@@ -203,15 +216,15 @@ internal sealed class HostTiles
         }
     }
 
-    // The 256-bit kernel: per block, each register of 8 rows' 4 values against each token's 4 values broadcast, the
-    // integer sums exact in int32 lanes (one per row); then per token the lanes less z times the block's sum of q, to
-    // f32, times the rows' scales times the token's block scale.
+    // The 256-bit kernel: per block, each register of 8 rows' 4 values against each token's 4 values broadcast (one
+    // broadcast for both halves of the group), the integer sums exact in int32 lanes (one per row); then per token and
+    // half the lanes less z times the block's sum of q, to f32, times the rows' scales times the token's block scale.
     private void Vector<TKernel, TTokens>(int group, ReadOnlySpan<Int8Activation> xs, Span<float> dots)
         where TKernel : struct, IKernel
         where TTokens : struct, ITokens
     {
         int n = TTokens.Count, scaleShift = BlocksPerScale == 1 ? 0 : System.Numerics.BitOperations.Log2((uint)BlocksPerScale);
-        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        Floats f0 = default, f1 = default, f2 = default, f3 = default;
         ref byte w = ref Quants[(long)group * Blocks * BlockBytes];
         Int8Activation x0 = xs[0], x1 = xs[n > 1 ? 1 : 0], x2 = xs[n > 2 ? 2 : 0], x3 = xs[n > 3 ? 3 : 0];
         ref sbyte q0 = ref MemoryMarshal.GetArrayDataReference(x0.Q), q1 = ref MemoryMarshal.GetArrayDataReference(x1.Q);
@@ -223,84 +236,108 @@ internal sealed class HostTiles
         Vector256<float> constantZero = Vector256.Create(TKernel.SignedProducts ? 0f : ConstantZero);
         for (int b = 0; b < Blocks; b++)
         {
-            // Two sums per token (even and odd registers), so no chain of dependent multiply-adds runs longer than 4.
             ref byte tile = ref Unsafe.Add(ref w, b * BlockBytes);
             int at = b * Block;
-            (Vector256<byte> u, Vector256<byte> v) = TKernel.Load(ref tile, 0);
-            Vector256<int> i0 = TKernel.Step(default, u, Broadcast(ref q0, at)), j0 = TKernel.Step(default, v, Broadcast(ref q0, at + 4));
-            Vector256<int> i1 = n > 1 ? TKernel.Step(default, u, Broadcast(ref q1, at)) : default, j1 = n > 1 ? TKernel.Step(default, v, Broadcast(ref q1, at + 4)) : default;
-            Vector256<int> i2 = n > 2 ? TKernel.Step(default, u, Broadcast(ref q2, at)) : default, j2 = n > 2 ? TKernel.Step(default, v, Broadcast(ref q2, at + 4)) : default;
-            Vector256<int> i3 = n > 3 ? TKernel.Step(default, u, Broadcast(ref q3, at)) : default, j3 = n > 3 ? TKernel.Step(default, v, Broadcast(ref q3, at + 4)) : default;
-            Steps<TKernel, TTokens>(ref tile, 2, at + 8, ref q0, ref q1, ref q2, ref q3, ref i0, ref j0, ref i1, ref j1, ref i2, ref j2, ref i3, ref j3);
-            Steps<TKernel, TTokens>(ref tile, 4, at + 16, ref q0, ref q1, ref q2, ref q3, ref i0, ref j0, ref i1, ref j1, ref i2, ref j2, ref i3, ref j3);
-            Steps<TKernel, TTokens>(ref tile, 6, at + 24, ref q0, ref q1, ref q2, ref q3, ref i0, ref j0, ref i1, ref j1, ref i2, ref j2, ref i3, ref j3);
+            Sums s0 = default, s1 = default, s2 = default, s3 = default;
+            for (int pair = 0; pair < 4; pair++)
+            {
+                // Registers 2 pair and 2 pair + 1 of both halves: values 8 pair .. 8 pair + 7 of the group's rows.
+                Weights u = TKernel.Load(ref tile, pair);
+                int o = at + 8 * pair;
+                Token<TKernel, TTokens>(ref s0, u, ref q0, o);
+                if (n > 1)
+                {
+                    Token<TKernel, TTokens>(ref s1, u, ref q1, o);
+                }
+
+                if (n > 2)
+                {
+                    Token<TKernel, TTokens>(ref s2, u, ref q2, o);
+                }
+
+                if (n > 3)
+                {
+                    Token<TKernel, TTokens>(ref s3, u, ref q3, o);
+                }
+            }
 
             int s = (b >> scaleShift) * GroupRows;
-            Vector256<float> scales = Vector256.LoadUnsafe(ref scales0, (nuint)s);
-            Vector256<float> zeros = zeroPoints ? Vector256.LoadUnsafe(ref zeros0, (nuint)s) : constantZero;
-            f0 = Scale(f0, i0 + j0, scales, zeros, x0, b);
+            var scales = new Floats(Vector256.LoadUnsafe(ref scales0, (nuint)s), Vector256.LoadUnsafe(ref scales0, (nuint)(s + HalfRows)));
+            Floats zeros = zeroPoints ? new Floats(Vector256.LoadUnsafe(ref zeros0, (nuint)s), Vector256.LoadUnsafe(ref zeros0, (nuint)(s + HalfRows)))
+                : new Floats(constantZero, constantZero);
+            f0 = Scale(f0, s0, scales, zeros, x0, b);
             if (n > 1)
             {
-                f1 = Scale(f1, i1 + j1, scales, zeros, x1, b);
+                f1 = Scale(f1, s1, scales, zeros, x1, b);
             }
 
             if (n > 2)
             {
-                f2 = Scale(f2, i2 + j2, scales, zeros, x2, b);
+                f2 = Scale(f2, s2, scales, zeros, x2, b);
             }
 
             if (n > 3)
             {
-                f3 = Scale(f3, i3 + j3, scales, zeros, x3, b);
+                f3 = Scale(f3, s3, scales, zeros, x3, b);
             }
         }
 
         ref float d = ref MemoryMarshal.GetReference(dots);
-        f0.StoreUnsafe(ref d);
+        Store(f0, ref d);
         if (n > 1)
         {
-            f1.StoreUnsafe(ref d, 8);
+            Store(f1, ref Unsafe.Add(ref d, GroupRows));
         }
 
         if (n > 2)
         {
-            f2.StoreUnsafe(ref d, 16);
+            Store(f2, ref Unsafe.Add(ref d, 2 * GroupRows));
         }
 
         if (n > 3)
         {
-            f3.StoreUnsafe(ref d, 24);
+            Store(f3, ref Unsafe.Add(ref d, 3 * GroupRows));
         }
     }
 
-    // Registers k and k + 1 of a block against each token's values at o and o + 4.
+    /// <summary>A block's registers for one pair: values 8 pair .. 8 pair + 3 (U) and 8 pair + 4 .. + 7 (V) of the
+    /// group's two halves (0: rows 0-7, 1: rows 8-15).</summary>
+    private readonly record struct Weights(Vector256<byte> U0, Vector256<byte> U1, Vector256<byte> V0, Vector256<byte> V1);
+
+    /// <summary>A token's integer sums over a block, per half; B apart from A while few tokens leave the multiply-adds
+    /// in chains too short to hide their latency.</summary>
+    private struct Sums
+    {
+        public Vector256<int> A0, A1, B0, B1;
+    }
+
+    private readonly record struct Floats(Vector256<float> H0, Vector256<float> H1);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Steps<TKernel, TTokens>(ref byte tile, int k, int o, ref sbyte q0, ref sbyte q1, ref sbyte q2, ref sbyte q3,
-        ref Vector256<int> i0, ref Vector256<int> j0, ref Vector256<int> i1, ref Vector256<int> j1, ref Vector256<int> i2, ref Vector256<int> j2,
-        ref Vector256<int> i3, ref Vector256<int> j3)
+    private static void Token<TKernel, TTokens>(ref Sums s, Weights u, ref sbyte q, int o)
         where TKernel : struct, IKernel
         where TTokens : struct, ITokens
     {
-        (Vector256<byte> u, Vector256<byte> v) = TKernel.Load(ref tile, k);
-        i0 = TKernel.Step(i0, u, Broadcast(ref q0, o));
-        j0 = TKernel.Step(j0, v, Broadcast(ref q0, o + 4));
-        if (TTokens.Count > 1)
+        Vector256<sbyte> xa = Broadcast(ref q, o), xb = Broadcast(ref q, o + 4);
+        s.A0 = TKernel.Step(s.A0, u.U0, xa);
+        s.A1 = TKernel.Step(s.A1, u.U1, xa);
+        if (TTokens.Count <= 2)
         {
-            i1 = TKernel.Step(i1, u, Broadcast(ref q1, o));
-            j1 = TKernel.Step(j1, v, Broadcast(ref q1, o + 4));
+            s.B0 = TKernel.Step(s.B0, u.V0, xb);
+            s.B1 = TKernel.Step(s.B1, u.V1, xb);
         }
+        else
+        {
+            s.A0 = TKernel.Step(s.A0, u.V0, xb);
+            s.A1 = TKernel.Step(s.A1, u.V1, xb);
+        }
+    }
 
-        if (TTokens.Count > 2)
-        {
-            i2 = TKernel.Step(i2, u, Broadcast(ref q2, o));
-            j2 = TKernel.Step(j2, v, Broadcast(ref q2, o + 4));
-        }
-
-        if (TTokens.Count > 3)
-        {
-            i3 = TKernel.Step(i3, u, Broadcast(ref q3, o));
-            j3 = TKernel.Step(j3, v, Broadcast(ref q3, o + 4));
-        }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(Floats f, ref float d)
+    {
+        f.H0.StoreUnsafe(ref d);
+        f.H1.StoreUnsafe(ref d, HalfRows);
     }
 
     // A token's 4 values at o, in every lane.
@@ -314,8 +351,8 @@ internal sealed class HostTiles
         /// <summary>Whether <see cref="Step"/> forms w . q from signed weights (no z in the sum).</summary>
         static abstract bool SignedProducts { get; }
 
-        /// <summary>Registers k and k + 1 of a block (unsigned values).</summary>
-        static abstract (Vector256<byte>, Vector256<byte>) Load(ref byte tile, int k);
+        /// <summary>The registers of pair <paramref name="pair"/> of a block (unsigned values).</summary>
+        static abstract Weights Load(ref byte tile, int pair);
 
         /// <summary>acc (8 rows) += u (8 rows x 4 values) . x (4 values, broadcast).</summary>
         static abstract Vector256<int> Step(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> x);
@@ -346,23 +383,26 @@ internal sealed class HostTiles
         public static int Count => 4;
     }
 
+    // Q8: registers (k, half) at 32 (2k + half).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector256<byte>, Vector256<byte>) Unpacked(ref byte tile, int k) =>
-        (Vector256.LoadUnsafe(ref tile, (nuint)(k * 32)), Vector256.LoadUnsafe(ref tile, (nuint)(k * 32 + 32)));
+    private static Weights Unpacked(ref byte tile, int pair) =>
+        new(Vector256.LoadUnsafe(ref tile, (nuint)(pair * 128)), Vector256.LoadUnsafe(ref tile, (nuint)(pair * 128 + 32)),
+            Vector256.LoadUnsafe(ref tile, (nuint)(pair * 128 + 64)), Vector256.LoadUnsafe(ref tile, (nuint)(pair * 128 + 96)));
 
-    // Register k's values in the low nibbles, k + 1's in the high ones.
+    // Q4/Q4Z: (pair, half) at 32 (2 pair + half); register 2 pair in the low nibbles, 2 pair + 1 in the high ones.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector256<byte>, Vector256<byte>) Nibbles(ref byte tile, int k)
+    private static Weights Nibbles(ref byte tile, int pair)
     {
-        Vector256<byte> packed = Vector256.LoadUnsafe(ref tile, (nuint)(k / 2 * 32)), mask = Vector256.Create((byte)0x0F);
-        return (packed & mask, Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask);
+        Vector256<byte> mask = Vector256.Create((byte)0x0F);
+        Vector256<byte> p0 = Vector256.LoadUnsafe(ref tile, (nuint)(pair * 64)), p1 = Vector256.LoadUnsafe(ref tile, (nuint)(pair * 64 + 32));
+        return new(p0 & mask, p1 & mask, Vector256.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & mask, Vector256.ShiftRightLogical(p1.AsUInt16(), 4).AsByte() & mask);
     }
 
     private struct VnniBytes : IKernel
     {
         public static bool SignedProducts => false;
 
-        public static (Vector256<byte>, Vector256<byte>) Load(ref byte tile, int k) => Unpacked(ref tile, k);
+        public static Weights Load(ref byte tile, int pair) => Unpacked(ref tile, pair);
 
         public static Vector256<int> Step(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> x) => AvxVnni.MultiplyWideningAndAdd(acc, u, x);
     }
@@ -371,7 +411,7 @@ internal sealed class HostTiles
     {
         public static bool SignedProducts => false;
 
-        public static (Vector256<byte>, Vector256<byte>) Load(ref byte tile, int k) => Nibbles(ref tile, k);
+        public static Weights Load(ref byte tile, int pair) => Nibbles(ref tile, pair);
 
         public static Vector256<int> Step(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> x) => AvxVnni.MultiplyWideningAndAdd(acc, u, x);
     }
@@ -380,7 +420,7 @@ internal sealed class HostTiles
     {
         public static bool SignedProducts => false;
 
-        public static (Vector256<byte>, Vector256<byte>) Load(ref byte tile, int k) => Nibbles(ref tile, k);
+        public static Weights Load(ref byte tile, int pair) => Nibbles(ref tile, pair);
 
         // Nibbles (at most 15) times q (at most 127 in size) never reach vpmaddubsw's int16 saturation.
         public static Vector256<int> Step(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> x) =>
@@ -391,7 +431,7 @@ internal sealed class HostTiles
     {
         public static bool SignedProducts => true;
 
-        public static (Vector256<byte>, Vector256<byte>) Load(ref byte tile, int k) => Unpacked(ref tile, k);
+        public static Weights Load(ref byte tile, int pair) => Unpacked(ref tile, pair);
 
         // vpmaddubsw would saturate on u up to 255: |w| times q with w's sign (w = u - 128), so w . q directly.
         public static Vector256<int> Step(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> x)
@@ -402,11 +442,13 @@ internal sealed class HostTiles
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Scale(Vector256<float> acc, Vector256<int> dots, Vector256<float> scales, Vector256<float> zeros, Int8Activation x, int b)
+    private static Floats Scale(Floats acc, Sums sums, Floats scales, Floats zeros, Int8Activation x, int b)
     {
         float sum = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(x.ZeroSums), b), scale = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(x.Scales), b);
-        Vector256<float> exact = Vector256.FusedMultiplyAdd(-zeros, Vector256.Create(sum), Vector256.ConvertToSingle(dots));
-        return Vector256.FusedMultiplyAdd(exact, scales * Vector256.Create(scale), acc);
+        Vector256<float> sumv = Vector256.Create(sum), scalev = Vector256.Create(scale);
+        Vector256<float> exact0 = Vector256.FusedMultiplyAdd(-zeros.H0, sumv, Vector256.ConvertToSingle(sums.A0 + sums.B0));
+        Vector256<float> exact1 = Vector256.FusedMultiplyAdd(-zeros.H1, sumv, Vector256.ConvertToSingle(sums.A1 + sums.B1));
+        return new(Vector256.FusedMultiplyAdd(exact0, scales.H0 * scalev, acc.H0), Vector256.FusedMultiplyAdd(exact1, scales.H1 * scalev, acc.H1));
     }
 }
 
