@@ -103,6 +103,9 @@ public sealed class HostSession : IModelSession
     /// <summary>Distinct routed and shared experts the last layer's products read (each once per forward pass).</summary>
     public int ExpertsRead => _experts.ExpertsRead;
 
+    /// <summary>Managed bytes allocated so far by the threads that run the steps (tests: a step allocates none).</summary>
+    internal long AllocatedBytes => _pool.AllocatedBytes;
+
     /// <summary>Time spent in each op since the last <see cref="ResetOpTimes"/>.</summary>
     public TimeSpan OpTime(HostOp op) => Stopwatch.GetElapsedTime(0, _opTicks[(int)op]);
 
