@@ -18,13 +18,7 @@ internal static class BenchReport
         new("copy_bandwidth", r.CopyBandwidthGBs, "GB/s", "device copy bandwidth (read + write)"),
         new("load_seconds", r.LoadSeconds, "s", "load: weights to the device (conversion included)"),
         new("load_gb_per_second", r.LoadGBs, "GB/s", "load: device bytes over load time"),
-        new("prompt_tokens_per_second", r.PromptTokensPerSecond.Mean, "tok/s", "prompt processing"),
-        new("prompt_tokens_per_second_stddev", r.PromptTokensPerSecond.StdDev, "tok/s", "  spread (stddev)"),
-        new("time_to_first_token", r.TimeToFirstTokenMs.Mean, "ms", "time to first token"),
-        new("time_to_first_token_stddev", r.TimeToFirstTokenMs.StdDev, "ms", "  spread (stddev)"),
-        new("decode_tokens_per_second", r.DecodeTokensPerSecond.Mean, "tok/s", "decode"),
-        new("decode_tokens_per_second_stddev", r.DecodeTokensPerSecond.StdDev, "tok/s", "  spread (stddev)"),
-        new("decode_ms_per_token", r.DecodeMsPerToken, "ms", "decode time per token"),
+        .. Speed(r.PromptTokensPerSecond, r.TimeToFirstTokenMs, r.DecodeTokensPerSecond),
         new("dispatches_per_token", r.DispatchesPerToken, string.Empty, "dispatches per token"),
         new("dispatches_per_layer", r.DispatchesPerLayer, string.Empty, "dispatches per layer"),
         new("barriers_per_token", r.BarriersPerToken, string.Empty, "barriers per token"),
@@ -64,6 +58,18 @@ internal static class BenchReport
         new("kv_over_weight_bytes", r.WeightBytesPerToken > 0 ? (double)r.KvBytesPerToken / r.WeightBytesPerToken : 0, "x", "attention: KV bytes over weight bytes per token"),
         new("attention_gb_per_second", r.AttentionGBs, "GB/s", "attention: KV bytes over its time"),
         new("hybrid_floor_ms_per_token", r.HybridFloorMsPerToken, "ms", "roofline: device bytes/copy bw + host bytes/host bw"),
+    ];
+
+    // The speeds either executor reports, as llama-bench does: mean and spread over the repetitions.
+    private static Metric[] Speed(Stats prompt, Stats ttft, Stats decode) =>
+    [
+        new("prompt_tokens_per_second", prompt.Mean, "tok/s", "prompt processing"),
+        new("prompt_tokens_per_second_stddev", prompt.StdDev, "tok/s", "  spread (stddev)"),
+        new("time_to_first_token", ttft.Mean, "ms", "time to first token"),
+        new("time_to_first_token_stddev", ttft.StdDev, "ms", "  spread (stddev)"),
+        new("decode_tokens_per_second", decode.Mean, "tok/s", "decode"),
+        new("decode_tokens_per_second_stddev", decode.StdDev, "tok/s", "  spread (stddev)"),
+        new("decode_ms_per_token", 1e3 / decode.Mean, "ms", "decode time per token"),
     ];
 
     private static string Header(BenchResult r) => Invariant(
@@ -113,13 +119,7 @@ internal static class BenchReport
             new("load_seconds", r.LoadSeconds, "s", "load: weights into host memory (conversion included)"),
             new("weight_bytes", r.WeightBytes, "B", "host memory: weights"),
             new("kv_cache_bytes", r.KvCacheBytes, "B", $"host memory: KV cache ({r.Settings.KvFormat.Name()})"),
-            new("prompt_tokens_per_second", r.PromptTokensPerSecond.Mean, "tok/s", "prompt processing"),
-            new("prompt_tokens_per_second_stddev", r.PromptTokensPerSecond.StdDev, "tok/s", "  spread (stddev)"),
-            new("time_to_first_token", r.TimeToFirstTokenMs.Mean, "ms", "time to first token"),
-            new("time_to_first_token_stddev", r.TimeToFirstTokenMs.StdDev, "ms", "  spread (stddev)"),
-            new("decode_tokens_per_second", r.DecodeTokensPerSecond.Mean, "tok/s", "decode"),
-            new("decode_tokens_per_second_stddev", r.DecodeTokensPerSecond.StdDev, "tok/s", "  spread (stddev)"),
-            new("decode_ms_per_token", r.DecodeMsPerToken, "ms", "decode time per token"),
+            .. Speed(r.PromptTokensPerSecond, r.TimeToFirstTokenMs, r.DecodeTokensPerSecond),
             new("weight_bytes_per_token", r.WeightBytesPerToken, "B", "weight bytes read per token"),
             new("kv_bytes_per_token", r.KvBytesPerToken, "B", "attention: KV bytes read per token"),
             new("floor_ms_per_token", r.FloorMsPerToken, "ms", "roofline: decode floor at host bandwidth"),

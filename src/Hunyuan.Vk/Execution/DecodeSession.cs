@@ -133,12 +133,7 @@ public sealed partial class DecodeSession : IModelSession
     /// <summary>Runs <paramref name="token"/> at the next position; returns the next token (chosen on the GPU).</summary>
     public int Step(int token)
     {
-        if (Position >= MaxPositions)
-        {
-            throw new InvalidOperationException($"The context is full: {MaxPositions} positions");
-        }
-
-        CheckToken(token);
+        SessionArguments.Step(token, Position, MaxPositions, _config.VocabSize);
         long start = Stopwatch.GetTimestamp();
         Span<uint> io = stackalloc uint[1];
         io[0] = (uint)token;
@@ -165,16 +160,7 @@ public sealed partial class DecodeSession : IModelSession
     /// </summary>
     public int Prefill(IReadOnlyList<int> tokens)
     {
-        ArgumentNullException.ThrowIfNull(tokens);
-        if (tokens.Count == 0 || Position + tokens.Count > MaxPositions)
-        {
-            throw new InvalidOperationException($"{tokens.Count} prompt tokens at position {Position} do not fit the context of {MaxPositions} positions");
-        }
-
-        foreach (int t in tokens)
-        {
-            CheckToken(t);
-        }
+        SessionArguments.Prompt(tokens, Position, MaxPositions, _config.VocabSize);
 
         for (int start = 0; start < tokens.Count; start += PrefillChunk)
         {
@@ -223,15 +209,6 @@ public sealed partial class DecodeSession : IModelSession
         ArgumentNullException.ThrowIfNull(sampling);
         _choice.Set(sampling);
         _preparedFor = -1;
-    }
-
-    private void CheckToken(int token)
-    {
-        if (token < 0 || token >= _config.VocabSize)
-        {
-            // No parameter name: the message reaches users as it is (the server's 400, the CLI's error line).
-            throw new ArgumentException($"Token {token} is outside the vocabulary of {_config.VocabSize}");
-        }
     }
 
     /// <summary>Submits <paramref name="r"/>; computes the host layers' experts as the device reaches them; with

@@ -117,12 +117,7 @@ public sealed class HostSession : IModelSession
 
     public int Step(int token)
     {
-        if (Position >= MaxPositions)
-        {
-            throw new InvalidOperationException($"The context is full: {MaxPositions} positions");
-        }
-
-        CheckToken(token);
+        SessionArguments.Step(token, Position, MaxPositions, _c.VocabSize);
         _history[Position] = token;
         Forward(1);
         Position++;
@@ -131,16 +126,7 @@ public sealed class HostSession : IModelSession
 
     public int Prefill(IReadOnlyList<int> tokens)
     {
-        ArgumentNullException.ThrowIfNull(tokens);
-        if (tokens.Count == 0 || Position + tokens.Count > MaxPositions)
-        {
-            throw new InvalidOperationException($"{tokens.Count} prompt tokens at position {Position} do not fit the context of {MaxPositions} positions");
-        }
-
-        foreach (int t in tokens)
-        {
-            CheckToken(t);
-        }
+        SessionArguments.Prompt(tokens, Position, MaxPositions, _c.VocabSize);
 
         for (int start = 0; start < tokens.Count; start += PrefillChunk)
         {
@@ -300,14 +286,6 @@ public sealed class HostSession : IModelSession
             : _sampler.Sample(logits, _sampling.TopK <= 0 ? HostSampler.MaxK : _sampling.TopK, _sampling.Temperature, _sampling.TopP, _random.NextSingle());
         Lap(HostOp.Choice);
         return token;
-    }
-
-    private void CheckToken(int token)
-    {
-        if (token < 0 || token >= _c.VocabSize)
-        {
-            throw new ArgumentException($"Token {token} is outside the vocabulary of {_c.VocabSize}");
-        }
     }
 
     private void Start() => _clock = Stopwatch.GetTimestamp();

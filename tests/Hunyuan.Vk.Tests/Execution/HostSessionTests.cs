@@ -112,43 +112,16 @@ public sealed class HostSessionTests
         HunyuanConfig c = weights.Config;
         HostModel model = HostModel.Load(weights, format);
         using var session = new HostSession(model, maxPositions: 64, prefillChunk: Chunk, kvFormat: kv, threads: 2);
-        foreach (Golden.Prompt p in golden.Prompts)
+        GoldenCheck.Run(session, golden, c, limit, exactGreedy, $"{name} {format} kv {kv.Name()} on the host", ids =>
         {
             session.Reset();
-            int n = p.Ids.Length;
-            Assert.That(n, Is.LessThanOrEqualTo(Chunk), "one chunk, so the capture holds every position");
-            session.HiddenStates = new float[(c.Layers + 1) * n * c.HiddenSize];
-            int next = session.Prefill(p.Ids);
+            Assert.That(ids, Has.Length.LessThanOrEqualTo(Chunk), "one chunk, so the capture holds every position");
+            session.HiddenStates = new float[(c.Layers + 1) * ids.Length * c.HiddenSize];
+            int next = session.Prefill(ids);
             float[] states = session.HiddenStates;
             session.HiddenStates = null;
-            for (int l = 0; l <= c.Layers; l++)
-            {
-                string what = l == 0 ? "embedding" : $"hidden state after layer {l - 1}";
-                Check(Flatten(p.Hidden[l]), states.AsSpan(l * n * c.HiddenSize, n * c.HiddenSize), limit, $"{name} {format} kv {kv.Name()}: {what}");
-            }
-
-            var greedy = new List<int> { next };
-            while (greedy.Count < p.Greedy.Length)
-            {
-                greedy.Add(session.Step(greedy[^1]));
-            }
-
-            if (exactGreedy)
-            {
-                Assert.That(greedy, Is.EqualTo(p.Greedy), $"{name} {format} kv {kv.Name()}: greedy continuation of [{string.Join(',', p.Ids)}]");
-            }
-
-            session.Reset();
-            var logits = new float[n][];
-            for (int t = 0; t < n; t++)
-            {
-                session.Step(p.Ids[t]);
-                logits[t] = new float[c.VocabSize];
-                session.ReadLogits(logits[t]);
-            }
-
-            Check(Flatten(p.Logits), Flatten(logits), limit, $"{name} {format} kv {kv.Name()}: logits of every position");
-        }
+            return (next, states);
+        });
     }
 
     /// <summary>A step allocates nothing, on the caller's thread or the pool's. The caller's bytes are counted as of its
@@ -175,12 +148,4 @@ public sealed class HostSessionTests
 
         Assert.That(windows[^1], Is.Zero, $"bytes allocated by windows of 50 sampled decode steps on 3 threads: {string.Join(", ", windows)}");
     }
-
-    private static void Check(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double limit, string what)
-    {
-        TestContext.Out.WriteLine($"{what}: NMSE {Nmse.Compute(expected, actual).Value:E2}");
-        AssertNmse.Close(expected, actual, limit, what);
-    }
-
-    private static float[] Flatten(float[][] rows) => [.. rows.SelectMany(r => r)];
 }

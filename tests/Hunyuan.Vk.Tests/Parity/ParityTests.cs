@@ -87,50 +87,14 @@ public sealed class ParityTests : VulkanTest
         Assert.That(session.KvPagePositions, Is.EqualTo(kvPage > 0 ? kvPage : 64), "the pages asked for");
         using GpuBuffer capture = Context.CreateBuffer((ulong)(c.Layers + 1) * Chunk * (ulong)c.HiddenSize * 4, "hidden states");
         session.CaptureHiddenStates(capture);
-        foreach (Golden.Prompt p in golden.Prompts)
+        GoldenCheck.Run(session, golden, c, limit, exactGreedy, $"{name} {format} kv {kv.Name()}/{kvPage}", ids =>
         {
-            // Prefill (multi-token kernels): the hidden state entering layer 0 and leaving each layer.
             session.Reset();
-            int next = session.Prefill(p.Ids);
-            int n = p.Ids.Length;
-            var states = new float[(c.Layers + 1) * n * c.HiddenSize];
+            int next = session.Prefill(ids);
+            var states = new float[(c.Layers + 1) * ids.Length * c.HiddenSize];
             capture.Read<float>(states);
-            for (int l = 0; l <= c.Layers; l++)
-            {
-                string what = l == 0 ? "embedding" : $"hidden state after layer {l - 1}";
-                Check(Flatten(p.Hidden[l]), states.AsSpan(l * n * c.HiddenSize, n * c.HiddenSize), limit, $"{name} {format} kv {kv.Name()}/{kvPage}: {what}");
-            }
-
-            // Greedy continuation from the prefill, decoding one token at a time.
-            var greedy = new List<int> { next };
-            while (greedy.Count < p.Greedy.Length)
-            {
-                greedy.Add(session.Step(greedy[^1]));
-            }
-
-            if (exactGreedy)
-            {
-                Assert.That(greedy, Is.EqualTo(p.Greedy), $"{name} {format} kv {kv.Name()}/{kvPage}: greedy continuation of [{string.Join(',', p.Ids)}]");
-            }
-
-            // Decode (single-token kernels): the logits of every prompt position.
-            session.Reset();
-            var logits = new float[n][];
-            for (int t = 0; t < n; t++)
-            {
-                session.Step(p.Ids[t]);
-                logits[t] = new float[c.VocabSize];
-                session.Logits.Read<float>(logits[t]);
-            }
-
-            Check(Flatten(p.Logits), Flatten(logits), limit, $"{name} {format} kv {kv.Name()}/{kvPage}: logits of every position");
-        }
-    }
-
-    private static void Check(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double limit, string what)
-    {
-        TestContext.Out.WriteLine($"{what}: NMSE {Nmse.Compute(expected, actual).Value:E2}");
-        AssertNmse.Close(expected, actual, limit, what);
+            return (next, states);
+        });
     }
 
     private static float[] Flatten(float[][] rows) => [.. rows.SelectMany(r => r)];
