@@ -80,9 +80,9 @@ public sealed class HunyuanEngine : IDisposable
         if (choice.Host)
         {
             RefuseDevicePlacement(options.DeviceMemory, options.HostExpertLayers, why);
-            TextGenerator onHost = TextGenerator.LoadOnHost(modelDirectory, format, options.ContextLength, options.KvCache, options.Threads, options.Log, options.Progress);
             string executor = $"the host executor ({HostThreads(options.Threads)} threads, {HostCompute.HostKernels.Best})";
             options.Log?.Invoke($"running on {executor}: {why}");
+            TextGenerator onHost = TextGenerator.LoadOnHost(modelDirectory, format, options.ContextLength, options.KvCache, options.Threads, options.Log, options.Progress);
             return new HunyuanEngine(null, null, onHost, executor) { Format = format };
         }
 

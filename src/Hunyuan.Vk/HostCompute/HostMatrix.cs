@@ -4,7 +4,7 @@ namespace Hunyuan.Vk.HostCompute;
 
 /// <summary>
 /// A weight matrix laid out for the host kernels. Quantized formats (Q8, Q4, Q4Z) are held as <see cref="HostTiles"/>:
-/// groups of 8 rows whose blocks a product decodes once for up to 4 tokens, f32 scales (widened once at load). F32 and
+/// groups of 16 rows whose blocks a product decodes once for up to 4 tokens, f32 scales (widened once at load). F32 and
 /// F16 matrices hold f32 <see cref="Values"/> (F16 widened at load: twice its bytes, for exact products on float
 /// activations; no large model runs F16 on the host).
 /// </summary>

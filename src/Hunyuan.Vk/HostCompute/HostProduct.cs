@@ -6,7 +6,7 @@ namespace Hunyuan.Vk.HostCompute;
 /// y = W x (or y += W x) for a batch of tokens on the <see cref="WorkerPool"/>: each thread a run of W's rows (cut at
 /// 16 rows, so no two threads write one cache line of y). Quantized matrices take the tokens as
 /// <see cref="Int8Activation"/>s, quantized here once per product (threads split the tokens), through the tiles: each
-/// group of 8 rows decoded once for every <see cref="HostTiles.TileTokens"/> tokens, the group staying in L1 across the
+/// group of 16 rows decoded once for every <see cref="HostTiles.TileTokens"/> tokens, the group staying in L1 across the
 /// batch. F32 and F16 matrices take the floats, row by row. x is [tokens][W.Cols], y [tokens][W.Rows]. Holds its delegates and its arguments in
 /// fields, so a product allocates nothing.
 /// </summary>
