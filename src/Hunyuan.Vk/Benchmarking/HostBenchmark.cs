@@ -115,8 +115,8 @@ public static class HostBenchmark
             PromptTokensPerSecond = Stats.Of(promptRates),
             TimeToFirstTokenMs = Stats.Of(ttft),
             DecodeTokensPerSecond = Stats.Of(decodeRates),
-            DecodeOps = Ops(model, decodeTimes, decodeTokens, seen, kvPerToken, hostGbs, prompt: false),
-            PromptOps = Ops(model, promptTimes, promptTokens, settings.Depth + settings.PromptTokens / 2, 0, hostGbs, prompt: true),
+            DecodeOps = Ops(model, decodeTimes, decodeTokens, seen, kvPerToken, hostGbs, prompt: 0),
+            PromptOps = Ops(model, promptTimes, promptTokens, settings.Depth + settings.PromptTokens / 2, 0, hostGbs, prompt: settings.PromptTokens),
             WeightBytesPerToken = model.DecodeBytes,
             KvBytesPerToken = kvPerToken,
             KvCacheBytes = session.KvCacheBytes,
@@ -133,13 +133,17 @@ public static class HostBenchmark
     }
 
     // Each op's bytes and multiply-adds per token, from the shapes: a decode token reads every weight it uses; a
-    // prompt token's share of a chunk's weights is left out (bytes 0), its multiply-adds are the same but the head's.
-    private static List<HostOpTiming> Ops(HostModel model, double[] ms, double tokens, int seen, long kvBytes, double hostGbs, bool prompt)
+    // prompt token's share of a chunk's weights is left out (bytes 0). A prompt of P tokens runs the last layer past
+    // its KV append (attention, O, router, experts) and the head for its last token only: 1 / P of a layer per token.
+    private static List<HostOpTiming> Ops(HostModel model, double[] ms, double tokens, int seen, long kvBytes, double hostGbs, int prompt)
     {
         HunyuanConfig c = model.Config;
         HostModel.Layer l = model.Layers[0];
         int layers = c.Layers;
-        long Bytes(long b) => prompt ? 0 : b;
+        bool isPrompt = prompt > 0;
+        long Bytes(long b) => isPrompt ? 0 : b;
+        double tail = isPrompt ? layers - 1 + 1.0 / prompt : layers, head = isPrompt ? 1.0 / prompt : 1;
+        double attention = 2.0 * c.Heads * c.HeadDim * (isPrompt ? (layers - 1) * seen + (seen + prompt / 2.0) / prompt : layers * seen);
         double experts = c.RouteSlots * 3.0 * c.HiddenSize * c.ExpertIntermediate;
         (HostOp Op, long Bytes, double Macs)[] rows =
         [
@@ -147,12 +151,12 @@ public static class HostBenchmark
             (HostOp.Norm, 0, 0),
             (HostOp.Qkv, Bytes(layers * l.Qkv.Bytes), layers * (double)l.Qkv.Rows * l.Qkv.Cols),
             (HostOp.Rope, 0, 0),
-            (HostOp.Attention, kvBytes, layers * 2.0 * c.Heads * c.HeadDim * seen),
-            (HostOp.O, Bytes(layers * l.O.Bytes), layers * (double)l.O.Rows * l.O.Cols),
-            (HostOp.Router, Bytes(layers * l.Router.Bytes), layers * (double)l.Router.Rows * l.Router.Cols),
+            (HostOp.Attention, kvBytes, attention),
+            (HostOp.O, Bytes(layers * l.O.Bytes), tail * l.O.Rows * l.O.Cols),
+            (HostOp.Router, Bytes(layers * l.Router.Bytes), tail * l.Router.Rows * l.Router.Cols),
             (HostOp.Route, 0, 0),
-            (HostOp.Experts, Bytes(layers * c.RouteSlots * l.Experts.BytesPerExpert), layers * experts),
-            (HostOp.Head, Bytes(model.LmHead.Bytes), prompt ? 0 : (double)model.LmHead.Rows * model.LmHead.Cols),
+            (HostOp.Experts, Bytes(layers * c.RouteSlots * l.Experts.BytesPerExpert), tail * experts),
+            (HostOp.Head, Bytes(model.LmHead.Bytes), head * model.LmHead.Rows * model.LmHead.Cols),
             (HostOp.Choice, 0, 0),
         ];
         return [.. rows.Select(r => new HostOpTiming(r.Op.ToString().ToLowerInvariant(), ms[(int)r.Op] / tokens, r.Bytes, r.Macs, hostGbs))];

@@ -119,7 +119,7 @@ public sealed class HostSession : IModelSession
     {
         SessionArguments.Step(token, Position, MaxPositions, _c.VocabSize);
         _history[Position] = token;
-        Forward(1);
+        Forward(1, logits: true);
         Position++;
         return Choose();
     }
@@ -136,7 +136,7 @@ public sealed class HostSession : IModelSession
                 _history[Position + i] = tokens[start + i];
             }
 
-            Forward(n);
+            Forward(n, logits: start + n == tokens.Count);
             Position += n;
         }
 
@@ -194,11 +194,13 @@ public sealed class HostSession : IModelSession
     }
 
     /// <summary>The tokens in the history at <see cref="Position"/> .. + <paramref name="n"/> - 1 through every layer;
-    /// the last one's logits into <see cref="ReadLogits"/>.</summary>
-    private void Forward(int n)
+    /// with <paramref name="logits"/>, the last one's logits into <see cref="ReadLogits"/>. Past the last layer's KV
+    /// append only the last token's row still matters (its logits; the later tokens read the others' K and V, never
+    /// their hidden states), so the last layer's attention, O product and experts run for that token alone, and for
+    /// none where no logits are wanted (a prompt's chunks before its last); hidden-state capture keeps every row.</summary>
+    private void Forward(int n, bool logits)
     {
         int hidden = _c.HiddenSize, p0 = Position;
-        float eps = _c.RmsNormEps;
         float[] x = _experts.X;   // the normed hidden states: the products' input, then the experts'
         Start();
         for (int t = 0; t < n; t++)
@@ -215,6 +217,17 @@ public sealed class HostSession : IModelSession
             _product.Run(_pool, w.Qkv, x, _qkv, n);                                // q, k, v
             Lap(HostOp.Qkv);
             RopeAndAppend(w, l, n, p0);                                            // RoPE, QK-norm; k, v to the cache
+            if (l == _c.Layers - 1 && HiddenStates is null && n > 1)
+            {
+                if (!logits)
+                {
+                    return;
+                }
+
+                Narrow(n);
+                (p0, n) = (p0 + n - 1, 1);
+            }
+
             _attention.Run(_pool, _cache, l, _q, _attn, n, p0);                    // causal attention over the cache
             Lap(HostOp.Attention);
             _product.Run(_pool, w.O, _attn, _h, n, accumulate: true);             // h += o_proj(attention)
@@ -236,9 +249,20 @@ public sealed class HostSession : IModelSession
             Capture(l + 1, n);
         }
 
-        HostOps.RmsNorm(_h.AsSpan((n - 1) * hidden, hidden), _model.FinalNorm, _headX, eps);   // the last token: final norm, lm_head
-        _product.Run(_pool, _model.LmHead, _headX, _logits, 1);
-        Lap(HostOp.Head);
+        if (logits)
+        {
+            HostOps.RmsNorm(_h.AsSpan((n - 1) * hidden, hidden), _model.FinalNorm, _headX, _c.RmsNormEps);   // the last token: final norm, lm_head
+            _product.Run(_pool, _model.LmHead, _headX, _logits, 1);
+            Lap(HostOp.Head);
+        }
+    }
+
+    /// <summary>The last of <paramref name="n"/> tokens' query and hidden state into row 0.</summary>
+    private void Narrow(int n)
+    {
+        int hidden = _c.HiddenSize, qDim = _c.QueryDim;
+        _q.AsSpan((n - 1) * qDim, qDim).CopyTo(_q);
+        _h.AsSpan((n - 1) * hidden, hidden).CopyTo(_h);
     }
 
     private void Capture(int at, int n)

@@ -1,4 +1,3 @@
-using System.Runtime.Intrinsics.X86;
 using Hunyuan.Vk.HostCompute;
 using Hunyuan.Vk.Model.Formats;
 using Hunyuan.Vk.Tests.Harness;
@@ -8,7 +7,7 @@ namespace Hunyuan.Vk.Tests.HostCompute;
 /// <summary>
 /// The tiled products (<see cref="HostTiles"/>) on every instruction-set path this CPU runs, against the dequantized
 /// weights times the dequantized int8 activations in double: the integer sums are exact, so only f32 rounding differs
-/// (limit 1e-10). Rows not a multiple of the group (the last group padded), 1 to 4 tokens, Q4Z's 128-value groups.
+/// (limit 1e-10). Rows not a multiple of the group (the last group padded), 1 to 8 tokens, Q4Z's 128-value groups.
 /// </summary>
 public sealed class HostTilesTests
 {
@@ -28,7 +27,7 @@ public sealed class HostTilesTests
     public void Groups_of_rows_dotted_with_tokens_match_the_reference(WeightFormat format, int rows, int cols, string pathName)
     {
         HostKernelPath path = Enum.Parse<HostKernelPath>(pathName);
-        if ((path == HostKernelPath.Vnni && !AvxVnni.IsSupported) || (path == HostKernelPath.Avx2 && !Avx2.IsSupported))
+        if (!HostKernels.Runs(path))
         {
             Assert.Ignore($"this CPU has no {path}");
         }
@@ -90,6 +89,46 @@ public sealed class HostTilesTests
 
             AssertNmse.Close(expected, actual, 1e-10, $"{format} {rows}x{cols}, {n} tokens, {path}");
             Assert.That(actual.Where((_, i) => i % (tiles.Groups * HostTiles.GroupRows) >= rows), Is.All.EqualTo(0f), "padding rows give 0");
+        }
+    }
+
+    /// <summary>The int16 sums of the 512-bit kernel at their bound: every nibble 15 (and 0) against q = +-127 in
+    /// every value, the largest block sums there are; a saturating or wrapping sum would be off by thousands.</summary>
+    [TestCase("Avx512")]
+    [TestCase("Vnni")]
+    [TestCase("Avx2")]
+    [TestCase("Scalar")]
+    public void Products_at_the_largest_values_are_exact(string pathName)
+    {
+        HostKernelPath path = Enum.Parse<HostKernelPath>(pathName);
+        if (!HostKernels.Runs(path))
+        {
+            Assert.Ignore($"this CPU has no {path}");
+        }
+
+        const int Rows = 16, Cols = 128;
+        QuantizedMatrix random = QuantizedMatrix.Random(WeightFormat.Q4, Rows, Cols, new Random(5));
+        byte[] quants = [.. random.Quants.Select((_, i) => (byte)(i / (Cols / 2) % 2 == 0 ? 0xFF : 0x00))];   // rows of 15s, rows of 0s
+        var m = new QuantizedMatrix(WeightFormat.Q4, Rows, Cols, quants, random.Scales, random.Zeros);
+        var tiles = new HostTiles(m);
+        float[] w = m.Dequantize();
+        Int8Activation[] xs = [.. new[] { 1f, -1f }.Select(sign =>
+        {
+            var x = new Int8Activation(Cols);
+            x.Quantize(Enumerable.Repeat(sign, Cols).ToArray());
+            return x;
+        })];
+        Assert.That(xs[0].Q, Is.All.EqualTo((sbyte)127));
+        var dots = new float[HostTiles.TileTokens * HostTiles.GroupRows];
+        tiles.Dot(0, xs, dots, path);
+        for (int t = 0; t < xs.Length; t++)
+        {
+            float[] x = xs[t].Dequantize();
+            for (int r = 0; r < Rows; r++)
+            {
+                double expected = Enumerable.Range(0, Cols).Sum(c => (double)w[r * Cols + c] * x[c]);
+                Assert.That(dots[t * HostTiles.GroupRows + r], Is.EqualTo(expected).Within(1e-4 * Math.Max(1, Math.Abs(expected))), $"row {r}, token {t}, {path}");
+            }
         }
     }
 }
