@@ -31,6 +31,7 @@ internal sealed class HostTiles
     /// <summary>Tokens a call takes at most: the 512-bit kernel's tile (the 256-bit kernels run them 4 at a time).</summary>
     public const int TileTokens = 8;
     private const int NarrowTokens = 4;
+    private const int PrefetchDistance = 4096;
     private const int Block = 32;
 
     public HostTiles(QuantizedMatrix m)
@@ -201,6 +202,9 @@ internal sealed class HostTiles
         for (int b = 0; b < Blocks; b++)
         {
             ref byte tile = ref Unsafe.Add(ref w, b * BlockBytes);
+            Ahead(ref tile, BlockBytes);
+            Ahead(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref scales0, (b >> scaleShift) * GroupRows)), 64);
+
             Vector512<byte> p0 = Vector512.LoadUnsafe(ref tile), p1 = Vector512.LoadUnsafe(ref tile, 64);
             Vector512<byte> p2 = Vector512.LoadUnsafe(ref tile, 128), p3 = Vector512.LoadUnsafe(ref tile, 192);
             Vector512<byte> l0 = p0 & mask, h0 = Vector512.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & mask;
@@ -230,6 +234,20 @@ internal sealed class HostTiles
         for (int t = 0; t < n; t++)
         {
             acc[t].StoreUnsafe(ref MemoryMarshal.GetReference(dots), (nuint)(t * GroupRows));
+        }
+    }
+
+    // Asks for the cache lines PrefetchDistance bytes past a block's quants (or its scales' line). A one-token product
+    // streams its weights once, and left to the hardware prefetcher it read them at ~50% of the host's read bandwidth;
+    // asked ahead, at ~65% (1-layer A13B decode 49 -> 66 tok/s, Zen 5, medians of 3). Only a hint: an address past the
+    // matrix, or one the collector has since moved, is not an error.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Ahead(ref byte at, int bytes)
+    {
+        byte* ahead = (byte*)Unsafe.AsPointer(ref at) + PrefetchDistance;
+        for (int o = 0; o < bytes; o += 64)
+        {
+            Sse.Prefetch0(ahead + o);
         }
     }
 
@@ -311,6 +329,8 @@ internal sealed class HostTiles
         for (int b = 0; b < Blocks; b++)
         {
             ref byte tile = ref Unsafe.Add(ref w, b * BlockBytes);
+            Ahead(ref tile, BlockBytes);
+            Ahead(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref scales0, (b >> scaleShift) * GroupRows)), 64);
             int at = b * Block;
             Sums s0 = default, s1 = default, s2 = default, s3 = default;
             for (int pair = 0; pair < 4; pair++)
