@@ -58,7 +58,7 @@ internal sealed class HostMatrix
         }
 
         long padded = (rows + HostTiles.GroupRows - 1) / HostTiles.GroupRows * HostTiles.GroupRows;
-        return padded * cols * spec.BlockBytes / WeightFormatSpec.BlockValues + padded * (cols / spec.GroupSize) * (spec.HasZeros ? 8 : 4);
+        return padded * cols * spec.BlockBytes / WeightFormatSpec.BlockValues + padded * (cols / spec.GroupSize) * (spec.HasZeros ? 4 : 2);
     }
 
     /// <summary>dots[t * 8 + j] = row 8 <paramref name="group"/> + j of a quantized matrix dotted with

@@ -21,7 +21,8 @@ namespace Hunyuan.Vk.HostCompute;
 /// in its low nibble, value 8m + i of row 8h + r, in its high nibble value 8m + 4 + i.</item>
 /// <item>Q8: 512 bytes per group and block, 16 registers' worth, (register k, half h) at 32 (2k + h): byte 4r + i is
 /// value 4k + i of row 8h + r, + 128.</item>
-/// <item>Scales f32, 16 per group and scale group (32 values; Q4Z's 128); Q4Z's zero points f32 the same way.</item>
+/// <item>Scales f16 (as the checkpoint's), 16 per group and scale group (32 values; Q4Z's 128); Q4Z's zero points f16 the
+/// same way (small integers, exact). f32 would add a bit per value to every product's bytes.</item>
 /// </list>
 /// </summary>
 internal sealed class HostTiles
@@ -51,8 +52,8 @@ internal sealed class HostTiles
         BlocksPerScale = Format.GroupSize() / Block;
         int scaleGroups = Blocks / BlocksPerScale;
         Quants = new byte[(long)Groups * Blocks * BlockBytes];
-        Scales = new float[Groups * scaleGroups * GroupRows];
-        Zeros = Format == WeightFormat.Q4Z ? new float[Scales.Length] : [];
+        Scales = new Half[Groups * scaleGroups * GroupRows];
+        Zeros = Format == WeightFormat.Q4Z ? new Half[Scales.Length] : [];
         ConstantZero = Format switch { WeightFormat.Q8 => 128, WeightFormat.Q4 => 8, _ => 0 };
         int rowBytes = m.RowBytes;
         for (int r = 0; r < Rows; r++)
@@ -80,10 +81,10 @@ internal sealed class HostTiles
 
             for (int s = 0; s < scaleGroups; s++)
             {
-                Scales[(g * scaleGroups + s) * GroupRows + lane] = (float)m.Scales[r * m.GroupsPerRow + s];
+                Scales[(g * scaleGroups + s) * GroupRows + lane] = m.Scales[r * m.GroupsPerRow + s];
                 if (Zeros.Length > 0)
                 {
-                    Zeros[(g * scaleGroups + s) * GroupRows + lane] = m.Zeros[r * m.GroupsPerRow + s];
+                    Zeros[(g * scaleGroups + s) * GroupRows + lane] = (Half)m.Zeros[r * m.GroupsPerRow + s];
                 }
             }
         }
@@ -97,14 +98,14 @@ internal sealed class HostTiles
     public int BlockBytes { get; }
     public int BlocksPerScale { get; }
     public byte[] Quants { get; }
-    public float[] Scales { get; }
-    public float[] Zeros { get; }
+    public Half[] Scales { get; }
+    public Half[] Zeros { get; }
 
     /// <summary>z of every value (Q4, Q8); 0 where <see cref="Zeros"/> holds them (Q4Z).</summary>
     public int ConstantZero { get; }
 
     /// <summary>Bytes a product reads: quants, f32 scales and zero points.</summary>
-    public long Bytes => Quants.LongLength + 4L * (Scales.LongLength + Zeros.LongLength);
+    public long Bytes => Quants.LongLength + 2L * (Scales.LongLength + Zeros.LongLength);
 
     /// <summary>Where value k (0..31) of a block of row <paramref name="lane"/> of a group lies in the block's bytes, and
     /// its shift (a nibble's 0 or 4; Q8's 0).</summary>
@@ -124,7 +125,7 @@ internal sealed class HostTiles
         (int at, int shift) = Place(lane, k);
         int u = (tile[at] >> shift) & (Format == WeightFormat.Q8 ? 255 : 15);
         int s = (g * (Blocks / BlocksPerScale) + b / BlocksPerScale) * GroupRows + lane;
-        return (u - (Zeros.Length > 0 ? Zeros[s] : ConstantZero)) * Scales[s];
+        return (u - (Zeros.Length > 0 ? (float)Zeros[s] : ConstantZero)) * (float)Scales[s];
     }
 
     /// <summary>
@@ -193,8 +194,8 @@ internal sealed class HostTiles
         Span<Vector512<float>> acc = stackalloc Vector512<float>[TileTokens];
         acc.Clear();
         ref byte w = ref Quants[(long)group * Blocks * BlockBytes];
-        ref float scales0 = ref Scales[group * (Blocks >> scaleShift) * GroupRows];
-        ref float zeros0 = ref Zeros.Length > 0 ? ref Zeros[group * (Blocks >> scaleShift) * GroupRows] : ref scales0;
+        ref ushort scales0 = ref Unsafe.As<Half, ushort>(ref Scales[group * (Blocks >> scaleShift) * GroupRows]);
+        ref ushort zeros0 = ref Zeros.Length > 0 ? ref Unsafe.As<Half, ushort>(ref Zeros[group * (Blocks >> scaleShift) * GroupRows]) : ref scales0;
         bool zeroPoints = Zeros.Length > 0;
         Vector512<byte> mask = Vector512.Create((byte)0x0F);
         Vector512<short> ones = Vector512.Create((short)1);
@@ -203,7 +204,7 @@ internal sealed class HostTiles
         {
             ref byte tile = ref Unsafe.Add(ref w, b * BlockBytes);
             Ahead(ref tile, BlockBytes);
-            Ahead(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref scales0, (b >> scaleShift) * GroupRows)), 64);
+            Ahead(ref Unsafe.As<ushort, byte>(ref Unsafe.Add(ref scales0, (b >> scaleShift) * GroupRows)), 32);
 
             Vector512<byte> p0 = Vector512.LoadUnsafe(ref tile), p1 = Vector512.LoadUnsafe(ref tile, 64);
             Vector512<byte> p2 = Vector512.LoadUnsafe(ref tile, 128), p3 = Vector512.LoadUnsafe(ref tile, 192);
@@ -212,8 +213,8 @@ internal sealed class HostTiles
             Vector512<byte> l2 = p2 & mask, h2 = Vector512.ShiftRightLogical(p2.AsUInt16(), 4).AsByte() & mask;
             Vector512<byte> l3 = p3 & mask, h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & mask;
             int s = (b >> scaleShift) * GroupRows;
-            Vector512<float> scales = Vector512.LoadUnsafe(ref scales0, (nuint)s);
-            Vector512<float> zeros = zeroPoints ? Vector512.LoadUnsafe(ref zeros0, (nuint)s) : constantZero;
+            Vector512<float> scales = Widen(Avx512F.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref scales0, (nuint)s)));
+            Vector512<float> zeros = zeroPoints ? Widen(Avx512F.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref zeros0, (nuint)s))) : constantZero;
             for (int t = 0; t < n; t++)
             {
                 Int8Activation x = xs[t];
@@ -236,6 +237,24 @@ internal sealed class HostTiles
             acc[t].StoreUnsafe(ref MemoryMarshal.GetReference(dots), (nuint)(t * GroupRows));
         }
     }
+
+    // f16 scales (finite) to f32: exponent and mantissa moved into f32's place and scaled by 2^112 (f16's bias into
+    // f32's; subnormals come out normal), then the sign. The CPU's own conversion (vcvtph2ps) is not in .NET 10.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Widen(Vector512<uint> h) =>
+        (((h & Vector512.Create(0x7FFFu)) << 13).AsSingle() * Vector512.Create(5.192297e33f)).AsUInt32().AsSingle()
+        | ((h & Vector512.Create(0x8000u)) << 16).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Widen(Vector256<uint> h) =>
+        (((h & Vector256.Create(0x7FFFu)) << 13).AsSingle() * Vector256.Create(5.192297e33f)).AsUInt32().AsSingle()
+        | ((h & Vector256.Create(0x8000u)) << 16).AsSingle();
+
+    // A group's 16 f16 values at s, as two halves of 8 f32.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Floats Widen(ref ushort at, int s) =>
+        new(Widen(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref at, (nuint)s)).AsUInt32()),
+            Widen(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref at, (nuint)(s + HalfRows))).AsUInt32()));
 
     // Asks for the cache lines PrefetchDistance bytes past a block's quants (or its scales' line). A one-token product
     // streams its weights once, and left to the hardware prefetcher it read them at ~50% of the host's read bandwidth;
@@ -299,8 +318,8 @@ internal sealed class HostTiles
                     }
 
                     int s = (group * scaleGroups + b / BlocksPerScale) * GroupRows + lane;
-                    float z = Zeros.Length > 0 ? Zeros[s] : ConstantZero;
-                    total += (dot - z * x.Sums[b]) * (Scales[s] * x.Scales[b]);
+                    float z = Zeros.Length > 0 ? (float)Zeros[s] : ConstantZero;
+                    total += (dot - z * x.Sums[b]) * ((float)Scales[s] * x.Scales[b]);
                 }
 
                 dots[t * GroupRows + lane] = total;
@@ -321,8 +340,8 @@ internal sealed class HostTiles
         Int8Activation x0 = xs[0], x1 = xs[n > 1 ? 1 : 0], x2 = xs[n > 2 ? 2 : 0], x3 = xs[n > 3 ? 3 : 0];
         ref sbyte q0 = ref MemoryMarshal.GetArrayDataReference(x0.Q), q1 = ref MemoryMarshal.GetArrayDataReference(x1.Q);
         ref sbyte q2 = ref MemoryMarshal.GetArrayDataReference(x2.Q), q3 = ref MemoryMarshal.GetArrayDataReference(x3.Q);
-        ref float scales0 = ref Scales[group * (Blocks >> scaleShift) * GroupRows];
-        ref float zeros0 = ref Zeros.Length > 0 ? ref Zeros[group * (Blocks >> scaleShift) * GroupRows] : ref scales0;
+        ref ushort scales0 = ref Unsafe.As<Half, ushort>(ref Scales[group * (Blocks >> scaleShift) * GroupRows]);
+        ref ushort zeros0 = ref Zeros.Length > 0 ? ref Unsafe.As<Half, ushort>(ref Zeros[group * (Blocks >> scaleShift) * GroupRows]) : ref scales0;
         bool zeroPoints = Zeros.Length > 0;
         // Q8 on AVX2 forms w . q itself (no z to take off); elsewhere the values carry z.
         Vector256<float> constantZero = Vector256.Create(TKernel.SignedProducts ? 0f : ConstantZero);
@@ -330,7 +349,7 @@ internal sealed class HostTiles
         {
             ref byte tile = ref Unsafe.Add(ref w, b * BlockBytes);
             Ahead(ref tile, BlockBytes);
-            Ahead(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref scales0, (b >> scaleShift) * GroupRows)), 64);
+            Ahead(ref Unsafe.As<ushort, byte>(ref Unsafe.Add(ref scales0, (b >> scaleShift) * GroupRows)), 32);
             int at = b * Block;
             Sums s0 = default, s1 = default, s2 = default, s3 = default;
             for (int pair = 0; pair < 4; pair++)
@@ -356,8 +375,8 @@ internal sealed class HostTiles
             }
 
             int s = (b >> scaleShift) * GroupRows;
-            var scales = new Floats(Vector256.LoadUnsafe(ref scales0, (nuint)s), Vector256.LoadUnsafe(ref scales0, (nuint)(s + HalfRows)));
-            Floats zeros = zeroPoints ? new Floats(Vector256.LoadUnsafe(ref zeros0, (nuint)s), Vector256.LoadUnsafe(ref zeros0, (nuint)(s + HalfRows)))
+            Floats scales = Widen(ref scales0, s);
+            Floats zeros = zeroPoints ? Widen(ref zeros0, s)
                 : new Floats(constantZero, constantZero);
             f0 = Scale(f0, s0, scales, zeros, x0, b);
             if (n > 1)
