@@ -378,20 +378,20 @@ internal sealed class HostTiles
             Floats scales = Widen(ref scales0, s);
             Floats zeros = zeroPoints ? Widen(ref zeros0, s)
                 : new Floats(constantZero, constantZero);
-            f0 = Scale(f0, s0, scales, zeros, x0, b);
+            f0 = Scale<TKernel>(f0, s0, scales, zeros, x0, b);
             if (n > 1)
             {
-                f1 = Scale(f1, s1, scales, zeros, x1, b);
+                f1 = Scale<TKernel>(f1, s1, scales, zeros, x1, b);
             }
 
             if (n > 2)
             {
-                f2 = Scale(f2, s2, scales, zeros, x2, b);
+                f2 = Scale<TKernel>(f2, s2, scales, zeros, x2, b);
             }
 
             if (n > 3)
             {
-                f3 = Scale(f3, s3, scales, zeros, x3, b);
+                f3 = Scale<TKernel>(f3, s3, scales, zeros, x3, b);
             }
         }
 
@@ -467,8 +467,11 @@ internal sealed class HostTiles
         /// <summary>The registers of pair <paramref name="pair"/> of a block (unsigned values).</summary>
         static abstract Weights Load(ref byte tile, int pair);
 
-        /// <summary>acc (8 rows) += u (8 rows x 4 values) . x (4 values, broadcast).</summary>
+        /// <summary>acc (8 rows) += u (8 rows x 4 values) . x (4 values, broadcast), in the kernel's own lanes.</summary>
         static abstract Vector256<int> Step(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> x);
+
+        /// <summary>A block's two sums (A, B) as the 8 rows' int32 sums.</summary>
+        static abstract Vector256<int> Finish(Vector256<int> a, Vector256<int> b);
     }
 
     private interface ITokens
@@ -518,6 +521,8 @@ internal sealed class HostTiles
         public static Weights Load(ref byte tile, int pair) => Unpacked(ref tile, pair);
 
         public static Vector256<int> Step(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> x) => AvxVnni.MultiplyWideningAndAdd(acc, u, x);
+
+        public static Vector256<int> Finish(Vector256<int> a, Vector256<int> b) => a + b;
     }
 
     private struct VnniNibbles : IKernel
@@ -527,6 +532,8 @@ internal sealed class HostTiles
         public static Weights Load(ref byte tile, int pair) => Nibbles(ref tile, pair);
 
         public static Vector256<int> Step(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> x) => AvxVnni.MultiplyWideningAndAdd(acc, u, x);
+
+        public static Vector256<int> Finish(Vector256<int> a, Vector256<int> b) => a + b;
     }
 
     private struct Avx2Nibbles : IKernel
@@ -535,9 +542,12 @@ internal sealed class HostTiles
 
         public static Weights Load(ref byte tile, int pair) => Nibbles(ref tile, pair);
 
-        // Nibbles (at most 15) times q (at most 127 in size) never reach vpmaddubsw's int16 saturation.
+        // As the 512-bit kernel: pairs of nibble (<= 15) times q (|q| <= 127) by vpmaddubsw, summed in int16 lanes
+        // (a block's 8 steps, A's and B's together, reach at most 30480: no saturation), one vpmaddwd per block.
         public static Vector256<int> Step(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> x) =>
-            acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, x), Vector256.Create((short)1));
+            (acc.AsInt16() + Avx2.MultiplyAddAdjacent(u, x)).AsInt32();
+
+        public static Vector256<int> Finish(Vector256<int> a, Vector256<int> b) => Avx2.MultiplyAddAdjacent(a.AsInt16() + b.AsInt16(), Vector256.Create((short)1));
     }
 
     private struct Avx2Bytes : IKernel
@@ -552,15 +562,18 @@ internal sealed class HostTiles
             Vector256<sbyte> signed = (u ^ Vector256.Create((byte)0x80)).AsSByte();
             return acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(signed), Avx2.Sign(x, signed)), Vector256.Create((short)1));
         }
+
+        public static Vector256<int> Finish(Vector256<int> a, Vector256<int> b) => a + b;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Floats Scale(Floats acc, Sums sums, Floats scales, Floats zeros, Int8Activation x, int b)
+    private static Floats Scale<TKernel>(Floats acc, Sums sums, Floats scales, Floats zeros, Int8Activation x, int b)
+        where TKernel : struct, IKernel
     {
         float sum = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(x.ZeroSums), b), scale = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(x.Scales), b);
         Vector256<float> sumv = Vector256.Create(sum), scalev = Vector256.Create(scale);
-        Vector256<float> exact0 = Vector256.FusedMultiplyAdd(-zeros.H0, sumv, Vector256.ConvertToSingle(sums.A0 + sums.B0));
-        Vector256<float> exact1 = Vector256.FusedMultiplyAdd(-zeros.H1, sumv, Vector256.ConvertToSingle(sums.A1 + sums.B1));
+        Vector256<float> exact0 = Vector256.FusedMultiplyAdd(-zeros.H0, sumv, Vector256.ConvertToSingle(TKernel.Finish(sums.A0, sums.B0)));
+        Vector256<float> exact1 = Vector256.FusedMultiplyAdd(-zeros.H1, sumv, Vector256.ConvertToSingle(TKernel.Finish(sums.A1, sums.B1)));
         return new(Vector256.FusedMultiplyAdd(exact0, scales.H0 * scalev, acc.H0), Vector256.FusedMultiplyAdd(exact1, scales.H1 * scalev, acc.H1));
     }
 }

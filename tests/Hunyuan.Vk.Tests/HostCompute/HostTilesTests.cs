@@ -112,22 +112,25 @@ public sealed class HostTilesTests
         var m = new QuantizedMatrix(WeightFormat.Q4, Rows, Cols, quants, random.Scales, random.Zeros);
         var tiles = new HostTiles(m);
         float[] w = m.Dequantize();
-        Int8Activation[] xs = [.. new[] { 1f, -1f }.Select(sign =>
+        Int8Activation[] xs = [.. Enumerable.Range(0, HostTiles.TileTokens).Select(t =>
         {
             var x = new Int8Activation(Cols);
-            x.Quantize(Enumerable.Repeat(sign, Cols).ToArray());
+            x.Quantize(Enumerable.Repeat(t % 2 == 0 ? 1f : -1f, Cols).ToArray());
             return x;
         })];
         Assert.That(xs[0].Q, Is.All.EqualTo((sbyte)127));
         var dots = new float[HostTiles.TileTokens * HostTiles.GroupRows];
-        tiles.Dot(0, xs, dots, path);
-        for (int t = 0; t < xs.Length; t++)
+        for (int n = 1; n <= HostTiles.TileTokens; n++)   // every token count: the 256-bit kernels sum differently at 1-2 and 3-4
         {
-            float[] x = xs[t].Dequantize();
-            for (int r = 0; r < Rows; r++)
+            tiles.Dot(0, xs.AsSpan(0, n), dots, path);
+            for (int t = 0; t < n; t++)
             {
-                double expected = Enumerable.Range(0, Cols).Sum(c => (double)w[r * Cols + c] * x[c]);
-                Assert.That(dots[t * HostTiles.GroupRows + r], Is.EqualTo(expected).Within(1e-4 * Math.Max(1, Math.Abs(expected))), $"row {r}, token {t}, {path}");
+                float[] x = xs[t].Dequantize();
+                for (int r = 0; r < Rows; r++)
+                {
+                    double expected = Enumerable.Range(0, Cols).Sum(c => (double)w[r * Cols + c] * x[c]);
+                    Assert.That(dots[t * HostTiles.GroupRows + r], Is.EqualTo(expected).Within(1e-4 * Math.Max(1, Math.Abs(expected))), $"row {r}, token {t} of {n}, {path}");
+                }
             }
         }
     }
