@@ -125,7 +125,7 @@ internal sealed class HostTiles
     /// <summary>z of every value (Q4, Q8); 0 where <see cref="Zeros"/> holds them (Q4Z).</summary>
     public int ConstantZero { get; }
 
-    /// <summary>Bytes a product reads: quants, f32 scales and zero points.</summary>
+    /// <summary>Bytes a product reads: quants, f16 scales and zero points.</summary>
     public long Bytes => Quants.LongLength + 2L * (Scales.LongLength + Zeros.LongLength);
 
     /// <summary>Where value k (0..31) of a block of row <paramref name="lane"/> of a group lies in the block's bytes, and
