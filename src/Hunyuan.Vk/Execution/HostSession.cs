@@ -217,7 +217,7 @@ public sealed class HostSession : IModelSession
             _product.Run(_pool, w.Qkv, x, _qkv, n);                                // q, k, v
             Lap(HostOp.Qkv);
             RopeAndAppend(w, l, n, p0);                                            // RoPE, QK-norm; k, v to the cache
-            if (l == _c.Layers - 1 && HiddenStates is null && n > 1)
+            if (l == _c.Layers - 1 && HiddenStates is null)
             {
                 if (!logits)
                 {
@@ -257,9 +257,14 @@ public sealed class HostSession : IModelSession
         }
     }
 
-    /// <summary>The last of <paramref name="n"/> tokens' query and hidden state into row 0.</summary>
+    /// <summary>The last of <paramref name="n"/> tokens' query and hidden state into row 0 (a lone token is there).</summary>
     private void Narrow(int n)
     {
+        if (n == 1)
+        {
+            return;
+        }
+
         int hidden = _c.HiddenSize, qDim = _c.QueryDim;
         _q.AsSpan((n - 1) * qDim, qDim).CopyTo(_q);
         _h.AsSpan((n - 1) * hidden, hidden).CopyTo(_h);

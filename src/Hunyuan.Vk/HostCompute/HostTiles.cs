@@ -234,8 +234,8 @@ internal sealed class HostTiles
             Vector512<byte> l2 = p2 & mask, h2 = Vector512.ShiftRightLogical(p2.AsUInt16(), 4).AsByte() & mask;
             Vector512<byte> l3 = p3 & mask, h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & mask;
             int s = (b >> scaleShift) * GroupRows;
-            Vector512<float> scales = Widen(Avx512F.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref scales0, (nuint)s)));
-            Vector512<float> zeros = zeroPoints ? Widen(Avx512F.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref zeros0, (nuint)s))) : constantZero;
+            Vector512<float> scales = HostVectors.WidenFinite(Avx512F.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref scales0, (nuint)s)));
+            Vector512<float> zeros = zeroPoints ? HostVectors.WidenFinite(Avx512F.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref zeros0, (nuint)s))) : constantZero;
             for (int t = 0; t < n; t++)
             {
                 Int8Activation x = xs[t];
@@ -259,23 +259,11 @@ internal sealed class HostTiles
         }
     }
 
-    // f16 scales (finite) to f32: exponent and mantissa moved into f32's place and scaled by 2^112 (f16's bias into
-    // f32's; subnormals come out normal), then the sign. The CPU's own conversion (vcvtph2ps) is not in .NET 10.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Widen(Vector512<uint> h) =>
-        (((h & Vector512.Create(0x7FFFu)) << 13).AsSingle() * Vector512.Create(5.192297e33f)).AsUInt32().AsSingle()
-        | ((h & Vector512.Create(0x8000u)) << 16).AsSingle();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Widen(Vector256<uint> h) =>
-        (((h & Vector256.Create(0x7FFFu)) << 13).AsSingle() * Vector256.Create(5.192297e33f)).AsUInt32().AsSingle()
-        | ((h & Vector256.Create(0x8000u)) << 16).AsSingle();
-
     // A group's 16 f16 values at s, as two halves of 8 f32.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Floats Widen(ref ushort at, int s) =>
-        new(Widen(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref at, (nuint)s)).AsUInt32()),
-            Widen(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref at, (nuint)(s + HalfRows))).AsUInt32()));
+        new(HostVectors.WidenFinite(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref at, (nuint)s)).AsUInt32()),
+            HostVectors.WidenFinite(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref at, (nuint)(s + HalfRows))).AsUInt32()));
 
     // Asks for the cache lines PrefetchDistance bytes past a block's quants (or its scales' line). A one-token product
     // streams its weights once, and left to the hardware prefetcher it read them at ~50% of the host's read bandwidth;

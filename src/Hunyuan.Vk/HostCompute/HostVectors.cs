@@ -38,16 +38,28 @@ internal static class HostVectors
         }
     }
 
-    // Exponent and mantissa shifted into f32's place, scaled by 2^112 (which turns f16's bias into f32's and makes
-    // subnormals normal); infinities and NaNs keep an all-ones exponent; then the sign.
+    // Infinities and NaNs keep an all-ones exponent; the rest as WidenFinite.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<uint> Widen(Vector256<uint> h)
     {
-        Vector256<uint> magnitude = h & Vector256.Create(0x7FFFu), shifted = magnitude << 13;
-        Vector256<uint> finite = (shifted.AsSingle() * Vector256.Create(5.192297e33f)).AsUInt32();   // 2^112
-        Vector256<uint> special = shifted | Vector256.Create(0x7F800000u);
-        return Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(magnitude, Vector256.Create(0x7C00u)), special, finite) | ((h & Vector256.Create(0x8000u)) << 16);
+        Vector256<uint> magnitude = h & Vector256.Create(0x7FFFu);
+        Vector256<uint> special = (magnitude << 13) | Vector256.Create(0x7F800000u) | ((h & Vector256.Create(0x8000u)) << 16);
+        return Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(magnitude, Vector256.Create(0x7C00u)), special, WidenFinite(h).AsUInt32());
     }
+
+    /// <summary>Finite f16 bits (one per 32-bit lane) to f32: exponent and mantissa shifted into f32's place, scaled by
+    /// 2^112 (which turns f16's bias into f32's and makes subnormals normal), then the sign. The CPU's own conversion
+    /// (vcvtph2ps) is not in .NET 10.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> WidenFinite(Vector256<uint> h) =>
+        (((h & Vector256.Create(0x7FFFu)) << 13).AsSingle() * Vector256.Create(5.192297e33f)).AsUInt32().AsSingle()
+        | ((h & Vector256.Create(0x8000u)) << 16).AsSingle();
+
+    /// <inheritdoc cref="WidenFinite(Vector256{uint})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> WidenFinite(Vector512<uint> h) =>
+        (((h & Vector512.Create(0x7FFFu)) << 13).AsSingle() * Vector512.Create(5.192297e33f)).AsUInt32().AsSingle()
+        | ((h & Vector512.Create(0x8000u)) << 16).AsSingle();
 
     /// <summary>scores[j * stride + i] = (q_j . k_i) * scale for the <paramref name="heads"/> query heads in
     /// <paramref name="q"/> ([heads][d]) and the <paramref name="count"/> keys in <paramref name="k"/> ([count][d]);
